@@ -1,0 +1,13 @@
+//! Homeward's activities: everything a workflow asks the outside world to do.
+//!
+//! - [`store`]: the case store (sqlx; SQLite or PostgreSQL by URL scheme).
+//! - [`case_store`]: the activities that write workflow facts into the store.
+//!
+//! Activities are thin: each body calls a plain function that can be tested without Temporal.
+//! Only this crate knows SQL and partner wire formats; it knows nothing of HTTP status codes.
+
+pub mod case_store;
+pub mod store;
+
+pub use case_store::CaseStoreActivitiesImpl;
+pub use store::{CaseStore, StoreError};

@@ -1,0 +1,111 @@
+//! `ApiError`: the one error type of every handler, and the only place that knows HTTP status
+//! codes. Every error body is `{ "error": code, "message": text, "fields": { name: problem } }`.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use homeward_workflows::domain::DomainError;
+
+/// Everything a handler can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// `400 Bad Request`: the body is not valid JSON, or fields are missing or wrong. Each bad
+    /// field is named with what was expected.
+    #[error("{message}")]
+    BadRequest {
+        /// A summary.
+        message: String,
+        /// Field name to problem.
+        fields: BTreeMap<String, String>,
+    },
+    /// `404 Not Found`: no such resource.
+    #[error("{0}")]
+    NotFound(String),
+    /// `409 Conflict`: the request collides with existing state.
+    #[error("{0}")]
+    Conflict(String),
+    /// `413 Payload Too Large`: the body exceeds `api.max_body_bytes`.
+    #[error("request body is larger than {limit} bytes")]
+    PayloadTooLarge {
+        /// The configured limit.
+        limit: usize,
+    },
+    /// `415 Unsupported Media Type`: the body is not declared as JSON.
+    #[error("send the body as JSON with Content-Type: application/json")]
+    UnsupportedMediaType,
+    /// `503 Service Unavailable`: Temporal or the database cannot be reached; retry later.
+    #[error("{0}")]
+    Unavailable(String),
+    /// `500 Internal Server Error`: logged in full; the client sees a generic message.
+    #[error("internal error")]
+    Internal(String),
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    message: String,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    fields: BTreeMap<String, String>,
+}
+
+impl ApiError {
+    /// A 400 naming exactly one field.
+    pub fn field(field: impl Into<String>, problem: impl Into<String>) -> Self {
+        let mut fields = BTreeMap::new();
+        fields.insert(field.into(), problem.into());
+        Self::invalid(fields)
+    }
+
+    /// A 400 naming every bad field.
+    pub fn invalid(fields: BTreeMap<String, String>) -> Self {
+        let names: Vec<&str> = fields.keys().map(String::as_str).collect();
+        Self::BadRequest {
+            message: format!("invalid or missing fields: {}", names.join(", ")),
+            fields,
+        }
+    }
+
+    fn parts(&self) -> (StatusCode, &'static str) {
+        match self {
+            ApiError::BadRequest { .. } => (StatusCode::BAD_REQUEST, "invalid_request"),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            ApiError::UnsupportedMediaType => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
+            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+}
+
+impl From<DomainError> for ApiError {
+    fn from(e: DomainError) -> Self {
+        ApiError::field(e.field, e.problem)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.parts();
+        let fields = match &self {
+            ApiError::BadRequest { fields, .. } => fields.clone(),
+            _ => BTreeMap::new(),
+        };
+        if let ApiError::Internal(detail) = &self {
+            tracing::error!(error = %detail, "request failed");
+        }
+        let body = ErrorBody {
+            error: code,
+            message: self.to_string(),
+            fields,
+        };
+        (status, Json(body)).into_response()
+    }
+}

@@ -1,0 +1,82 @@
+//! Homeward's HTTP API.
+//!
+//! - [`app`] builds the router (tests call it directly); [`serve`] runs it until `shutdown`.
+//! - [`error::ApiError`] is the only place that knows HTTP status codes.
+//! - [`routes`]: one module per resource; handlers only start, query, signal or update
+//!   workflows, and read the case store.
+
+pub mod error;
+pub mod fields;
+pub mod json;
+pub mod metrics;
+pub mod routes;
+pub mod state;
+
+use std::future::Future;
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use tower_http::limit::RequestBodyLimitLayer;
+
+pub use error::ApiError;
+pub use metrics::ApiMetrics;
+pub use state::AppState;
+
+/// The whole API as a router, ready to serve or to call with `tower::ServiceExt::oneshot`.
+pub fn app(state: AppState) -> Router {
+    let limit = state.max_body_bytes;
+    Router::new()
+        .merge(routes::health::router())
+        .merge(routes::cases::router())
+        .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
+        .layer(middleware::from_fn_with_state(state.clone(), count_requests))
+        .layer(RequestBodyLimitLayer::new(limit))
+        .with_state(state)
+}
+
+/// Counts requests by matched route (never the raw path: it carries case references).
+async fn count_requests(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".into());
+    let response = next.run(req).await;
+    let status = response.status();
+    state
+        .metrics
+        .requests
+        .with_label_values(&[route.as_str(), status.as_str()])
+        .inc();
+    // A body over the limit is cut off by the limit layer with a bare 413; give it our shape.
+    if status == axum::http::StatusCode::PAYLOAD_TOO_LARGE
+        && response.headers().get(axum::http::header::CONTENT_TYPE).is_none()
+    {
+        return axum::response::IntoResponse::into_response(ApiError::PayloadTooLarge {
+            limit: state.max_body_bytes,
+        });
+    }
+    response
+}
+
+/// Only `/healthz`, `/readyz` and `/metrics`: what a standalone worker process serves.
+pub fn health_app(state: AppState) -> Router {
+    Router::new()
+        .merge(routes::health::router())
+        .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
+        .with_state(state)
+}
+
+/// Serves `router` on an already-bound listener until `shutdown` completes, then finishes the
+/// requests in flight.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

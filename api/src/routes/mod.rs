@@ -1,0 +1,4 @@
+//! One module per resource; each exposes `fn router() -> Router<AppState>`.
+
+pub mod cases;
+pub mod health;

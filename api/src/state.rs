@@ -1,0 +1,26 @@
+//! What every handler shares.
+
+use std::net::SocketAddr;
+
+use temporalio_client::Client;
+
+use homeward_activities::CaseStore;
+
+use crate::metrics::ApiMetrics;
+
+/// The state behind every route. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// Starts, queries and updates workflows.
+    pub temporal: Client,
+    /// The case store, for readiness and (later) lists, users and the audit trail.
+    pub store: CaseStore,
+    /// The task queue new cases' workflows run on.
+    pub task_queue: String,
+    /// The largest request body accepted.
+    pub max_body_bytes: usize,
+    /// The app's own Prometheus metrics.
+    pub metrics: ApiMetrics,
+    /// Where the Temporal SDK runtime's Prometheus text is served, if this process runs one.
+    pub sdk_metrics_addr: Option<SocketAddr>,
+}

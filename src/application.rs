@@ -1,0 +1,185 @@
+//! The application: the case store, a Temporal client, and the worker and/or HTTP API built on
+//! them. `homeward dev`, `homeward api`, `homeward worker` and the tests all go through
+//! [`Application::build`], so what the tests exercise is what production runs.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context;
+use secrecy::ExposeSecret;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use homeward_activities::CaseStore;
+use homeward_api::{ApiMetrics, AppState};
+use homeward_worker::{TemporalConnection, WorkerTuning};
+
+use crate::settings::Settings;
+
+/// Which parts this process runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Only the HTTP API (scale out behind a load balancer).
+    Api,
+    /// Only the Temporal worker (scale out for throughput).
+    Worker,
+    /// Both, in one process: the embedded stack and the tests.
+    Both,
+}
+
+/// A built application, bound to its port and connected, ready to run.
+pub struct Application {
+    /// What this process runs.
+    role: Role,
+    /// The SDK runtime; kept alive for the worker and its metrics exporter.
+    runtime: homeward_worker::TemporalRuntime,
+    /// The bound listener of the API (or of a worker's health and metrics endpoints).
+    listener: TcpListener,
+    /// The shared state of the HTTP routes.
+    state: AppState,
+    /// The worker, if this role runs one.
+    worker: Option<temporalio_sdk::Worker>,
+}
+
+impl Application {
+    /// Connects to the database (migrating it when `migrate` is set) and to Temporal, builds the
+    /// worker if the role has one, and binds the HTTP port (port 0 picks a free one).
+    pub async fn build(settings: &Settings, role: Role, migrate: bool) -> anyhow::Result<Self> {
+        let store = CaseStore::connect(
+            settings.database.url.expose_secret(),
+            settings.database.max_connections,
+        )
+        .await
+        .context("failed to open the case store (database.url)")?;
+        if migrate {
+            store
+                .migrate()
+                .await
+                .context("failed to migrate the case store")?;
+        }
+        let runtime = homeward_worker::start_runtime()?;
+        let connection = TemporalConnection {
+            address: settings.temporal.address.clone(),
+            namespace: settings.temporal.namespace.clone(),
+            api_key: settings.temporal_api_key(),
+            connect_timeout: settings.temporal.connect_timeout,
+            identity: format!("homeward-{role:?}-{}", std::process::id()).to_lowercase(),
+        };
+        let client = homeward_worker::connect(&connection).await?;
+        let worker = match role {
+            Role::Api => None,
+            Role::Worker | Role::Both => Some(homeward_worker::build_worker(
+                &runtime.runtime,
+                client.clone(),
+                store.clone(),
+                &WorkerTuning {
+                    task_queue: settings.temporal.task_queue.clone(),
+                    max_cached_workflows: settings.worker.max_cached_workflows,
+                },
+            )?),
+        };
+        let port = match role {
+            Role::Worker => settings.worker.metrics_port,
+            Role::Api | Role::Both => settings.api.port,
+        };
+        let listener = TcpListener::bind(SocketAddr::new(settings.api.host, port))
+            .await
+            .with_context(|| format!("failed to bind {}:{port}", settings.api.host))?;
+        let state = AppState {
+            temporal: client,
+            store,
+            task_queue: settings.temporal.task_queue.clone(),
+            max_body_bytes: settings.api.max_body_bytes,
+            metrics: ApiMetrics::new(),
+            sdk_metrics_addr: Some(runtime.metrics_addr),
+        };
+        Ok(Self {
+            role,
+            runtime,
+            listener,
+            state,
+            worker,
+        })
+    }
+
+    /// The address the HTTP API (or the worker's health endpoints) listens on.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    /// Runs until `shutdown` completes or the worker stops on its own, then drains: the API
+    /// finishes requests in flight and the worker its tasks.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+        let token = CancellationToken::new();
+        let http = {
+            let token = token.clone();
+            let state = self.state.clone();
+            let listener = self.listener;
+            let router = match self.role {
+                Role::Worker => homeward_api::health_app(state),
+                Role::Api | Role::Both => homeward_api::app(state),
+            };
+            tokio::spawn(async move {
+                homeward_api::serve(listener, router, async move { token.cancelled().await }).await
+            })
+        };
+        let store = self.state.store.clone();
+        let _runtime = self.runtime;
+        let result = match self.worker {
+            Some(mut worker) => {
+                let stop_worker = worker.shutdown_handle();
+                let run = worker.run();
+                tokio::pin!(run);
+                tokio::pin!(shutdown);
+                tokio::select! {
+                    result = &mut run => {
+                        token.cancel();
+                        result.context("the worker stopped unexpectedly")
+                    }
+                    () = &mut shutdown => {
+                        tracing::info!("shutting down: draining the worker");
+                        stop_worker();
+                        token.cancel();
+                        run.await.context("the worker failed while draining")
+                    }
+                }
+            }
+            None => {
+                shutdown.await;
+                token.cancel();
+                Ok(())
+            }
+        };
+        match tokio::time::timeout(Duration::from_secs(15), http).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => tracing::warn!(error = %e, "the HTTP server stopped with an error"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "the HTTP server task failed"),
+            Err(_) => tracing::warn!("the HTTP server did not drain within 15s"),
+        }
+        store.close().await;
+        tracing::info!(role = ?self.role, "stopped");
+        result
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}

