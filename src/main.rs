@@ -80,12 +80,10 @@ fn main() -> ExitCode {
 async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
     match command {
         Command::Migrate => {
-            let store = homeward_activities::CaseStore::connect(
-                settings.database.url.expose_secret(),
-                1,
-            )
-            .await
-            .context("failed to open the case store (database.url)")?;
+            let store =
+                homeward_activities::CaseStore::connect(settings.database.url.expose_secret(), 1)
+                    .await
+                    .context("failed to open the case store (database.url)")?;
             store.migrate().await.context("failed to migrate")?;
             println!("migrations applied ({:?})", store.backend());
             Ok(())

@@ -237,7 +237,11 @@ fn describe_figment_error(error: figment::Error) -> ConfigError {
         .metadata
         .as_ref()
         .map(|m| match &m.source {
-            Some(source) => format!(" (from {} {source})", m.name),
+            Some(source) => format!(" (in {source})"),
+            // Environment variables: name the exact variable.
+            None if m.name.contains("environment") => {
+                format!(" (from HOMEWARD_{})", e.path.join("__").to_uppercase())
+            }
             None => format!(" (from {})", m.name),
         })
         .unwrap_or_default();

@@ -5,8 +5,8 @@
 
 use std::sync::Arc;
 
-use temporalio_macros::activities;
 use temporalio_common::error::ApplicationFailure;
+use temporalio_macros::activities;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 
 use homeward_workflows::activities::{StageChange, markers};

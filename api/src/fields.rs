@@ -37,7 +37,8 @@ impl FieldReader {
     ) -> Option<T> {
         match self.object.remove(name) {
             None | Some(Value::Null) => {
-                self.problems.insert(name.to_owned(), "is required".to_owned());
+                self.problems
+                    .insert(name.to_owned(), "is required".to_owned());
                 None
             }
             Some(value) => match parse(&value) {

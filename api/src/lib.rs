@@ -31,8 +31,11 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::health::router())
         .merge(routes::cases::router())
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
-        .layer(middleware::from_fn_with_state(state.clone(), count_requests))
         .layer(RequestBodyLimitLayer::new(limit))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            count_requests,
+        ))
         .with_state(state)
 }
 
@@ -51,9 +54,11 @@ async fn count_requests(State(state): State<AppState>, req: Request, next: Next)
         .with_label_values(&[route.as_str(), status.as_str()])
         .inc();
     // A body over the limit is cut off by the limit layer with a bare 413; give it our shape.
-    if status == axum::http::StatusCode::PAYLOAD_TOO_LARGE
-        && response.headers().get(axum::http::header::CONTENT_TYPE).is_none()
-    {
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if status == axum::http::StatusCode::PAYLOAD_TOO_LARGE && !is_json {
         return axum::response::IntoResponse::into_response(ApiError::PayloadTooLarge {
             limit: state.max_body_bytes,
         });

@@ -16,8 +16,8 @@ pub struct ApiMetrics {
 impl ApiMetrics {
     /// Registers the metrics in a fresh registry.
     pub fn new() -> Self {
-        let registry = Registry::new_custom(Some("homeward".into()), None)
-            .unwrap_or_else(|_| Registry::new());
+        let registry =
+            Registry::new_custom(Some("homeward".into()), None).unwrap_or_else(|_| Registry::new());
         let requests = IntCounterVec::new(
             Opts::new("http_requests_total", "HTTP requests by route and status"),
             &["route", "status"],

@@ -112,11 +112,13 @@ pub async fn connect(conn: &TemporalConnection) -> Result<Client, WorkerError> {
             address: conn.address.to_string(),
             message: e.to_string(),
         })?;
-    Client::new(connection, ClientOptions::new(conn.namespace.clone()).build()).map_err(|e| {
-        WorkerError::Connect {
-            address: conn.address.to_string(),
-            message: e.to_string(),
-        }
+    Client::new(
+        connection,
+        ClientOptions::new(conn.namespace.clone()).build(),
+    )
+    .map_err(|e| WorkerError::Connect {
+        address: conn.address.to_string(),
+        message: e.to_string(),
     })
 }
 

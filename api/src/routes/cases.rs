@@ -63,7 +63,9 @@ fn parse_intake(body: Value) -> Result<Intake, ApiError> {
             })
         }
         // `finish` has already reported every missing or bad field.
-        _ => Err(ApiError::Internal("intake parsed without problems but incomplete".into())),
+        _ => Err(ApiError::Internal(
+            "intake parsed without problems but incomplete".into(),
+        )),
     }
 }
 
@@ -120,9 +122,7 @@ async fn get_case(
         .query(ReturnCase::view, (), WorkflowQueryOptions::default())
         .await
         .map_err(|e| match e {
-            WorkflowQueryError::NotFound(_) => {
-                ApiError::NotFound(format!("no case {reference}"))
-            }
+            WorkflowQueryError::NotFound(_) => ApiError::NotFound(format!("no case {reference}")),
             WorkflowQueryError::Rpc(status) => {
                 tracing::warn!(code = ?status.code(), "temporal query failed");
                 ApiError::Unavailable("the workflow engine is unavailable; retry later".into())
@@ -152,7 +152,13 @@ mod tests {
         let names: Vec<&str> = fields.keys().map(String::as_str).collect();
         assert_eq!(
             names,
-            ["household_size", "host_country", "nickname", "origin_country", "programme"]
+            [
+                "household_size",
+                "host_country",
+                "nickname",
+                "origin_country",
+                "programme"
+            ]
         );
     }
 

@@ -1,0 +1,165 @@
+//! Every case-store test runs against SQLite (a fresh file) and PostgreSQL (a fresh database on
+//! the throwaway server `make test` starts; its URL arrives in TEST_POSTGRES_URL).
+
+use chrono::{Duration, TimeZone, Utc};
+use homeward_activities::store::{Backend, CaseStore, NewAuditEvent};
+use homeward_workflows::domain::{
+    CaseRef, CountryCode, HouseholdSize, Intake, OpenCase, ProgrammeId, Stage,
+};
+
+/// A fresh store on each backend. The SQLite file lives as long as the returned guard.
+async fn stores() -> Vec<(CaseStore, Option<tempfile::TempDir>)> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sqlite_url = format!("sqlite://{}", dir.path().join("cases.db").display());
+    let sqlite = CaseStore::connect(&sqlite_url, 4).await.expect("sqlite");
+    sqlite.migrate().await.expect("sqlite migrations");
+    assert_eq!(sqlite.backend(), Backend::Sqlite);
+
+    let admin_url = std::env::var("TEST_POSTGRES_URL").expect(
+        "TEST_POSTGRES_URL is not set: run the tests with `make test`, which starts PostgreSQL",
+    );
+    let admin = CaseStore::connect(&admin_url, 1)
+        .await
+        .expect("postgres admin");
+    let db = format!("hw_{:016x}", rand_u64());
+    admin
+        .execute_raw(&format!("CREATE DATABASE {db}"))
+        .await
+        .expect("create database");
+    admin.close().await;
+    let base = admin_url
+        .rsplit_once('/')
+        .map(|(b, _)| b)
+        .expect("url has a database");
+    let pg = CaseStore::connect(&format!("{base}/{db}"), 4)
+        .await
+        .expect("postgres");
+    pg.migrate().await.expect("postgres migrations");
+    assert_eq!(pg.backend(), Backend::Postgres);
+    vec![(sqlite, Some(dir)), (pg, None)]
+}
+
+fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher, RandomState};
+    RandomState::new().hash_one(std::time::SystemTime::now())
+}
+
+fn case(n: u64) -> OpenCase {
+    OpenCase {
+        reference: CaseRef::from_entropy(n),
+        intake: Intake {
+            programme: ProgrammeId::parse("nl-avrr").unwrap(),
+            host_country: CountryCode::parse("NLD").unwrap(),
+            origin_country: CountryCode::parse("IRQ").unwrap(),
+            household_size: HouseholdSize::parse(4).unwrap(),
+        },
+        opened_at: Utc.with_ymd_and_hms(2026, 11, 1, 9, 30, 0).unwrap(),
+    }
+}
+
+#[tokio::test]
+async fn recording_a_case_twice_writes_it_once_with_one_audit_event() {
+    for (store, _guard) in stores().await {
+        let c = case(42);
+        assert!(store.record_case_opened(&c).await.unwrap());
+        assert!(
+            !store.record_case_opened(&c).await.unwrap(),
+            "{:?}",
+            store.backend()
+        );
+        let row = store.get_case(&c.reference).await.unwrap().expect("row");
+        assert_eq!(row.stage, "intake");
+        assert_eq!(row.household_size, 4);
+        assert_eq!(row.opened_at, c.opened_at);
+        let trail = store.audit_trail(&c.reference).await.unwrap();
+        assert_eq!(trail.len(), 1, "{:?}", store.backend());
+        assert_eq!(trail[0].event.action, "case_opened");
+    }
+}
+
+#[tokio::test]
+async fn a_stale_stage_write_never_moves_a_case_backwards() {
+    for (store, _guard) in stores().await {
+        let c = case(7);
+        store.record_case_opened(&c).await.unwrap();
+        let t1 = c.opened_at + Duration::minutes(5);
+        let t2 = c.opened_at + Duration::minutes(10);
+        store
+            .record_stage(&c.reference, Stage::Consent, t2)
+            .await
+            .unwrap();
+        // A retried, older write arrives late.
+        store
+            .record_stage(&c.reference, Stage::Counselling, t1)
+            .await
+            .unwrap();
+        let row = store.get_case(&c.reference).await.unwrap().expect("row");
+        assert_eq!(row.stage, "consent", "{:?}", store.backend());
+        assert_eq!(row.updated_at, t2);
+    }
+}
+
+#[tokio::test]
+async fn the_audit_trail_refuses_updates_and_deletes() {
+    for (store, _guard) in stores().await {
+        let c = case(9);
+        store.record_case_opened(&c).await.unwrap();
+        let id = store
+            .append_audit(&NewAuditEvent {
+                case_ref: Some(c.reference.clone()),
+                actor: "u-1".into(),
+                role: "operations".into(),
+                action: "eligibility_approved".into(),
+                outcome: "accepted".into(),
+                detail: None,
+                occurred_at: c.opened_at,
+            })
+            .await
+            .unwrap();
+        let update = store
+            .execute_raw(&format!(
+                "UPDATE audit_events SET outcome = 'rejected' WHERE id = {id}"
+            ))
+            .await;
+        assert!(update.is_err(), "{:?} allowed an update", store.backend());
+        let delete = store.execute_raw("DELETE FROM audit_events").await;
+        assert!(delete.is_err(), "{:?} allowed a delete", store.backend());
+        let trail = store.audit_trail(&c.reference).await.unwrap();
+        assert_eq!(trail.len(), 2);
+        assert_eq!(trail[1].event.outcome, "accepted");
+    }
+}
+
+#[tokio::test]
+async fn api_keys_are_stored_hashed_and_authenticate_their_user() {
+    for (store, _guard) in stores().await {
+        let (user, secret) = store
+            .create_user("Amina", "operations", Some("NLD"), Utc::now())
+            .await
+            .unwrap();
+        let found = store.authenticate(&secret).await.unwrap().expect("user");
+        assert_eq!(found, user);
+        assert!(store.authenticate("hwk_wrong").await.unwrap().is_none());
+        // The secret itself is stored nowhere: no key row matches it verbatim.
+        let plaintext_rows = store
+            .execute_raw(&format!(
+                "UPDATE api_keys SET prefix = prefix WHERE key_hash = '{secret}'"
+            ))
+            .await
+            .unwrap();
+        assert_eq!(
+            plaintext_rows,
+            0,
+            "{:?} stores the plaintext key",
+            store.backend()
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_url_scheme_is_a_clear_error() {
+    let err = CaseStore::connect("mysql://localhost/db", 1)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("database.url"), "{err}");
+}

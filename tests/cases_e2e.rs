@@ -1,0 +1,199 @@
+//! End to end: the HTTP API, the worker and a real Temporal dev server on a real SQLite file.
+
+mod support;
+
+use std::process::Command;
+use std::time::Duration;
+
+use support::{RunningApp, TestStack, start_temporal, temporal_cli};
+
+#[tokio::test]
+async fn a_case_opened_through_the_api_is_visible_to_temporal_workflow_describe() {
+    let stack = TestStack::start().await;
+    let reference = stack.open_case().await;
+    let view = stack.wait_for_stage(&reference, "counselling").await;
+    assert_eq!(view["intake"]["origin_country"], "IRQ");
+
+    let out = Command::new(temporal_cli())
+        .args(["workflow", "describe", "--output", "json", "--address"])
+        .arg(stack.temporal_address())
+        .args(["--workflow-id", &format!("return-case-{reference}")])
+        .output()
+        .expect("temporal workflow describe runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let described: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let info = &described["workflowExecutionInfo"];
+    assert_eq!(info["type"]["name"], "ReturnCase");
+    assert_eq!(info["status"], "WORKFLOW_EXECUTION_STATUS_RUNNING");
+    assert_eq!(info["taskQueue"], "homeward-cases");
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn a_case_survives_a_restart_of_the_worker_and_the_temporal_server() {
+    let mut stack = TestStack::start().await;
+    let reference = stack.open_case().await;
+    let before = stack.wait_for_stage(&reference, "counselling").await;
+
+    // Stop everything: the worker and API first, then the Temporal server.
+    stack.app.take().expect("app").stop().await;
+    stack
+        .temporal
+        .take()
+        .expect("temporal")
+        .stop(Duration::from_secs(10))
+        .await;
+
+    // Bring both back on the same files and port.
+    let temporal = start_temporal(&stack.dir.path().join("temporal.db"), stack.temporal_port).await;
+    stack.temporal = Some(temporal);
+    stack.app = Some(RunningApp::start(&stack.settings).await);
+
+    let after = stack.wait_for_stage(&reference, "counselling").await;
+    assert_eq!(before, after, "the case came back unchanged");
+
+    // And the restarted stack still takes new work.
+    let second = stack.open_case().await;
+    stack.wait_for_stage(&second, "counselling").await;
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn bad_requests_get_a_4xx_naming_the_problem_and_never_a_500() {
+    let stack = TestStack::start().await;
+    let post = |body: &'static str, content_type: &'static str| {
+        stack
+            .http
+            .post(stack.url("/api/v1/cases"))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+
+    // Every bad field is named at once.
+    let resp = post(
+        r#"{"programme":"NL AVRR","host_country":"Netherlands","household_size":"two","pet":"cat"}"#,
+        "application/json",
+    )
+    .await
+    .expect("request");
+    assert_eq!(resp.status(), 400);
+    let body: serde_json::Value = resp.json().await.expect("json");
+    assert_eq!(body["error"], "invalid_request");
+    for field in [
+        "programme",
+        "host_country",
+        "origin_country",
+        "household_size",
+        "pet",
+    ] {
+        assert!(
+            body["fields"][field].is_string(),
+            "{field} not named in {body}"
+        );
+    }
+
+    // Malformed JSON.
+    let resp = post(r#"{"programme": "#, "application/json")
+        .await
+        .expect("request");
+    assert_eq!(resp.status(), 400);
+    let body: serde_json::Value = resp.json().await.expect("json");
+    assert!(
+        body["fields"]["body"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("malformed JSON")
+    );
+
+    // Not JSON at all.
+    let resp = post("programme=nl-avrr", "application/x-www-form-urlencoded")
+        .await
+        .expect("request");
+    assert_eq!(resp.status(), 415);
+
+    // Too large.
+    let big = format!(r#"{{"programme":"{}"}}"#, "a".repeat(200_000));
+    let resp = stack
+        .http
+        .post(stack.url("/api/v1/cases"))
+        .header("content-type", "application/json")
+        .body(big)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status(), 413);
+    let body: serde_json::Value = resp.json().await.expect("json");
+    assert_eq!(body["error"], "payload_too_large");
+
+    // A malformed reference, and an unknown one.
+    let resp = stack
+        .http
+        .get(stack.url("/api/v1/cases/not-a-ref"))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(resp.status(), 400);
+    let body: serde_json::Value = resp.json().await.expect("json");
+    assert!(body["fields"]["reference"].is_string());
+    let resp = stack
+        .http
+        .get(stack.url("/api/v1/cases/HW-000000000000"))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(resp.status(), 404);
+
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn health_readiness_and_metrics_report_the_real_dependencies() {
+    let mut stack = TestStack::start().await;
+    let http = stack.http.clone();
+
+    let health = http
+        .get(stack.url("/healthz"))
+        .send()
+        .await
+        .expect("healthz");
+    assert_eq!(health.status(), 200);
+    let ready = http.get(stack.url("/readyz")).send().await.expect("readyz");
+    assert_eq!(ready.status(), 200);
+
+    stack.open_case().await;
+    let metrics = http
+        .get(stack.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("homeward_cases_opened_total 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("temporal_"),
+        "no Temporal runtime metrics in {metrics}"
+    );
+
+    // With the Temporal server gone, the process is still up but no longer ready.
+    stack.temporal.take().expect("temporal").kill().await;
+    let health = http
+        .get(stack.url("/healthz"))
+        .send()
+        .await
+        .expect("healthz");
+    assert_eq!(health.status(), 200);
+    let ready = http.get(stack.url("/readyz")).send().await.expect("readyz");
+    assert_eq!(ready.status(), 503);
+    let body: serde_json::Value = ready.json().await.expect("json");
+    assert_eq!(body["temporal"], "unavailable");
+    assert_eq!(body["database"], "ok");
+}

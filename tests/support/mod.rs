@@ -1,0 +1,214 @@
+//! The one test harness: a real Temporal dev server (the installed CLI, never a download), a
+//! fresh SQLite case store per test, and the real application on port 0.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use homeward::application::{Application, Role};
+use homeward::devserver::{DevServer, DevServerConfig, free_port};
+use homeward::settings::Settings;
+use tokio::sync::oneshot;
+
+/// The project folder (for config/ and .tools/).
+pub fn project_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The Temporal CLI installed by `make` (override with TEMPORAL_CLI).
+pub fn temporal_cli() -> PathBuf {
+    let path = std::env::var_os("TEMPORAL_CLI")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| project_dir().join(".tools/py/bin/temporal"));
+    assert!(
+        path.is_file(),
+        "the Temporal CLI is not installed at {}: run `make test`",
+        path.display()
+    );
+    path
+}
+
+/// Starts a dev server persisting to `db_file` on `port`.
+pub async fn start_temporal(db_file: &Path, port: u16) -> DevServer {
+    DevServer::start(&DevServerConfig {
+        cli: temporal_cli(),
+        port,
+        ui_port: None,
+        db_file: Some(db_file.to_owned()),
+        namespace: "default".into(),
+        startup_timeout: Duration::from_secs(60),
+        inherit_output: false,
+    })
+    .await
+    .expect("failed to start the Temporal dev server")
+}
+
+/// Settings for a test: the shipped defaults, with a private database and ports.
+pub fn test_settings(data_dir: &Path, temporal: &DevServer) -> Settings {
+    let mut settings =
+        Settings::load(&project_dir().join("config"), None).expect("default config loads");
+    settings.api.port = 0;
+    settings.database.url = format!("sqlite://{}", data_dir.join("homeward.db").display()).into();
+    settings.temporal.address = temporal.url().parse().expect("url");
+    settings
+}
+
+/// The application running in the background, on its own thread and tokio runtime, as it
+/// would in its own process (the SDK's worker future is not `Send`).
+pub struct RunningApp {
+    /// The API's base URL, e.g. `http://127.0.0.1:41234`.
+    pub base: String,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl RunningApp {
+    /// Builds and runs the application (worker and API) with `settings`.
+    pub async fn start(settings: &Settings) -> Self {
+        let settings = settings.clone();
+        let (ready_tx, ready_rx) = oneshot::channel();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || -> anyhow::Result<()> {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()?;
+            runtime.block_on(async move {
+                let app = match Application::build(&settings, Role::Both, true).await {
+                    Ok(app) => app,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(format!("{e:#}")));
+                        return Err(e);
+                    }
+                };
+                let _ = ready_tx.send(Ok(format!("http://{}", app.http_addr())));
+                app.run_until(async move {
+                    let _ = stopped.await;
+                })
+                .await
+            })
+        });
+        let base = ready_rx
+            .await
+            .expect("app thread answers")
+            .unwrap_or_else(|e| panic!("application failed to build: {e}"));
+        Self {
+            base,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+
+    /// Stops it and waits until the worker has drained.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            tokio::task::spawn_blocking(move || thread.join())
+                .await
+                .expect("join task")
+                .expect("app thread did not panic")
+                .expect("app stops cleanly");
+        }
+    }
+
+    /// A URL under the API.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
+
+/// A whole stack for one test: its own folder, Temporal server and application.
+pub struct TestStack {
+    pub dir: tempfile::TempDir,
+    pub temporal_port: u16,
+    pub temporal: Option<DevServer>,
+    pub settings: Settings,
+    pub app: Option<RunningApp>,
+    pub http: reqwest::Client,
+}
+
+impl TestStack {
+    pub async fn start() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let temporal_port = free_port().expect("free port");
+        let temporal = start_temporal(&dir.path().join("temporal.db"), temporal_port).await;
+        let settings = test_settings(dir.path(), &temporal);
+        let app = RunningApp::start(&settings).await;
+        Self {
+            dir,
+            temporal_port,
+            temporal: Some(temporal),
+            settings,
+            app: Some(app),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        self.app.as_ref().expect("app running").url(path)
+    }
+
+    pub fn temporal_address(&self) -> String {
+        format!("127.0.0.1:{}", self.temporal_port)
+    }
+
+    /// Opens a case with a valid intake; returns its reference.
+    pub async fn open_case(&self) -> String {
+        let resp = self
+            .http
+            .post(self.url("/api/v1/cases"))
+            .json(&serde_json::json!({
+                "programme": "nl-avrr",
+                "host_country": "NLD",
+                "origin_country": "IRQ",
+                "household_size": 3
+            }))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(
+            resp.status(),
+            201,
+            "{}",
+            resp.text().await.unwrap_or_default()
+        );
+        let body: serde_json::Value = resp.json().await.expect("json");
+        body["reference"].as_str().expect("reference").to_owned()
+    }
+
+    /// Waits (bounded) until the case reaches `stage`; returns its view.
+    pub async fn wait_for_stage(&self, reference: &str, stage: &str) -> serde_json::Value {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let resp = self
+                .http
+                .get(self.url(&format!("/api/v1/cases/{reference}")))
+                .send()
+                .await
+                .expect("request");
+            if resp.status() == 200 {
+                let view: serde_json::Value = resp.json().await.expect("json");
+                if view["stage"] == stage {
+                    return view;
+                }
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "case {reference} did not reach {stage} within 30s"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Stops the application, then the Temporal server.
+    pub async fn stop(mut self) {
+        if let Some(app) = self.app.take() {
+            app.stop().await;
+        }
+        if let Some(t) = self.temporal.take() {
+            t.stop(Duration::from_secs(10)).await;
+        }
+    }
+}
