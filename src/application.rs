@@ -4,6 +4,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -11,7 +12,7 @@ use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use homeward_activities::CaseStore;
+use homeward_activities::{CaseStore, LocalLedger, Partners};
 use homeward_api::{ApiMetrics, AppState};
 use homeward_worker::{TemporalConnection, WorkerTuning};
 
@@ -46,6 +47,18 @@ impl Application {
     /// Connects to the database (migrating it when `migrate` is set) and to Temporal, builds the
     /// worker if the role has one, and binds the HTTP port (port 0 picks a free one).
     pub async fn build(settings: &Settings, role: Role, migrate: bool) -> anyhow::Result<Self> {
+        let partners = Partners::local(Arc::new(LocalLedger::new()));
+        Self::build_with(settings, role, migrate, partners).await
+    }
+
+    /// Like [`Application::build`], with the partners the worker talks to.
+    pub async fn build_with(
+        settings: &Settings,
+        role: Role,
+        migrate: bool,
+        partners: Partners,
+    ) -> anyhow::Result<Self> {
+        let programmes = crate::programmes::load(&settings.programmes.dir)?;
         let store = CaseStore::connect(
             settings.database.url.expose_secret(),
             settings.database.max_connections,
@@ -73,6 +86,7 @@ impl Application {
                 &runtime.runtime,
                 client.clone(),
                 store.clone(),
+                partners,
                 &WorkerTuning {
                     task_queue: settings.temporal.task_queue.clone(),
                     max_cached_workflows: settings.worker.max_cached_workflows,
@@ -93,6 +107,7 @@ impl Application {
             max_body_bytes: settings.api.max_body_bytes,
             metrics: ApiMetrics::new(),
             sdk_metrics_addr: Some(runtime.metrics_addr),
+            programmes: Arc::new(programmes),
         };
         Ok(Self {
             role,

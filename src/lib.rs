@@ -11,5 +11,6 @@
 
 pub mod application;
 pub mod devserver;
+pub mod programmes;
 pub mod settings;
 pub mod telemetry;

@@ -22,6 +22,13 @@ pub const CONFIG_FILE_ENV: &str = "HOMEWARD_CONFIG";
 #[error("configuration error: {0}")]
 pub struct ConfigError(String);
 
+impl ConfigError {
+    /// A configuration error with its one-line message.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+}
+
 /// The whole configuration of a Homeward process.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -36,6 +43,8 @@ pub struct Settings {
     pub worker: WorkerSettings,
     /// The embedded stack of `homeward dev`.
     pub dev: DevSettings,
+    /// Programme rules.
+    pub programmes: ProgrammeSettings,
     /// Logging.
     pub log: LogSettings,
 }
@@ -106,6 +115,14 @@ pub struct DevSettings {
     /// How long to wait for the dev server to answer after starting it.
     #[serde(deserialize_with = "humantime_duration")]
     pub startup_timeout: Duration,
+}
+
+/// Where programme rules live.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProgrammeSettings {
+    /// The folder of `<programme>.toml` files.
+    pub dir: PathBuf,
 }
 
 /// Log output.

@@ -2,12 +2,16 @@
 //!
 //! - [`store`]: the case store (sqlx; SQLite or PostgreSQL by URL scheme).
 //! - [`case_store`]: the activities that write workflow facts into the store.
+//! - [`partners`]: travel, payments and outreach as traits, their activities, and the
+//!   in-process ledger that serves them until the HTTP partner clients arrive.
 //!
 //! Activities are thin: each body calls a plain function that can be tested without Temporal.
 //! Only this crate knows SQL and partner wire formats; it knows nothing of HTTP status codes.
 
 pub mod case_store;
+pub mod partners;
 pub mod store;
 
 pub use case_store::CaseStoreActivitiesImpl;
+pub use partners::{LocalLedger, PartnerActivities, Partners};
 pub use store::{CaseStore, StoreError};

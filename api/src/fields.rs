@@ -51,6 +51,29 @@ impl FieldReader {
         }
     }
 
+    /// Reads an optional field; records a problem if present and bad.
+    pub fn optional<T>(
+        &mut self,
+        name: &'static str,
+        parse: impl FnOnce(&Value) -> Result<T, DomainError>,
+    ) -> Option<T> {
+        match self.object.remove(name) {
+            None | Some(Value::Null) => None,
+            Some(value) => match parse(&value) {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    self.problems.insert(name.to_owned(), e.problem);
+                    None
+                }
+            },
+        }
+    }
+
+    /// Records a problem found by a check across fields.
+    pub fn problem(&mut self, name: &str, problem: impl Into<String>) {
+        self.problems.insert(name.to_owned(), problem.into());
+    }
+
     /// Ends reading: unknown fields and every recorded problem become one 400.
     pub fn finish(mut self) -> Result<(), ApiError> {
         for unknown in self.object.keys() {

@@ -1,10 +1,14 @@
 //! What every handler shares.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use temporalio_client::Client;
 
 use homeward_activities::CaseStore;
+use homeward_workflows::domain::ProgrammeId;
+use homeward_workflows::programme::ProgrammeRules;
 
 use crate::metrics::ApiMetrics;
 
@@ -23,4 +27,6 @@ pub struct AppState {
     pub metrics: ApiMetrics,
     /// Where the Temporal SDK runtime's Prometheus text is served, if this process runs one.
     pub sdk_metrics_addr: Option<SocketAddr>,
+    /// Programme rules by id, as loaded at start-up; a new case pins the current version.
+    pub programmes: Arc<BTreeMap<ProgrammeId, ProgrammeRules>>,
 }

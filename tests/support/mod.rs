@@ -2,12 +2,16 @@
 //! fresh SQLite case store per test, and the real application on port 0.
 #![allow(dead_code)]
 
+pub mod lifecycle;
+
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use homeward::application::{Application, Role};
 use homeward::devserver::{DevServer, DevServerConfig, free_port};
 use homeward::settings::Settings;
+use homeward_activities::{LocalLedger, Partners};
 use tokio::sync::oneshot;
 
 /// The project folder (for config/ and .tools/).
@@ -65,6 +69,11 @@ pub struct RunningApp {
 impl RunningApp {
     /// Builds and runs the application (worker and API) with `settings`.
     pub async fn start(settings: &Settings) -> Self {
+        Self::start_with(settings, Partners::local(Arc::new(LocalLedger::new()))).await
+    }
+
+    /// Like [`RunningApp::start`], with the partners the worker talks to.
+    pub async fn start_with(settings: &Settings, partners: Partners) -> Self {
         let settings = settings.clone();
         let (ready_tx, ready_rx) = oneshot::channel();
         let (stop, stopped) = oneshot::channel::<()>();
@@ -74,7 +83,8 @@ impl RunningApp {
                 .enable_all()
                 .build()?;
             runtime.block_on(async move {
-                let app = match Application::build(&settings, Role::Both, true).await {
+                let app = match Application::build_with(&settings, Role::Both, true, partners).await
+                {
                     Ok(app) => app,
                     Err(e) => {
                         let _ = ready_tx.send(Err(format!("{e:#}")));

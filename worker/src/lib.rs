@@ -15,7 +15,7 @@ use temporalio_common::telemetry::{
 use temporalio_sdk::runtime::RuntimeOptions;
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 
-use homeward_activities::{CaseStore, CaseStoreActivitiesImpl};
+use homeward_activities::{CaseStore, CaseStoreActivitiesImpl, PartnerActivities, Partners};
 use homeward_workflows::return_case::ReturnCase;
 
 /// Failures while wiring Temporal.
@@ -136,12 +136,14 @@ pub fn build_worker(
     runtime: &Runtime,
     client: Client,
     store: CaseStore,
+    partners: Partners,
     tuning: &WorkerTuning,
 ) -> Result<Worker, WorkerError> {
     let options = WorkerOptions::new(tuning.task_queue.clone())
         .max_cached_workflows(tuning.max_cached_workflows)
         .graceful_shutdown_period(Duration::from_secs(10))
         .register_activities(CaseStoreActivitiesImpl::new(store))
+        .register_activities(PartnerActivities::new(partners))
         .register_workflow::<ReturnCase>()
         .map_err(|e| WorkerError::Worker(e.to_string()))?
         .build();

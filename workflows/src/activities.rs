@@ -1,15 +1,17 @@
 //! Activity contracts: the names, inputs and outputs that workflows call.
 //!
 //! Only the signatures live here; `homeward-activities` implements them (and the macro checks at
-//! compile time that each implementation matches its definition). This keeps the workflow crate
-//! free of sqlx and reqwest.
-#![allow(clippy::unused_async)]
+//! compile time that each implementation matches its contract). This keeps the workflow crate
+//! free of sqlx and reqwest. Every input that creates something outside carries an idempotency
+//! key derived from the case and the step, never from a random number or a clock.
 
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use temporalio_common::ActivityError;
 use temporalio_macros::activity_definitions;
 
-use crate::domain::{CaseRef, OpenCase, Stage};
+use crate::domain::{CaseRef, CountryCode, OpenCase, Stage};
+use crate::programme::{Money, PaymentKind};
 
 /// A stage change to mirror into the case store, so lists and statistics need not query every
 /// workflow.
@@ -20,7 +22,141 @@ pub struct StageChange {
     /// The stage it moved to.
     pub stage: Stage,
     /// Workflow time of the move, so a replayed or retried write stores the same instant.
-    pub at: chrono::DateTime<chrono::Utc>,
+    pub at: DateTime<Utc>,
+}
+
+/// A request for flight offers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OfferRequest {
+    /// The case (the partner sees only the reference).
+    pub reference: CaseRef,
+    /// Where the flight leaves from.
+    pub from_country: CountryCode,
+    /// Where it goes.
+    pub to_country: CountryCode,
+    /// The earliest day to fly.
+    pub earliest: NaiveDate,
+    /// The last day to fly (travel documents must still be valid after it).
+    pub latest: NaiveDate,
+    /// Seats, escorts included.
+    pub travellers: u8,
+    /// Whether a medical escort and assistance must be booked along.
+    pub medical_escort: bool,
+}
+
+/// A flight offer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Offer {
+    /// The partner's offer id.
+    pub offer_id: String,
+    /// Scheduled departure.
+    pub departs_at: DateTime<Utc>,
+    /// Total price for every traveller.
+    pub total: Money,
+}
+
+/// Book an offer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderRequest {
+    /// `<ref>:booking:<attempt>`: a retried call finds the order it already created.
+    pub idempotency_key: String,
+    /// The case.
+    pub reference: CaseRef,
+    /// The offer to book.
+    pub offer_id: String,
+}
+
+/// A booked order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Order {
+    /// The partner's order id.
+    pub order_id: String,
+    /// Scheduled departure.
+    pub departs_at: DateTime<Utc>,
+    /// What it cost.
+    pub total: Money,
+}
+
+/// Cancel an order (a compensation: cancelling a cancelled order succeeds).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CancelRequest {
+    /// `<ref>:cancel:<order id>`.
+    pub idempotency_key: String,
+    /// The order.
+    pub order_id: String,
+}
+
+/// Pay a grant tranche.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Disbursement {
+    /// `<ref>:tranche:<name>`: the same tranche can never be paid twice.
+    pub idempotency_key: String,
+    /// The case.
+    pub reference: CaseRef,
+    /// The tranche's name.
+    pub tranche: String,
+    /// Cash or in kind.
+    pub kind: PaymentKind,
+    /// How much.
+    pub amount: Money,
+}
+
+/// The provider's receipt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt {
+    /// The provider's payment id.
+    pub payment_id: String,
+    /// The idempotency key it was made under.
+    pub idempotency_key: String,
+}
+
+/// Who a notice is for (a role's inbox or a partner's system, never a person's address).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Audience {
+    /// The case's return officer.
+    ReturnOfficer,
+    /// Operations.
+    Operations,
+    /// The consulate of the country of origin.
+    Consulate,
+    /// The reception partner in the country of origin.
+    Partner,
+    /// The returnee, through the gateway, in their language.
+    Returnee,
+}
+
+/// A templated notice; the template carries the text, the case only its reference.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notice {
+    /// `<ref>:<template>:<n>`: the gateway sends each notice once.
+    pub idempotency_key: String,
+    /// The case.
+    pub reference: CaseRef,
+    /// The template's name, e.g. `documents_reminder`.
+    pub template: String,
+    /// Who it is for.
+    pub audience: Audience,
+}
+
+/// The minimal record the reception partner receives (data minimisation: no names here; the
+/// partner's own channel carries what it needs to recognise the returnees).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandOver {
+    /// `<ref>:handover:<order id>`.
+    pub idempotency_key: String,
+    /// The case.
+    pub reference: CaseRef,
+    /// Where they arrive.
+    pub origin_country: CountryCode,
+    /// When they are expected.
+    pub arrives_at: DateTime<Utc>,
+    /// How many people.
+    pub household_size: u8,
+    /// Whether a child must be handed over to family or a guardian.
+    pub unaccompanied_child: bool,
+    /// Whether medical assistance on arrival is needed.
+    pub medical_assistance: bool,
 }
 
 /// The case store, as workflows see it.
@@ -42,8 +178,65 @@ impl CaseStoreActivities {
     }
 }
 
+/// The travel partner.
+pub struct TravelActivities;
+
+#[activity_definitions]
+impl TravelActivities {
+    /// Offers for a route, window and party, cheapest first.
+    #[activity(name = "travel.search_offers")]
+    pub fn search_offers(_request: OfferRequest) -> Result<Vec<Offer>, ActivityError> {
+        unimplemented!()
+    }
+
+    /// Books an offer; never books twice under one key.
+    #[activity(name = "travel.create_order")]
+    pub fn create_order(_request: OrderRequest) -> Result<Order, ActivityError> {
+        unimplemented!()
+    }
+
+    /// Cancels an order; cancelling twice is fine.
+    #[activity(name = "travel.cancel_order")]
+    pub fn cancel_order(_request: CancelRequest) -> Result<(), ActivityError> {
+        unimplemented!()
+    }
+}
+
+/// The payment provider.
+pub struct PaymentActivities;
+
+#[activity_definitions]
+impl PaymentActivities {
+    /// Pays a tranche; never pays twice under one key.
+    #[activity(name = "payments.disburse")]
+    pub fn disburse(_request: Disbursement) -> Result<Receipt, ActivityError> {
+        unimplemented!()
+    }
+}
+
+/// Notifications and the reception partner.
+pub struct OutreachActivities;
+
+#[activity_definitions]
+impl OutreachActivities {
+    /// Sends a templated notice.
+    #[activity(name = "outreach.notify")]
+    pub fn notify(_notice: Notice) -> Result<(), ActivityError> {
+        unimplemented!()
+    }
+
+    /// Sends the reception partner the hand-over record.
+    #[activity(name = "outreach.hand_over")]
+    pub fn hand_over(_record: HandOver) -> Result<(), ActivityError> {
+        unimplemented!()
+    }
+}
+
 /// The definitions' marker types, for `#[activity(definition = …)]` on implementations, which
 /// makes the compiler check that an implementation's input and output match its contract.
 pub mod markers {
     pub use super::case_store_activities::{RecordCaseOpened, RecordStage};
+    pub use super::outreach_activities::{HandOver, Notify};
+    pub use super::payment_activities::Disburse;
+    pub use super::travel_activities::{CancelOrder, CreateOrder, SearchOffers};
 }

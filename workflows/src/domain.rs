@@ -178,7 +178,7 @@ impl<'de> Deserialize<'de> for HouseholdSize {
 }
 
 /// Where a case stands in the AVRR lifecycle (DOMAIN.md, "The life of one return case").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
     /// Opened; the case record is being written.
@@ -233,8 +233,63 @@ impl fmt::Display for Stage {
     }
 }
 
-/// The minimal intake that opens a case. Household members' personal data arrives later and is
-/// kept out of workflow inputs altogether.
+/// A household member's age group: what consent and grants depend on, without a birth date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgeGroup {
+    /// 18 or older: signs their own declaration.
+    Adult,
+    /// 16 or 17: co-signs with the legal representative.
+    Minor16To17,
+    /// Under 16: the legal representative signs.
+    MinorUnder16,
+}
+
+/// Vulnerabilities that change what the lifecycle requires (DOMAIN.md, "Intake").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Vulnerability {
+    /// Victim of trafficking.
+    VictimOfTrafficking,
+    /// Unaccompanied migrant child: best-interests determination, guardian consent and family
+    /// assessment before anything else moves.
+    UnaccompaniedChild,
+    /// Medical needs: a fit-to-travel check before booking.
+    Medical,
+    /// Elderly.
+    Elderly,
+    /// Single parent.
+    SingleParent,
+}
+
+/// One household member, as the workflow sees them: no name, no birth date, no document number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    /// The age group.
+    pub age_group: AgeGroup,
+    /// Vulnerabilities, if any.
+    #[serde(default)]
+    pub vulnerabilities: Vec<Vulnerability>,
+}
+
+impl Member {
+    /// An adult without recorded vulnerabilities.
+    pub fn adult() -> Self {
+        Self {
+            age_group: AgeGroup::Adult,
+            vulnerabilities: vec![],
+        }
+    }
+
+    /// Whether this member signs a voluntary-return declaration (adults, and 16-17 year olds
+    /// who co-sign with their legal representative).
+    pub fn signs_declaration(&self) -> bool {
+        matches!(self.age_group, AgeGroup::Adult | AgeGroup::Minor16To17)
+    }
+}
+
+/// The minimal intake that opens a case. Household members' personal data is kept out of
+/// workflow inputs altogether; members appear only as age groups and vulnerabilities.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Intake {
     /// The programme whose rules govern the case, as they were on the day it opened.
@@ -245,10 +300,42 @@ pub struct Intake {
     pub origin_country: CountryCode,
     /// How many people return together.
     pub household_size: HouseholdSize,
+    /// The members, when known at intake; otherwise every member counts as an adult without
+    /// recorded vulnerabilities.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<Member>,
+}
+
+impl Intake {
+    /// The household's members (defaulting to adults when none were recorded).
+    pub fn members(&self) -> Vec<Member> {
+        if self.members.is_empty() {
+            vec![Member::adult(); usize::from(self.household_size.get())]
+        } else {
+            self.members.clone()
+        }
+    }
+
+    /// Whether any member has `v`.
+    pub fn has(&self, v: Vulnerability) -> bool {
+        self.members.iter().any(|m| m.vulnerabilities.contains(&v))
+    }
+
+    /// Adults and children, for grant amounts.
+    pub fn adults_and_children(&self) -> (i64, i64) {
+        let members = self.members();
+        let adults = members
+            .iter()
+            .filter(|m| m.age_group == AgeGroup::Adult)
+            .count();
+        let adults = i64::try_from(adults).unwrap_or(0);
+        let total = i64::try_from(members.len()).unwrap_or(0);
+        (adults, total - adults)
+    }
 }
 
 /// The input of the ReturnCase workflow.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OpenCase {
     /// The case's public reference; also the basis of its workflow ID.
     pub reference: CaseRef,
@@ -256,6 +343,8 @@ pub struct OpenCase {
     pub intake: Intake,
     /// When the officer opened the case (the API's clock, recorded once).
     pub opened_at: DateTime<Utc>,
+    /// The programme's rules as they were on the day the case opened; never reloaded.
+    pub rules: crate::programme::ProgrammeRules,
 }
 
 #[cfg(test)]
@@ -294,5 +383,8 @@ mod tests {
     fn deserialising_rechecks_values() {
         let bad = r#"{"programme":"NL AVRR","host_country":"NLD","origin_country":"IRQ","household_size":2}"#;
         assert!(serde_json::from_str::<Intake>(bad).is_err());
+        let ok = r#"{"programme":"nl-avrr","host_country":"NLD","origin_country":"IRQ","household_size":2}"#;
+        let intake: Intake = serde_json::from_str(ok).unwrap();
+        assert_eq!(intake.adults_and_children(), (2, 0));
     }
 }

@@ -12,7 +12,10 @@
 pub mod activities;
 pub mod domain;
 pub mod ids;
+pub mod programme;
 pub mod return_case;
+mod steps;
+pub mod tasks;
 
 /// The task queue every Homeward worker polls.
 pub const TASK_QUEUE: &str = "homeward-cases";

@@ -14,10 +14,11 @@ use temporalio_client::errors::{WorkflowQueryError, WorkflowStartError};
 use temporalio_client::{WorkflowQueryOptions, WorkflowStartOptions};
 
 use homeward_workflows::domain::{
-    CaseRef, CountryCode, HouseholdSize, Intake, OpenCase, ProgrammeId, Stage,
+    CaseRef, CountryCode, DomainError, HouseholdSize, Intake, Member, OpenCase, ProgrammeId, Stage,
 };
 use homeward_workflows::ids::return_case_workflow_id;
-use homeward_workflows::return_case::{CaseView, ReturnCase};
+use homeward_workflows::programme::ProgrammeRules;
+use homeward_workflows::return_case::{CaseInput, CaseView, ReturnCase};
 
 use crate::error::ApiError;
 use crate::fields::{FieldReader, as_integer, as_str};
@@ -52,6 +53,23 @@ fn parse_intake(body: Value) -> Result<Intake, ApiError> {
     let household_size = r.required("household_size", |v| {
         HouseholdSize::parse(as_integer("household_size", v)?)
     });
+    let members = r
+        .optional("members", |v| {
+            serde_json::from_value::<Vec<Member>>(v.clone()).map_err(|e| DomainError {
+                field: "members",
+                problem: format!(
+                    "must be a list of {{age_group, vulnerabilities}}: {}",
+                    e.to_string().split(" at line").next().unwrap_or_default()
+                ),
+            })
+        })
+        .unwrap_or_default();
+    if let Some(size) = household_size
+        && !members.is_empty()
+        && members.len() != usize::from(size.get())
+    {
+        r.problem("members", "must list exactly household_size members");
+    }
     r.finish()?;
     match (programme, host_country, origin_country, household_size) {
         (Some(programme), Some(host_country), Some(origin_country), Some(household_size)) => {
@@ -60,6 +78,7 @@ fn parse_intake(body: Value) -> Result<Intake, ApiError> {
                 host_country,
                 origin_country,
                 household_size,
+                members,
             })
         }
         // `finish` has already reported every missing or bad field.
@@ -69,22 +88,53 @@ fn parse_intake(body: Value) -> Result<Intake, ApiError> {
     }
 }
 
+/// The programme's current rules, checked against the intake: they will be pinned into the case.
+fn programme_for(state: &AppState, intake: &Intake) -> Result<ProgrammeRules, ApiError> {
+    let rules = state.programmes.get(&intake.programme).ok_or_else(|| {
+        ApiError::field(
+            "programme",
+            format!("no programme {:?}", intake.programme.as_str()),
+        )
+    })?;
+    if rules.host_country != intake.host_country {
+        return Err(ApiError::field(
+            "host_country",
+            format!(
+                "programme {} runs in {}, not {}",
+                rules.id, rules.host_country, intake.host_country
+            ),
+        ));
+    }
+    if !rules.serves(&intake.origin_country) {
+        return Err(ApiError::field(
+            "origin_country",
+            format!(
+                "programme {} does not serve returns to {}",
+                rules.id, intake.origin_country
+            ),
+        ));
+    }
+    Ok(rules.clone())
+}
+
 async fn open_case(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<Value>,
 ) -> Result<impl IntoResponse, ApiError> {
     let intake = parse_intake(body)?;
+    let rules = programme_for(&state, &intake)?;
     let reference = CaseRef::from_entropy(rand::random::<u64>());
     let case = OpenCase {
         reference: reference.clone(),
         intake,
         opened_at: chrono::Utc::now(),
+        rules,
     };
     let workflow_id = return_case_workflow_id(&reference);
     let options = WorkflowStartOptions::new(state.task_queue.clone(), workflow_id).build();
     state
         .temporal
-        .start_workflow(ReturnCase::run, case, options)
+        .start_workflow(ReturnCase::run, CaseInput::new(case), options)
         .await
         .map_err(|e| match e {
             WorkflowStartError::AlreadyStarted { .. } => {

@@ -1,0 +1,439 @@
+//! Partner integrations as traits (travel, payments, outreach) and the activities over them.
+//!
+//! The HTTP clients (issue 4) implement these traits; until then [`LocalLedger`] implements them
+//! in process, with the same idempotency guarantees a real partner gives (an idempotency key
+//! maps to one order or one payment, forever), plus fault injection for tests. Only this module
+//! and its implementations know partner wire formats; workflows see the contracts in
+//! `homeward_workflows::activities`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{Datelike, TimeZone, Utc};
+use temporalio_common::error::ApplicationFailure;
+use temporalio_macros::activities;
+use temporalio_sdk::activities::{ActivityContext, ActivityError};
+
+use homeward_workflows::activities::{
+    CancelRequest, Disbursement, HandOver, Notice, Offer, OfferRequest, Order, OrderRequest,
+    Receipt, markers,
+};
+use homeward_workflows::programme::Money;
+
+/// A partner call's failure.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum PartnerError {
+    /// Worth retrying: a timeout, a connection error, a 429 or a 5xx.
+    #[error("{partner} is unavailable: {message}")]
+    Unavailable {
+        /// Which partner.
+        partner: &'static str,
+        /// What happened (no personal data).
+        message: String,
+        /// The partner's Retry-After, if it sent one.
+        retry_after: Option<Duration>,
+    },
+    /// Not worth retrying: the partner refused the request (a 4xx). A human must look.
+    #[error("{partner} refused the request: {message}")]
+    Refused {
+        /// Which partner.
+        partner: &'static str,
+        /// The partner's own error message.
+        message: String,
+    },
+}
+
+impl PartnerError {
+    /// The one place that maps partner failures onto Temporal's retry semantics.
+    pub fn into_activity_error(self) -> ActivityError {
+        match &self {
+            PartnerError::Unavailable { retry_after, .. } => {
+                let failure = ApplicationFailure::builder(self.clone())
+                    .type_name("PartnerUnavailable".to_owned())
+                    .maybe_next_retry_delay(*retry_after)
+                    .build();
+                ActivityError::application(failure)
+            }
+            PartnerError::Refused { .. } => ActivityError::application(
+                ApplicationFailure::builder(self)
+                    .type_name("PartnerRefused".to_owned())
+                    .non_retryable(true)
+                    .build(),
+            ),
+        }
+    }
+}
+
+/// The travel partner (offers, orders, cancellations).
+#[async_trait::async_trait]
+pub trait TravelPartner: Send + Sync {
+    /// Offers for a route, window and party.
+    async fn search_offers(&self, request: &OfferRequest) -> Result<Vec<Offer>, PartnerError>;
+    /// Books an offer under an idempotency key.
+    async fn create_order(&self, request: &OrderRequest) -> Result<Order, PartnerError>;
+    /// Cancels an order; cancelling twice succeeds.
+    async fn cancel_order(&self, request: &CancelRequest) -> Result<(), PartnerError>;
+}
+
+/// The payment provider.
+#[async_trait::async_trait]
+pub trait PaymentProvider: Send + Sync {
+    /// Pays under an idempotency key; the same key never pays twice.
+    async fn disburse(&self, request: &Disbursement) -> Result<Receipt, PartnerError>;
+}
+
+/// Notifications and the reception partner.
+#[async_trait::async_trait]
+pub trait Outreach: Send + Sync {
+    /// Sends a templated notice.
+    async fn notify(&self, notice: &Notice) -> Result<(), PartnerError>;
+    /// Sends the hand-over record to the reception partner.
+    async fn hand_over(&self, record: &HandOver) -> Result<(), PartnerError>;
+}
+
+/// The partners a worker talks to.
+#[derive(Clone)]
+pub struct Partners {
+    /// Travel.
+    pub travel: Arc<dyn TravelPartner>,
+    /// Payments.
+    pub payments: Arc<dyn PaymentProvider>,
+    /// Notifications and reception.
+    pub outreach: Arc<dyn Outreach>,
+}
+
+impl Partners {
+    /// Every partner served by one in-process ledger.
+    pub fn local(ledger: Arc<LocalLedger>) -> Self {
+        Self {
+            travel: ledger.clone(),
+            payments: ledger.clone(),
+            outreach: ledger,
+        }
+    }
+}
+
+/// The partner activities registered with the worker.
+pub struct PartnerActivities {
+    /// The partners behind them.
+    partners: Partners,
+}
+
+impl PartnerActivities {
+    /// Wraps the partners.
+    pub fn new(partners: Partners) -> Self {
+        Self { partners }
+    }
+}
+
+#[activities]
+impl PartnerActivities {
+    #[activity(definition = markers::SearchOffers)]
+    pub async fn search_offers(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        request: OfferRequest,
+    ) -> Result<Vec<Offer>, ActivityError> {
+        let mut offers = self
+            .partners
+            .travel
+            .search_offers(&request)
+            .await
+            .map_err(PartnerError::into_activity_error)?;
+        offers.sort_by_key(|o| o.total.minor);
+        Ok(offers)
+    }
+
+    #[activity(definition = markers::CreateOrder)]
+    pub async fn create_order(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        request: OrderRequest,
+    ) -> Result<Order, ActivityError> {
+        let order = self
+            .partners
+            .travel
+            .create_order(&request)
+            .await
+            .map_err(PartnerError::into_activity_error)?;
+        tracing::info!(case = %request.reference, order = %order.order_id, "flight booked");
+        Ok(order)
+    }
+
+    #[activity(definition = markers::CancelOrder)]
+    pub async fn cancel_order(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        request: CancelRequest,
+    ) -> Result<(), ActivityError> {
+        self.partners
+            .travel
+            .cancel_order(&request)
+            .await
+            .map_err(PartnerError::into_activity_error)
+    }
+
+    #[activity(definition = markers::Disburse)]
+    pub async fn disburse(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        request: Disbursement,
+    ) -> Result<Receipt, ActivityError> {
+        let receipt = self
+            .partners
+            .payments
+            .disburse(&request)
+            .await
+            .map_err(PartnerError::into_activity_error)?;
+        tracing::info!(case = %request.reference, tranche = %request.tranche, "tranche paid");
+        Ok(receipt)
+    }
+
+    #[activity(definition = markers::Notify)]
+    pub async fn notify(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        notice: Notice,
+    ) -> Result<(), ActivityError> {
+        self.partners
+            .outreach
+            .notify(&notice)
+            .await
+            .map_err(PartnerError::into_activity_error)
+    }
+
+    #[activity(definition = markers::HandOver)]
+    pub async fn hand_over(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        record: HandOver,
+    ) -> Result<(), ActivityError> {
+        self.partners
+            .outreach
+            .hand_over(&record)
+            .await
+            .map_err(PartnerError::into_activity_error)
+    }
+}
+
+/// Faults to inject, for tests of retries and failures.
+#[derive(Debug, Default)]
+pub struct Faults {
+    /// Fail this many `disburse` calls *after* recording the payment (as if the answer was
+    /// lost), so that retries must be absorbed by the idempotency key.
+    pub lose_payment_answers: u32,
+    /// Refuse the next N `create_order` calls with a permanent error.
+    pub refuse_orders: u32,
+    /// Offer prices (minor units per traveller) to return; default 30000.
+    pub price_per_traveller: Option<i64>,
+}
+
+/// What the ledger has recorded.
+#[derive(Debug, Default, Clone)]
+pub struct LedgerState {
+    /// Offers made, by id.
+    pub offers: BTreeMap<String, Offer>,
+    /// Orders by idempotency key.
+    pub orders: BTreeMap<String, Order>,
+    /// Cancelled order ids.
+    pub cancelled: BTreeSet<String>,
+    /// Payments by idempotency key.
+    pub payments: BTreeMap<String, (Disbursement, Receipt)>,
+    /// How many `disburse` calls arrived (retries included).
+    pub disburse_calls: u32,
+    /// Notices by idempotency key (template and audience only).
+    pub notices: BTreeMap<String, Notice>,
+    /// Hand-overs by idempotency key.
+    pub hand_overs: BTreeMap<String, HandOver>,
+}
+
+/// An in-process partner ledger: idempotent orders and payments, recorded notices. Used by the
+/// embedded stack and the tests until the HTTP partner sandbox replaces it.
+#[derive(Debug, Default)]
+pub struct LocalLedger {
+    /// Everything recorded.
+    state: Mutex<LedgerState>,
+    /// Faults to inject.
+    faults: Mutex<Faults>,
+}
+
+impl LocalLedger {
+    /// An empty ledger without faults.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A ledger with faults to inject.
+    pub fn faulty(faults: Faults) -> Self {
+        Self {
+            state: Mutex::default(),
+            faults: Mutex::new(faults),
+        }
+    }
+
+    /// A copy of what the ledger holds.
+    pub fn snapshot(&self) -> LedgerState {
+        self.state.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    fn with_state<T>(&self, f: impl FnOnce(&mut LedgerState) -> T) -> T {
+        let mut guard = match self.state.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        f(&mut guard)
+    }
+
+    fn faults_mut<T>(&self, f: impl FnOnce(&mut Faults) -> T) -> T {
+        let mut guard = match self.faults.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        f(&mut guard)
+    }
+}
+
+#[async_trait::async_trait]
+impl TravelPartner for LocalLedger {
+    async fn search_offers(&self, request: &OfferRequest) -> Result<Vec<Offer>, PartnerError> {
+        let price = self.faults_mut(|f| f.price_per_traveller.unwrap_or(30_000));
+        // One morning flight on the earliest day, and a cheaper one a week later if allowed.
+        let day = request.earliest;
+        let at = |d: chrono::NaiveDate| {
+            Utc.with_ymd_and_hms(d.year(), d.month(), d.day(), 9, 0, 0)
+                .single()
+                .unwrap_or_default()
+        };
+        let travellers = i64::from(request.travellers);
+        let mut offers = vec![Offer {
+            offer_id: format!("off-{}-{}", request.reference, day),
+            departs_at: at(day),
+            total: Money {
+                minor: price * travellers,
+                currency: "EUR".into(),
+            },
+        }];
+        let later = day + chrono::Duration::days(7);
+        if later <= request.latest {
+            offers.push(Offer {
+                offer_id: format!("off-{}-{}", request.reference, later),
+                departs_at: at(later),
+                total: Money {
+                    minor: price * travellers * 9 / 10,
+                    currency: "EUR".into(),
+                },
+            });
+        }
+        self.with_state(|s| {
+            for o in &offers {
+                s.offers.insert(o.offer_id.clone(), o.clone());
+            }
+        });
+        Ok(offers)
+    }
+
+    async fn create_order(&self, request: &OrderRequest) -> Result<Order, PartnerError> {
+        if let Some(existing) = self.with_state(|s| s.orders.get(&request.idempotency_key).cloned())
+        {
+            return Ok(existing);
+        }
+        let refuse = self.faults_mut(|f| {
+            if f.refuse_orders > 0 {
+                f.refuse_orders -= 1;
+                true
+            } else {
+                false
+            }
+        });
+        if refuse {
+            return Err(PartnerError::Refused {
+                partner: "travel",
+                message: "offer no longer available".into(),
+            });
+        }
+        let offer = self
+            .with_state(|s| s.offers.get(&request.offer_id).cloned())
+            .ok_or_else(|| PartnerError::Refused {
+                partner: "travel",
+                message: format!("unknown offer {}", request.offer_id),
+            })?;
+        Ok(self.with_state(|s| {
+            let order = Order {
+                order_id: format!("ord-{}", s.orders.len() + 1),
+                departs_at: offer.departs_at,
+                total: offer.total.clone(),
+            };
+            s.orders
+                .entry(request.idempotency_key.clone())
+                .or_insert(order)
+                .clone()
+        }))
+    }
+
+    async fn cancel_order(&self, request: &CancelRequest) -> Result<(), PartnerError> {
+        self.with_state(|s| s.cancelled.insert(request.order_id.clone()));
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl PaymentProvider for LocalLedger {
+    async fn disburse(&self, request: &Disbursement) -> Result<Receipt, PartnerError> {
+        let receipt = self.with_state(|s| {
+            s.disburse_calls += 1;
+            let n = s.payments.len() + 1;
+            s.payments
+                .entry(request.idempotency_key.clone())
+                .or_insert_with(|| {
+                    (
+                        request.clone(),
+                        Receipt {
+                            payment_id: format!("pay-{n}"),
+                            idempotency_key: request.idempotency_key.clone(),
+                        },
+                    )
+                })
+                .1
+                .clone()
+        });
+        let lose = self.faults_mut(|f| {
+            if f.lose_payment_answers > 0 {
+                f.lose_payment_answers -= 1;
+                true
+            } else {
+                false
+            }
+        });
+        if lose {
+            return Err(PartnerError::Unavailable {
+                partner: "payments",
+                message: "connection reset before the answer arrived".into(),
+                retry_after: Some(Duration::from_millis(100)),
+            });
+        }
+        Ok(receipt)
+    }
+}
+
+#[async_trait::async_trait]
+impl Outreach for LocalLedger {
+    async fn notify(&self, notice: &Notice) -> Result<(), PartnerError> {
+        tracing::info!(case = %notice.reference, template = %notice.template, "notice sent");
+        self.with_state(|s| {
+            s.notices
+                .entry(notice.idempotency_key.clone())
+                .or_insert_with(|| notice.clone());
+        });
+        Ok(())
+    }
+
+    async fn hand_over(&self, record: &HandOver) -> Result<(), PartnerError> {
+        self.with_state(|s| {
+            s.hand_overs
+                .entry(record.idempotency_key.clone())
+                .or_insert_with(|| record.clone());
+        });
+        Ok(())
+    }
+}

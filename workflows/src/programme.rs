@@ -1,0 +1,224 @@
+//! Programme rules: eligibility, grant amounts, the tranche and monitoring schedules, and every
+//! deadline. Loaded from `config/programmes/<id>.toml` when a case opens and carried in the
+//! workflow's input, so a running case keeps the rules it was opened under even when the file
+//! changes later.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::domain::{CountryCode, ProgrammeId};
+use crate::tasks::Role;
+
+/// A duration written as text (`"7d"`, `"3months"`, `"36h"`), parsed when the file is loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Span(Duration);
+
+impl Span {
+    /// Wraps a duration.
+    pub fn new(d: Duration) -> Self {
+        Self(d)
+    }
+    /// The duration.
+    pub fn get(self) -> Duration {
+        self.0
+    }
+    /// As a chrono duration, for date arithmetic.
+    pub fn chrono(self) -> chrono::Duration {
+        chrono::Duration::from_std(self.0).unwrap_or(chrono::Duration::MAX)
+    }
+}
+
+impl fmt::Display for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", humantime::format_duration(self.0))
+    }
+}
+
+impl Serialize for Span {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for Span {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        humantime::parse_duration(&raw).map(Span).map_err(|e| {
+            serde::de::Error::custom(format!("{raw:?}: {e} (e.g. \"7d\", \"3months\")"))
+        })
+    }
+}
+
+/// An amount of money in minor units (cents) of a currency. Never a float.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Money {
+    /// Minor units, e.g. 180000 for EUR 1,800.00.
+    pub minor: i64,
+    /// ISO 4217 code, e.g. `EUR`.
+    pub currency: String,
+}
+
+/// How a tranche is paid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentKind {
+    /// To the returnee (bank or mobile money); capped per programme.
+    Cash,
+    /// To a supplier of goods or services for the returnee's plan.
+    InKind,
+}
+
+/// What a tranche's or follow-up's timing counts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Anchor {
+    /// The day the partner confirmed reception.
+    Arrival,
+    /// The day operations approved the reintegration plan.
+    PlanApproved,
+}
+
+/// One staged reintegration grant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tranche {
+    /// A stable name, part of the payment's idempotency key (`start`, `six-month-review`).
+    pub name: String,
+    /// Cash or in kind.
+    pub kind: PaymentKind,
+    /// Minor units per adult in the household.
+    pub per_adult: i64,
+    /// Minor units per child in the household.
+    pub per_child: i64,
+    /// What the milestone counts from.
+    pub after: Anchor,
+    /// How long after the anchor the milestone falls (`"0s"` for at once).
+    pub offset: Span,
+    /// What the partner must verify before the tranche can be approved.
+    pub milestone: String,
+    /// Who approves the payment (never the person who verified the milestone).
+    pub approver: Role,
+}
+
+/// Every deadline of the lifecycle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Deadlines {
+    /// Consent not given within this goes back to counselling.
+    pub consent: Span,
+    /// How long an approval task may wait before it is overdue.
+    pub approval: Span,
+    /// When to escalate waiting for travel documents.
+    pub travel_documents: Span,
+    /// How often to remind the consulate while waiting for documents.
+    pub document_reminder_every: Span,
+    /// Documents must stay valid at least this long after the flight.
+    pub document_validity_after_flight: Span,
+    /// How long the fit-to-travel check may take.
+    pub fit_to_travel: Span,
+    /// Earliest departure after booking (lead time for the travel partner).
+    pub booking_lead_time: Span,
+    /// After the flight time, how long before a missing departure confirmation is a no-show.
+    pub departure_grace: Span,
+    /// After departure, how long the partner has to confirm reception before escalation.
+    pub reception: Span,
+    /// After arrival, how long to agree the reintegration plan.
+    pub reintegration_plan: Span,
+    /// How long a partner has to verify a milestone.
+    pub milestone_verification: Span,
+}
+
+/// Monitoring follow-ups and the Reintegration Sustainability Survey.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Monitoring {
+    /// Follow-ups after arrival, e.g. `["3months", "6months", "12months"]`.
+    pub follow_ups: Vec<Span>,
+    /// How long the partner has to record a survey.
+    pub survey_window: Span,
+    /// How many times an unanswered follow-up is tried again before escalation.
+    pub retries: u32,
+    /// The wait between tries.
+    pub retry_after: Span,
+    /// A dimension score (0 to 1) below this opens a referral.
+    pub referral_threshold: f64,
+}
+
+/// Travel booking rules.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Booking {
+    /// The most a booking may cost per traveller (minor units) without operations' approval.
+    pub budget_per_person: i64,
+}
+
+/// A programme's rules, as pinned into a case when it opens.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProgrammeRules {
+    /// The programme's identifier (the file's name).
+    pub id: ProgrammeId,
+    /// A human name.
+    pub name: String,
+    /// The version written in the file; the loader appends a content hash.
+    pub version: String,
+    /// The host country whose offices run it.
+    pub host_country: CountryCode,
+    /// Countries of origin it serves; empty means all.
+    #[serde(default)]
+    pub origin_countries: Vec<CountryCode>,
+    /// The grants' currency (ISO 4217).
+    pub currency: String,
+    /// The most paid in cash over the whole case, per household (minor units).
+    pub cash_cap: i64,
+    /// How long reintegration support lasts after arrival.
+    pub support_period: Span,
+    /// Deadlines.
+    pub deadlines: Deadlines,
+    /// Booking rules.
+    pub booking: Booking,
+    /// Grant tranches, in payment order.
+    pub tranches: Vec<Tranche>,
+    /// Monitoring.
+    pub monitoring: Monitoring,
+}
+
+impl ProgrammeRules {
+    /// Checks what the types cannot; returns the first problem, naming the key.
+    pub fn check(&self) -> Result<(), String> {
+        if self.currency.len() != 3 || !self.currency.bytes().all(|b| b.is_ascii_uppercase()) {
+            return Err(format!(
+                "currency: {:?} is not an ISO 4217 code",
+                self.currency
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.monitoring.referral_threshold) {
+            return Err("monitoring.referral_threshold: must be between 0 and 1".into());
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for (i, t) in self.tranches.iter().enumerate() {
+            if t.per_adult < 0 || t.per_child < 0 {
+                return Err(format!("tranches[{i}]: amounts must not be negative"));
+            }
+            if !names.insert(t.name.as_str()) {
+                return Err(format!("tranches[{i}].name: {:?} is used twice", t.name));
+            }
+            if t.approver != Role::Finance && t.approver != Role::Operations {
+                return Err(format!(
+                    "tranches[{i}].approver: must be finance or operations"
+                ));
+            }
+        }
+        if self.monitoring.follow_ups.is_empty() {
+            return Err("monitoring.follow_ups: at least one follow-up is required".into());
+        }
+        Ok(())
+    }
+
+    /// Whether a case from `origin` may be opened under this programme.
+    pub fn serves(&self, origin: &CountryCode) -> bool {
+        self.origin_countries.is_empty() || self.origin_countries.contains(origin)
+    }
+}
