@@ -3,8 +3,6 @@
 
 mod support;
 
-use std::time::Duration;
-
 use homeward_workflows::domain::Stage;
 use homeward_workflows::return_case::{ClosureReason, Compensation};
 use homeward_workflows::tasks::{
@@ -173,5 +171,639 @@ async fn a_full_twelve_month_case_completes_in_seconds() {
     eprintln!("history events per run (newest first): {events:?}");
     assert_eq!(events.len(), 2);
     assert!(events.iter().sum::<usize>() < 1000, "{events:?}");
+    lc.stop().await;
+}
+
+fn rejection(e: temporalio_client::errors::WorkflowUpdateError) -> String {
+    e.to_string()
+}
+
+#[tokio::test]
+async fn an_undecided_returnee_gets_a_second_session_and_a_refusal_closes_the_case() {
+    let lc = Lifecycle::start().await;
+    let r = lc.open_standard().await;
+    let first = lc.task(&r, TaskType::CounsellingSession).await;
+    let undecided = TaskOutcome::Counselling {
+        decision: CounsellingDecision::Undecided,
+    };
+    lc.complete(&r, TaskType::CounsellingSession, officer(), undecided)
+        .await;
+    let second = lc
+        .wait_for(&r, "a second session", |v| {
+            v.tasks
+                .iter()
+                .any(|t| t.task_type == TaskType::CounsellingSession && t.id != first.id)
+        })
+        .await;
+    assert_eq!(second.stage, Stage::Counselling);
+    let refuse = TaskOutcome::Counselling {
+        decision: CounsellingDecision::DoesNotWantToReturn,
+    };
+    lc.try_complete(
+        &r,
+        TaskType::CounsellingSession,
+        officer(),
+        refuse,
+        "wants to stay",
+    )
+    .await
+    .expect("refusal recorded");
+    let closure = lc.closure(&r).await;
+    assert_eq!(closure.reason, ClosureReason::DoesNotWantToReturn);
+    assert_eq!(lc.view(&r).await.decisions.len(), 2);
+    lc.replay(&r).await;
+    lc.stop().await;
+}
+
+#[tokio::test]
+async fn consent_not_given_in_time_sends_the_case_back_to_counselling() {
+    let lc = Lifecycle::start().await;
+    let r = lc.open_standard().await;
+    lc.complete(
+        &r,
+        TaskType::CounsellingSession,
+        officer(),
+        wants_to_return(),
+    )
+    .await;
+    lc.complete(&r, TaskType::Consent, officer(), signed())
+        .await;
+    // One adult signed; the other did not within the programme's 7 days.
+    lc.advance(days(8)).await;
+    let view = lc
+        .wait_for(&r, "counselling again", |v| {
+            v.stage == Stage::Counselling
+                && v.tasks
+                    .iter()
+                    .any(|t| t.task_type == TaskType::CounsellingSession)
+        })
+        .await;
+    assert!(!view.tasks.iter().any(|t| t.task_type == TaskType::Consent));
+    let notices = lc.ledger.snapshot().notices;
+    assert!(notices.values().any(|n| n.template == "consent_expired"));
+    lc.replay(&r).await;
+    lc.stop().await;
+}
+
+#[tokio::test]
+async fn withdrawal_at_each_stage_before_departure_unwinds_the_case() {
+    let lc = Lifecycle::start().await;
+    // Withdraw at counselling, consent, eligibility, documents and on the day of the flight.
+    let mut cases = Vec::new();
+    for stop_at in 0..5 {
+        let r = lc.open_standard().await;
+        if stop_at >= 1 {
+            lc.complete(
+                &r,
+                TaskType::CounsellingSession,
+                officer(),
+                wants_to_return(),
+            )
+            .await;
+            lc.task(&r, TaskType::Consent).await;
+        }
+        if stop_at >= 2 {
+            lc.complete(&r, TaskType::Consent, officer(), signed())
+                .await;
+            lc.complete(&r, TaskType::Consent, officer(), signed())
+                .await;
+            lc.task(&r, TaskType::EligibilityApproval).await;
+        }
+        if stop_at >= 3 {
+            lc.complete(&r, TaskType::EligibilityApproval, ops(), approve())
+                .await;
+            lc.task(&r, TaskType::TravelDocument).await;
+        }
+        let mut order = None;
+        if stop_at >= 4 {
+            record_document(&lc, &r).await;
+            order = Some(to_flight_day(&lc, &r).await);
+        }
+        lc.withdraw(&r).await.expect("withdrawal accepted");
+        let closure = lc.closure(&r).await;
+        assert_eq!(
+            closure.reason,
+            ClosureReason::ConsentWithdrawn,
+            "stop {stop_at}"
+        );
+        let view = lc.view(&r).await;
+        assert!(
+            view.tasks.is_empty(),
+            "open tasks after withdrawal: {:?}",
+            view.tasks
+        );
+        assert!(
+            view.facts
+                .compensations
+                .contains(&Compensation::PartnerNotified)
+        );
+        if let Some(order) = &order {
+            assert!(
+                view.facts
+                    .compensations
+                    .contains(&Compensation::OrderCancelled {
+                        order_id: order.clone()
+                    })
+            );
+            assert!(lc.ledger.snapshot().cancelled.contains(order));
+        }
+        assert!(view.facts.payments.is_empty());
+        cases.push(r);
+    }
+    // A closed case takes no second withdrawal.
+    let again = lc.withdraw(&cases[0]).await;
+    assert!(again.is_err());
+    for r in &cases {
+        lc.replay(r).await;
+    }
+    lc.stop().await;
+}
+
+#[tokio::test]
+async fn withdrawal_after_departure_is_refused() {
+    let lc = Lifecycle::start().await;
+    let r = lc.open_standard().await;
+    to_documents(&lc, &r).await;
+    record_document(&lc, &r).await;
+    to_flight_day(&lc, &r).await;
+    lc.complete(
+        &r,
+        TaskType::DepartureConfirmation,
+        officer(),
+        TaskOutcome::Departure { departed: true },
+    )
+    .await;
+    lc.task(&r, TaskType::ArrivalConfirmation).await;
+    let err = lc.withdraw(&r).await.expect_err("refused");
+    assert!(rejection(err).contains("task_not_open"));
+    lc.replay(&r).await;
+    lc.stop().await;
+}
+
+#[tokio::test]
+async fn an_unaccompanied_child_needs_all_three_gates_before_eligibility() {
+    let lc = Lifecycle::start().await;
+    let child = serde_json::json!({
+        "programme": "nl-avrr", "host_country": "NLD", "origin_country": "AFG",
+        "household_size": 1,
+        "members": [{"age_group": "minor_under16", "vulnerabilities": ["unaccompanied_child"]}]
+    });
+    let r = lc.open(child.clone()).await;
+    lc.complete(
+        &r,
+        TaskType::CounsellingSession,
+        officer(),
+        wants_to_return(),
+    )
+    .await;
+    let view = lc
+        .wait_for(&r, "the child's gates", |v| {
+            v.stage == Stage::Consent && !v.tasks.is_empty()
+        })
+        .await;
+    let mut open: Vec<TaskType> = view.tasks.iter().map(|t| t.task_type).collect();
+    open.sort();
+    // A child under 16 signs nothing; the guardian and the assessments decide.
+    assert_eq!(
+        open,
+        [
+            TaskType::BestInterestsDetermination,
+            TaskType::GuardianConsent,
+            TaskType::FamilyAssessment
+        ]
+    );
+    let yes = TaskOutcome::Assessment {
+        supports_return: true,
+    };
+    lc.complete(
+        &r,
+        TaskType::BestInterestsDetermination,
+        officer(),
+        yes.clone(),
+    )
+    .await;
+    lc.complete(&r, TaskType::GuardianConsent, officer(), signed())
+        .await;
+    let view = lc.view(&r).await;
+    assert!(
+        !view
+            .tasks
+            .iter()
+            .any(|t| t.task_type == TaskType::EligibilityApproval)
+    );
+    lc.complete(&r, TaskType::FamilyAssessment, officer(), yes)
+        .await;
+    lc.task(&r, TaskType::EligibilityApproval).await;
+
+    // A family assessment against return closes the case.
+    let r2 = lc.open(child).await;
+    lc.complete(
+        &r2,
+        TaskType::CounsellingSession,
+        officer(),
+        wants_to_return(),
+    )
+    .await;
+    lc.try_complete(
+        &r2,
+        TaskType::FamilyAssessment,
+        officer(),
+        TaskOutcome::Assessment {
+            supports_return: false,
+        },
+        "no safe family placement",
+    )
+    .await
+    .expect("recorded");
+    assert_eq!(
+        lc.closure(&r2).await.reason,
+        ClosureReason::NotInChildsBestInterests
+    );
+    lc.replay(&r).await;
+    lc.replay(&r2).await;
+    lc.stop().await;
+}
+
+#[tokio::test]
+async fn a_document_that_expires_before_the_flight_is_rejected() {
+    let lc = Lifecycle::start().await;
+    let r = lc.open_standard().await;
+    to_documents(&lc, &r).await;
+    let soon = (lc.now().await + chrono::Duration::days(20)).date_naive();
+    let err = lc
+        .try_complete(
+            &r,
+            TaskType::TravelDocument,
+            officer(),
+            TaskOutcome::TravelDocument { expires_on: soon },
+            "",
+        )
+        .await
+        .expect_err("rejected");
+    let message = rejection(err);
+    assert!(
+        message.contains("invalid") && message.contains("expires_on"),
+        "{message}"
+    );
+    // The task is still open and takes a valid document.
+    record_document(&lc, &r).await;
+    lc.wait_for(&r, "booking", |v| v.facts.order.is_some())
+        .await;
+    lc.replay(&r).await;
+    lc.stop().await;
+}
+
+#[tokio::test]
+async fn late_documents_send_reminders_then_escalate() {
+    let lc = Lifecycle::start().await;
+    let r = lc.open_standard().await;
+    to_documents(&lc, &r).await;
+    lc.task(&r, TaskType::TravelDocument).await;
+    lc.advance(days(29)).await;
+    lc.task(&r, TaskType::DocumentEscalation).await;
+    let templates: Vec<String> = lc
+        .ledger
+        .snapshot()
+        .notices
+        .values()
+        .map(|n| n.template.clone())
+        .collect();
+    let reminders = templates
+        .iter()
+        .filter(|t| *t == "documents_reminder")
+        .count();
+    assert_eq!(reminders, 3, "{templates:?}");
+    assert!(templates.iter().any(|t| t == "documents_overdue"));
+    // Operations keep waiting; the document arrives and the case moves on.
+    lc.complete(
+        &r,
+        TaskType::DocumentEscalation,
+        ops(),
+        TaskOutcome::Resolution {
+            action: Resolution::Retry,
+        },
+    )
+    .await;
+    record_document(&lc, &r).await;
+    lc.wait_for(&r, "booking", |v| v.facts.order.is_some())
+        .await;
+    lc.replay(&r).await;
+    lc.stop().await;
+}
+
+#[tokio::test]
+async fn a_refused_booking_is_rebooked_after_operations_decide() {
+    let lc = Lifecycle::start_with(homeward_activities::partners::Faults {
+        refuse_orders: 1,
+        ..Default::default()
+    })
+    .await;
+    let r = lc.open_standard().await;
+    to_documents(&lc, &r).await;
+    record_document(&lc, &r).await;
+    lc.complete(
+        &r,
+        TaskType::BookingFailed,
+        ops(),
+        TaskOutcome::Resolution {
+            action: Resolution::Retry,
+        },
+    )
+    .await;
+    let view = lc
+        .wait_for(&r, "a booking", |v| v.facts.order.is_some())
+        .await;
+    assert_eq!(view.facts.booking_attempts, 2);
+    let ledger = lc.ledger.snapshot();
+    assert_eq!(ledger.orders.len(), 1);
+    assert!(ledger.orders.keys().all(|k| k.ends_with(":booking:2")));
+    lc.replay(&r).await;
+    lc.stop().await;
+}
+
+#[tokio::test]
+async fn a_no_show_cancels_the_order_and_operations_rebook() {
+    let lc = Lifecycle::start().await;
+    let r = lc.open_standard().await;
+    to_documents(&lc, &r).await;
+    record_document(&lc, &r).await;
+    let first = to_flight_day(&lc, &r).await;
+    // Nobody confirms departure within the one-day grace.
+    lc.advance(days(1)).await;
+    lc.task(&r, TaskType::NoShow).await;
+    assert!(lc.ledger.snapshot().cancelled.contains(&first));
+    lc.complete(
+        &r,
+        TaskType::NoShow,
+        ops(),
+        TaskOutcome::Resolution {
+            action: Resolution::Retry,
+        },
+    )
+    .await;
+    let second = to_flight_day(&lc, &r).await;
+    assert_ne!(first, second);
+    lc.complete(
+        &r,
+        TaskType::DepartureConfirmation,
+        officer(),
+        TaskOutcome::Departure { departed: true },
+    )
+    .await;
+    lc.task(&r, TaskType::ArrivalConfirmation).await;
+    lc.replay(&r).await;
+    lc.stop().await;
+}
+
+#[tokio::test]
+async fn no_reception_confirmation_in_time_escalates() {
+    let lc = Lifecycle::start().await;
+    let r = lc.open_standard().await;
+    to_documents(&lc, &r).await;
+    record_document(&lc, &r).await;
+    to_flight_day(&lc, &r).await;
+    lc.complete(
+        &r,
+        TaskType::DepartureConfirmation,
+        officer(),
+        TaskOutcome::Departure { departed: true },
+    )
+    .await;
+    lc.task(&r, TaskType::ArrivalConfirmation).await;
+    assert_eq!(lc.ledger.snapshot().hand_overs.len(), 1);
+    lc.advance(days(3)).await;
+    lc.task(&r, TaskType::ReceptionEscalation).await;
+    // The partner confirms late; the escalation is withdrawn and the plan stage opens.
+    lc.complete(
+        &r,
+        TaskType::ArrivalConfirmation,
+        partner(),
+        TaskOutcome::Arrival { received: true },
+    )
+    .await;
+    let view = lc
+        .wait_for(&r, "plan stage", |v| v.stage == Stage::ReintegrationPlan)
+        .await;
+    assert!(
+        !view
+            .tasks
+            .iter()
+            .any(|t| t.task_type == TaskType::ReceptionEscalation)
+    );
+    lc.replay(&r).await;
+    lc.stop().await;
+}
+
+#[tokio::test]
+async fn a_rejected_plan_is_resubmitted_then_approved() {
+    let lc = Lifecycle::start().await;
+    let r = lc.open_standard().await;
+    to_documents(&lc, &r).await;
+    record_document(&lc, &r).await;
+    to_flight_day(&lc, &r).await;
+    lc.complete(
+        &r,
+        TaskType::DepartureConfirmation,
+        officer(),
+        TaskOutcome::Departure { departed: true },
+    )
+    .await;
+    lc.complete(
+        &r,
+        TaskType::ArrivalConfirmation,
+        partner(),
+        TaskOutcome::Arrival { received: true },
+    )
+    .await;
+    let plan = TaskOutcome::Plan {
+        support: vec![SupportArea::Economic, SupportArea::Psychosocial],
+    };
+    lc.complete(&r, TaskType::ReintegrationPlan, partner(), plan.clone())
+        .await;
+    lc.complete(
+        &r,
+        TaskType::PlanApproval,
+        ops(),
+        TaskOutcome::Approval { approved: false },
+    )
+    .await;
+    lc.complete(&r, TaskType::ReintegrationPlan, partner(), plan)
+        .await;
+    lc.complete(&r, TaskType::PlanApproval, ops(), approve())
+        .await;
+    lc.wait_for(&r, "reintegration", |v| v.stage == Stage::Reintegration)
+        .await;
+    let what: Vec<String> = lc
+        .view(&r)
+        .await
+        .decisions
+        .iter()
+        .map(|d| d.what.clone())
+        .collect();
+    assert_eq!(what.iter().filter(|w| *w == "plan_approval").count(), 2);
+    lc.replay(&r).await;
+    lc.stop().await;
+}
+
+#[tokio::test]
+async fn the_requester_of_an_approval_cannot_grant_it() {
+    let lc = Lifecycle::start().await;
+    let r = lc.open_standard().await;
+    lc.complete(
+        &r,
+        TaskType::CounsellingSession,
+        officer(),
+        wants_to_return(),
+    )
+    .await;
+    lc.complete(&r, TaskType::Consent, officer(), signed())
+        .await;
+    lc.complete(&r, TaskType::Consent, officer(), signed())
+        .await;
+    // The officer who asked for the return also holds an operations role.
+    let same_person = homeward_workflows::tasks::Actor {
+        id: officer().id,
+        role: homeward_workflows::tasks::Role::Operations,
+    };
+    let err = lc
+        .try_complete(
+            &r,
+            TaskType::EligibilityApproval,
+            same_person,
+            approve(),
+            "",
+        )
+        .await
+        .expect_err("four-eyes");
+    assert!(rejection(err).contains("four_eyes"));
+    // Wrong role is refused too, and neither reached the history.
+    let err = lc
+        .try_complete(&r, TaskType::EligibilityApproval, finance(), approve(), "")
+        .await
+        .expect_err("wrong role");
+    assert!(rejection(err).contains("wrong_role"));
+    let view = lc.view(&r).await;
+    assert_eq!(view.decisions.len(), 3);
+    lc.complete(&r, TaskType::EligibilityApproval, ops(), approve())
+        .await;
+    lc.replay(&r).await;
+    lc.stop().await;
+}
+
+#[tokio::test]
+async fn a_tranche_is_paid_exactly_once_when_answers_are_lost_and_retried() {
+    let lc = Lifecycle::start_with(homeward_activities::partners::Faults {
+        lose_payment_answers: 2,
+        ..Default::default()
+    })
+    .await;
+    let r = lc.open_standard().await;
+    to_documents(&lc, &r).await;
+    to_reintegration(&lc, &r).await;
+    pay_next_tranche(&lc, &r).await;
+    let view = lc
+        .wait_for(&r, "the first payment", |v| !v.facts.payments.is_empty())
+        .await;
+    assert_eq!(view.facts.payments.len(), 1);
+    let ledger = lc.ledger.snapshot();
+    assert!(
+        ledger.disburse_calls >= 3,
+        "retries: {}",
+        ledger.disburse_calls
+    );
+    assert_eq!(ledger.payments.len(), 1, "paid more than once");
+    lc.replay(&r).await;
+    lc.stop().await;
+}
+
+#[tokio::test]
+async fn a_low_sustainability_score_opens_referrals() {
+    let lc = Lifecycle::start().await;
+    let r = lc.open_standard().await;
+    to_documents(&lc, &r).await;
+    to_reintegration(&lc, &r).await;
+    pay_next_tranche(&lc, &r).await;
+    pay_next_tranche(&lc, &r).await;
+    lc.advance(days(92)).await;
+    let low = TaskOutcome::Survey {
+        reached: true,
+        answers: Some(RssAnswers {
+            economic: [4; 5],
+            social: [4; 5],
+            psychosocial: [1, 2, 1, 2, 1],
+        }),
+    };
+    lc.complete(&r, TaskType::MonitoringSurvey, partner(), low)
+        .await;
+    let view = lc
+        .wait_for(&r, "a referral", |v| {
+            v.tasks.iter().any(|t| t.task_type == TaskType::Referral)
+        })
+        .await;
+    let referrals: Vec<_> = view
+        .tasks
+        .iter()
+        .filter(|t| t.task_type == TaskType::Referral)
+        .collect();
+    // Only the psychosocial dimension (index 2) is low.
+    assert_eq!(referrals.len(), 1);
+    assert_eq!(referrals[0].subject, Some(2));
+    assert!(view.facts.scores[0].scores.psychosocial < 0.33);
+    lc.replay(&r).await;
+    lc.stop().await;
+}
+
+#[tokio::test]
+async fn an_unreachable_returnee_is_retried_then_escalated() {
+    let lc = Lifecycle::start().await;
+    let r = lc.open_standard().await;
+    to_documents(&lc, &r).await;
+    to_reintegration(&lc, &r).await;
+    pay_next_tranche(&lc, &r).await;
+    pay_next_tranche(&lc, &r).await;
+    lc.advance(days(92)).await;
+    lc.task(&r, TaskType::MonitoringSurvey).await;
+    // Three tries (the first and two retries), each unanswered for its 14-day window.
+    lc.advance(days(14 + 7 + 14 + 7 + 14 + 1)).await;
+    lc.task(&r, TaskType::MonitoringEscalation).await;
+    lc.try_complete(
+        &r,
+        TaskType::MonitoringEscalation,
+        ops(),
+        TaskOutcome::Resolution {
+            action: Resolution::Close,
+        },
+        "no contact after three attempts and a home visit",
+    )
+    .await
+    .expect("resolved");
+    assert_eq!(lc.closure(&r).await.reason, ClosureReason::Unreachable);
+    lc.replay(&r).await;
+    lc.stop().await;
+}
+
+#[tokio::test]
+async fn operations_can_close_a_case_early_and_unpaid_tranches_are_voided() {
+    let lc = Lifecycle::start().await;
+    let r = lc.open_standard().await;
+    to_documents(&lc, &r).await;
+    to_reintegration(&lc, &r).await;
+    pay_next_tranche(&lc, &r).await;
+    lc.wait_for(&r, "a payment", |v| !v.facts.payments.is_empty())
+        .await;
+    let err = lc
+        .close_early(&r, officer())
+        .await
+        .expect_err("officers cannot");
+    assert!(rejection(err).contains("wrong_role"));
+    lc.close_early(&r, ops()).await.expect("closed");
+    let closure = lc.closure(&r).await;
+    assert_eq!(closure.reason, ClosureReason::ReMigrated);
+    let view = lc.view(&r).await;
+    assert_eq!(view.facts.payments.len(), 1);
+    let mut voided = view.facts.voided_tranches.clone();
+    voided.sort();
+    assert_eq!(voided, ["six-month-review", "start"]);
+    lc.replay(&r).await;
     lc.stop().await;
 }

@@ -15,7 +15,6 @@ use homeward_workflows::ids::return_case_workflow_id;
 use homeward_workflows::return_case::{CaseView, Closure, EarlyClosure, ReturnCase, Withdrawal};
 use homeward_workflows::tasks::{Actor, Role, Task, TaskCompletion, TaskOutcome, TaskType};
 use temporalio_client::errors::WorkflowUpdateError;
-use temporalio_client::grpc::{OperatorService, TestService};
 use temporalio_client::tonic::IntoRequest;
 use temporalio_client::{
     Client, WorkflowExecuteUpdateOptions, WorkflowExecutionInfo, WorkflowFetchHistoryOptions,
@@ -84,7 +83,7 @@ impl Lifecycle {
     }
 
     pub async fn start_with(faults: Faults) -> Self {
-        homeward::telemetry::init(homeward::settings::LogFormat::Pretty, "warn");
+        homeward::telemetry::init(homeward::settings::LogFormat::Pretty, "error");
         let dir = tempfile::tempdir().expect("tempdir");
         let port = free_port().expect("port");
         let server = tokio::process::Command::new(test_server_exe())

@@ -141,6 +141,7 @@ pub struct TestStack {
 
 impl TestStack {
     pub async fn start() -> Self {
+        homeward::telemetry::init(homeward::settings::LogFormat::Pretty, "error");
         let dir = tempfile::tempdir().expect("tempdir");
         let temporal_port = free_port().expect("free port");
         let temporal = start_temporal(&dir.path().join("temporal.db"), temporal_port).await;
@@ -198,15 +199,14 @@ impl TestStack {
                 .send()
                 .await
                 .expect("request");
-            if resp.status() == 200 {
-                let view: serde_json::Value = resp.json().await.expect("json");
-                if view["stage"] == stage {
-                    return view;
-                }
+            let status = resp.status();
+            let view: serde_json::Value = resp.json().await.unwrap_or_default();
+            if status == 200 && view["stage"] == stage {
+                return view;
             }
             assert!(
                 tokio::time::Instant::now() < deadline,
-                "case {reference} did not reach {stage} within 30s"
+                "case {reference} did not reach {stage} within 30s; last answer: {status} {view}"
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }

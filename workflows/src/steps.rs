@@ -83,13 +83,16 @@ pub fn refresh_visibility(ctx: &Ctx) {
         SA_ORIGIN.value_set(origin),
         SA_TASKS.value_set(tasks),
     ];
-    updates.push(match due {
-        Some(due) => SA_DUE.value_set(temporalio_common::search_attributes::Timestamp::new(
-            due.timestamp(),
-            i32::try_from(due.timestamp_subsec_nanos()).unwrap_or(0),
-        )),
-        None => SA_DUE.value_unset(),
-    });
+    // The server refuses an unset Datetime attribute, so a case without a dated task keeps its
+    // last value; inbox queries combine it with HomewardOpenTasks.
+    if let Some(due) = due {
+        updates.push(
+            SA_DUE.value_set(temporalio_common::search_attributes::Timestamp::new(
+                due.timestamp(),
+                i32::try_from(due.timestamp_subsec_nanos()).unwrap_or(0),
+            )),
+        );
+    }
     ctx.upsert_search_attributes(updates);
 }
 
