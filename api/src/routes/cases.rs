@@ -203,8 +203,8 @@ mod tests {
         assert_eq!(
             names,
             [
-                "household_size",
                 "host_country",
+                "household_size",
                 "nickname",
                 "origin_country",
                 "programme"
