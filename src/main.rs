@@ -54,6 +54,13 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Programme files are configuration too: a bad one stops start-up the same way.
+    if !matches!(cli.command, Command::Migrate)
+        && let Err(e) = homeward::programmes::load(&settings.programmes.dir)
+    {
+        eprintln!("homeward: {e}");
+        return ExitCode::from(2);
+    }
     let format = cli.log_format.unwrap_or(settings.log.format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -94,3 +94,49 @@ fn migrate_creates_and_migrates_a_sqlite_store_idempotently() {
     }
     assert!(dir.path().join("nested/cases.db").is_file());
 }
+
+#[test]
+fn a_bad_programme_file_exits_2_naming_the_file_and_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let good = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/programmes/nl-avrr.toml"),
+    )
+    .expect("shipped programme");
+    let bad = good.replace("consent = \"7days\"", "consent = \"a week\"");
+    std::fs::write(dir.path().join("nl-avrr.toml"), bad).expect("write");
+    let out = homeward()
+        .env("HOMEWARD_PROGRAMMES__DIR", dir.path())
+        .arg("api")
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("nl-avrr.toml") && err.contains("a week"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_shipped_programmes_load_with_pinned_versions() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/programmes");
+    let catalogue = homeward::programmes::load(&dir).expect("programmes load");
+    assert!(catalogue.len() >= 2);
+    for rules in catalogue.values() {
+        let (declared, hash) = rules.version.split_once('+').expect("version+hash");
+        assert!(!declared.is_empty() && hash.len() == 8, "{}", rules.version);
+    }
+    let nl = catalogue
+        .values()
+        .find(|r| r.id.as_str() == "nl-avrr")
+        .expect("nl");
+    let uk = catalogue
+        .values()
+        .find(|r| r.id.as_str() == "uk-vrs")
+        .expect("uk");
+    assert_ne!(
+        nl.tranches.len(),
+        uk.tranches.len(),
+        "the examples differ in their rules"
+    );
+}
