@@ -807,3 +807,42 @@ async fn operations_can_close_a_case_early_and_unpaid_tranches_are_voided() {
     lc.replay(&r).await;
     lc.stop().await;
 }
+
+#[tokio::test]
+async fn editing_a_programme_never_changes_a_running_case() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let shipped =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/programmes/nl-avrr.toml");
+    let file = dir.path().join("nl-avrr.toml");
+    std::fs::copy(&shipped, &file).expect("copy");
+    let mut lc = Lifecycle::start_in(Default::default(), dir.path().to_owned()).await;
+    let old = lc.open_standard().await;
+    let old_version = lc.view(&old).await.programme_version;
+
+    // The programme shortens its consent deadline; the service restarts with the new file.
+    let edited = std::fs::read_to_string(&file)
+        .expect("read")
+        .replace("consent = \"7days\"", "consent = \"2days\"");
+    std::fs::write(&file, edited).expect("write");
+    lc.restart_app().await;
+    let new = lc.open_standard().await;
+    let new_version = lc.view(&new).await.programme_version;
+    assert_ne!(old_version, new_version);
+    assert_eq!(lc.view(&old).await.programme_version, old_version);
+
+    // The old case still gives 7 days for consent; the new one 2.
+    for (r, days_allowed) in [(&old, 7), (&new, 2)] {
+        lc.complete(
+            r,
+            TaskType::CounsellingSession,
+            officer(),
+            wants_to_return(),
+        )
+        .await;
+        let task = lc.task(r, TaskType::Consent).await;
+        let allowed = task.due_at.expect("due") - task.opened_at;
+        assert_eq!(allowed, chrono::Duration::days(days_allowed), "case {r}");
+    }
+    lc.replay(&old).await;
+    lc.stop().await;
+}

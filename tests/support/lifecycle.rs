@@ -69,6 +69,7 @@ pub fn partner() -> Actor {
 
 /// The stack on the time-skipping server.
 pub struct Lifecycle {
+    settings: homeward::settings::Settings,
     _dir: tempfile::TempDir,
     server: Option<tokio::process::Child>,
     app: Option<RunningApp>,
@@ -83,6 +84,11 @@ impl Lifecycle {
     }
 
     pub async fn start_with(faults: Faults) -> Self {
+        Self::start_in(faults, project_dir().join("config/programmes")).await
+    }
+
+    /// Like [`Lifecycle::start_with`], reading programmes from `programmes`.
+    pub async fn start_in(faults: Faults, programmes: PathBuf) -> Self {
         homeward::telemetry::init(homeward::settings::LogFormat::Pretty, "error");
         let dir = tempfile::tempdir().expect("tempdir");
         let port = free_port().expect("port");
@@ -106,7 +112,7 @@ impl Lifecycle {
         let mut settings = homeward::settings::Settings::load(&project_dir().join("config"), None)
             .expect("config");
         settings.api.port = 0;
-        settings.programmes.dir = project_dir().join("config/programmes");
+        settings.programmes.dir = programmes;
         settings.database.url =
             format!("sqlite://{}", dir.path().join("homeward.db").display()).into();
         settings.temporal.address = format!("http://{addr}").parse().expect("url");
@@ -148,6 +154,7 @@ impl Lifecycle {
         let ledger = Arc::new(LocalLedger::faulty(faults));
         let app = RunningApp::start_with(&settings, Partners::local(ledger.clone())).await;
         Self {
+            settings,
             _dir: dir,
             server: Some(server),
             app: Some(app),
@@ -412,6 +419,16 @@ impl Lifecycle {
                 None => return counts,
             }
         }
+    }
+
+    /// Restarts the worker and API (which reload the programme files); the server keeps running.
+    pub async fn restart_app(&mut self) {
+        if let Some(app) = self.app.take() {
+            app.stop().await;
+        }
+        self.app = Some(
+            RunningApp::start_with(&self.settings, Partners::local(self.ledger.clone())).await,
+        );
     }
 
     pub async fn stop(mut self) {
