@@ -846,3 +846,28 @@ async fn editing_a_programme_never_changes_a_running_case() {
     lc.replay(&old).await;
     lc.stop().await;
 }
+
+#[tokio::test]
+async fn a_booking_over_budget_waits_for_operations_approval() {
+    let lc = Lifecycle::start_with(homeward_activities::partners::Faults {
+        price_per_traveller: Some(120_000),
+        ..Default::default()
+    })
+    .await;
+    let r = lc.open_standard().await;
+    to_documents(&lc, &r).await;
+    record_document(&lc, &r).await;
+    lc.task(&r, TaskType::BookingApproval).await;
+    assert!(
+        lc.ledger.snapshot().orders.is_empty(),
+        "booked before approval"
+    );
+    lc.complete(&r, TaskType::BookingApproval, ops(), approve())
+        .await;
+    let view = lc
+        .wait_for(&r, "a booking", |v| v.facts.order.is_some())
+        .await;
+    assert!(view.facts.order.expect("order").total.minor > 160_000);
+    lc.replay(&r).await;
+    lc.stop().await;
+}

@@ -114,6 +114,8 @@ pub enum TaskType {
     MonitoringEscalation,
     /// A low sustainability score: refer the returnee to support.
     Referral,
+    /// Operations confirm the case may close at the end of its support period.
+    ClosureApproval,
 }
 
 impl TaskType {
@@ -130,9 +132,8 @@ impl TaskType {
             | FitToTravel
             | DepartureConfirmation => Role::ReturnOfficer,
             EligibilityApproval | DocumentEscalation | BookingApproval | BookingFailed | NoShow
-            | ReceptionEscalation | PlanApproval | MonitoringEscalation | Referral => {
-                Role::Operations
-            }
+            | ReceptionEscalation | PlanApproval | MonitoringEscalation | Referral
+            | ClosureApproval => Role::Operations,
             TrancheApproval | PaymentFailed => Role::Finance,
             ArrivalConfirmation | ReintegrationPlan | MilestoneVerification | MonitoringSurvey => {
                 Role::Partner
@@ -167,6 +168,7 @@ impl TaskType {
             MonitoringSurvey => "monitoring_survey",
             MonitoringEscalation => "monitoring_escalation",
             Referral => "referral",
+            ClosureApproval => "closure_approval",
         }
     }
 
@@ -182,7 +184,11 @@ impl TaskType {
                     TaskOutcome::Assessment { .. }
                 )
                 | (
-                    EligibilityApproval | BookingApproval | PlanApproval | TrancheApproval,
+                    EligibilityApproval
+                        | BookingApproval
+                        | PlanApproval
+                        | TrancheApproval
+                        | ClosureApproval,
                     TaskOutcome::Approval { .. }
                 )
                 | (TravelDocument, TaskOutcome::TravelDocument { .. })
