@@ -528,17 +528,8 @@ async fn travel_documents(ctx: &mut Ctx) -> Step<Option<Closure>> {
             Some((_, answer)) => {
                 // Operations resolved the escalation: keep waiting, or close.
                 escalation = None;
-                if let TaskOutcome::Resolution {
-                    action: Resolution::Close,
-                } = answer.outcome
-                {
-                    retract(ctx, doc);
-                    return Ok(Some(closure(
-                        ctx,
-                        ClosureReason::TravelNotPossible,
-                        answer.actor,
-                        answer.reason,
-                    )));
+                if let Some(c) = closes(ctx, answer, doc, ClosureReason::TravelNotPossible) {
+                    return Ok(Some(c));
                 }
             }
             None => {
@@ -574,6 +565,24 @@ async fn fit_to_travel(ctx: &mut Ctx) -> Step<()> {
             ctx.state_mut(|s| s.facts.medical_escort = medical_escort);
             return Ok(());
         }
+    }
+}
+
+/// If `answer` resolves an escalation with "close", withdraws `pending` and returns the closure.
+fn closes(
+    ctx: &Ctx,
+    answer: TaskCompletion,
+    pending: u32,
+    reason: ClosureReason,
+) -> Option<Closure> {
+    match answer.outcome {
+        TaskOutcome::Resolution {
+            action: Resolution::Close,
+        } => {
+            retract(ctx, pending);
+            Some(closure(ctx, reason, answer.actor, answer.reason))
+        }
+        _ => None,
     }
 }
 
@@ -769,98 +778,49 @@ async fn reception(ctx: &mut Ctx) -> Step<Option<Closure>> {
     });
     ctx.execute_activity(OutreachActivities::hand_over, record, partner())
         .await?;
-    let arrival = open(ctx, Ask::new(TaskType::ArrivalConfirmation).due(deadline));
+    let mut arrival = open(ctx, Ask::new(TaskType::ArrivalConfirmation).due(deadline));
     let mut escalation: Option<u32> = None;
     let mut wait = Some(deadline.get());
     loop {
         let waiting: Vec<u32> = std::iter::once(arrival).chain(escalation).collect();
         match answer_within(ctx, &waiting, wait).await? {
             Some((id, answer)) if id == arrival => {
-                if let Some(e) = escalation {
-                    retract(ctx, e);
-                }
                 if let TaskOutcome::Arrival { received: true } = answer.outcome {
+                    if let Some(e) = escalation {
+                        retract(ctx, e);
+                    }
                     let at = now(ctx);
                     ctx.state_mut(|s| s.facts.arrived_at = Some(at));
                     return Ok(None);
                 }
-                // Not received: operations must find out what happened; the partner confirms
-                // again once the returnee is found.
-                let again = open(ctx, Ask::new(TaskType::ArrivalConfirmation).due(deadline));
-                let approval = ctx.state(|s| s.case.rules.deadlines.approval);
-                let e = open(ctx, Ask::new(TaskType::ReceptionEscalation).due(approval));
-                return reception_follow_up(ctx, again, e).await;
+                // Not received: the partner confirms again once the returnee is found, and
+                // operations find out what happened.
+                arrival = open(ctx, Ask::new(TaskType::ArrivalConfirmation).due(deadline));
+                if escalation.is_none() {
+                    escalation = Some(escalate_reception(ctx).await?);
+                }
+                wait = None;
             }
             Some((_, answer)) => {
                 escalation = None;
-                if let TaskOutcome::Resolution {
-                    action: Resolution::Close,
-                } = answer.outcome
-                {
-                    retract(ctx, arrival);
-                    return Ok(Some(closure(
-                        ctx,
-                        ClosureReason::Unreachable,
-                        answer.actor,
-                        answer.reason,
-                    )));
+                if let Some(c) = closes(ctx, answer, arrival, ClosureReason::Unreachable) {
+                    return Ok(Some(c));
                 }
             }
             None => {
-                let approval = ctx.state(|s| s.case.rules.deadlines.approval);
-                escalation = Some(open(
-                    ctx,
-                    Ask::new(TaskType::ReceptionEscalation).due(approval),
-                ));
-                notify(ctx, "reception_overdue", Audience::Operations).await?;
+                escalation = Some(escalate_reception(ctx).await?);
                 wait = None;
             }
         }
     }
 }
 
-/// After a failed reception: wait for the partner's confirmation or operations' decision.
-async fn reception_follow_up(
-    ctx: &mut Ctx,
-    arrival: u32,
-    escalation: u32,
-) -> Step<Option<Closure>> {
-    let mut escalation = Some(escalation);
-    loop {
-        let waiting: Vec<u32> = std::iter::once(arrival).chain(escalation).collect();
-        let Some((id, answer)) = answer_within(ctx, &waiting, None).await? else {
-            continue;
-        };
-        if id == arrival {
-            if let Some(e) = escalation {
-                retract(ctx, e);
-            }
-            if let TaskOutcome::Arrival { received: true } = answer.outcome {
-                let at = now(ctx);
-                ctx.state_mut(|s| s.facts.arrived_at = Some(at));
-                return Ok(None);
-            }
-            return Ok(Some(closure(
-                ctx,
-                ClosureReason::Unreachable,
-                answer.actor,
-                answer.reason,
-            )));
-        }
-        escalation = None;
-        if let TaskOutcome::Resolution {
-            action: Resolution::Close,
-        } = answer.outcome
-        {
-            retract(ctx, arrival);
-            return Ok(Some(closure(
-                ctx,
-                ClosureReason::Unreachable,
-                answer.actor,
-                answer.reason,
-            )));
-        }
-    }
+/// Opens the reception escalation for operations and tells them.
+async fn escalate_reception(ctx: &mut Ctx) -> Step<u32> {
+    let approval = ctx.state(|s| s.case.rules.deadlines.approval);
+    let id = open(ctx, Ask::new(TaskType::ReceptionEscalation).due(approval));
+    notify(ctx, "reception_overdue", Audience::Operations).await?;
+    Ok(id)
 }
 
 /// The partner submits the plan; operations approve it, or reject it for resubmission.
