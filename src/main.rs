@@ -43,6 +43,29 @@ enum Command {
     Api,
     /// Apply the case-store migrations (database.url) and exit.
     Migrate,
+    /// Manage users (this talks to the case store directly: it is how the first admin and
+    /// every API key come to exist).
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Create a user and print their API key, once; it is stored only as a hash.
+    Create {
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// return_officer, operations, finance, partner, auditor or admin.
+        #[arg(long)]
+        role: String,
+        /// Office (host country, ISO alpha-3) whose cases the user sees; for a partner, the
+        /// country of origin. Omit for all.
+        #[arg(long)]
+        office: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -55,7 +78,7 @@ fn main() -> ExitCode {
         }
     };
     // Programme files are configuration too: a bad one stops start-up the same way.
-    if !matches!(cli.command, Command::Migrate)
+    if matches!(cli.command, Command::Dev | Command::Api | Command::Worker)
         && let Err(e) = homeward::programmes::load(&settings.programmes.dir)
     {
         eprintln!("homeward: {e}");
@@ -95,10 +118,55 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             println!("migrations applied ({:?})", store.backend());
             Ok(())
         }
+        Command::User {
+            command: UserCommand::Create { name, role, office },
+        } => create_user(&settings, &name, &role, office.as_deref()).await,
         Command::Api => serve(&settings, Role::Api, false).await,
         Command::Worker => serve(&settings, Role::Worker, false).await,
         Command::Dev => dev(settings).await,
     }
+}
+
+async fn create_user(
+    settings: &Settings,
+    name: &str,
+    role: &str,
+    office: Option<&str>,
+) -> anyhow::Result<()> {
+    let Some(parsed) = homeward_api::auth::parse_role(role) else {
+        anyhow::bail!(
+            "--role {role:?} is not a role; expected return_officer, operations, finance, partner, auditor or admin"
+        );
+    };
+    if parsed == homeward_workflows::tasks::Role::System {
+        anyhow::bail!("--role system is reserved for the workflow itself");
+    }
+    let office = office
+        .map(|o| homeward_workflows::domain::CountryCode::parse_field(o, "office"))
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--{e}"))?;
+    if name.trim().is_empty() {
+        anyhow::bail!("--name must not be empty");
+    }
+    let store = homeward_activities::CaseStore::connect(settings.database.url.expose_secret(), 1)
+        .await
+        .context("failed to open the case store (database.url)")?;
+    store.migrate().await.context("failed to migrate")?;
+    let (user, key) = store
+        .create_user(
+            name.trim(),
+            parsed.as_str(),
+            office.as_ref().map(|o| o.as_str()),
+            chrono::Utc::now(),
+        )
+        .await
+        .context("failed to create the user")?;
+    println!("user:    {}", user.id);
+    println!("role:    {}", user.role);
+    println!("office:  {}", user.office.as_deref().unwrap_or("(all)"));
+    println!("API key: {key}");
+    println!("Keep the key now: it is stored only as a hash and cannot be shown again.");
+    Ok(())
 }
 
 async fn serve(settings: &Settings, role: Role, migrate: bool) -> anyhow::Result<()> {

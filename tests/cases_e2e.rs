@@ -118,7 +118,8 @@ async fn bad_requests_get_a_4xx_naming_the_problem_and_never_a_500() {
 
     // Too large. (Its own client: the server closes a connection whose body it refused.)
     let big = format!(r#"{{"programme":"{}"}}"#, "a".repeat(200_000));
-    let resp = reqwest::Client::new()
+    let resp = stack
+        .fresh_client()
         .post(stack.url("/api/v1/cases"))
         .header("content-type", "application/json")
         .body(big)

@@ -22,6 +22,15 @@ pub enum ApiError {
         /// Field name to problem.
         fields: BTreeMap<String, String>,
     },
+    /// `401 Unauthorized`: no valid API key.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// `403 Forbidden`: the caller's role may not do this, or four-eyes forbids it.
+    #[error("{0}")]
+    Forbidden(String),
+    /// `422 Unprocessable Entity`: well-formed, but the workflow's validator refused the content.
+    #[error("{0}")]
+    Unprocessable(String),
     /// `404 Not Found`: no such resource.
     #[error("{0}")]
     NotFound(String),
@@ -73,6 +82,9 @@ impl ApiError {
     fn parts(&self) -> (StatusCode, &'static str) {
         match self {
             ApiError::BadRequest { .. } => (StatusCode::BAD_REQUEST, "invalid_request"),
+            ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unprocessable"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::PayloadTooLarge { .. } => {

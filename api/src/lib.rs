@@ -5,6 +5,7 @@
 //! - [`routes`]: one module per resource; handlers only start, query, signal or update
 //!   workflows, and read the case store.
 
+pub mod auth;
 pub mod error;
 pub mod fields;
 pub mod json;
@@ -30,6 +31,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(routes::health::router())
         .merge(routes::cases::router())
+        .merge(routes::tasks::router())
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
         .layer(RequestBodyLimitLayer::new(limit))
         .layer(middleware::from_fn_with_state(

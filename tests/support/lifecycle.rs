@@ -153,6 +153,7 @@ impl Lifecycle {
         // test calls `advance`, which unlocks it for exactly that long.
         let ledger = Arc::new(LocalLedger::faulty(faults));
         let app = RunningApp::start_with(&settings, Partners::local(ledger.clone())).await;
+        let officer = super::create_key(&settings, "Officer", "return_officer", None).await;
         Self {
             settings,
             _dir: dir,
@@ -160,7 +161,7 @@ impl Lifecycle {
             app: Some(app),
             client,
             ledger,
-            http: reqwest::Client::new(),
+            http: super::client_with_key(&officer),
         }
     }
 

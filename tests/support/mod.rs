@@ -129,6 +129,38 @@ impl RunningApp {
     }
 }
 
+/// Creates a user in the stack's case store and returns their API key.
+pub async fn create_key(
+    settings: &Settings,
+    name: &str,
+    role: &str,
+    office: Option<&str>,
+) -> String {
+    use secrecy::ExposeSecret;
+    let store = homeward_activities::CaseStore::connect(settings.database.url.expose_secret(), 1)
+        .await
+        .expect("store");
+    let (_, key) = store
+        .create_user(name, role, office, chrono::Utc::now())
+        .await
+        .expect("user");
+    store.close().await;
+    key
+}
+
+/// An HTTP client that authenticates every request with `key`.
+pub fn client_with_key(key: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {key}").parse().expect("header"),
+    );
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .expect("client")
+}
+
 /// A whole stack for one test: its own folder, Temporal server and application.
 pub struct TestStack {
     pub dir: tempfile::TempDir,
@@ -147,18 +179,37 @@ impl TestStack {
         let temporal = start_temporal(&dir.path().join("temporal.db"), temporal_port).await;
         let settings = test_settings(dir.path(), &temporal);
         let app = RunningApp::start(&settings).await;
+        let officer = create_key(&settings, "Officer", "return_officer", Some("NLD")).await;
         Self {
             dir,
             temporal_port,
             temporal: Some(temporal),
             settings,
             app: Some(app),
-            http: reqwest::Client::new(),
+            http: client_with_key(&officer),
         }
     }
 
     pub fn url(&self, path: &str) -> String {
         self.app.as_ref().expect("app running").url(path)
+    }
+
+    /// A new client (own connection pool) authenticated as a new officer of the NLD office.
+    pub fn fresh_client(&self) -> reqwest::Client {
+        let settings = self.settings.clone();
+        let key = std::thread::spawn(move || {
+            tokio::runtime::Runtime::new()
+                .expect("runtime")
+                .block_on(create_key(
+                    &settings,
+                    "Officer 2",
+                    "return_officer",
+                    Some("NLD"),
+                ))
+        })
+        .join()
+        .expect("key");
+        client_with_key(&key)
     }
 
     pub fn temporal_address(&self) -> String {

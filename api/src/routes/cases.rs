@@ -13,13 +13,16 @@ use serde_json::Value;
 use temporalio_client::errors::{WorkflowQueryError, WorkflowStartError};
 use temporalio_client::{WorkflowQueryOptions, WorkflowStartOptions};
 
+use homeward_activities::store::NewAuditEvent;
 use homeward_workflows::domain::{
     CaseRef, CountryCode, DomainError, HouseholdSize, Intake, Member, OpenCase, ProgrammeId, Stage,
 };
 use homeward_workflows::ids::return_case_workflow_id;
 use homeward_workflows::programme::ProgrammeRules;
 use homeward_workflows::return_case::{CaseInput, CaseView, ReturnCase};
+use homeward_workflows::tasks::Role;
 
+use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::fields::{FieldReader, as_integer, as_str};
 use crate::json::ApiJson;
@@ -119,9 +122,19 @@ fn programme_for(state: &AppState, intake: &Intake) -> Result<ProgrammeRules, Ap
 
 async fn open_case(
     State(state): State<AppState>,
+    caller: Caller,
     ApiJson(body): ApiJson<Value>,
 ) -> Result<impl IntoResponse, ApiError> {
+    caller.require(&[Role::ReturnOfficer])?;
     let intake = parse_intake(body)?;
+    if let Some(office) = &caller.office
+        && office != intake.host_country.as_str()
+    {
+        return Err(ApiError::field(
+            "host_country",
+            format!("you open cases for the {office} office only"),
+        ));
+    }
     let rules = programme_for(&state, &intake)?;
     let reference = CaseRef::from_entropy(rand::random::<u64>());
     let case = OpenCase {
@@ -147,6 +160,18 @@ async fn open_case(
             other => ApiError::Internal(other.to_string()),
         })?;
     state.metrics.cases_opened.inc();
+    let event = NewAuditEvent {
+        case_ref: Some(reference.clone()),
+        actor: caller.actor.id.clone(),
+        role: caller.actor.role.as_str().to_owned(),
+        action: "case_opened".into(),
+        outcome: "accepted".into(),
+        detail: None,
+        occurred_at: chrono::Utc::now(),
+    };
+    if let Err(e) = state.store.append_audit(&event).await {
+        tracing::error!(error = %e, case = %reference, "audit event not written");
+    }
     tracing::info!(case = %reference, "case opened");
     let href = format!("/api/v1/cases/{reference}");
     Ok((
@@ -162,6 +187,7 @@ async fn open_case(
 
 async fn get_case(
     State(state): State<AppState>,
+    caller: Caller,
     Path(reference): Path<String>,
 ) -> Result<Json<CaseView>, ApiError> {
     let reference = CaseRef::parse(&reference)?;
@@ -179,7 +205,21 @@ async fn get_case(
             }
             other => ApiError::Internal(other.to_string()),
         })?;
+    // Offices see their own cases; partners the cases handed over to their country. A case out
+    // of scope is answered as if it did not exist.
+    if !in_scope(&caller, &view) {
+        return Err(ApiError::NotFound(format!("no case {reference}")));
+    }
     Ok(Json(view))
+}
+
+/// Whether the caller may see the case.
+pub(crate) fn in_scope(caller: &Caller, view: &CaseView) -> bool {
+    match (&caller.office, caller.actor.role) {
+        (None, _) | (_, Role::Auditor | Role::Admin) => true,
+        (Some(office), Role::Partner) => office == view.intake.origin_country.as_str(),
+        (Some(office), _) => office == view.intake.host_country.as_str(),
+    }
 }
 
 #[cfg(test)]
