@@ -16,7 +16,8 @@ use homeward_activities::{CaseStore, LocalLedger, Partners};
 use homeward_api::{ApiMetrics, AppState};
 use homeward_worker::{TemporalConnection, WorkerTuning};
 
-use crate::settings::Settings;
+use crate::settings::{PartnerMode, Settings};
+use homeward_activities::http_partners::{Endpoint, HttpPartner};
 
 /// Which parts this process runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,7 +48,7 @@ impl Application {
     /// Connects to the database (migrating it when `migrate` is set) and to Temporal, builds the
     /// worker if the role has one, and binds the HTTP port (port 0 picks a free one).
     pub async fn build(settings: &Settings, role: Role, migrate: bool) -> anyhow::Result<Self> {
-        let partners = Partners::local(Arc::new(LocalLedger::new()));
+        let partners = partners_from(settings)?;
         Self::build_with(settings, role, migrate, partners).await
     }
 
@@ -177,6 +178,34 @@ impl Application {
         store.close().await;
         tracing::info!(role = ?self.role, "stopped");
         result
+    }
+}
+
+/// The partners named by `[partners]`.
+pub fn partners_from(settings: &Settings) -> anyhow::Result<Partners> {
+    let p = &settings.partners;
+    match p.mode {
+        PartnerMode::Local => Ok(Partners::local(Arc::new(LocalLedger::new()))),
+        PartnerMode::Http => {
+            let token = p
+                .token
+                .as_ref()
+                .map(|t| t.expose_secret().to_owned())
+                .filter(|t| !t.is_empty());
+            let endpoint = |url: &url::Url| Endpoint {
+                base_url: url.clone(),
+                token: token.clone(),
+                timeout: p.timeout,
+            };
+            let travel = HttpPartner::new("travel", endpoint(&p.travel_url))?;
+            let payments = HttpPartner::new("payments", endpoint(&p.payments_url))?;
+            let outreach = HttpPartner::new("outreach", endpoint(&p.outreach_url))?;
+            Ok(Partners {
+                travel: Arc::new(travel),
+                payments: Arc::new(payments),
+                outreach: Arc::new(outreach),
+            })
+        }
     }
 }
 

@@ -45,6 +45,8 @@ pub struct Settings {
     pub dev: DevSettings,
     /// Programme rules.
     pub programmes: ProgrammeSettings,
+    /// Partner integrations.
+    pub partners: PartnerSettings,
     /// Logging.
     pub log: LogSettings,
 }
@@ -123,6 +125,36 @@ pub struct DevSettings {
 pub struct ProgrammeSettings {
     /// The folder of `<programme>.toml` files.
     pub dir: PathBuf,
+}
+
+/// Which partners the worker talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PartnerMode {
+    /// The in-process ledger (embedded stack and tests).
+    Local,
+    /// The HTTP partners at the URLs below.
+    Http,
+}
+
+/// Partner endpoints.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartnerSettings {
+    /// `local` or `http`.
+    pub mode: PartnerMode,
+    /// The travel partner's API (Duffel-shaped).
+    pub travel_url: url::Url,
+    /// The payment provider's API.
+    pub payments_url: url::Url,
+    /// The notification gateway and reception partner's API.
+    pub outreach_url: url::Url,
+    /// Bearer token for the partners; empty for none. Prefer HOMEWARD_PARTNERS__TOKEN.
+    #[serde(default)]
+    pub token: Option<SecretString>,
+    /// Per-request timeout.
+    #[serde(deserialize_with = "humantime_duration")]
+    pub timeout: Duration,
 }
 
 /// Log output.

@@ -2,6 +2,7 @@
 //!
 //! - [`store`]: the case store (sqlx; SQLite or PostgreSQL by URL scheme).
 //! - [`case_store`]: the activities that write workflow facts into the store.
+//! - [`http_partners`]: the partners' HTTP clients (the only code that knows wire formats).
 //! - [`partners`]: travel, payments and outreach as traits, their activities, and the
 //!   in-process ledger that serves them until the HTTP partner clients arrive.
 //!
@@ -9,6 +10,7 @@
 //! Only this crate knows SQL and partner wire formats; it knows nothing of HTTP status codes.
 
 pub mod case_store;
+pub mod http_partners;
 pub mod partners;
 pub mod store;
 

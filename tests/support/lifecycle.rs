@@ -197,11 +197,23 @@ impl Lifecycle {
             ))
     }
 
+    /// Queries the case. Retried for a while: right after a worker restart a query can time
+    /// out on the old worker's sticky queue before the server falls back.
     pub async fn view(&self, reference: &str) -> CaseView {
-        self.handle(reference)
-            .query(ReturnCase::view, (), WorkflowQueryOptions::default())
-            .await
-            .expect("query")
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            match self
+                .handle(reference)
+                .query(ReturnCase::view, (), WorkflowQueryOptions::default())
+                .await
+            {
+                Ok(view) => return view,
+                Err(e) => assert!(
+                    std::time::Instant::now() < deadline,
+                    "query of {reference} kept failing: {e}"
+                ),
+            }
+        }
     }
 
     /// Waits (in real time; time skipping is locked) until a task of this type is open.

@@ -1,0 +1,209 @@
+//! Each partner client against a fake HTTP server (wiremock on port 0): success, retryable
+//! failure, permanent failure, and the idempotency key on the wire.
+
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use homeward_activities::http_partners::{Endpoint, HttpPartner};
+use homeward_activities::partners::{Outreach, PartnerError, PaymentProvider, TravelPartner};
+use homeward_workflows::activities::{Audience, Disbursement, Notice, OfferRequest, OrderRequest};
+use homeward_workflows::domain::{CaseRef, CountryCode};
+use homeward_workflows::programme::{Money, PaymentKind};
+use serde_json::json;
+use wiremock::matchers::{body_partial_json, header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+fn client(server: &MockServer, name: &'static str) -> HttpPartner {
+    HttpPartner::new(
+        name,
+        Endpoint {
+            base_url: server.uri().parse().expect("url"),
+            token: Some("secret-token".into()),
+            timeout: Duration::from_millis(500),
+        },
+    )
+    .expect("client")
+}
+
+fn reference() -> CaseRef {
+    CaseRef::parse("HW-0123456789AB").expect("ref")
+}
+
+fn offer_request() -> OfferRequest {
+    OfferRequest {
+        reference: reference(),
+        from_country: CountryCode::parse("NLD").unwrap(),
+        to_country: CountryCode::parse("IRQ").unwrap(),
+        earliest: NaiveDate::from_ymd_opt(2027, 1, 10).unwrap(),
+        latest: NaiveDate::from_ymd_opt(2027, 3, 1).unwrap(),
+        travellers: 2,
+        medical_escort: false,
+    }
+}
+
+#[tokio::test]
+async fn offers_are_read_with_exact_amounts() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/air/offer_requests"))
+        .and(header("authorization", "Bearer secret-token"))
+        .and(body_partial_json(json!({"data": {"slices": [{"origin": "NLD", "destination": "IRQ"}]}})))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"data": {"id": "orq_1", "offers": [
+            {"id": "off_1", "total_amount": "612.40", "total_currency": "EUR", "departing_at": "2027-01-12T09:00:00Z"}
+        ]}})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let offers = client(&server, "travel")
+        .search_offers(&offer_request())
+        .await
+        .expect("offers");
+    assert_eq!(offers.len(), 1);
+    assert_eq!(offers[0].total.minor, 61240);
+}
+
+#[tokio::test]
+async fn an_order_carries_its_idempotency_key() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/air/orders"))
+        .and(header("idempotency-key", "HW-0123456789AB:booking:1"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"data": {
+            "id": "ord_1", "total_amount": "612.40", "total_currency": "EUR",
+            "departing_at": "2027-01-12T09:00:00Z"
+        }})))
+        .expect(2)
+        .mount(&server)
+        .await;
+    let travel = client(&server, "travel");
+    let request = OrderRequest {
+        idempotency_key: "HW-0123456789AB:booking:1".into(),
+        reference: reference(),
+        offer_id: "off_1".into(),
+    };
+    // A retry sends the same key, so the partner can answer with the same order.
+    let first = travel.create_order(&request).await.expect("order");
+    let again = travel.create_order(&request).await.expect("order");
+    assert_eq!(first, again);
+}
+
+#[tokio::test]
+async fn server_errors_and_rate_limits_are_retryable_and_honour_retry_after() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/disbursements"))
+        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "7"))
+        .mount(&server)
+        .await;
+    let request = Disbursement {
+        idempotency_key: "HW-0123456789AB:tranche:start".into(),
+        reference: reference(),
+        tranche: "start".into(),
+        kind: PaymentKind::InKind,
+        amount: Money {
+            minor: 150000,
+            currency: "EUR".into(),
+        },
+    };
+    let err = client(&server, "payments")
+        .disburse(&request)
+        .await
+        .unwrap_err();
+    match err {
+        PartnerError::Unavailable { retry_after, .. } => {
+            assert_eq!(retry_after, Some(Duration::from_secs(7)));
+        }
+        other => panic!("expected retryable, got {other:?}"),
+    }
+    server.reset().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&server)
+        .await;
+    assert!(matches!(
+        client(&server, "payments").disburse(&request).await,
+        Err(PartnerError::Unavailable { .. })
+    ));
+}
+
+#[tokio::test]
+async fn a_timeout_is_retryable() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(3)))
+        .mount(&server)
+        .await;
+    let notice = Notice {
+        idempotency_key: "HW-0123456789AB:documents_reminder:1".into(),
+        reference: reference(),
+        template: "documents_reminder".into(),
+        audience: Audience::Consulate,
+    };
+    assert!(matches!(
+        client(&server, "notifications").notify(&notice).await,
+        Err(PartnerError::Unavailable { .. })
+    ));
+}
+
+#[tokio::test]
+async fn a_4xx_is_permanent_and_carries_the_partners_message() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/air/orders"))
+        .respond_with(ResponseTemplate::new(422).set_body_json(json!({
+            "errors": [{"message": "The selected offer has expired"}]
+        })))
+        .mount(&server)
+        .await;
+    let err = client(&server, "travel")
+        .create_order(&OrderRequest {
+            idempotency_key: "k".into(),
+            reference: reference(),
+            offer_id: "off_old".into(),
+        })
+        .await
+        .unwrap_err();
+    match err {
+        PartnerError::Refused { message, .. } => {
+            assert!(message.contains("offer has expired"), "{message}");
+        }
+        other => panic!("expected permanent, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_pending_payment_is_retried_until_confirmed() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/disbursements"))
+        .respond_with(
+            ResponseTemplate::new(202).set_body_json(json!({"id": "dis_1", "status": "pending"})),
+        )
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/disbursements"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"id": "dis_1", "status": "confirmed"})),
+        )
+        .mount(&server)
+        .await;
+    let payments = client(&server, "payments");
+    let request = Disbursement {
+        idempotency_key: "HW-0123456789AB:tranche:start".into(),
+        reference: reference(),
+        tranche: "start".into(),
+        kind: PaymentKind::InKind,
+        amount: Money {
+            minor: 150000,
+            currency: "EUR".into(),
+        },
+    };
+    assert!(matches!(
+        payments.disburse(&request).await,
+        Err(PartnerError::Unavailable { .. })
+    ));
+    let receipt = payments.disburse(&request).await.expect("confirmed");
+    assert_eq!(receipt.payment_id, "dis_1");
+}
