@@ -135,3 +135,32 @@ async fn people_decide_through_the_api_and_the_validator_has_the_last_word() {
     assert!(accepted >= 6, "{trail:?}");
     stack.stop().await;
 }
+
+#[tokio::test]
+async fn the_programme_list_shows_each_programmes_pinned_version_and_rules() {
+    let stack = TestStack::start().await;
+    let resp = stack
+        .http
+        .get(stack.url("/api/v1/programmes"))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(resp.status(), 200);
+    let list: Value = resp.json().await.expect("json");
+    let ids: Vec<&str> = list
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|p| p["id"].as_str())
+        .collect();
+    assert_eq!(ids, ["nl-avrr", "uk-vrs"]);
+    assert!(list[0]["version"].as_str().expect("version").contains('+'));
+    assert_eq!(list[0]["deadlines"]["consent"], "7days");
+    let anon = reqwest::Client::new()
+        .get(stack.url("/api/v1/programmes"))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(anon.status(), 401);
+    stack.stop().await;
+}

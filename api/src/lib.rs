@@ -32,6 +32,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::health::router())
         .merge(routes::cases::router())
         .merge(routes::tasks::router())
+        .merge(routes::programmes::router())
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
         .layer(RequestBodyLimitLayer::new(limit))
         .layer(middleware::from_fn_with_state(

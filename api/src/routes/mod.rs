@@ -2,4 +2,5 @@
 
 pub mod cases;
 pub mod health;
+pub mod programmes;
 pub mod tasks;
