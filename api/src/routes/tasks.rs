@@ -153,15 +153,25 @@ async fn complete_task(
         )
         .await;
     let action = format!("task_completed:{task_id}");
-    match result {
-        Ok(_) => audit(&state, &caller, &reference, action, "accepted").await,
-        Err(e) => {
-            let err = update_error(&reference, e);
-            audit(&state, &caller, &reference, action, "rejected").await;
-            return Err(err);
-        }
-    }
-    view(&state, &reference).await
+    settle(&state, &caller, &reference, action, result).await
+}
+
+/// Audits an Update's result, accepted or refused, and answers with the case's new state.
+async fn settle<T>(
+    state: &AppState,
+    caller: &Caller,
+    reference: &CaseRef,
+    action: String,
+    result: Result<T, WorkflowUpdateError>,
+) -> Result<Json<CaseView>, ApiError> {
+    let outcome = if result.is_ok() {
+        "accepted"
+    } else {
+        "rejected"
+    };
+    audit(state, caller, reference, action, outcome).await;
+    result.map_err(|e| update_error(reference, e))?;
+    view(state, reference).await
 }
 
 async fn withdraw(
