@@ -43,6 +43,9 @@ enum Command {
     Api,
     /// Apply the case-store migrations (database.url) and exit.
     Migrate,
+    /// Run the local partner sandbox (travel, payments, notifications, reception) on
+    /// sandbox.port, with fault injection from [sandbox]; GET /ledger shows what it recorded.
+    Sandbox,
     /// Manage users (this talks to the case store directly: it is how the first admin and
     /// every API key come to exist).
     User {
@@ -121,6 +124,13 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::User {
             command: UserCommand::Create { name, role, office },
         } => create_user(&settings, &name, &role, office.as_deref()).await,
+        Command::Sandbox => {
+            let (addr, task) = start_sandbox(&settings).await?;
+            println!("partner sandbox on http://{addr} (ledger: http://{addr}/ledger)");
+            shutdown_signal().await;
+            task.abort();
+            Ok(())
+        }
         Command::Api => serve(&settings, Role::Api, false).await,
         Command::Worker => serve(&settings, Role::Worker, false).await,
         Command::Dev => dev(settings).await,
@@ -169,6 +179,33 @@ async fn create_user(
     Ok(())
 }
 
+/// Starts the partner sandbox on sandbox.port (loopback).
+async fn start_sandbox(
+    settings: &Settings,
+) -> anyhow::Result<(std::net::SocketAddr, tokio::task::JoinHandle<()>)> {
+    let sb = &settings.sandbox;
+    let sandbox = homeward_activities::sandbox::Sandbox::new(
+        homeward_activities::sandbox::SandboxFaults {
+            error_rate: sb.error_rate,
+            timeout_rate: sb.timeout_rate,
+            hang: settings.partners.timeout + Duration::from_secs(5),
+            latency: sb.latency,
+            refuse_offers_containing: None,
+        },
+        sb.seed,
+    );
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", sb.port))
+        .await
+        .with_context(|| format!("failed to bind the sandbox on 127.0.0.1:{}", sb.port))?;
+    let addr = listener.local_addr()?;
+    let task = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, sandbox.router()).await {
+            tracing::error!(error = %e, "the partner sandbox stopped");
+        }
+    });
+    Ok((addr, task))
+}
+
 async fn serve(settings: &Settings, role: Role, migrate: bool) -> anyhow::Result<()> {
     let app = Application::build(settings, role, migrate).await?;
     tracing::info!(addr = %app.http_addr(), ?role, "listening");
@@ -193,6 +230,17 @@ async fn dev(mut settings: Settings) -> anyhow::Result<()> {
         .url()
         .parse()
         .context("dev server address is not a URL")?;
+    let sandbox = if settings.sandbox.embedded {
+        match start_sandbox(&settings).await {
+            Ok((addr, task)) => Some((addr, task)),
+            Err(e) => {
+                server.stop(Duration::from_secs(10)).await;
+                return Err(e);
+            }
+        }
+    } else {
+        None
+    };
     let app = match Application::build(&settings, Role::Both, true).await {
         Ok(app) => app,
         Err(e) => {
@@ -208,9 +256,15 @@ async fn dev(mut settings: Settings) -> anyhow::Result<()> {
     println!("  Temporal Web UI:   http://127.0.0.1:{}", dev.ui_port);
     println!("  Temporal frontend: {}", server.url());
     println!("  Data:              {}", dev.data_dir.display());
+    if let Some((addr, _)) = &sandbox {
+        println!("  Partner sandbox:   http://{addr}/ledger");
+    }
     println!("  Press Ctrl-C to stop everything.");
     println!();
     let result = app.run_until(shutdown_signal()).await;
+    if let Some((_, task)) = sandbox {
+        task.abort();
+    }
     tracing::info!("stopping the Temporal dev server");
     server.stop(Duration::from_secs(10)).await;
     result

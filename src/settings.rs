@@ -47,6 +47,8 @@ pub struct Settings {
     pub programmes: ProgrammeSettings,
     /// Partner integrations.
     pub partners: PartnerSettings,
+    /// The local partner sandbox.
+    pub sandbox: SandboxSettings,
     /// Logging.
     pub log: LogSettings,
 }
@@ -157,6 +159,25 @@ pub struct PartnerSettings {
     pub timeout: Duration,
 }
 
+/// The partner sandbox (`homeward sandbox`, and beside `homeward dev` when embedded).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxSettings {
+    /// Whether `homeward dev` runs the sandbox beside the stack.
+    pub embedded: bool,
+    /// The port it listens on (loopback).
+    pub port: u16,
+    /// Share of requests answered 503 (half of them after doing the work).
+    pub error_rate: f64,
+    /// Share of requests that hang past the clients' timeout.
+    pub timeout_rate: f64,
+    /// Delay added to every request.
+    #[serde(deserialize_with = "humantime_duration")]
+    pub latency: Duration,
+    /// Seed of the fault rolls, for reproducible runs.
+    pub seed: u64,
+}
+
 /// Log output.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -246,6 +267,16 @@ impl Settings {
             return Err(ConfigError(
                 "key database.max_connections: must be at least 1".into(),
             ));
+        }
+        for (key, rate) in [
+            ("sandbox.error_rate", self.sandbox.error_rate),
+            ("sandbox.timeout_rate", self.sandbox.timeout_rate),
+        ] {
+            if !(0.0..=1.0).contains(&rate) {
+                return Err(ConfigError(format!(
+                    "key {key}: {rate} must be between 0 and 1"
+                )));
+            }
         }
         if self.api.max_body_bytes < 1024 {
             return Err(ConfigError(

@@ -871,3 +871,79 @@ async fn a_booking_over_budget_waits_for_operations_approval() {
     lc.replay(&r).await;
     lc.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cases_complete_over_flaky_http_partners_with_one_order_and_one_payment_per_tranche() {
+    use homeward_activities::http_partners::{Endpoint, HttpPartner};
+    use homeward_activities::sandbox::{Sandbox, SandboxFaults};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    // The sandbox answers 30% of calls with a 503 (half of them after doing the work) and lets
+    // 5% hang past the clients' timeout.
+    let sandbox = Sandbox::new(
+        SandboxFaults {
+            error_rate: 0.3,
+            timeout_rate: 0.05,
+            hang: Duration::from_secs(3),
+            latency: Duration::from_millis(5),
+            refuse_offers_containing: None,
+        },
+        7,
+    );
+    let ledger = sandbox.ledger.clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, sandbox.router()).await });
+    let endpoint = || Endpoint {
+        base_url: format!("http://{addr}").parse().expect("url"),
+        token: None,
+        timeout: Duration::from_secs(1),
+    };
+    let partner = |name| Arc::new(HttpPartner::new(name, endpoint()).expect("client"));
+    let partners = homeward_activities::Partners {
+        travel: partner("travel"),
+        payments: partner("payments"),
+        outreach: partner("outreach"),
+    };
+    let lc = Lifecycle::start_partners(partners, ledger).await;
+
+    let mut cases = Vec::new();
+    for _ in 0..2 {
+        let r = lc.open_standard().await;
+        to_documents(&lc, &r).await;
+        to_reintegration(&lc, &r).await;
+        pay_next_tranche(&lc, &r).await;
+        pay_next_tranche(&lc, &r).await;
+        lc.wait_for(&r, "two payments", |v| v.facts.payments.len() == 2)
+            .await;
+        cases.push(r);
+    }
+    let seen: serde_json::Value = reqwest::get(format!("http://{addr}/ledger"))
+        .await
+        .expect("ledger")
+        .json()
+        .await
+        .expect("json");
+    assert!(
+        seen["faults_injected"].as_u64().unwrap_or(0) > 5,
+        "too few faults: {seen}"
+    );
+    let orders = seen["orders"].as_array().expect("orders");
+    assert_eq!(orders.len(), 2, "one order per case: {seen}");
+    let payments = seen["payments"].as_array().expect("payments");
+    assert_eq!(payments.len(), 4, "one payment per tranche: {seen}");
+    for r in &cases {
+        for tranche in ["cash", "start"] {
+            let n = payments
+                .iter()
+                .filter(|p| p["case"] == r.as_str() && p["tranche"] == tranche)
+                .count();
+            assert_eq!(n, 1, "{r} {tranche}: {seen}");
+        }
+        lc.replay(r).await;
+    }
+    lc.stop().await;
+}

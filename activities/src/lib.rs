@@ -3,6 +3,7 @@
 //! - [`store`]: the case store (sqlx; SQLite or PostgreSQL by URL scheme).
 //! - [`case_store`]: the activities that write workflow facts into the store.
 //! - [`http_partners`]: the partners' HTTP clients (the only code that knows wire formats).
+//! - [`sandbox`]: the local partner sandbox server (same wire formats, ledger, faults).
 //! - [`partners`]: travel, payments and outreach as traits, their activities, and the
 //!   in-process ledger that serves them until the HTTP partner clients arrive.
 //!
@@ -12,6 +13,7 @@
 pub mod case_store;
 pub mod http_partners;
 pub mod partners;
+pub mod sandbox;
 pub mod store;
 
 pub use case_store::CaseStoreActivitiesImpl;

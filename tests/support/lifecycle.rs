@@ -70,6 +70,7 @@ pub fn partner() -> Actor {
 /// The stack on the time-skipping server.
 pub struct Lifecycle {
     settings: homeward::settings::Settings,
+    partners: Partners,
     _dir: tempfile::TempDir,
     server: Option<tokio::process::Child>,
     app: Option<RunningApp>,
@@ -89,6 +90,16 @@ impl Lifecycle {
 
     /// Like [`Lifecycle::start_with`], reading programmes from `programmes`.
     pub async fn start_in(faults: Faults, programmes: PathBuf) -> Self {
+        let ledger = Arc::new(LocalLedger::faulty(faults));
+        Self::start_full(Partners::local(ledger.clone()), ledger, programmes).await
+    }
+
+    /// With the given partners; `ledger` is what the test inspects.
+    pub async fn start_partners(partners: Partners, ledger: Arc<LocalLedger>) -> Self {
+        Self::start_full(partners, ledger, project_dir().join("config/programmes")).await
+    }
+
+    async fn start_full(partners: Partners, ledger: Arc<LocalLedger>, programmes: PathBuf) -> Self {
         homeward::telemetry::init(homeward::settings::LogFormat::Pretty, "error");
         let dir = tempfile::tempdir().expect("tempdir");
         let port = free_port().expect("port");
@@ -151,11 +162,11 @@ impl Lifecycle {
         // Time moves only when a test says so.
         // The test server starts with time skipping locked: time passes in real time until a
         // test calls `advance`, which unlocks it for exactly that long.
-        let ledger = Arc::new(LocalLedger::faulty(faults));
-        let app = RunningApp::start_with(&settings, Partners::local(ledger.clone())).await;
+        let app = RunningApp::start_with(&settings, partners.clone()).await;
         let officer = super::create_key(&settings, "Officer", "return_officer", None).await;
         Self {
             settings,
+            partners,
             _dir: dir,
             server: Some(server),
             app: Some(app),

@@ -1,0 +1,416 @@
+//! The partner sandbox: one HTTP server that speaks the partners' wire formats (as the clients in
+//! `http_partners.rs` expect them), backed by a [`LocalLedger`], with realistic delays and fault
+//! injection. `homeward sandbox` runs it alone; `homeward dev` runs it beside the stack, so a new
+//! user sees complete cases without any outside account. `GET /ledger` shows what was booked and
+//! paid, so tests and benchmarks can prove there are no duplicates.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, NaiveDate, Utc};
+use rand::{Rng, SeedableRng};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use homeward_workflows::activities::{
+    CancelRequest, Disbursement, HandOver, Notice, OfferRequest, OrderRequest,
+};
+use homeward_workflows::domain::{CaseRef, CountryCode};
+use homeward_workflows::programme::{Money, PaymentKind};
+
+use crate::http_partners::{from_minor, to_minor};
+use crate::partners::{LocalLedger, Outreach, PartnerError, PaymentProvider, TravelPartner};
+
+/// Faults the sandbox injects.
+#[derive(Debug, Clone, Default)]
+pub struct SandboxFaults {
+    /// Share of requests answered with a 503 (half before doing the work, half after, as if
+    /// the answer was lost).
+    pub error_rate: f64,
+    /// Share of requests that hang for `hang` (longer than a client's timeout).
+    pub timeout_rate: f64,
+    /// How long a hanging request hangs.
+    pub hang: Duration,
+    /// Delay added to every request.
+    pub latency: Duration,
+    /// Offers whose id contains this are refused with a 422 when booked.
+    pub refuse_offers_containing: Option<String>,
+}
+
+/// The sandbox's state.
+#[derive(Clone)]
+pub struct Sandbox {
+    /// What was booked, paid and sent.
+    pub ledger: Arc<LocalLedger>,
+    /// Faults to inject.
+    faults: SandboxFaults,
+    /// Seeded, so a run's faults can be reproduced.
+    rng: Arc<Mutex<rand::rngs::StdRng>>,
+    /// How many faults were injected (errors and hangs).
+    injected: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Sandbox {
+    /// A sandbox with faults and a seed.
+    pub fn new(faults: SandboxFaults, seed: u64) -> Self {
+        Self {
+            ledger: Arc::new(LocalLedger::new()),
+            faults,
+            rng: Arc::new(Mutex::new(rand::rngs::StdRng::seed_from_u64(seed))),
+            injected: Arc::default(),
+        }
+    }
+
+    /// The sandbox's routes.
+    pub fn router(self) -> Router {
+        Router::new()
+            .route("/air/offer_requests", post(offer_requests))
+            .route("/air/orders", post(orders))
+            .route("/air/orders/{id}/actions/cancel", post(cancel))
+            .route("/disbursements", post(disbursements))
+            .route("/messages", post(messages))
+            .route("/handovers", post(handovers))
+            .route("/ledger", get(ledger))
+            .with_state(self)
+    }
+
+    fn count_fault(&self) {
+        self.injected
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn roll(&self) -> f64 {
+        match self.rng.lock() {
+            Ok(mut r) => r.gen_range(0.0..1.0),
+            Err(p) => p.into_inner().gen_range(0.0..1.0),
+        }
+    }
+
+    /// Before the work: latency, hangs, and errors that happen before anything is done.
+    async fn before(&self) -> Result<bool, Response> {
+        tokio::time::sleep(self.faults.latency).await;
+        if self.roll() < self.faults.timeout_rate {
+            self.count_fault();
+            tokio::time::sleep(self.faults.hang).await;
+        }
+        if self.roll() < self.faults.error_rate {
+            self.count_fault();
+            // Half the injected errors come before the work, half after it.
+            if self.roll() < 0.5 {
+                return Err(unavailable());
+            }
+            return Ok(true);
+        }
+        Ok(false)
+    }
+}
+
+fn unavailable() -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [("retry-after", "1")],
+        Json(json!({"errors": [{"message": "sandbox: injected outage"}]})),
+    )
+        .into_response()
+}
+
+fn refused(status: StatusCode, message: &str) -> Response {
+    (status, Json(json!({"errors": [{"message": message}]}))).into_response()
+}
+
+fn partner_error(e: PartnerError) -> Response {
+    match e {
+        PartnerError::Unavailable { .. } => unavailable(),
+        PartnerError::Refused { message, .. } => {
+            refused(StatusCode::UNPROCESSABLE_ENTITY, &message)
+        }
+    }
+}
+
+fn key(headers: &HeaderMap) -> Result<String, Response> {
+    headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .filter(|k| !k.is_empty())
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            refused(
+                StatusCode::BAD_REQUEST,
+                "Idempotency-Key header is required",
+            )
+        })
+}
+
+/// Answers after the work, unless the fault roll said the answer gets lost.
+fn answer(lost: bool, status: StatusCode, body: Value) -> Response {
+    if lost {
+        unavailable()
+    } else {
+        (status, Json(body)).into_response()
+    }
+}
+
+#[derive(Deserialize)]
+struct OfferRequestBody {
+    data: OfferRequestData,
+}
+
+#[derive(Deserialize)]
+struct OfferRequestData {
+    slices: Vec<Slice>,
+    passengers: Vec<Value>,
+    #[serde(default)]
+    assistance: Value,
+    #[serde(default)]
+    metadata: Value,
+}
+
+#[derive(Deserialize)]
+struct Slice {
+    origin: String,
+    destination: String,
+    departure_date: NaiveDate,
+    latest_departure_date: Option<NaiveDate>,
+}
+
+fn bad(message: impl std::fmt::Display) -> Response {
+    refused(StatusCode::UNPROCESSABLE_ENTITY, &message.to_string())
+}
+
+async fn offer_requests(State(sb): State<Sandbox>, Json(body): Json<OfferRequestBody>) -> Response {
+    let lost = match sb.before().await {
+        Ok(lost) => lost,
+        Err(r) => return r,
+    };
+    let Some(slice) = body.data.slices.first() else {
+        return bad("slices: one slice is required");
+    };
+    let reference = body.data.metadata["case"]
+        .as_str()
+        .and_then(|r| CaseRef::parse(r).ok());
+    let (Some(reference), Ok(from), Ok(to)) = (
+        reference,
+        CountryCode::parse(&slice.origin),
+        CountryCode::parse(&slice.destination),
+    ) else {
+        return bad("metadata.case, origin and destination are required");
+    };
+    let request = OfferRequest {
+        reference,
+        from_country: from,
+        to_country: to,
+        earliest: slice.departure_date,
+        latest: slice.latest_departure_date.unwrap_or(slice.departure_date),
+        travellers: u8::try_from(body.data.passengers.len()).unwrap_or(u8::MAX),
+        medical_escort: body.data.assistance["medical_escort"]
+            .as_bool()
+            .unwrap_or(false),
+    };
+    match sb.ledger.search_offers(&request).await {
+        Ok(offers) => {
+            let offers: Vec<Value> = offers
+                .iter()
+                .map(|o| {
+                    json!({"id": o.offer_id, "total_amount": from_minor(o.total.minor),
+                           "total_currency": o.total.currency, "departing_at": o.departs_at})
+                })
+                .collect();
+            answer(
+                lost,
+                StatusCode::CREATED,
+                json!({"data": {"id": "orq", "offers": offers}}),
+            )
+        }
+        Err(e) => partner_error(e),
+    }
+}
+
+async fn orders(
+    State(sb): State<Sandbox>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    let key = match key(&headers) {
+        Ok(k) => k,
+        Err(r) => return r,
+    };
+    let lost = match sb.before().await {
+        Ok(lost) => lost,
+        Err(r) => return r,
+    };
+    let offer_id = body["data"]["selected_offers"][0]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    if let Some(bad_offer) = &sb.faults.refuse_offers_containing
+        && offer_id.contains(bad_offer.as_str())
+    {
+        return refused(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "The selected offer has expired",
+        );
+    }
+    let Some(reference) = body["data"]["metadata"]["case"]
+        .as_str()
+        .and_then(|r| CaseRef::parse(r).ok())
+    else {
+        return bad("data.metadata.case is required");
+    };
+    let request = OrderRequest {
+        idempotency_key: key,
+        reference,
+        offer_id,
+    };
+    match sb.ledger.create_order(&request).await {
+        Ok(o) => answer(
+            lost,
+            StatusCode::CREATED,
+            json!({"data": {"id": o.order_id, "total_amount": from_minor(o.total.minor),
+                            "total_currency": o.total.currency, "departing_at": o.departs_at}}),
+        ),
+        Err(e) => partner_error(e),
+    }
+}
+
+async fn cancel(State(sb): State<Sandbox>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    let key = match key(&headers) {
+        Ok(k) => k,
+        Err(r) => return r,
+    };
+    let lost = match sb.before().await {
+        Ok(lost) => lost,
+        Err(r) => return r,
+    };
+    let request = CancelRequest {
+        idempotency_key: key,
+        order_id: id.clone(),
+    };
+    match sb.ledger.cancel_order(&request).await {
+        Ok(()) => answer(
+            lost,
+            StatusCode::OK,
+            json!({"data": {"id": id, "status": "cancelled"}}),
+        ),
+        Err(e) => partner_error(e),
+    }
+}
+
+async fn disbursements(
+    State(sb): State<Sandbox>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    let key = match key(&headers) {
+        Ok(k) => k,
+        Err(r) => return r,
+    };
+    let lost = match sb.before().await {
+        Ok(lost) => lost,
+        Err(r) => return r,
+    };
+    let reference = body["reference"]
+        .as_str()
+        .and_then(|r| CaseRef::parse(r).ok());
+    let minor = body["amount"].as_str().and_then(to_minor);
+    let kind: Option<PaymentKind> = serde_json::from_value(body["kind"].clone()).ok();
+    let (Some(reference), Some(minor), Some(kind)) = (reference, minor, kind) else {
+        return bad("reference, kind and amount are required");
+    };
+    let request = Disbursement {
+        idempotency_key: key,
+        reference,
+        tranche: body["tranche"].as_str().unwrap_or_default().to_owned(),
+        kind,
+        amount: Money {
+            minor,
+            currency: body["currency"].as_str().unwrap_or("EUR").to_owned(),
+        },
+    };
+    match sb.ledger.disburse(&request).await {
+        Ok(r) => answer(
+            lost,
+            StatusCode::OK,
+            json!({"id": r.payment_id, "status": "confirmed"}),
+        ),
+        Err(e) => partner_error(e),
+    }
+}
+
+async fn messages(
+    State(sb): State<Sandbox>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    let key = match key(&headers) {
+        Ok(k) => k,
+        Err(r) => return r,
+    };
+    let lost = match sb.before().await {
+        Ok(lost) => lost,
+        Err(r) => return r,
+    };
+    let reference = body["case"].as_str().and_then(|r| CaseRef::parse(r).ok());
+    let audience = serde_json::from_value(body["audience"].clone()).ok();
+    let (Some(reference), Some(audience)) = (reference, audience) else {
+        return bad("case and audience are required");
+    };
+    let notice = Notice {
+        idempotency_key: key,
+        reference,
+        template: body["template"].as_str().unwrap_or_default().to_owned(),
+        audience,
+    };
+    match sb.ledger.notify(&notice).await {
+        Ok(()) => answer(lost, StatusCode::ACCEPTED, json!({"status": "queued"})),
+        Err(e) => partner_error(e),
+    }
+}
+
+async fn handovers(
+    State(sb): State<Sandbox>,
+    headers: HeaderMap,
+    Json(record): Json<HandOver>,
+) -> Response {
+    if key(&headers).is_err() {
+        return refused(
+            StatusCode::BAD_REQUEST,
+            "Idempotency-Key header is required",
+        );
+    }
+    let lost = match sb.before().await {
+        Ok(lost) => lost,
+        Err(r) => return r,
+    };
+    match sb.ledger.hand_over(&record).await {
+        Ok(()) => answer(lost, StatusCode::ACCEPTED, json!({"status": "received"})),
+        Err(e) => partner_error(e),
+    }
+}
+
+async fn ledger(State(sb): State<Sandbox>) -> Json<Value> {
+    let s = sb.ledger.snapshot();
+    let orders: Vec<Value> = s
+        .orders
+        .iter()
+        .map(|(k, o)| json!({"idempotency_key": k, "order_id": o.order_id, "cancelled": s.cancelled.contains(&o.order_id)}))
+        .collect();
+    let payments: Vec<Value> = s
+        .payments
+        .iter()
+        .map(|(k, (d, r))| json!({"idempotency_key": k, "payment_id": r.payment_id, "case": d.reference, "tranche": d.tranche, "amount": from_minor(d.amount.minor), "currency": d.amount.currency}))
+        .collect();
+    Json(json!({
+        "orders": orders,
+        "payments": payments,
+        "disburse_calls": s.disburse_calls,
+        "notices": s.notices.len(),
+        "hand_overs": s.hand_overs.len(),
+        "faults_injected": sb.injected.load(std::sync::atomic::Ordering::Relaxed),
+        "at": DateTime::<Utc>::from(std::time::SystemTime::now()),
+    }))
+}
