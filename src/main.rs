@@ -190,7 +190,7 @@ async fn start_sandbox(
             timeout_rate: sb.timeout_rate,
             hang: settings.partners.timeout + Duration::from_secs(5),
             latency: sb.latency,
-            refuse_offers_containing: None,
+            refuse_offers_containing: sb.refuse_offers_containing.clone(),
         },
         sb.seed,
     );

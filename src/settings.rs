@@ -176,6 +176,10 @@ pub struct SandboxSettings {
     pub latency: Duration,
     /// Seed of the fault rolls, for reproducible runs.
     pub seed: u64,
+    /// Booking an offer whose id contains this text is refused with a 422 (a permanent
+    /// failure, which becomes a task for operations).
+    #[serde(default)]
+    pub refuse_offers_containing: Option<String>,
 }
 
 /// Log output.

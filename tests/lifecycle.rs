@@ -501,6 +501,10 @@ async fn a_refused_booking_is_rebooked_after_operations_decide() {
     let r = lc.open_standard().await;
     to_documents(&lc, &r).await;
     record_document(&lc, &r).await;
+    // The task carries the partner's own words.
+    let failed = lc.task(&r, TaskType::BookingFailed).await;
+    let note = failed.note.unwrap_or_default();
+    assert!(note.contains("offer no longer available"), "{note}");
     lc.complete(
         &r,
         TaskType::BookingFailed,

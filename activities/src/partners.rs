@@ -114,6 +114,22 @@ impl Partners {
     }
 }
 
+/// Runs a partner call, heartbeating every few seconds so the server notices a hung worker and
+/// a cancelled activity learns of it; the call itself is bounded by the client's timeout.
+async fn heartbeating<T>(ctx: &ActivityContext, call: impl std::future::Future<Output = T>) -> T {
+    let mut call = std::pin::pin!(call);
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            out = &mut call => return out,
+            _ = tick.tick() => {
+                let _ = ctx.record_heartbeat("waiting for partner".to_owned()).await;
+            }
+        }
+    }
+}
+
 /// The partner activities registered with the worker.
 pub struct PartnerActivities {
     /// The partners behind them.
@@ -132,13 +148,10 @@ impl PartnerActivities {
     #[activity(definition = markers::SearchOffers)]
     pub async fn search_offers(
         self: Arc<Self>,
-        _ctx: ActivityContext,
+        ctx: ActivityContext,
         request: OfferRequest,
     ) -> Result<Vec<Offer>, ActivityError> {
-        let mut offers = self
-            .partners
-            .travel
-            .search_offers(&request)
+        let mut offers = heartbeating(&ctx, self.partners.travel.search_offers(&request))
             .await
             .map_err(PartnerError::into_activity_error)?;
         offers.sort_by_key(|o| o.total.minor);
@@ -148,13 +161,10 @@ impl PartnerActivities {
     #[activity(definition = markers::CreateOrder)]
     pub async fn create_order(
         self: Arc<Self>,
-        _ctx: ActivityContext,
+        ctx: ActivityContext,
         request: OrderRequest,
     ) -> Result<Order, ActivityError> {
-        let order = self
-            .partners
-            .travel
-            .create_order(&request)
+        let order = heartbeating(&ctx, self.partners.travel.create_order(&request))
             .await
             .map_err(PartnerError::into_activity_error)?;
         tracing::info!(case = %request.reference, order = %order.order_id, "flight booked");
@@ -164,12 +174,10 @@ impl PartnerActivities {
     #[activity(definition = markers::CancelOrder)]
     pub async fn cancel_order(
         self: Arc<Self>,
-        _ctx: ActivityContext,
+        ctx: ActivityContext,
         request: CancelRequest,
     ) -> Result<(), ActivityError> {
-        self.partners
-            .travel
-            .cancel_order(&request)
+        heartbeating(&ctx, self.partners.travel.cancel_order(&request))
             .await
             .map_err(PartnerError::into_activity_error)
     }
@@ -177,13 +185,10 @@ impl PartnerActivities {
     #[activity(definition = markers::Disburse)]
     pub async fn disburse(
         self: Arc<Self>,
-        _ctx: ActivityContext,
+        ctx: ActivityContext,
         request: Disbursement,
     ) -> Result<Receipt, ActivityError> {
-        let receipt = self
-            .partners
-            .payments
-            .disburse(&request)
+        let receipt = heartbeating(&ctx, self.partners.payments.disburse(&request))
             .await
             .map_err(PartnerError::into_activity_error)?;
         tracing::info!(case = %request.reference, tranche = %request.tranche, "tranche paid");
@@ -193,12 +198,10 @@ impl PartnerActivities {
     #[activity(definition = markers::Notify)]
     pub async fn notify(
         self: Arc<Self>,
-        _ctx: ActivityContext,
+        ctx: ActivityContext,
         notice: Notice,
     ) -> Result<(), ActivityError> {
-        self.partners
-            .outreach
-            .notify(&notice)
+        heartbeating(&ctx, self.partners.outreach.notify(&notice))
             .await
             .map_err(PartnerError::into_activity_error)
     }
@@ -206,12 +209,10 @@ impl PartnerActivities {
     #[activity(definition = markers::HandOver)]
     pub async fn hand_over(
         self: Arc<Self>,
-        _ctx: ActivityContext,
+        ctx: ActivityContext,
         record: HandOver,
     ) -> Result<(), ActivityError> {
-        self.partners
-            .outreach
-            .hand_over(&record)
+        heartbeating(&ctx, self.partners.outreach.hand_over(&record))
             .await
             .map_err(PartnerError::into_activity_error)
     }

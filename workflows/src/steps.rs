@@ -168,6 +168,7 @@ struct Ask {
     due_in: Option<Span>,
     requested_by: Option<String>,
     subject: Option<u32>,
+    note: Option<String>,
 }
 
 impl Ask {
@@ -177,7 +178,12 @@ impl Ask {
             due_in: None,
             requested_by: None,
             subject: None,
+            note: None,
         }
+    }
+    fn note(mut self, note: Option<String>) -> Self {
+        self.note = note;
+        self
     }
     fn due(mut self, span: Span) -> Self {
         self.due_in = Some(span);
@@ -208,6 +214,7 @@ fn open(ctx: &Ctx, ask: Ask) -> u32 {
             due_at: ask.due_in.map(|d| at + d.chrono()),
             requested_by: ask.requested_by,
             subject: ask.subject,
+            note: ask.note,
         });
         id
     });
@@ -586,14 +593,26 @@ fn closes(
     }
 }
 
+/// The partner's own message from a failed activity (the innermost cause), for a human.
+fn failure_message(e: &temporalio_workflow::ActivityExecutionError) -> String {
+    let mut source: Option<&dyn std::error::Error> = Some(e);
+    let mut last = e.to_string();
+    while let Some(s) = source {
+        last = s.to_string();
+        source = s.source();
+    }
+    last.chars().take(300).collect()
+}
+
 /// Operations decide on a failure: `true` to try again, `false` to close (with the closure).
 async fn resolve(
     ctx: &mut Ctx,
     task_type: TaskType,
     reason: ClosureReason,
+    note: Option<String>,
 ) -> Step<Option<Closure>> {
     let due = ctx.state(|s| s.case.rules.deadlines.approval);
-    let answer = ask(ctx, Ask::new(task_type).due(due)).await?;
+    let answer = ask(ctx, Ask::new(task_type).due(due).note(note)).await?;
     match answer.outcome {
         TaskOutcome::Resolution {
             action: Resolution::Close,
@@ -658,18 +677,22 @@ async fn book_and_depart(ctx: &mut Ctx) -> Step<Option<Closure>> {
         let offers = ctx
             .execute_activity(TravelActivities::search_offers, request.clone(), partner())
             .await;
-        let offer = match offers {
-            Ok(offers) => offers
-                .into_iter()
-                .filter(|o| o.departs_at.date_naive() <= request.latest)
-                .min_by_key(|o| o.total.minor),
-            Err(_) => None,
+        let (offer, failure) = match offers {
+            Ok(offers) => (
+                offers
+                    .into_iter()
+                    .filter(|o| o.departs_at.date_naive() <= request.latest)
+                    .min_by_key(|o| o.total.minor),
+                "no offer departs while the travel document is valid".to_owned(),
+            ),
+            Err(e) => (None, failure_message(&e)),
         };
         let Some(offer) = offer else {
             if let Some(c) = resolve(
                 ctx,
                 TaskType::BookingFailed,
                 ClosureReason::TravelNotPossible,
+                Some(failure),
             )
             .await?
             {
@@ -681,10 +704,12 @@ async fn book_and_depart(ctx: &mut Ctx) -> Step<Option<Closure>> {
             let due = ctx.state(|s| s.case.rules.deadlines.approval);
             let answer = ask(ctx, Ask::new(TaskType::BookingApproval).due(due)).await?;
             if let TaskOutcome::Approval { approved: false } = answer.outcome {
+                let note = format!("operations refused the price: {}", answer.reason);
                 if let Some(c) = resolve(
                     ctx,
                     TaskType::BookingFailed,
                     ClosureReason::TravelNotPossible,
+                    Some(note),
                 )
                 .await?
                 {
@@ -707,11 +732,12 @@ async fn book_and_depart(ctx: &mut Ctx) -> Step<Option<Closure>> {
             .await;
         let order = match order {
             Ok(order) => order,
-            Err(_) => {
+            Err(e) => {
                 if let Some(c) = resolve(
                     ctx,
                     TaskType::BookingFailed,
                     ClosureReason::TravelNotPossible,
+                    Some(failure_message(&e)),
                 )
                 .await?
                 {
@@ -747,7 +773,7 @@ async fn book_and_depart(ctx: &mut Ctx) -> Step<Option<Closure>> {
         }
         // No-show: cancel what is booked, then operations rebook or close.
         cancel_order(ctx).await?;
-        if let Some(c) = resolve(ctx, TaskType::NoShow, ClosureReason::NoShow).await? {
+        if let Some(c) = resolve(ctx, TaskType::NoShow, ClosureReason::NoShow, None).await? {
             return Ok(Some(c));
         }
     }
@@ -993,12 +1019,15 @@ async fn tranche(ctx: &mut Ctx, i: usize) -> Step<()> {
                 });
                 return Ok(());
             }
-            Err(_) => {
+            Err(e) => {
                 // Finance decide: retry under the same key (safe), or give up on the tranche.
                 let due = ctx.state(|s| s.case.rules.deadlines.approval);
                 let answer = ask(
                     ctx,
-                    Ask::new(TaskType::PaymentFailed).due(due).subject(subject),
+                    Ask::new(TaskType::PaymentFailed)
+                        .due(due)
+                        .subject(subject)
+                        .note(Some(failure_message(&e))),
                 )
                 .await?;
                 if let TaskOutcome::Resolution {

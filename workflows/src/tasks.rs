@@ -451,6 +451,9 @@ pub struct Task {
     pub requested_by: Option<String>,
     /// Which household member, tranche or follow-up it concerns (an index, never a name).
     pub subject: Option<u32>,
+    /// What the person should know, e.g. the partner's own error message after a refusal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// A completion, as submitted through the workflow Update.
@@ -590,6 +593,7 @@ mod tests {
             due_at: None,
             requested_by: requested_by.map(str::to_owned),
             subject: None,
+            note: None,
         }
     }
 
