@@ -823,12 +823,12 @@ async fn editing_a_programme_never_changes_a_running_case() {
     let old = lc.open_standard().await;
     let old_version = lc.view(&old).await.programme_version;
 
-    // The programme shortens its consent deadline; the service restarts with the new file.
+    // The programme shortens its consent deadline; a new deployment loads the new file.
     let edited = std::fs::read_to_string(&file)
         .expect("read")
         .replace("consent = \"7days\"", "consent = \"2days\"");
     std::fs::write(&file, edited).expect("write");
-    lc.restart_app().await;
+    lc.deploy_again().await;
     let new = lc.open_standard().await;
     let new_version = lc.view(&new).await.programme_version;
     assert_ne!(old_version, new_version);

@@ -70,6 +70,7 @@ pub fn partner() -> Actor {
 /// The stack on the time-skipping server.
 pub struct Lifecycle {
     settings: homeward::settings::Settings,
+    retired: Vec<RunningApp>,
     partners: Partners,
     _dir: tempfile::TempDir,
     server: Option<tokio::process::Child>,
@@ -166,6 +167,7 @@ impl Lifecycle {
         let officer = super::create_key(&settings, "Officer", "return_officer", None).await;
         Self {
             settings,
+            retired: Vec::new(),
             partners,
             _dir: dir,
             server: Some(server),
@@ -445,18 +447,21 @@ impl Lifecycle {
         }
     }
 
-    /// Restarts the worker and API (which reload the programme files); the server keeps running.
-    pub async fn restart_app(&mut self) {
-        if let Some(app) = self.app.take() {
-            app.stop().await;
+    /// Starts a second worker and API (which load the programme files afresh), as a rolling
+    /// deployment would, and sends new cases through it. The first keeps running: on the
+    /// test server a stopped worker's sticky queue can hold queries for its cases.
+    pub async fn deploy_again(&mut self) {
+        let fresh = RunningApp::start_with(&self.settings, self.partners.clone()).await;
+        if let Some(old) = self.app.replace(fresh) {
+            self.retired.push(old);
         }
-        self.app = Some(
-            RunningApp::start_with(&self.settings, Partners::local(self.ledger.clone())).await,
-        );
     }
 
     pub async fn stop(mut self) {
         if let Some(app) = self.app.take() {
+            app.stop().await;
+        }
+        for app in self.retired.drain(..) {
             app.stop().await;
         }
         if let Some(mut s) = self.server.take() {
