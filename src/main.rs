@@ -80,13 +80,6 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    // Programme files are configuration too: a bad one stops start-up the same way.
-    if matches!(cli.command, Command::Dev | Command::Api | Command::Worker)
-        && let Err(e) = homeward::programmes::load(&settings.programmes.dir)
-    {
-        eprintln!("homeward: {e}");
-        return ExitCode::from(2);
-    }
     let format = cli.log_format.unwrap_or(settings.log.format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -102,6 +95,14 @@ fn main() -> ExitCode {
         homeward::telemetry::init(format, &settings.log.filter);
         match run(cli.command, settings).await {
             Ok(()) => ExitCode::SUCCESS,
+            // Configuration found bad after start-up began (programme files) exits like the rest.
+            Err(e)
+                if e.downcast_ref::<homeward::settings::ConfigError>()
+                    .is_some() =>
+            {
+                eprintln!("homeward: {e}");
+                ExitCode::from(2)
+            }
             Err(e) => {
                 eprintln!("homeward: {e:#}");
                 ExitCode::from(1)

@@ -135,6 +135,14 @@ fn partner_error(e: PartnerError) -> Response {
     }
 }
 
+/// The start of every keyed request: its Idempotency-Key, then the injected faults. Returns the
+/// key and whether the answer is to be lost after the work is done.
+async fn keyed(sb: &Sandbox, headers: &HeaderMap) -> Result<(String, bool), Response> {
+    let key = key(headers)?;
+    let lost = sb.before().await?;
+    Ok((key, lost))
+}
+
 fn key(headers: &HeaderMap) -> Result<String, Response> {
     headers
         .get("idempotency-key")
@@ -238,12 +246,8 @@ async fn orders(
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
-    let key = match key(&headers) {
+    let (key, lost) = match keyed(&sb, &headers).await {
         Ok(k) => k,
-        Err(r) => return r,
-    };
-    let lost = match sb.before().await {
-        Ok(lost) => lost,
         Err(r) => return r,
     };
     let offer_id = body["data"]["selected_offers"][0]
@@ -281,12 +285,8 @@ async fn orders(
 }
 
 async fn cancel(State(sb): State<Sandbox>, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    let key = match key(&headers) {
+    let (key, lost) = match keyed(&sb, &headers).await {
         Ok(k) => k,
-        Err(r) => return r,
-    };
-    let lost = match sb.before().await {
-        Ok(lost) => lost,
         Err(r) => return r,
     };
     let request = CancelRequest {
@@ -308,12 +308,8 @@ async fn disbursements(
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
-    let key = match key(&headers) {
+    let (key, lost) = match keyed(&sb, &headers).await {
         Ok(k) => k,
-        Err(r) => return r,
-    };
-    let lost = match sb.before().await {
-        Ok(lost) => lost,
         Err(r) => return r,
     };
     let reference = body["reference"]
@@ -349,12 +345,8 @@ async fn messages(
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
-    let key = match key(&headers) {
+    let (key, lost) = match keyed(&sb, &headers).await {
         Ok(k) => k,
-        Err(r) => return r,
-    };
-    let lost = match sb.before().await {
-        Ok(lost) => lost,
         Err(r) => return r,
     };
     let reference = body["case"].as_str().and_then(|r| CaseRef::parse(r).ok());

@@ -48,12 +48,12 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             Some(i) => problem[..i].to_owned(),
             None => problem,
         };
-        if inner.is_syntax() || inner.is_eof() || path == "." {
-            if inner.is_syntax() || inner.is_eof() {
-                return ApiError::field("body", format!("malformed JSON: {problem}"));
-            }
-            return ApiError::field("body", problem);
+        if inner.is_syntax() || inner.is_eof() {
+            ApiError::field("body", format!("malformed JSON: {problem}"))
+        } else if path == "." {
+            ApiError::field("body", problem)
+        } else {
+            ApiError::field(path, problem)
         }
-        ApiError::field(path, problem)
     })
 }

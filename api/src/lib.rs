@@ -5,6 +5,7 @@
 //! - [`routes`]: one module per resource; handlers only start, query, signal or update
 //!   workflows, and read the case store.
 
+pub mod audit;
 pub mod auth;
 pub mod error;
 pub mod fields;

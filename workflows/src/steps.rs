@@ -15,7 +15,7 @@ use temporalio_workflow::{
 
 use crate::activities::{
     Audience, CancelRequest, CaseStoreActivities, Disbursement, HandOver, Notice, OfferRequest,
-    OrderRequest, OutreachActivities, PaymentActivities, StageChange, TravelActivities,
+    Order, OrderRequest, OutreachActivities, PaymentActivities, StageChange, TravelActivities,
 };
 use crate::domain::{Stage, Vulnerability};
 use crate::programme::{Anchor, Money, Span};
@@ -643,6 +643,72 @@ async fn cancel_order(ctx: &mut Ctx) -> Step<()> {
     Ok(())
 }
 
+/// One booking attempt: offers within the document's validity, operations' approval when over
+/// budget, then the order under this attempt's key. `Ok(Err(note))` says why it failed.
+async fn book_flight(ctx: &mut Ctx, attempt: u32) -> Step<Result<Order, String>> {
+    let (request, budget) = ctx.state(|s| {
+        let d = &s.case.rules.deadlines;
+        let escort = u8::from(s.facts.medical_escort);
+        let travellers = s.case.intake.household_size.get() + escort;
+        let latest = s
+            .facts
+            .document_expires_on
+            .map(|e| e - d.document_validity_after_flight.chrono())
+            .unwrap_or(NaiveDate::MAX);
+        (
+            OfferRequest {
+                reference: s.case.reference.clone(),
+                from_country: s.case.intake.host_country.clone(),
+                to_country: s.case.intake.origin_country.clone(),
+                earliest: (s.now + d.booking_lead_time.chrono()).date_naive(),
+                latest,
+                travellers,
+                medical_escort: s.facts.medical_escort,
+            },
+            s.case.rules.booking.budget_per_person * i64::from(travellers),
+        )
+    });
+    let offers = ctx
+        .execute_activity(TravelActivities::search_offers, request.clone(), partner())
+        .await;
+    let (offer, failure) = match offers {
+        Ok(offers) => (
+            offers
+                .into_iter()
+                .filter(|o| o.departs_at.date_naive() <= request.latest)
+                .min_by_key(|o| o.total.minor),
+            "no offer departs while the travel document is valid".to_owned(),
+        ),
+        Err(e) => (None, failure_message(&e)),
+    };
+    let Some(offer) = offer else {
+        return Ok(Err(failure));
+    };
+    if offer.total.minor > budget {
+        let due = ctx.state(|s| s.case.rules.deadlines.approval);
+        let answer = ask(ctx, Ask::new(TaskType::BookingApproval).due(due)).await?;
+        if let TaskOutcome::Approval { approved: false } = answer.outcome {
+            return Ok(Err(format!(
+                "operations refused the price: {}",
+                answer.reason
+            )));
+        }
+    }
+    let reference = ctx.state(|s| s.case.reference.clone());
+    let order = ctx
+        .execute_activity(
+            TravelActivities::create_order,
+            OrderRequest {
+                idempotency_key: format!("{reference}:booking:{attempt}"),
+                reference,
+                offer_id: offer.offer_id,
+            },
+            partner(),
+        )
+        .await;
+    Ok(order.map_err(|e| failure_message(&e)))
+}
+
 /// Books a flight (with operations' approval when over budget), waits for the day, and confirms
 /// departure; a refused booking or a missed flight goes to operations, who rebook or close.
 async fn book_and_depart(ctx: &mut Ctx) -> Step<Option<Closure>> {
@@ -652,98 +718,14 @@ async fn book_and_depart(ctx: &mut Ctx) -> Step<Option<Closure>> {
             s.facts.booking_attempts += 1;
             s.facts.booking_attempts
         });
-        let (request, budget) = ctx.state(|s| {
-            let d = &s.case.rules.deadlines;
-            let escort = u8::from(s.facts.medical_escort);
-            let travellers = s.case.intake.household_size.get() + escort;
-            let latest = s
-                .facts
-                .document_expires_on
-                .map(|e| e - d.document_validity_after_flight.chrono())
-                .unwrap_or(NaiveDate::MAX);
-            (
-                OfferRequest {
-                    reference: s.case.reference.clone(),
-                    from_country: s.case.intake.host_country.clone(),
-                    to_country: s.case.intake.origin_country.clone(),
-                    earliest: (s.now + d.booking_lead_time.chrono()).date_naive(),
-                    latest,
-                    travellers,
-                    medical_escort: s.facts.medical_escort,
-                },
-                s.case.rules.booking.budget_per_person * i64::from(travellers),
-            )
-        });
-        let offers = ctx
-            .execute_activity(TravelActivities::search_offers, request.clone(), partner())
-            .await;
-        let (offer, failure) = match offers {
-            Ok(offers) => (
-                offers
-                    .into_iter()
-                    .filter(|o| o.departs_at.date_naive() <= request.latest)
-                    .min_by_key(|o| o.total.minor),
-                "no offer departs while the travel document is valid".to_owned(),
-            ),
-            Err(e) => (None, failure_message(&e)),
-        };
-        let Some(offer) = offer else {
-            if let Some(c) = resolve(
-                ctx,
-                TaskType::BookingFailed,
-                ClosureReason::TravelNotPossible,
-                Some(failure),
-            )
-            .await?
-            {
-                return Ok(Some(c));
-            }
-            continue;
-        };
-        if offer.total.minor > budget {
-            let due = ctx.state(|s| s.case.rules.deadlines.approval);
-            let answer = ask(ctx, Ask::new(TaskType::BookingApproval).due(due)).await?;
-            if let TaskOutcome::Approval { approved: false } = answer.outcome {
-                let note = format!("operations refused the price: {}", answer.reason);
-                if let Some(c) = resolve(
-                    ctx,
-                    TaskType::BookingFailed,
-                    ClosureReason::TravelNotPossible,
-                    Some(note),
-                )
-                .await?
-                {
-                    return Ok(Some(c));
-                }
-                continue;
-            }
-        }
-        let reference = ctx.state(|s| s.case.reference.clone());
-        let order = ctx
-            .execute_activity(
-                TravelActivities::create_order,
-                OrderRequest {
-                    idempotency_key: format!("{reference}:booking:{attempt}"),
-                    reference,
-                    offer_id: offer.offer_id,
-                },
-                partner(),
-            )
-            .await;
-        let order = match order {
+        let order = match book_flight(ctx, attempt).await? {
             Ok(order) => order,
-            Err(e) => {
-                if let Some(c) = resolve(
-                    ctx,
-                    TaskType::BookingFailed,
-                    ClosureReason::TravelNotPossible,
-                    Some(failure_message(&e)),
-                )
-                .await?
-                {
-                    return Ok(Some(c));
+            Err(note) => {
+                let reason = ClosureReason::TravelNotPossible;
+                match resolve(ctx, TaskType::BookingFailed, reason, Some(note)).await? {
+                    Some(c) => return Ok(Some(c)),
+                    None => continue,
                 }
-                continue;
             }
         };
         ctx.state_mut(|s| s.facts.order = Some(order.clone()));

@@ -13,7 +13,6 @@ use serde_json::Value;
 use temporalio_client::errors::{WorkflowQueryError, WorkflowStartError};
 use temporalio_client::{WorkflowQueryOptions, WorkflowStartOptions};
 
-use homeward_activities::store::NewAuditEvent;
 use homeward_workflows::domain::{
     CaseRef, CountryCode, DomainError, HouseholdSize, Intake, Member, OpenCase, ProgrammeId, Stage,
 };
@@ -160,18 +159,14 @@ async fn open_case(
             other => ApiError::Internal(other.to_string()),
         })?;
     state.metrics.cases_opened.inc();
-    let event = NewAuditEvent {
-        case_ref: Some(reference.clone()),
-        actor: caller.actor.id.clone(),
-        role: caller.actor.role.as_str().to_owned(),
-        action: "case_opened".into(),
-        outcome: "accepted".into(),
-        detail: None,
-        occurred_at: chrono::Utc::now(),
-    };
-    if let Err(e) = state.store.append_audit(&event).await {
-        tracing::error!(error = %e, case = %reference, "audit event not written");
-    }
+    crate::audit::record(
+        &state,
+        &caller,
+        &reference,
+        "case_opened".into(),
+        "accepted",
+    )
+    .await;
     tracing::info!(case = %reference, "case opened");
     let href = format!("/api/v1/cases/{reference}");
     Ok((

@@ -69,7 +69,9 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     if let Some(addr) = state.sdk_metrics_addr {
         // The SDK runtime serves its own registry on loopback; merge it into ours.
         let url = format!("http://{addr}/metrics");
-        match reqwest::Client::new()
+        static SCRAPER: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+        match SCRAPER
+            .get_or_init(reqwest::Client::new)
             .get(url)
             .timeout(PROBE_TIMEOUT)
             .send()

@@ -6,11 +6,9 @@ use axum::extract::{Path, State};
 use axum::routing::post;
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::Value;
 use temporalio_client::errors::{WorkflowQueryError, WorkflowUpdateError};
 use temporalio_client::{WorkflowExecuteUpdateOptions, WorkflowQueryOptions};
 
-use homeward_activities::store::NewAuditEvent;
 use homeward_workflows::domain::CaseRef;
 use homeward_workflows::ids::return_case_workflow_id;
 use homeward_workflows::return_case::{
@@ -20,7 +18,7 @@ use homeward_workflows::tasks::{RejectionCode, Role, TaskCompletion, TaskOutcome
 
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::json::{ApiJson, parse_json};
+use crate::json::ApiJson;
 use crate::state::AppState;
 
 /// The decision routes.
@@ -77,27 +75,6 @@ fn update_error(reference: &CaseRef, e: WorkflowUpdateError) -> ApiError {
     }
 }
 
-async fn audit(
-    state: &AppState,
-    caller: &Caller,
-    reference: &CaseRef,
-    action: String,
-    outcome: &str,
-) {
-    let event = NewAuditEvent {
-        case_ref: Some(reference.clone()),
-        actor: caller.actor.id.clone(),
-        role: caller.actor.role.as_str().to_owned(),
-        action,
-        outcome: outcome.to_owned(),
-        detail: None,
-        occurred_at: chrono::Utc::now(),
-    };
-    if let Err(e) = state.store.append_audit(&event).await {
-        tracing::error!(error = %e, case = %reference, "audit event not written");
-    }
-}
-
 async fn view(state: &AppState, reference: &CaseRef) -> Result<Json<CaseView>, ApiError> {
     state
         .temporal
@@ -129,13 +106,12 @@ async fn complete_task(
     State(state): State<AppState>,
     caller: Caller,
     Path((reference, task)): Path<(String, String)>,
-    ApiJson(body): ApiJson<Value>,
+    ApiJson(body): ApiJson<CompleteBody>,
 ) -> Result<Json<CaseView>, ApiError> {
     let reference = CaseRef::parse(&reference)?;
     let task_id: u32 = task
         .parse()
         .map_err(|_| ApiError::field("task", "must be a task number"))?;
-    let body: CompleteBody = parse_json(body.to_string().as_bytes())?;
     check_scope(&state, &caller, &reference).await?;
     let completion = TaskCompletion {
         task_id,
@@ -169,7 +145,7 @@ async fn settle<T>(
     } else {
         "rejected"
     };
-    audit(state, caller, reference, action, outcome).await;
+    crate::audit::record(state, caller, reference, action, outcome).await;
     result.map_err(|e| update_error(reference, e))?;
     view(state, reference).await
 }
@@ -178,11 +154,10 @@ async fn withdraw(
     State(state): State<AppState>,
     caller: Caller,
     Path(reference): Path<String>,
-    ApiJson(body): ApiJson<Value>,
+    ApiJson(body): ApiJson<WithdrawBody>,
 ) -> Result<Json<CaseView>, ApiError> {
     let reference = CaseRef::parse(&reference)?;
     caller.require(&[Role::ReturnOfficer, Role::Operations])?;
-    let body: WithdrawBody = parse_json(body.to_string().as_bytes())?;
     check_scope(&state, &caller, &reference).await?;
     let result = state
         .temporal
@@ -196,32 +171,24 @@ async fn withdraw(
             WorkflowExecuteUpdateOptions::default(),
         )
         .await;
-    let outcome = if result.is_ok() {
-        "accepted"
-    } else {
-        "rejected"
-    };
-    audit(
+    settle(
         &state,
         &caller,
         &reference,
         "consent_withdrawn".into(),
-        outcome,
+        result,
     )
-    .await;
-    result.map_err(|e| update_error(&reference, e))?;
-    view(&state, &reference).await
+    .await
 }
 
 async fn close(
     State(state): State<AppState>,
     caller: Caller,
     Path(reference): Path<String>,
-    ApiJson(body): ApiJson<Value>,
+    ApiJson(body): ApiJson<CloseBody>,
 ) -> Result<Json<CaseView>, ApiError> {
     let reference = CaseRef::parse(&reference)?;
     caller.require(&[Role::Operations])?;
-    let body: CloseBody = parse_json(body.to_string().as_bytes())?;
     check_scope(&state, &caller, &reference).await?;
     let result = state
         .temporal
@@ -236,19 +203,12 @@ async fn close(
             WorkflowExecuteUpdateOptions::default(),
         )
         .await;
-    let outcome = if result.is_ok() {
-        "accepted"
-    } else {
-        "rejected"
-    };
-    audit(
+    settle(
         &state,
         &caller,
         &reference,
         "case_closed_early".into(),
-        outcome,
+        result,
     )
-    .await;
-    result.map_err(|e| update_error(&reference, e))?;
-    view(&state, &reference).await
+    .await
 }
