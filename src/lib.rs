@@ -5,11 +5,12 @@
 //! - `activities/` (`homeward_activities`): the case store and, later, partner clients.
 //! - `worker/` (`homeward_worker`): Temporal runtime, client and worker wiring.
 //! - `api/` (`homeward_api`): the HTTP API; the only place that knows status codes.
-//! - this crate: configuration ([`settings`]), logging ([`telemetry`]), the embedded Temporal
+//! - this crate: the API's command-line client ([`client`]), configuration ([`settings`]), logging ([`telemetry`]), the embedded Temporal
 //!   dev server ([`devserver`]), and [`application`], which assembles the parts for the
 //!   `homeward` binary's subcommands and for the tests.
 
 pub mod application;
+pub mod client;
 pub mod devserver;
 pub mod programmes;
 pub mod settings;

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use secrecy::ExposeSecret;
 
 use homeward::application::{Application, Role, shutdown_signal};
@@ -52,6 +52,141 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Open, show and list cases through the HTTP API (needs an API key).
+    Case {
+        #[command(subcommand)]
+        command: CaseCommand,
+    },
+    /// The open tasks your role can act on, earliest due first (through the HTTP API).
+    Inbox {
+        /// Only this task type, e.g. eligibility_approval.
+        #[arg(long = "type")]
+        task_type: Option<String>,
+        /// Only overdue tasks.
+        #[arg(long)]
+        overdue: bool,
+        /// Only tasks due before this date (2027-01-31) or RFC 3339 time.
+        #[arg(long)]
+        due_before: Option<String>,
+        /// How many tasks to show.
+        #[arg(long)]
+        limit: Option<u32>,
+        /// Skip this many (the number printed under the previous page).
+        #[arg(long)]
+        offset: Option<u32>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Act on tasks through the HTTP API.
+    Task {
+        #[command(subcommand)]
+        command: TaskCommand,
+    },
+}
+
+/// How the API clients reach the API.
+#[derive(Debug, Args)]
+struct ClientArgs {
+    /// The API's base URL.
+    #[arg(
+        long,
+        env = "HOMEWARD_API_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    api_url: String,
+    /// Your API key (from `homeward user create`).
+    #[arg(
+        long,
+        env = "HOMEWARD_API_KEY",
+        hide_env_values = true,
+        default_value = ""
+    )]
+    api_key: String,
+    /// Print the API's JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum CaseCommand {
+    /// Open a case; prints its reference.
+    Open {
+        /// Programme id, e.g. nl-avrr (see GET /api/v1/programmes).
+        #[arg(long)]
+        programme: String,
+        /// Host country (ISO alpha-3), your office.
+        #[arg(long)]
+        host_country: String,
+        /// Country of origin (ISO alpha-3).
+        #[arg(long)]
+        origin_country: String,
+        /// How many people return together.
+        #[arg(long)]
+        household_size: u32,
+        /// Members as JSON: '[{"age_group":"adult","vulnerabilities":[]}]'.
+        #[arg(long)]
+        members: Option<String>,
+        /// Any unique string: running the command again with it opens no second case.
+        #[arg(long)]
+        idempotency_key: Option<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Show a case: stage, open tasks, decisions.
+    Show {
+        /// The case reference, HW-…
+        reference: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// List cases, newest first.
+    List {
+        /// Only cases in this stage, e.g. counselling.
+        #[arg(long)]
+        stage: Option<String>,
+        /// Only this programme.
+        #[arg(long)]
+        programme: Option<String>,
+        /// Only this host country.
+        #[arg(long)]
+        host_country: Option<String>,
+        /// Only this country of origin.
+        #[arg(long)]
+        origin_country: Option<String>,
+        /// open or closed.
+        #[arg(long)]
+        status: Option<String>,
+        /// Only cases with an overdue task.
+        #[arg(long)]
+        overdue: bool,
+        /// Cases per page (1-100).
+        #[arg(long)]
+        page_size: Option<u32>,
+        /// The token printed under the previous page.
+        #[arg(long)]
+        page_token: Option<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TaskCommand {
+    /// Complete a task as yourself; prints the case's new state.
+    Complete {
+        /// The case reference, HW-…
+        reference: String,
+        /// The task number (see `homeward inbox` or `homeward case show`).
+        task: u32,
+        /// The outcome as JSON, e.g. '{"type":"approval","approved":true}'.
+        #[arg(long)]
+        outcome: String,
+        /// Why (required for refusals).
+        #[arg(long)]
+        reason: Option<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -73,6 +208,12 @@ enum UserCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if matches!(
+        cli.command,
+        Command::Case { .. } | Command::Inbox { .. } | Command::Task { .. }
+    ) {
+        return run_client(cli.command);
+    }
     let settings = match Settings::load(&cli.config_dir, cli.config.as_deref()) {
         Ok(s) => s,
         Err(e) => {
@@ -111,6 +252,140 @@ fn main() -> ExitCode {
     })
 }
 
+/// Runs an API client subcommand: no configuration, no case store, only HTTP.
+fn run_client(command: Command) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("homeward: failed to start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(client_command(command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("homeward: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn client_command(command: Command) -> anyhow::Result<()> {
+    use homeward::client::{self, ApiClient};
+    let connect = |args: &ClientArgs| ApiClient::new(&args.api_url, &args.api_key);
+    let (args, result) = match command {
+        Command::Case {
+            command:
+                CaseCommand::Open {
+                    programme,
+                    host_country,
+                    origin_country,
+                    household_size,
+                    members,
+                    idempotency_key,
+                    client: args,
+                },
+        } => {
+            let new = client::NewCase {
+                programme,
+                host_country,
+                origin_country,
+                household_size,
+                members,
+                idempotency_key,
+            };
+            let result = client::open_case(&connect(&args)?, &new).await;
+            (args, result)
+        }
+        Command::Case {
+            command:
+                CaseCommand::Show {
+                    reference,
+                    client: args,
+                },
+        } => {
+            let result = client::show_case(&connect(&args)?, &reference).await;
+            (args, result)
+        }
+        Command::Case {
+            command:
+                CaseCommand::List {
+                    stage,
+                    programme,
+                    host_country,
+                    origin_country,
+                    status,
+                    overdue,
+                    page_size,
+                    page_token,
+                    client: args,
+                },
+        } => {
+            let filters = client::ListFilters {
+                stage,
+                programme,
+                host_country,
+                origin_country,
+                status,
+                overdue,
+                page_size,
+                page_token,
+            };
+            let result = client::list_cases(&connect(&args)?, &filters).await;
+            (args, result)
+        }
+        Command::Inbox {
+            task_type,
+            overdue,
+            due_before,
+            limit,
+            offset,
+            client: args,
+        } => {
+            let filters = client::InboxFilters {
+                task_type,
+                overdue,
+                due_before,
+                limit,
+                offset,
+            };
+            let result = client::inbox(&connect(&args)?, &filters).await;
+            (args, result)
+        }
+        Command::Task {
+            command:
+                TaskCommand::Complete {
+                    reference,
+                    task,
+                    outcome,
+                    reason,
+                    client: args,
+                },
+        } => {
+            let result = client::complete_task(
+                &connect(&args)?,
+                &reference,
+                task,
+                &outcome,
+                reason.as_deref(),
+            )
+            .await;
+            (args, result)
+        }
+        _ => anyhow::bail!("not an API client command"),
+    };
+    let (json, out) = result?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&json)?);
+    } else {
+        print!("{}", client::render(&out));
+    }
+    Ok(())
+}
+
 async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
     match command {
         Command::Migrate => {
@@ -135,6 +410,9 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Api => serve(&settings, Role::Api, false).await,
         Command::Worker => serve(&settings, Role::Worker, false).await,
         Command::Dev => dev(settings).await,
+        Command::Case { .. } | Command::Inbox { .. } | Command::Task { .. } => {
+            anyhow::bail!("API client commands run without configuration")
+        }
     }
 }
 

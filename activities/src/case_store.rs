@@ -9,7 +9,7 @@ use temporalio_common::error::ApplicationFailure;
 use temporalio_macros::activities;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 
-use homeward_workflows::activities::{StageChange, markers};
+use homeward_workflows::activities::{CaseOutcome, StageChange, markers};
 use homeward_workflows::domain::OpenCase;
 
 use crate::store::{CaseStore, StoreError};
@@ -78,5 +78,17 @@ impl CaseStoreActivitiesImpl {
             .map_err(StoreError::into_activity_error)?;
         tracing::info!(case = %change.reference, stage = %change.stage, "stage recorded");
         Ok(())
+    }
+
+    #[activity(definition = markers::RecordOutcome)]
+    pub async fn record_outcome(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        outcome: CaseOutcome,
+    ) -> Result<(), ActivityError> {
+        self.store
+            .record_outcome(&outcome)
+            .await
+            .map_err(StoreError::into_activity_error)
     }
 }

@@ -2,6 +2,7 @@
 //!
 //! - [`store`]: the case store (sqlx; SQLite or PostgreSQL by URL scheme).
 //! - [`case_store`]: the activities that write workflow facts into the store.
+//! - [`reports`]: statistics, the audit export, mirrored outcomes and idempotency keys.
 //! - [`http_partners`]: the partners' HTTP clients (the only code that knows wire formats).
 //! - [`sandbox`]: the local partner sandbox server (same wire formats, ledger, faults).
 //! - [`partners`]: travel, payments and outreach as traits, their activities, and the
@@ -13,6 +14,7 @@
 pub mod case_store;
 pub mod http_partners;
 pub mod partners;
+pub mod reports;
 pub mod sandbox;
 pub mod store;
 

@@ -135,7 +135,7 @@ pub fn format_ts(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
-fn parse_ts(column: &'static str, raw: &str) -> Result<DateTime<Utc>, StoreError> {
+pub(crate) fn parse_ts(column: &'static str, raw: &str) -> Result<DateTime<Utc>, StoreError> {
     DateTime::parse_from_rfc3339(raw)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|e| StoreError::Corrupt {
@@ -152,7 +152,7 @@ fn hash_key(secret: &str) -> String {
 #[derive(Debug, Clone)]
 pub struct CaseStore {
     /// The shared connection pool.
-    pool: AnyPool,
+    pub(crate) pool: AnyPool,
     /// Which database the pool talks to; picks the migration set.
     backend: Backend,
 }
@@ -241,6 +241,15 @@ impl CaseStore {
         .rows_affected()
             == 1;
         if inserted {
+            sqlx::query(
+                "INSERT INTO case_stage_history (reference, stage, entered_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(case.reference.as_str())
+            .bind(Stage::Intake.as_str())
+            .bind(&opened)
+            .execute(&mut *tx)
+            .await?;
             insert_audit(
                 &mut tx,
                 &NewAuditEvent {
@@ -267,14 +276,25 @@ impl CaseStore {
         stage: Stage,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
             "UPDATE cases SET stage = $1, updated_at = $2 WHERE reference = $3 AND updated_at <= $2",
         )
         .bind(stage.as_str())
         .bind(format_ts(at))
         .bind(reference.as_str())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        sqlx::query(
+            "INSERT INTO case_stage_history (reference, stage, entered_at) VALUES ($1, $2, $3) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(reference.as_str())
+        .bind(stage.as_str())
+        .bind(format_ts(at))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 

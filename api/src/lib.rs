@@ -11,8 +11,11 @@ pub mod error;
 pub mod fields;
 pub mod json;
 pub mod metrics;
+pub mod openapi;
+pub mod query;
 pub mod routes;
 pub mod state;
+pub mod visibility;
 
 use std::future::Future;
 
@@ -34,6 +37,9 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::cases::router())
         .merge(routes::tasks::router())
         .merge(routes::programmes::router())
+        .merge(routes::inbox::router())
+        .merge(routes::reports::router())
+        .merge(openapi::router())
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
         .layer(RequestBodyLimitLayer::new(limit))
         .layer(middleware::from_fn_with_state(

@@ -97,21 +97,30 @@ pub fn start_runtime() -> Result<TemporalRuntime, WorkerError> {
 
 /// Connects a client to Temporal.
 pub async fn connect(conn: &TemporalConnection) -> Result<Client, WorkerError> {
-    let options = ConnectionOptions::new(conn.address.clone())
-        .identity(conn.identity.clone())
-        .maybe_api_key(conn.api_key.clone())
-        .connect_timeout(conn.connect_timeout)
-        .build();
-    let connection = tokio::time::timeout(conn.connect_timeout, Connection::connect(options))
-        .await
-        .map_err(|_| WorkerError::Connect {
-            address: conn.address.to_string(),
-            message: format!("no answer within {:?}", conn.connect_timeout),
-        })?
-        .map_err(|e| WorkerError::Connect {
-            address: conn.address.to_string(),
-            message: e.to_string(),
-        })?;
+    // A frontend that is starting answers "not healthy yet" for a moment (a process started with
+    // its cluster, a dev server just spawned): keep trying until connect_timeout, then give up.
+    let deadline = tokio::time::Instant::now() + conn.connect_timeout;
+    let connection = loop {
+        let options = ConnectionOptions::new(conn.address.clone())
+            .identity(conn.identity.clone())
+            .maybe_api_key(conn.api_key.clone())
+            .connect_timeout(conn.connect_timeout)
+            .build();
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let message = match tokio::time::timeout(left, Connection::connect(options)).await {
+            Ok(Ok(connection)) => break connection,
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => format!("no answer within {:?}", conn.connect_timeout),
+        };
+        if tokio::time::Instant::now() + Duration::from_millis(250) >= deadline {
+            return Err(WorkerError::Connect {
+                address: conn.address.to_string(),
+                message,
+            });
+        }
+        tracing::debug!(%message, "Temporal not ready yet; retrying");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
     Client::new(
         connection,
         ClientOptions::new(conn.namespace.clone()).build(),

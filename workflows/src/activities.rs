@@ -25,6 +25,35 @@ pub struct StageChange {
     pub at: DateTime<Utc>,
 }
 
+/// A result worth counting in M&E statistics, mirrored into the case store. Numbers only: no
+/// names, no free text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum CaseOutcome {
+    /// A grant tranche was disbursed.
+    TranchePaid {
+        /// The case.
+        reference: CaseRef,
+        /// The tranche's position in the programme's list.
+        tranche: u32,
+        /// What was paid.
+        amount: crate::programme::Money,
+        /// Workflow time of the payment.
+        at: DateTime<Utc>,
+    },
+    /// A monitoring follow-up was answered and scored.
+    Scored {
+        /// The case.
+        reference: CaseRef,
+        /// Which follow-up (0-based).
+        follow_up: u32,
+        /// The scores.
+        scores: crate::tasks::RssScores,
+        /// Workflow time of the answer.
+        at: DateTime<Utc>,
+    },
+}
+
 /// A request for flight offers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OfferRequest {
@@ -176,6 +205,13 @@ impl CaseStoreActivities {
     pub fn record_stage(_change: StageChange) -> Result<(), ActivityError> {
         unimplemented!()
     }
+
+    /// Mirrors a paid tranche or a scored follow-up into the statistics tables. Idempotent: one
+    /// row per tranche and per follow-up.
+    #[activity(name = "case_store.record_outcome")]
+    pub fn record_outcome(_outcome: CaseOutcome) -> Result<(), ActivityError> {
+        unimplemented!()
+    }
 }
 
 /// The travel partner.
@@ -235,7 +271,7 @@ impl OutreachActivities {
 /// The definitions' marker types, for `#[activity(definition = …)]` on implementations, which
 /// makes the compiler check that an implementation's input and output match its contract.
 pub mod markers {
-    pub use super::case_store_activities::{RecordCaseOpened, RecordStage};
+    pub use super::case_store_activities::{RecordCaseOpened, RecordOutcome, RecordStage};
     pub use super::outreach_activities::{HandOver, Notify};
     pub use super::payment_activities::Disburse;
     pub use super::travel_activities::{CancelOrder, CreateOrder, SearchOffers};

@@ -178,7 +178,19 @@ impl<'de> Deserialize<'de> for HouseholdSize {
 }
 
 /// Where a case stands in the AVRR lifecycle (DOMAIN.md, "The life of one return case").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
     /// Opened; the case record is being written.
@@ -234,7 +246,7 @@ impl fmt::Display for Stage {
 }
 
 /// A household member's age group: what consent and grants depend on, without a birth date.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AgeGroup {
     /// 18 or older: signs their own declaration.
@@ -246,7 +258,7 @@ pub enum AgeGroup {
 }
 
 /// Vulnerabilities that change what the lifecycle requires (DOMAIN.md, "Intake").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Vulnerability {
     /// Victim of trafficking.
@@ -263,7 +275,7 @@ pub enum Vulnerability {
 }
 
 /// One household member, as the workflow sees them: no name, no birth date, no document number.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Member {
     /// The age group.
     pub age_group: AgeGroup,

@@ -24,7 +24,7 @@ use crate::steps;
 use crate::tasks::{Actor, Role, RssScores, Task, TaskCompletion, TaskOutcome, check_completion};
 
 /// Why a case closed (IOM Reintegration Handbook reasons, plus the pre-departure ones).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ClosureReason {
     /// The support period ended.
@@ -277,6 +277,9 @@ pub struct ReturnCase {
     pub(crate) now: DateTime<Utc>,
     /// This run continues a case into reintegration.
     pub(crate) resumed: bool,
+    /// What was last published to visibility in this run, so an unchanged view is not
+    /// published again (each publication is a history event).
+    pub(crate) published: Option<steps::Published>,
 }
 
 #[workflow_methods]
@@ -300,6 +303,7 @@ impl ReturnCase {
             interrupt: None,
             closure: None,
             resumed,
+            published: None,
         }
     }
 

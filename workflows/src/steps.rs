@@ -14,8 +14,9 @@ use temporalio_workflow::{
 };
 
 use crate::activities::{
-    Audience, CancelRequest, CaseStoreActivities, Disbursement, HandOver, Notice, OfferRequest,
-    Order, OrderRequest, OutreachActivities, PaymentActivities, StageChange, TravelActivities,
+    Audience, CancelRequest, CaseOutcome, CaseStoreActivities, Disbursement, HandOver, Notice,
+    OfferRequest, Order, OrderRequest, OutreachActivities, PaymentActivities, StageChange,
+    TravelActivities,
 };
 use crate::domain::{Stage, Vulnerability};
 use crate::programme::{Anchor, Money, Span};
@@ -24,7 +25,8 @@ use crate::return_case::{
     time_of,
 };
 use crate::tasks::{
-    Actor, CounsellingDecision, Resolution, Task, TaskCompletion, TaskOutcome, TaskType,
+    Actor, CaseMemo, CounsellingDecision, INBOX_MEMO, Resolution, Task, TaskCompletion,
+    TaskOutcome, TaskSummary, TaskType,
 };
 
 type Ctx = WorkflowContext<ReturnCase>;
@@ -59,41 +61,85 @@ const SA_TASKS: SearchAttributeKey<Vec<String>> =
 const SA_DUE: SearchAttributeKey<temporalio_common::search_attributes::Timestamp> =
     SearchAttributeKey::datetime("HomewardNextDue");
 
-/// Publishes the case's visible state for inbox queries.
+/// `HomewardNextDue` of a case with no dated task. The server refuses to unset a Datetime
+/// attribute, and a stale date would make the case look overdue; "never" keeps
+/// `HomewardNextDue < now` exact.
+pub const NO_DEADLINE: &str = "2999-12-31T00:00:00Z";
+
+/// What a run last published to visibility.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Published {
+    stage: String,
+    tasks: Vec<TaskSummary>,
+}
+
+/// Publishes the case's visible state for lists and inboxes: stage, open task types and next
+/// due date as search attributes (queried), the open tasks as a memo (shown). Nothing is
+/// published when nothing changed: each publication is a history event.
 pub fn refresh_visibility(ctx: &Ctx) {
-    let (stage, programme, host, origin, mut tasks, due) = ctx.state(|s| {
+    let (stage, tasks, first) = ctx.state(|s| {
         (
             s.stage.as_str().to_owned(),
-            s.case.intake.programme.to_string(),
-            s.case.intake.host_country.to_string(),
-            s.case.intake.origin_country.to_string(),
-            s.tasks
-                .iter()
-                .map(|t| t.task_type.as_str().to_owned())
-                .collect::<Vec<_>>(),
-            s.tasks.iter().filter_map(|t| t.due_at).min(),
+            s.tasks.iter().map(TaskSummary::from).collect::<Vec<_>>(),
+            s.published.is_none(),
         )
     });
-    tasks.sort();
-    tasks.dedup();
+    let current = Published { stage, tasks };
+    if ctx.state(|s| s.published.as_ref() == Some(&current)) {
+        return;
+    }
+    let mut types: Vec<String> = current
+        .tasks
+        .iter()
+        .map(|t| t.task_type.as_str().to_owned())
+        .collect();
+    types.sort();
+    types.dedup();
+    let due = current
+        .tasks
+        .iter()
+        .filter_map(|t| t.due_at)
+        .min()
+        .unwrap_or_else(|| {
+            DateTime::parse_from_rfc3339(NO_DEADLINE)
+                .map(|d| d.with_timezone(&Utc))
+                .unwrap_or_default()
+        });
     let mut updates = vec![
-        SA_STAGE.value_set(stage),
-        SA_PROGRAMME.value_set(programme),
-        SA_HOST.value_set(host),
-        SA_ORIGIN.value_set(origin),
-        SA_TASKS.value_set(tasks),
+        SA_STAGE.value_set(current.stage.clone()),
+        SA_TASKS.value_set(types),
+        SA_DUE.value_set(temporalio_common::search_attributes::Timestamp::new(
+            due.timestamp(),
+            i32::try_from(due.timestamp_subsec_nanos()).unwrap_or(0),
+        )),
     ];
-    // The server refuses an unset Datetime attribute, so a case without a dated task keeps its
-    // last value; inbox queries combine it with HomewardOpenTasks.
-    if let Some(due) = due {
-        updates.push(
-            SA_DUE.value_set(temporalio_common::search_attributes::Timestamp::new(
-                due.timestamp(),
-                i32::try_from(due.timestamp_subsec_nanos()).unwrap_or(0),
-            )),
-        );
+    if first {
+        let (programme, host, origin) = ctx.state(|s| {
+            (
+                s.case.intake.programme.to_string(),
+                s.case.intake.host_country.to_string(),
+                s.case.intake.origin_country.to_string(),
+            )
+        });
+        updates.push(SA_PROGRAMME.value_set(programme));
+        updates.push(SA_HOST.value_set(host));
+        updates.push(SA_ORIGIN.value_set(origin));
     }
     ctx.upsert_search_attributes(updates);
+    let memo_changed = ctx.state(|s| {
+        s.published
+            .as_ref()
+            .is_none_or(|p| p.tasks != current.tasks)
+    });
+    if memo_changed {
+        // Serialising plain summaries cannot fail; were it to, only the inbox entry goes stale.
+        let memo = CaseMemo {
+            opened_at: ctx.state(|s| s.case.opened_at),
+            open_tasks: current.tasks.clone(),
+        };
+        let _ = ctx.upsert_memo([(INBOX_MEMO, Some(temporalio_common::MemoValue::new(memo)))]);
+    }
+    ctx.state_mut(|s| s.published = Some(current));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -999,6 +1045,14 @@ async fn tranche(ctx: &mut Ctx, i: usize) -> Step<()> {
                         at,
                     });
                 });
+                let outcome = CaseOutcome::TranchePaid {
+                    reference: request.reference.clone(),
+                    tranche: subject,
+                    amount: request.amount.clone(),
+                    at,
+                };
+                ctx.execute_activity(CaseStoreActivities::record_outcome, outcome, quick())
+                    .await?;
                 return Ok(());
             }
             Err(e) => {
@@ -1066,6 +1120,15 @@ async fn follow_up(ctx: &mut Ctx, i: usize) -> Step<Option<Closure>> {
                         scores,
                     });
                 });
+                let (reference, at) = (ctx.state(|s| s.case.reference.clone()), now(ctx));
+                let outcome = CaseOutcome::Scored {
+                    reference,
+                    follow_up: subject,
+                    scores,
+                    at,
+                };
+                ctx.execute_activity(CaseStoreActivities::record_outcome, outcome, quick())
+                    .await?;
                 let due = ctx.state(|s| s.case.rules.deadlines.approval);
                 for (dimension, score) in [
                     (0, scores.economic),

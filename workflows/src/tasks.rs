@@ -10,7 +10,19 @@ use serde::{Deserialize, Serialize};
 use crate::domain::Stage;
 
 /// The roles of DOMAIN.md ("Who uses it").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Counsellor or caseworker in the host country.
@@ -65,7 +77,19 @@ impl Actor {
 }
 
 /// The kinds of task the lifecycle opens.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum TaskType {
     /// Record a counselling session's outcome.
@@ -119,6 +143,37 @@ pub enum TaskType {
 }
 
 impl TaskType {
+    /// Every task type.
+    pub const ALL: [TaskType; 24] = {
+        use TaskType::*;
+        [
+            CounsellingSession,
+            Consent,
+            BestInterestsDetermination,
+            GuardianConsent,
+            FamilyAssessment,
+            EligibilityApproval,
+            TravelDocument,
+            DocumentEscalation,
+            FitToTravel,
+            BookingApproval,
+            BookingFailed,
+            DepartureConfirmation,
+            NoShow,
+            ArrivalConfirmation,
+            ReceptionEscalation,
+            ReintegrationPlan,
+            PlanApproval,
+            MilestoneVerification,
+            TrancheApproval,
+            PaymentFailed,
+            MonitoringSurvey,
+            MonitoringEscalation,
+            Referral,
+            ClosureApproval,
+        ]
+    };
+
     /// The role that may complete a task of this type.
     pub fn role(self) -> Role {
         use TaskType::*;
@@ -219,7 +274,7 @@ impl fmt::Display for TaskType {
 }
 
 /// What the returnee decided in a counselling session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CounsellingDecision {
     /// Go on to informed consent.
@@ -231,7 +286,7 @@ pub enum CounsellingDecision {
 }
 
 /// How an escalation or failure is resolved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Resolution {
     /// Try again (rebook, keep waiting, retry the payment, note the follow-up).
@@ -241,7 +296,7 @@ pub enum Resolution {
 }
 
 /// Areas of reintegration support in a plan.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SupportArea {
     /// Micro-business, training, job placement.
@@ -254,13 +309,16 @@ pub enum SupportArea {
 
 /// The 15 Reintegration Sustainability Survey answers, each scored 1 (worst) to 5 (best):
 /// five economic, five social, five psychosocial indicators.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RssAnswers {
     /// Income, employment, debt, food security, access to credit.
+    #[schema(value_type = Vec<u8>, min_items = 5, max_items = 5)]
     pub economic: [u8; 5],
     /// Housing, education, documents, health care, safety.
+    #[schema(value_type = Vec<u8>, min_items = 5, max_items = 5)]
     pub social: [u8; 5],
     /// Wellbeing, distress, discrimination, social network, desire to re-migrate.
+    #[schema(value_type = Vec<u8>, min_items = 5, max_items = 5)]
     pub psychosocial: [u8; 5],
 }
 
@@ -312,7 +370,7 @@ impl RssAnswers {
 }
 
 /// What a completion says; one variant per kind of task.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum TaskOutcome {
     /// Counselling session outcome.
@@ -338,6 +396,7 @@ pub enum TaskOutcome {
     /// The travel document issued.
     TravelDocument {
         /// The last day it is valid.
+        #[schema(value_type = String, format = Date)]
         expires_on: NaiveDate,
     },
     /// The medical check.
@@ -454,6 +513,52 @@ pub struct Task {
     /// What the person should know, e.g. the partner's own error message after a refusal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+}
+
+/// The memo key under which a case publishes its open tasks for inbox listings.
+pub const INBOX_MEMO: &str = "homeward_open_tasks";
+
+/// What a case publishes in its memo for lists and inboxes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseMemo {
+    /// When the case was opened (a continued run starts later).
+    pub opened_at: DateTime<Utc>,
+    /// Its open tasks.
+    pub open_tasks: Vec<TaskSummary>,
+}
+
+/// What an inbox shows of an open task: what, for whom, by when. Published in the workflow's
+/// memo, so carries no personal data and no free text (a partner's message stays in the case).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskSummary {
+    /// Unique within the case.
+    pub id: u32,
+    /// What is asked.
+    pub task_type: TaskType,
+    /// The stage that opened it.
+    pub stage: Stage,
+    /// Who may complete it.
+    pub role: Role,
+    /// When it was opened.
+    pub opened_at: DateTime<Utc>,
+    /// When it is due.
+    pub due_at: Option<DateTime<Utc>>,
+    /// Who asked for it: they may not complete it (four-eyes).
+    pub requested_by: Option<String>,
+}
+
+impl From<&Task> for TaskSummary {
+    fn from(t: &Task) -> Self {
+        Self {
+            id: t.id,
+            task_type: t.task_type,
+            stage: t.stage,
+            role: t.role,
+            opened_at: t.opened_at,
+            due_at: t.due_at,
+            requested_by: t.requested_by.clone(),
+        }
+    }
 }
 
 /// A completion, as submitted through the workflow Update.

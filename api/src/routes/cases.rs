@@ -1,17 +1,19 @@
-//! `/api/v1/cases`: open a case (start its workflow) and read one (query its workflow).
+//! `/api/v1/cases`: open a case (start its workflow), list cases (visibility), read one (query
+//! its workflow).
 //!
 //! Handlers only turn HTTP into domain types and start, query, signal or update workflows; they
 //! never write case state themselves.
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Serialize;
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 use temporalio_client::errors::{WorkflowQueryError, WorkflowStartError};
-use temporalio_client::{WorkflowQueryOptions, WorkflowStartOptions};
+use temporalio_client::{WorkflowIdReusePolicy, WorkflowQueryOptions, WorkflowStartOptions};
 
 use homeward_workflows::domain::{
     CaseRef, CountryCode, DomainError, HouseholdSize, Intake, Member, OpenCase, ProgrammeId, Stage,
@@ -25,12 +27,15 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::fields::{FieldReader, as_integer, as_str};
 use crate::json::ApiJson;
+use crate::query::QueryReader;
 use crate::state::AppState;
+use crate::visibility::{CaseSummary, list_page, quoted};
+use homeward_activities::reports::Claim;
 
 /// The case routes.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/api/v1/cases", post(open_case))
+        .route("/api/v1/cases", post(open_case).get(list_cases))
         .route("/api/v1/cases/{reference}", get(get_case))
 }
 
@@ -43,7 +48,7 @@ struct CaseOpened {
 }
 
 /// Turns the request body into an [`Intake`], naming every bad field.
-fn parse_intake(body: Value) -> Result<Intake, ApiError> {
+pub(crate) fn parse_intake(body: Value) -> Result<Intake, ApiError> {
     let mut r = FieldReader::new(body)?;
     let programme = r.required("programme", |v| ProgrammeId::parse(as_str("programme", v)?));
     let host_country = r.required("host_country", |v| {
@@ -119,12 +124,60 @@ fn programme_for(state: &AppState, intake: &Intake) -> Result<ProgrammeRules, Ap
     Ok(rules.clone())
 }
 
-async fn open_case(
+/// The `Idempotency-Key` header, if sent: 1 to 255 visible ASCII characters.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(raw) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    match raw.to_str() {
+        Ok(key) if (1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic()) => {
+            Ok(Some(key.to_owned()))
+        }
+        _ => Err(ApiError::field(
+            "Idempotency-Key",
+            "must be 1 to 255 visible ASCII characters",
+        )),
+    }
+}
+
+fn sha256_hex(parts: &[&[u8]]) -> String {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update((part.len() as u64).to_be_bytes());
+        hasher.update(part);
+    }
+    hex::encode(hasher.finalize())
+}
+
+/// Open a case: starts its workflow. With an `Idempotency-Key`, a retried request returns the
+/// case its first attempt opened.
+#[utoipa::path(
+    post,
+    path = "/api/v1/cases",
+    tag = "cases",
+    request_body = crate::openapi::OpenCaseDoc,
+    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters")),
+    responses(
+        (status = 201, description = "Opened (or, with a used key, the first case)", body = crate::openapi::CaseOpenedDoc),
+        (status = 400, description = "A bad field or parameter, named", body = crate::openapi::ErrorDoc),
+        (status = 401, description = "No valid API key", body = crate::openapi::ErrorDoc),
+        (status = 403, description = "Not a return officer", body = crate::openapi::ErrorDoc),
+        (status = 409, description = "Reference collision; retry", body = crate::openapi::ErrorDoc),
+        (status = 413, description = "Body too large", body = crate::openapi::ErrorDoc),
+        (status = 415, description = "Not JSON", body = crate::openapi::ErrorDoc),
+        (status = 422, description = "Idempotency-Key used for another request", body = crate::openapi::ErrorDoc),
+    ),
+    security(("api_key" = []))
+)]
+pub(crate) async fn open_case(
     State(state): State<AppState>,
     caller: Caller,
+    headers: HeaderMap,
     ApiJson(body): ApiJson<Value>,
 ) -> Result<impl IntoResponse, ApiError> {
     caller.require(&[Role::ReturnOfficer])?;
+    let key = idempotency_key(&headers)?;
+    let request_hash = sha256_hex(&[body.to_string().as_bytes()]);
     let intake = parse_intake(body)?;
     if let Some(office) = &caller.office
         && office != intake.host_country.as_str()
@@ -135,61 +188,213 @@ async fn open_case(
         ));
     }
     let rules = programme_for(&state, &intake)?;
-    let reference = CaseRef::from_entropy(rand::random::<u64>());
+    let mut reference = CaseRef::from_entropy(rand::random::<u64>());
+    let opened_at = chrono::Utc::now();
+    // A retried request with the same key (per user) opens the case its first attempt chose;
+    // starting it again is harmless (the workflow ID is taken) and finishes a first attempt
+    // that stopped between claiming the key and starting the workflow.
+    let mut replayed = false;
+    if let Some(key) = &key {
+        let key_hash = sha256_hex(&[caller.actor.id.as_bytes(), key.as_bytes()]);
+        match state
+            .store
+            .claim_idempotency_key(&key_hash, &request_hash, &reference, opened_at)
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?
+        {
+            Claim::New => {}
+            Claim::Used {
+                reference: first,
+                same_request: true,
+            } => {
+                reference = first;
+                replayed = true;
+            }
+            Claim::Used { .. } => {
+                return Err(ApiError::Unprocessable(
+                    "this Idempotency-Key was already used for a different request".into(),
+                ));
+            }
+        }
+    }
     let case = OpenCase {
         reference: reference.clone(),
         intake,
-        opened_at: chrono::Utc::now(),
+        opened_at,
         rules,
     };
     let workflow_id = return_case_workflow_id(&reference);
-    let options = WorkflowStartOptions::new(state.task_queue.clone(), workflow_id).build();
-    state
+    // A reference is never reused, not even after its case closed.
+    let options = WorkflowStartOptions::new(state.task_queue.clone(), workflow_id)
+        .id_reuse_policy(WorkflowIdReusePolicy::RejectDuplicate)
+        .build();
+    let started = state
         .temporal
         .start_workflow(ReturnCase::run, CaseInput::new(case), options)
-        .await
-        .map_err(|e| match e {
-            WorkflowStartError::AlreadyStarted { .. } => {
-                ApiError::Conflict(format!("case {reference} already exists; retry"))
-            }
-            WorkflowStartError::Rpc(status) => {
-                tracing::warn!(code = ?status.code(), "temporal refused to start a case");
-                ApiError::Unavailable("the workflow engine is unavailable; retry later".into())
-            }
-            other => ApiError::Internal(other.to_string()),
-        })?;
-    state.metrics.cases_opened.inc();
-    crate::audit::record(
-        &state,
-        &caller,
-        &reference,
-        "case_opened".into(),
-        "accepted",
-    )
-    .await;
-    tracing::info!(case = %reference, "case opened");
+        .await;
+    match started {
+        Ok(_) => {}
+        Err(WorkflowStartError::AlreadyStarted { .. }) if replayed => {}
+        Err(WorkflowStartError::AlreadyStarted { .. }) => {
+            return Err(ApiError::Conflict(format!(
+                "case {reference} already exists; retry"
+            )));
+        }
+        Err(WorkflowStartError::Rpc(status)) => {
+            tracing::warn!(code = ?status.code(), "temporal refused to start a case");
+            return Err(ApiError::Unavailable(
+                "the workflow engine is unavailable; retry later".into(),
+            ));
+        }
+        Err(other) => return Err(ApiError::Internal(other.to_string())),
+    }
+    let stage = if replayed {
+        query_view(&state, &reference)
+            .await
+            .map(|v| v.stage)
+            .unwrap_or(Stage::Intake)
+    } else {
+        state.metrics.cases_opened.inc();
+        crate::audit::record(
+            &state,
+            &caller,
+            &reference,
+            "case_opened".into(),
+            "accepted",
+        )
+        .await;
+        tracing::info!(case = %reference, "case opened");
+        Stage::Intake
+    };
     let href = format!("/api/v1/cases/{reference}");
     Ok((
         StatusCode::CREATED,
-        [(axum::http::header::LOCATION, href.clone())],
+        [
+            (axum::http::header::LOCATION, href.clone()),
+            (
+                axum::http::HeaderName::from_static("idempotent-replayed"),
+                replayed.to_string(),
+            ),
+        ],
         Json(CaseOpened {
             reference,
-            stage: Stage::Intake,
+            stage,
             href,
         }),
     ))
 }
 
-async fn get_case(
+/// A page of cases.
+#[derive(Debug, Serialize)]
+pub(crate) struct CaseList {
+    cases: Vec<CaseSummary>,
+    /// Pass as `page_token` for the next page; absent on the last.
+    next_page_token: Option<String>,
+}
+
+/// The visibility condition that keeps a caller to their office's or country's cases.
+pub(crate) fn scope_filter(caller: &Caller) -> Option<String> {
+    match (&caller.office, caller.actor.role) {
+        (None, _) | (_, Role::Auditor | Role::Admin) => None,
+        (Some(office), Role::Partner) => {
+            Some(format!("HomewardOriginCountry = {}", quoted(office)))
+        }
+        (Some(office), _) => Some(format!("HomewardHostCountry = {}", quoted(office))),
+    }
+}
+
+/// List cases, newest first, one page at a time.
+#[utoipa::path(
+    get,
+    path = "/api/v1/cases",
+    tag = "cases",
+    params(
+        ("stage" = Option<homeward_workflows::domain::Stage>, Query, description = "Only this stage"),
+        ("programme" = Option<String>, Query, description = "Only this programme"),
+        ("host_country" = Option<String>, Query, description = "ISO alpha-3"),
+        ("origin_country" = Option<String>, Query, description = "ISO alpha-3"),
+        ("status" = Option<String>, Query, description = "open or closed"),
+        ("overdue" = Option<bool>, Query, description = "Only cases with an overdue task"),
+        ("page_size" = Option<i64>, Query, minimum = 1, maximum = 100, description = "Default 25"),
+        ("page_token" = Option<String>, Query, description = "From the previous page"),
+    ),
+    responses(
+        (status = 200, description = "A page of cases", body = serde_json::Value),
+        (status = 400, description = "A bad field or parameter, named", body = crate::openapi::ErrorDoc),
+        (status = 401, description = "No valid API key", body = crate::openapi::ErrorDoc),
+    ),
+    security(("api_key" = []))
+)]
+pub(crate) async fn list_cases(
     State(state): State<AppState>,
     caller: Caller,
-    Path(reference): Path<String>,
-) -> Result<Json<CaseView>, ApiError> {
-    let reference = CaseRef::parse(&reference)?;
-    let handle = state
+    mut q: QueryReader,
+) -> Result<Json<CaseList>, ApiError> {
+    let stage: Option<Stage> = q.name("stage", "stage");
+    let programme = q.optional("programme", |r| {
+        ProgrammeId::parse(r).map_err(|e| e.problem)
+    });
+    let host = q.optional("host_country", |r| {
+        CountryCode::parse(r).map_err(|e| e.problem)
+    });
+    let origin = q.optional("origin_country", |r| {
+        CountryCode::parse(r).map_err(|e| e.problem)
+    });
+    let open = q.optional("status", |r| match r {
+        "open" => Ok(true),
+        "closed" => Ok(false),
+        _ => Err("must be open or closed".to_owned()),
+    });
+    let overdue = q.flag("overdue").unwrap_or(false);
+    let page_size = q.number("page_size", 1, 100, 25);
+    let page_token = q.optional("page_token", |r| Ok::<_, String>(r.to_owned()));
+    q.finish()?;
+
+    let mut clauses: Vec<String> = scope_filter(&caller).into_iter().collect();
+    if let Some(stage) = stage {
+        clauses.push(format!("HomewardStage = {}", quoted(stage.as_str())));
+    }
+    if let Some(p) = programme {
+        clauses.push(format!("HomewardProgramme = {}", quoted(p.as_str())));
+    }
+    if let Some(c) = host {
+        clauses.push(format!("HomewardHostCountry = {}", quoted(c.as_str())));
+    }
+    if let Some(c) = origin {
+        clauses.push(format!("HomewardOriginCountry = {}", quoted(c.as_str())));
+    }
+    match open {
+        Some(true) => clauses.push("ExecutionStatus = 'Running'".into()),
+        Some(false) => clauses.push("ExecutionStatus != 'Running'".into()),
+        None => {}
+    }
+    if overdue {
+        clauses.push(format!(
+            "ExecutionStatus = 'Running' AND HomewardNextDue < {}",
+            quoted(&chrono::Utc::now().to_rfc3339())
+        ));
+    }
+    let page = list_page(
+        &state,
+        &clauses.join(" AND "),
+        i32::try_from(page_size).unwrap_or(25),
+        page_token.as_deref(),
+    )
+    .await?;
+    Ok(Json(CaseList {
+        cases: page.cases,
+        next_page_token: page.next_page_token,
+    }))
+}
+
+/// Queries a case's workflow for its view.
+pub(crate) async fn query_view(
+    state: &AppState,
+    reference: &CaseRef,
+) -> Result<CaseView, ApiError> {
+    state
         .temporal
-        .get_workflow_handle::<ReturnCase>(return_case_workflow_id(&reference));
-    let view = handle
+        .get_workflow_handle::<ReturnCase>(return_case_workflow_id(reference))
         .query(ReturnCase::view, (), WorkflowQueryOptions::default())
         .await
         .map_err(|e| match e {
@@ -199,7 +404,30 @@ async fn get_case(
                 ApiError::Unavailable("the workflow engine is unavailable; retry later".into())
             }
             other => ApiError::Internal(other.to_string()),
-        })?;
+        })
+}
+
+/// A case: its stage, open tasks and decisions.
+#[utoipa::path(
+    get,
+    path = "/api/v1/cases/{reference}",
+    tag = "cases",
+    params(("reference" = String, Path, pattern = r"^HW-[0-9A-HJKMNP-TV-Z]{12}$", description = "HW- and 12 characters")),
+    responses(
+        (status = 200, description = "The case", body = serde_json::Value),
+        (status = 400, description = "A bad field or parameter, named", body = crate::openapi::ErrorDoc),
+        (status = 401, description = "No valid API key", body = crate::openapi::ErrorDoc),
+        (status = 404, description = "No such case in your scope", body = crate::openapi::ErrorDoc),
+    ),
+    security(("api_key" = []))
+)]
+pub(crate) async fn get_case(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(reference): Path<String>,
+) -> Result<Json<CaseView>, ApiError> {
+    let reference = CaseRef::parse(&reference)?;
+    let view = query_view(&state, &reference).await?;
     // Offices see their own cases; partners the cases handed over to their country. A case out
     // of scope is answered as if it did not exist.
     if !in_scope(&caller, &view) {

@@ -2,5 +2,7 @@
 
 pub mod cases;
 pub mod health;
+pub mod inbox;
 pub mod programmes;
+pub mod reports;
 pub mod tasks;

@@ -15,6 +15,20 @@ pub fn router() -> Router<AppState> {
 }
 
 /// Every programme's current rules (a new case pins these; running cases keep their own).
-async fn list(State(state): State<AppState>, _caller: Caller) -> Json<Vec<ProgrammeRules>> {
+/// Every programme's current rules.
+#[utoipa::path(
+    get,
+    path = "/api/v1/programmes",
+    tag = "programmes",
+    responses(
+        (status = 200, description = "Programmes", body = serde_json::Value),
+        (status = 401, description = "No valid API key", body = crate::openapi::ErrorDoc),
+    ),
+    security(("api_key" = []))
+)]
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    _caller: Caller,
+) -> Json<Vec<ProgrammeRules>> {
     Json(state.programmes.values().cloned().collect())
 }

@@ -6,8 +6,8 @@ use axum::extract::{Path, State};
 use axum::routing::post;
 use axum::{Json, Router};
 use serde::Deserialize;
-use temporalio_client::errors::{WorkflowQueryError, WorkflowUpdateError};
-use temporalio_client::{WorkflowExecuteUpdateOptions, WorkflowQueryOptions};
+use temporalio_client::WorkflowExecuteUpdateOptions;
+use temporalio_client::errors::WorkflowUpdateError;
 
 use homeward_workflows::domain::CaseRef;
 use homeward_workflows::ids::return_case_workflow_id;
@@ -32,23 +32,23 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/cases/{reference}/closure", post(close))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CompleteBody {
+pub(crate) struct CompleteBody {
     outcome: TaskOutcome,
     #[serde(default)]
     reason: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct WithdrawBody {
+pub(crate) struct WithdrawBody {
     reason: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CloseBody {
+pub(crate) struct CloseBody {
     reason: ClosureReason,
     note: String,
 }
@@ -76,16 +76,9 @@ fn update_error(reference: &CaseRef, e: WorkflowUpdateError) -> ApiError {
 }
 
 async fn view(state: &AppState, reference: &CaseRef) -> Result<Json<CaseView>, ApiError> {
-    state
-        .temporal
-        .get_workflow_handle::<ReturnCase>(return_case_workflow_id(reference))
-        .query(ReturnCase::view, (), WorkflowQueryOptions::default())
+    crate::routes::cases::query_view(state, reference)
         .await
         .map(Json)
-        .map_err(|e| match e {
-            WorkflowQueryError::NotFound(_) => ApiError::NotFound(format!("no case {reference}")),
-            other => ApiError::Internal(other.to_string()),
-        })
 }
 
 /// Refuses (as "no such case") a caller outside the case's office or partner country.
@@ -102,7 +95,29 @@ async fn check_scope(
     }
 }
 
-async fn complete_task(
+/// Complete a task as the authenticated caller (a workflow Update; its validator decides).
+#[utoipa::path(
+    post,
+    path = "/api/v1/cases/{reference}/tasks/{task}",
+    tag = "decisions",
+    params(
+        ("reference" = String, Path, pattern = r"^HW-[0-9A-HJKMNP-TV-Z]{12}$", description = "HW- and 12 characters"),
+        ("task" = u32, Path, description = "The task number"),
+    ),
+    request_body = CompleteBody,
+    responses(
+        (status = 200, description = "Accepted: the case's new state", body = serde_json::Value),
+        (status = 400, description = "A bad field or parameter, named", body = crate::openapi::ErrorDoc),
+        (status = 401, description = "No valid API key", body = crate::openapi::ErrorDoc),
+        (status = 403, description = "Wrong role or four-eyes violation", body = crate::openapi::ErrorDoc),
+        (status = 404, description = "No such case in your scope", body = crate::openapi::ErrorDoc),
+        (status = 409, description = "The task is no longer open", body = crate::openapi::ErrorDoc),
+        (status = 415, description = "Not JSON", body = crate::openapi::ErrorDoc),
+        (status = 422, description = "The workflow refused it", body = crate::openapi::ErrorDoc),
+    ),
+    security(("api_key" = []))
+)]
+pub(crate) async fn complete_task(
     State(state): State<AppState>,
     caller: Caller,
     Path((reference, task)): Path<(String, String)>,
@@ -150,7 +165,26 @@ async fn settle<T>(
     view(state, reference).await
 }
 
-async fn withdraw(
+/// Withdraw consent (before departure): the case unwinds and closes.
+#[utoipa::path(
+    post,
+    path = "/api/v1/cases/{reference}/withdrawal",
+    tag = "decisions",
+    params(("reference" = String, Path, pattern = r"^HW-[0-9A-HJKMNP-TV-Z]{12}$", description = "HW- and 12 characters")),
+    request_body = WithdrawBody,
+    responses(
+        (status = 200, description = "Accepted: the case's new state", body = serde_json::Value),
+        (status = 400, description = "A bad field or parameter, named", body = crate::openapi::ErrorDoc),
+        (status = 401, description = "No valid API key", body = crate::openapi::ErrorDoc),
+        (status = 403, description = "Wrong role or four-eyes violation", body = crate::openapi::ErrorDoc),
+        (status = 404, description = "No such case in your scope", body = crate::openapi::ErrorDoc),
+        (status = 409, description = "The task is no longer open", body = crate::openapi::ErrorDoc),
+        (status = 415, description = "Not JSON", body = crate::openapi::ErrorDoc),
+        (status = 422, description = "The workflow refused it", body = crate::openapi::ErrorDoc),
+    ),
+    security(("api_key" = []))
+)]
+pub(crate) async fn withdraw(
     State(state): State<AppState>,
     caller: Caller,
     Path(reference): Path<String>,
@@ -181,7 +215,26 @@ async fn withdraw(
     .await
 }
 
-async fn close(
+/// Close a case early, with a reason (operations).
+#[utoipa::path(
+    post,
+    path = "/api/v1/cases/{reference}/closure",
+    tag = "decisions",
+    params(("reference" = String, Path, pattern = r"^HW-[0-9A-HJKMNP-TV-Z]{12}$", description = "HW- and 12 characters")),
+    request_body = CloseBody,
+    responses(
+        (status = 200, description = "Accepted: the case's new state", body = serde_json::Value),
+        (status = 400, description = "A bad field or parameter, named", body = crate::openapi::ErrorDoc),
+        (status = 401, description = "No valid API key", body = crate::openapi::ErrorDoc),
+        (status = 403, description = "Wrong role or four-eyes violation", body = crate::openapi::ErrorDoc),
+        (status = 404, description = "No such case in your scope", body = crate::openapi::ErrorDoc),
+        (status = 409, description = "The task is no longer open", body = crate::openapi::ErrorDoc),
+        (status = 415, description = "Not JSON", body = crate::openapi::ErrorDoc),
+        (status = 422, description = "The workflow refused it", body = crate::openapi::ErrorDoc),
+    ),
+    security(("api_key" = []))
+)]
+pub(crate) async fn close(
     State(state): State<AppState>,
     caller: Caller,
     Path(reference): Path<String>,

@@ -242,6 +242,19 @@ impl TestStack {
 
     /// Waits (bounded) until the case reaches `stage`; returns its view.
     pub async fn wait_for_stage(&self, reference: &str, stage: &str) -> serde_json::Value {
+        self.wait_for(reference, &format!("stage {stage}"), |v| {
+            v["stage"] == stage
+        })
+        .await
+    }
+
+    /// Polls the case until `done` holds of its view (for 30 s at most).
+    pub async fn wait_for(
+        &self,
+        reference: &str,
+        what: &str,
+        done: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         loop {
             let resp = self
@@ -252,12 +265,12 @@ impl TestStack {
                 .expect("request");
             let status = resp.status();
             let view: serde_json::Value = resp.json().await.unwrap_or_default();
-            if status == 200 && view["stage"] == stage {
+            if status == 200 && done(&view) {
                 return view;
             }
             assert!(
                 tokio::time::Instant::now() < deadline,
-                "case {reference} did not reach {stage} within 30s; last answer: {status} {view}"
+                "case {reference}: no {what} within 30s; last answer: {status} {view}"
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }

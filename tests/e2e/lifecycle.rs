@@ -1,14 +1,12 @@
 //! The ReturnCase lifecycle on the real time-skipping test server: a full year in seconds, and
 //! one test per branch.
 
-mod support;
-
+use crate::support::lifecycle::{Lifecycle, days, finance, officer, ops, partner};
 use homeward_workflows::domain::Stage;
 use homeward_workflows::return_case::{ClosureReason, Compensation};
 use homeward_workflows::tasks::{
     CounsellingDecision, Resolution, RssAnswers, SupportArea, TaskOutcome, TaskType,
 };
-use support::lifecycle::{Lifecycle, days, finance, officer, ops, partner};
 
 fn wants_to_return() -> TaskOutcome {
     TaskOutcome::Counselling {

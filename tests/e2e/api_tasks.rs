@@ -1,9 +1,7 @@
 //! Decisions through the HTTP API, as the people who make them, on a real Temporal dev server.
 
-mod support;
-
+use crate::support::{TestStack, client_with_key, create_key};
 use serde_json::{Value, json};
-use support::{TestStack, client_with_key, create_key};
 
 async fn task_id(stack: &TestStack, reference: &str, task_type: &str) -> u64 {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);

@@ -1,11 +1,9 @@
 //! End to end: the HTTP API, the worker and a real Temporal dev server on a real SQLite file.
 
-mod support;
-
 use std::process::Command;
 use std::time::Duration;
 
-use support::{RunningApp, TestStack, start_temporal, temporal_cli};
+use crate::support::{RunningApp, TestStack, start_temporal, temporal_cli};
 
 #[tokio::test]
 async fn a_case_opened_through_the_api_is_visible_to_temporal_workflow_describe() {
@@ -37,7 +35,13 @@ async fn a_case_opened_through_the_api_is_visible_to_temporal_workflow_describe(
 async fn a_case_survives_a_restart_of_the_worker_and_the_temporal_server() {
     let mut stack = TestStack::start().await;
     let reference = stack.open_case().await;
-    let before = stack.wait_for_stage(&reference, "counselling").await;
+    // Wait for the counselling session to open: the stage changes a moment before.
+    let waiting = |v: &serde_json::Value| {
+        v["stage"] == "counselling" && v["tasks"][0]["task_type"] == "counselling_session"
+    };
+    let before = stack
+        .wait_for(&reference, "counselling session", waiting)
+        .await;
 
     // Stop everything: the worker and API first, then the Temporal server.
     stack.app.take().expect("app").stop().await;
@@ -53,7 +57,9 @@ async fn a_case_survives_a_restart_of_the_worker_and_the_temporal_server() {
     stack.temporal = Some(temporal);
     stack.app = Some(RunningApp::start(&stack.settings).await);
 
-    let after = stack.wait_for_stage(&reference, "counselling").await;
+    let after = stack
+        .wait_for(&reference, "counselling session", waiting)
+        .await;
     assert_eq!(before, after, "the case came back unchanged");
 
     // And the restarted stack still takes new work.

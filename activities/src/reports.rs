@@ -1,0 +1,408 @@
+//! What the case store answers beyond single cases: M&E statistics, the auditors' export of the
+//! audit trail, outcomes mirrored from workflows, and the idempotency keys of case opening.
+//!
+//! Every query runs unchanged on SQLite and PostgreSQL (sqlx's Any driver, `$n` parameters).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::Row;
+
+use homeward_workflows::activities::CaseOutcome;
+use homeward_workflows::domain::CaseRef;
+
+use crate::store::{AuditEvent, CaseStore, NewAuditEvent, StoreError, format_ts, parse_ts};
+
+/// Which cases a reader may count: all, one office's (host country) or one partner country's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CaseScope {
+    /// Every case.
+    All,
+    /// Cases whose host country is this one.
+    HostCountry(String),
+    /// Cases handed over to this country of origin.
+    OriginCountry(String),
+}
+
+impl CaseScope {
+    /// A `WHERE` condition on the `cases` table aliased `c`, and its one parameter, if any.
+    fn condition(&self) -> (&'static str, Option<&str>) {
+        match self {
+            CaseScope::All => ("1 = 1", None),
+            CaseScope::HostCountry(c) => ("c.host_country = $1", Some(c)),
+            CaseScope::OriginCountry(c) => ("c.origin_country = $1", Some(c)),
+        }
+    }
+}
+
+/// Grants paid in one currency.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct GrantTotal {
+    /// The sum, in minor units.
+    pub amount_minor: i64,
+    /// How many tranches.
+    pub tranches: i64,
+}
+
+/// Mean RSS scores over every answered follow-up.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct RssAverages {
+    /// How many follow-ups were scored.
+    pub follow_ups: i64,
+    /// Economic dimension, 0 to 1.
+    pub economic: Option<f64>,
+    /// Social dimension, 0 to 1.
+    pub social: Option<f64>,
+    /// Psychosocial dimension, 0 to 1.
+    pub psychosocial: Option<f64>,
+    /// Composite, 0 to 1.
+    pub composite: Option<f64>,
+}
+
+/// Monitoring and evaluation figures over the cases in a scope.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Statistics {
+    /// Every case in scope.
+    pub cases: i64,
+    /// Cases by their current stage.
+    pub cases_by_stage: BTreeMap<String, i64>,
+    /// Cases by programme.
+    pub cases_by_programme: BTreeMap<String, i64>,
+    /// Cases by host country.
+    pub cases_by_host_country: BTreeMap<String, i64>,
+    /// Cases by country of origin.
+    pub cases_by_origin_country: BTreeMap<String, i64>,
+    /// Grants disbursed, by currency.
+    pub grants_disbursed: BTreeMap<String, GrantTotal>,
+    /// Median days a case spent in each stage it has left.
+    pub median_days_in_stage: BTreeMap<String, f64>,
+    /// Mean sustainability scores.
+    pub rss: RssAverages,
+}
+
+/// What claiming an idempotency key found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// The key is new and now belongs to this request.
+    New,
+    /// The key was used before, for `reference`; `same_request` tells whether with this body.
+    Used {
+        /// The case the first request opened.
+        reference: CaseRef,
+        /// The first request had the same body.
+        same_request: bool,
+    },
+}
+
+impl CaseStore {
+    /// Mirrors a paid tranche or a scored follow-up. Idempotent: a retry changes nothing.
+    pub async fn record_outcome(&self, outcome: &CaseOutcome) -> Result<(), StoreError> {
+        match outcome {
+            CaseOutcome::TranchePaid {
+                reference,
+                tranche,
+                amount,
+                at,
+            } => {
+                sqlx::query(
+                    "INSERT INTO grant_payments (reference, tranche, amount_minor, currency, \
+                     paid_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                )
+                .bind(reference.as_str())
+                .bind(i64::from(*tranche))
+                .bind(amount.minor)
+                .bind(&amount.currency)
+                .bind(format_ts(*at))
+                .execute(&self.pool)
+                .await?;
+            }
+            CaseOutcome::Scored {
+                reference,
+                follow_up,
+                scores,
+                at,
+            } => {
+                sqlx::query(
+                    "INSERT INTO rss_scores (reference, follow_up, economic, social, \
+                     psychosocial, composite, scored_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(reference.as_str())
+                .bind(i64::from(*follow_up))
+                .bind(scores.economic)
+                .bind(scores.social)
+                .bind(scores.psychosocial)
+                .bind(scores.composite)
+                .bind(format_ts(*at))
+                .execute(&self.pool)
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Claims `key_hash` for a request (`request_hash`) that will open `reference`, or finds
+    /// who claimed it first. Safe under concurrency: the primary key decides.
+    pub async fn claim_idempotency_key(
+        &self,
+        key_hash: &str,
+        request_hash: &str,
+        reference: &CaseRef,
+        at: DateTime<Utc>,
+    ) -> Result<Claim, StoreError> {
+        let inserted = sqlx::query(
+            "INSERT INTO idempotency_keys (key_hash, request_hash, reference, created_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+        )
+        .bind(key_hash)
+        .bind(request_hash)
+        .bind(reference.as_str())
+        .bind(format_ts(at))
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        if inserted == 1 {
+            return Ok(Claim::New);
+        }
+        let row =
+            sqlx::query("SELECT request_hash, reference FROM idempotency_keys WHERE key_hash = $1")
+                .bind(key_hash)
+                .fetch_one(&self.pool)
+                .await?;
+        let stored: String = row.try_get("reference")?;
+        let reference = CaseRef::parse(&stored).map_err(|e| StoreError::Corrupt {
+            column: "idempotency_keys.reference",
+            problem: e.to_string(),
+        })?;
+        Ok(Claim::Used {
+            reference,
+            same_request: row.try_get::<String, _>("request_hash")? == request_hash,
+        })
+    }
+
+    /// M&E statistics over the cases in `scope`.
+    pub async fn statistics(&self, scope: &CaseScope) -> Result<Statistics, StoreError> {
+        let mut stats = Statistics::default();
+        for (column, map) in [
+            ("stage", &mut stats.cases_by_stage),
+            ("programme", &mut stats.cases_by_programme),
+            ("host_country", &mut stats.cases_by_host_country),
+            ("origin_country", &mut stats.cases_by_origin_country),
+        ] {
+            let (cond, param) = scope.condition();
+            let sql = format!(
+                "SELECT c.{column} AS k, COUNT(*) AS n FROM cases c WHERE {cond} GROUP BY c.{column}"
+            );
+            for row in bind_scope(sqlx::query(&sql), param)
+                .fetch_all(&self.pool)
+                .await?
+            {
+                map.insert(row.try_get("k")?, row.try_get("n")?);
+            }
+        }
+        stats.cases = stats.cases_by_stage.values().sum();
+
+        let (cond, param) = scope.condition();
+        let sql = format!(
+            "SELECT g.currency AS currency, CAST(SUM(g.amount_minor) AS BIGINT) AS total, COUNT(*) AS n \
+             FROM grant_payments g JOIN cases c ON c.reference = g.reference WHERE {cond} \
+             GROUP BY g.currency"
+        );
+        for row in bind_scope(sqlx::query(&sql), param)
+            .fetch_all(&self.pool)
+            .await?
+        {
+            stats.grants_disbursed.insert(
+                row.try_get("currency")?,
+                GrantTotal {
+                    amount_minor: row.try_get("total")?,
+                    tranches: row.try_get("n")?,
+                },
+            );
+        }
+
+        let sql = format!(
+            "SELECT r.economic AS economic, r.social AS social, r.psychosocial AS psychosocial, \
+             r.composite AS composite FROM rss_scores r JOIN cases c ON c.reference = r.reference \
+             WHERE {cond}"
+        );
+        let rows = bind_scope(sqlx::query(&sql), param)
+            .fetch_all(&self.pool)
+            .await?;
+        stats.rss = rss_averages(&rows)?;
+
+        let sql = format!(
+            "SELECT h.reference AS reference, h.stage AS stage, h.entered_at AS entered_at \
+             FROM case_stage_history h JOIN cases c ON c.reference = h.reference WHERE {cond} \
+             ORDER BY h.reference, h.entered_at"
+        );
+        let rows = bind_scope(sqlx::query(&sql), param)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut history = Vec::with_capacity(rows.len());
+        for row in &rows {
+            history.push((
+                row.try_get::<String, _>("reference")?,
+                row.try_get::<String, _>("stage")?,
+                parse_ts(
+                    "case_stage_history.entered_at",
+                    &row.try_get::<String, _>("entered_at")?,
+                )?,
+            ));
+        }
+        stats.median_days_in_stage = median_days_in_stage(&history);
+        Ok(stats)
+    }
+
+    /// The audit trail for auditors, oldest first: every case, or one; from after `after_id`;
+    /// at most `limit` events.
+    pub async fn audit_export(
+        &self,
+        case: Option<&CaseRef>,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        let rows = match case {
+            Some(reference) => {
+                sqlx::query(
+                    "SELECT id, case_ref, actor, role, action, outcome, detail, occurred_at \
+                     FROM audit_events WHERE case_ref = $1 AND id > $2 ORDER BY id LIMIT $3",
+                )
+                .bind(reference.as_str())
+                .bind(after_id)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?
+            }
+            None => {
+                sqlx::query(
+                    "SELECT id, case_ref, actor, role, action, outcome, detail, occurred_at \
+                     FROM audit_events WHERE id > $1 ORDER BY id LIMIT $2",
+                )
+                .bind(after_id)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?
+            }
+        };
+        rows.iter()
+            .map(|row| {
+                let case_ref = row
+                    .try_get::<Option<String>, _>("case_ref")?
+                    .map(|r| {
+                        CaseRef::parse(&r).map_err(|e| StoreError::Corrupt {
+                            column: "audit_events.case_ref",
+                            problem: e.to_string(),
+                        })
+                    })
+                    .transpose()?;
+                Ok(AuditEvent {
+                    id: row.try_get("id")?,
+                    event: NewAuditEvent {
+                        case_ref,
+                        actor: row.try_get("actor")?,
+                        role: row.try_get("role")?,
+                        action: row.try_get("action")?,
+                        outcome: row.try_get("outcome")?,
+                        detail: row.try_get("detail")?,
+                        occurred_at: parse_ts(
+                            "audit_events.occurred_at",
+                            &row.try_get::<String, _>("occurred_at")?,
+                        )?,
+                    },
+                })
+            })
+            .collect()
+    }
+}
+
+fn bind_scope<'q>(
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    param: Option<&'q str>,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    match param {
+        Some(p) => query.bind(p),
+        None => query,
+    }
+}
+
+fn rss_averages(rows: &[sqlx::any::AnyRow]) -> Result<RssAverages, StoreError> {
+    let mut sums = [0.0_f64; 4];
+    for row in rows {
+        for (i, column) in ["economic", "social", "psychosocial", "composite"]
+            .into_iter()
+            .enumerate()
+        {
+            sums[i] += row.try_get::<f64, _>(column)?;
+        }
+    }
+    let n = rows.len();
+    let mean = |i: usize| (n > 0).then(|| (sums[i] / n as f64 * 100.0).round() / 100.0);
+    Ok(RssAverages {
+        follow_ups: i64::try_from(n).unwrap_or(i64::MAX),
+        economic: mean(0),
+        social: mean(1),
+        psychosocial: mean(2),
+        composite: mean(3),
+    })
+}
+
+/// Median days per stage over `(case, stage, entered_at)` rows sorted by case and time. A stage
+/// counts once it was left; re-entering the same stage (a continued-as-new run) continues it.
+pub fn median_days_in_stage(history: &[(String, String, DateTime<Utc>)]) -> BTreeMap<String, f64> {
+    let mut spans: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    let mut current: Option<&(String, String, DateTime<Utc>)> = None;
+    for row in history {
+        match current {
+            Some(cur) if cur.0 == row.0 && cur.1 == row.1 => {}
+            Some(cur) if cur.0 == row.0 => {
+                let days = (row.2 - cur.2).num_seconds() as f64 / 86_400.0;
+                spans.entry(cur.1.clone()).or_default().push(days);
+                current = Some(row);
+            }
+            _ => current = Some(row),
+        }
+    }
+    spans
+        .into_iter()
+        .map(|(stage, mut days)| {
+            days.sort_by(f64::total_cmp);
+            let mid = days.len() / 2;
+            let median = if days.len() % 2 == 0 {
+                (days[mid - 1] + days[mid]) / 2.0
+            } else {
+                days[mid]
+            };
+            (stage, (median * 100.0).round() / 100.0)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(day: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 1, day, 0, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn medians_count_left_stages_and_merge_repeats() {
+        let rows = [
+            ("a", "counselling", 1),
+            ("a", "consent", 3),
+            ("a", "consent", 4), // same stage again: continues
+            ("a", "travel", 9),  // consent lasted 6 days
+            ("b", "counselling", 1),
+            ("b", "consent", 5),
+            ("c", "counselling", 1), // still there: does not count
+        ]
+        .map(|(c, s, d)| (c.to_owned(), s.to_owned(), at(d)));
+        let m = median_days_in_stage(&rows);
+        assert_eq!(m.get("counselling"), Some(&3.0)); // 2 and 4
+        assert_eq!(m.get("consent"), Some(&6.0));
+        assert_eq!(m.get("travel"), None);
+    }
+}

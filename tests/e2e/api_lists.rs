@@ -1,0 +1,241 @@
+//! Lists, the inbox, idempotent opening, statistics and the audit export, through the HTTP API
+//! on a real Temporal dev server (visibility included).
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::support::{TestStack, client_with_key, create_key};
+
+async fn get(client: &reqwest::Client, url: String) -> (u16, Value) {
+    let resp = client.get(url).send().await.expect("get");
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or_default())
+}
+
+/// Polls `url` until `done` holds (visibility and the case store follow the workflows closely,
+/// not instantly).
+async fn eventually(client: &reqwest::Client, url: String, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, body) = get(client, url.clone()).await;
+        assert_eq!(status, 200, "{body}");
+        if done(&body) {
+            return body;
+        }
+        assert!(Instant::now() < deadline, "never reached: {body}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn references(list: &Value) -> Vec<String> {
+    let mut refs: Vec<String> = list["cases"]
+        .as_array()
+        .expect("cases")
+        .iter()
+        .map(|c| c["reference"].as_str().expect("reference").to_owned())
+        .collect();
+    refs.sort();
+    refs
+}
+
+#[tokio::test]
+async fn lists_and_the_inbox_show_each_office_its_own_cases() {
+    let stack = TestStack::start().await;
+    let uk_officer =
+        client_with_key(&create_key(&stack.settings, "UK", "return_officer", Some("GBR")).await);
+    let ops = client_with_key(&create_key(&stack.settings, "Ops", "operations", Some("NLD")).await);
+    let mut nl = vec![stack.open_case().await, stack.open_case().await];
+    nl.sort();
+    let resp = uk_officer
+        .post(stack.url("/api/v1/cases"))
+        .json(&json!({
+            "programme": "uk-vrs", "host_country": "GBR", "origin_country": "IRQ",
+            "household_size": 1
+        }))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(resp.status(), 201);
+    let uk: Value = resp.json().await.expect("json");
+    let uk = uk["reference"].as_str().expect("reference").to_owned();
+
+    // Each office lists its own cases, with their stage and open tasks.
+    let list = eventually(&stack.http, stack.url("/api/v1/cases"), |l| {
+        // The stage is published a moment before the counselling session opens.
+        let waiting = |c: &Value| {
+            c["stage"] == "counselling" && c["open_tasks"][0]["task_type"] == "counselling_session"
+        };
+        l["cases"]
+            .as_array()
+            .is_some_and(|c| c.len() == 2 && c.iter().all(waiting))
+    })
+    .await;
+    assert_eq!(references(&list), nl);
+    assert_eq!(list["cases"][0]["host_country"], "NLD");
+    assert_eq!(
+        list["cases"][0]["open_tasks"][0]["task_type"],
+        "counselling_session"
+    );
+    let (_, theirs) = get(&uk_officer, stack.url("/api/v1/cases")).await;
+    assert_eq!(references(&theirs), [uk]);
+
+    // Pages of one, then filters that match nothing.
+    let (status, first) = get(&stack.http, stack.url("/api/v1/cases?page_size=1")).await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(first["cases"].as_array().map(Vec::len), Some(1));
+    let token = first["next_page_token"].as_str().expect("a next page");
+    let (_, second) = get(
+        &stack.http,
+        stack.url(&format!("/api/v1/cases?page_size=1&page_token={token}")),
+    )
+    .await;
+    let mut both = [references(&first), references(&second)].concat();
+    both.sort();
+    assert_eq!(both, nl);
+    for query in [
+        "stage=closed",
+        "programme=uk-vrs",
+        "status=closed",
+        "overdue=true",
+    ] {
+        let (status, none) = get(&stack.http, stack.url(&format!("/api/v1/cases?{query}"))).await;
+        assert_eq!(status, 200, "{query}: {none}");
+        assert_eq!(references(&none), Vec::<String>::new(), "{query}");
+    }
+
+    // Bad parameters are named, all at once.
+    let (status, bad) = get(
+        &stack.http,
+        stack.url("/api/v1/cases?stage=nowhere&page_size=0&colour=red&page_token=zz"),
+    )
+    .await;
+    assert_eq!(status, 400, "{bad}");
+    let fields: Vec<&str> = bad["fields"]
+        .as_object()
+        .expect("fields")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(fields, ["colour", "page_size", "stage"]);
+    let (status, bad) = get(&stack.http, stack.url("/api/v1/cases?page_token=zz")).await;
+    assert_eq!(status, 400, "{bad}");
+    assert!(bad["fields"]["page_token"].is_string(), "{bad}");
+
+    // The officer's inbox holds both counselling sessions, earliest due first; operations have
+    // nothing yet; a task type of another role is refused.
+    let inbox = eventually(&stack.http, stack.url("/api/v1/inbox"), |i| i["total"] == 2).await;
+    let tasks = inbox["tasks"].as_array().expect("tasks");
+    assert!(
+        tasks
+            .iter()
+            .all(|t| t["task_type"] == "counselling_session")
+    );
+    assert!(tasks[0]["due_at"].as_str() <= tasks[1]["due_at"].as_str());
+    assert!(
+        tasks[0]["href"]
+            .as_str()
+            .expect("href")
+            .starts_with("/api/v1/cases/HW-")
+    );
+    let (_, page) = get(&stack.http, stack.url("/api/v1/inbox?limit=1")).await;
+    assert_eq!(page["tasks"].as_array().map(Vec::len), Some(1));
+    assert_eq!(page["next_offset"], 1);
+    let (_, long_ago) = get(
+        &stack.http,
+        stack.url("/api/v1/inbox?due_before=2000-01-01"),
+    )
+    .await;
+    assert_eq!(long_ago["total"], 0, "{long_ago}");
+    let (status, ops_inbox) = get(&ops, stack.url("/api/v1/inbox")).await;
+    assert_eq!(status, 200);
+    assert_eq!(ops_inbox["total"], 0, "{ops_inbox}");
+    let (status, bad) = get(
+        &stack.http,
+        stack.url("/api/v1/inbox?type=tranche_approval"),
+    )
+    .await;
+    assert_eq!(status, 400, "{bad}");
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn a_retried_open_returns_the_same_case_and_auditors_export_the_trail() {
+    let stack = TestStack::start().await;
+    let auditor = client_with_key(&create_key(&stack.settings, "Audit", "auditor", None).await);
+    let body = json!({
+        "programme": "nl-avrr", "host_country": "NLD", "origin_country": "IRQ",
+        "household_size": 2
+    });
+    let open = |body: Value, key: &'static str| {
+        stack
+            .http
+            .post(stack.url("/api/v1/cases"))
+            .header("Idempotency-Key", key)
+            .json(&body)
+            .send()
+    };
+    let first = open(body.clone(), "retry-1").await.expect("post");
+    assert_eq!(first.status(), 201);
+    assert_eq!(first.headers()["idempotent-replayed"], "false");
+    let first: Value = first.json().await.expect("json");
+    let again = open(body.clone(), "retry-1").await.expect("post");
+    assert_eq!(again.status(), 201);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    let again: Value = again.json().await.expect("json");
+    assert_eq!(first["reference"], again["reference"]);
+    let mut other = body.clone();
+    other["household_size"] = json!(3);
+    let clash = open(other, "retry-1").await.expect("post");
+    assert_eq!(clash.status(), 422);
+    let blank = stack
+        .http
+        .post(stack.url("/api/v1/cases"))
+        .header("Idempotency-Key", "")
+        .json(&body)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(blank.status(), 400);
+
+    // One case, not two: the statistics count it once.
+    let stats = eventually(&auditor, stack.url("/api/v1/statistics"), |s| {
+        s["cases_by_stage"]["counselling"] == 1
+    })
+    .await;
+    assert_eq!(stats["cases"], 1, "{stats}");
+    assert_eq!(stats["cases_by_programme"]["nl-avrr"], 1);
+    assert_eq!(stats["median_days_in_stage"]["intake"], 0.0, "{stats}");
+    assert_eq!(stats["rss"]["follow_ups"], 0);
+
+    // Auditors export the trail as CSV; nobody else may.
+    let resp = auditor
+        .get(stack.url("/api/v1/audit"))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(resp.status(), 200);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap_or_default()
+            .starts_with("text/csv")
+    );
+    let csv = resp.text().await.expect("text");
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("id,occurred_at,case,actor,role,action,outcome,detail")
+    );
+    let reference = first["reference"].as_str().expect("reference");
+    let opened: Vec<&str> = lines
+        .filter(|l| l.contains(reference) && l.contains("case_opened"))
+        .collect();
+    // The API's accepted request and the worker's recorded case, once each despite the retry.
+    assert_eq!(opened.len(), 2, "{csv}");
+    let (status, _) = get(&stack.http, stack.url("/api/v1/audit")).await;
+    assert_eq!(status, 403);
+    let (status, bad) = get(&auditor, stack.url("/api/v1/audit?case=nobody")).await;
+    assert_eq!(status, 400, "{bad}");
+    stack.stop().await;
+}
