@@ -10,7 +10,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use futures_util::future::{Either, select};
 use temporalio_common::search_attributes::SearchAttributeKey;
 use temporalio_workflow::{
-    ActivityOptions, CancellableFuture, RetryPolicy, WorkflowContext, WorkflowTermination,
+    ActivityOptions, CancellableFuture, LocalActivityOptions, RetryPolicy, WorkflowContext,
+    WorkflowTermination,
 };
 
 use crate::activities::{
@@ -69,34 +70,30 @@ pub const NO_DEADLINE: &str = "2999-12-31T00:00:00Z";
 /// What a run last published to visibility.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Published {
-    stage: String,
+    /// The search attributes that change: stage, open task types, next due date.
+    attributes: (String, Vec<String>, DateTime<Utc>),
+    /// The memo: the open tasks.
     tasks: Vec<TaskSummary>,
 }
 
 /// Publishes the case's visible state for lists and inboxes: stage, open task types and next
-/// due date as search attributes (queried), the open tasks as a memo (shown). Nothing is
-/// published when nothing changed: each publication is a history event.
+/// due date as search attributes (queried), the open tasks as a memo (shown). Each is published
+/// only when it changed: every publication is a history event.
 pub fn refresh_visibility(ctx: &Ctx) {
-    let (stage, tasks, first) = ctx.state(|s| {
+    let (stage, tasks, previous) = ctx.state(|s| {
         (
             s.stage.as_str().to_owned(),
             s.tasks.iter().map(TaskSummary::from).collect::<Vec<_>>(),
-            s.published.is_none(),
+            s.published.clone(),
         )
     });
-    let current = Published { stage, tasks };
-    if ctx.state(|s| s.published.as_ref() == Some(&current)) {
-        return;
-    }
-    let mut types: Vec<String> = current
-        .tasks
+    let mut types: Vec<String> = tasks
         .iter()
         .map(|t| t.task_type.as_str().to_owned())
         .collect();
     types.sort();
     types.dedup();
-    let due = current
-        .tasks
+    let due = tasks
         .iter()
         .filter_map(|t| t.due_at)
         .min()
@@ -105,33 +102,35 @@ pub fn refresh_visibility(ctx: &Ctx) {
                 .map(|d| d.with_timezone(&Utc))
                 .unwrap_or_default()
         });
-    let mut updates = vec![
-        SA_STAGE.value_set(current.stage.clone()),
-        SA_TASKS.value_set(types),
-        SA_DUE.value_set(temporalio_common::search_attributes::Timestamp::new(
-            due.timestamp(),
-            i32::try_from(due.timestamp_subsec_nanos()).unwrap_or(0),
-        )),
-    ];
-    if first {
-        let (programme, host, origin) = ctx.state(|s| {
-            (
-                s.case.intake.programme.to_string(),
-                s.case.intake.host_country.to_string(),
-                s.case.intake.origin_country.to_string(),
-            )
-        });
-        updates.push(SA_PROGRAMME.value_set(programme));
-        updates.push(SA_HOST.value_set(host));
-        updates.push(SA_ORIGIN.value_set(origin));
+    let current = Published {
+        attributes: (stage, types, due),
+        tasks,
+    };
+    if previous.as_ref().map(|p| &p.attributes) != Some(&current.attributes) {
+        let (stage, types, due) = current.attributes.clone();
+        let mut updates = vec![
+            SA_STAGE.value_set(stage),
+            SA_TASKS.value_set(types),
+            SA_DUE.value_set(temporalio_common::search_attributes::Timestamp::new(
+                due.timestamp(),
+                i32::try_from(due.timestamp_subsec_nanos()).unwrap_or(0),
+            )),
+        ];
+        if previous.is_none() {
+            let (programme, host, origin) = ctx.state(|s| {
+                (
+                    s.case.intake.programme.to_string(),
+                    s.case.intake.host_country.to_string(),
+                    s.case.intake.origin_country.to_string(),
+                )
+            });
+            updates.push(SA_PROGRAMME.value_set(programme));
+            updates.push(SA_HOST.value_set(host));
+            updates.push(SA_ORIGIN.value_set(origin));
+        }
+        ctx.upsert_search_attributes(updates);
     }
-    ctx.upsert_search_attributes(updates);
-    let memo_changed = ctx.state(|s| {
-        s.published
-            .as_ref()
-            .is_none_or(|p| p.tasks != current.tasks)
-    });
-    if memo_changed {
+    if previous.as_ref().map(|p| &p.tasks) != Some(&current.tasks) {
         // Serialising plain summaries cannot fail; were it to, only the inbox entry goes stale.
         let memo = CaseMemo {
             opened_at: ctx.state(|s| s.case.opened_at),
@@ -161,7 +160,21 @@ fn interrupted(ctx: &Ctx) -> Step<()> {
     }
 }
 
-/// Store and notification calls: cheap, idempotent, retried patiently through outages.
+/// Case-store writes: local activities (a marker in history instead of a scheduled task and a
+/// workflow task of its own), idempotent, retried patiently through a database outage.
+fn store() -> LocalActivityOptions {
+    LocalActivityOptions::builder()
+        .start_to_close_timeout(Duration::from_secs(10))
+        .retry_policy(
+            RetryPolicy::builder()
+                .initial_interval(Duration::from_secs(1))
+                .maximum_interval(Duration::from_secs(60))
+                .build(),
+        )
+        .build()
+}
+
+/// Notification calls: cheap, idempotent, retried patiently through outages.
 fn quick() -> ActivityOptions {
     ActivityOptions::with_start_to_close_timeout(Duration::from_secs(30))
         .retry_policy(
@@ -195,14 +208,14 @@ async fn enter(ctx: &mut Ctx, stage: Stage) -> Step<()> {
     ctx.state_mut(|s| s.stage = stage);
     refresh_visibility(ctx);
     let reference = ctx.state(|s| s.case.reference.clone());
-    ctx.execute_activity(
+    ctx.execute_local_activity(
         CaseStoreActivities::record_stage,
         StageChange {
             reference,
             stage,
             at,
         },
-        quick(),
+        store(),
     )
     .await?;
     Ok(())
@@ -382,7 +395,7 @@ pub fn min_document_expiry(case: &ReturnCase) -> Option<NaiveDate> {
 pub async fn prepare_and_return(ctx: &mut Ctx) -> Step<Option<Closure>> {
     // 1. Intake: the case goes on record.
     let case = ctx.state(|s| s.case.clone());
-    ctx.execute_activity(CaseStoreActivities::record_case_opened, case, quick())
+    ctx.execute_local_activity(CaseStoreActivities::record_case_opened, case, store())
         .await?;
 
     // 2-3. Counselling until the returnee decides, then informed consent; consent not given in
@@ -1051,7 +1064,7 @@ async fn tranche(ctx: &mut Ctx, i: usize) -> Step<()> {
                     amount: request.amount.clone(),
                     at,
                 };
-                ctx.execute_activity(CaseStoreActivities::record_outcome, outcome, quick())
+                ctx.execute_local_activity(CaseStoreActivities::record_outcome, outcome, store())
                     .await?;
                 return Ok(());
             }
@@ -1127,7 +1140,7 @@ async fn follow_up(ctx: &mut Ctx, i: usize) -> Step<Option<Closure>> {
                     scores,
                     at,
                 };
-                ctx.execute_activity(CaseStoreActivities::record_outcome, outcome, quick())
+                ctx.execute_local_activity(CaseStoreActivities::record_outcome, outcome, store())
                     .await?;
                 let due = ctx.state(|s| s.case.rules.deadlines.approval);
                 for (dimension, score) in [
@@ -1189,14 +1202,14 @@ pub async fn close(
     ctx.state_mut(|s| s.stage = Stage::Closed);
     refresh_visibility(ctx);
     let reference = ctx.state(|s| s.case.reference.clone());
-    ctx.execute_activity(
+    ctx.execute_local_activity(
         CaseStoreActivities::record_stage,
         StageChange {
             reference,
             stage: Stage::Closed,
             at,
         },
-        quick(),
+        store(),
     )
     .await?;
     Ok(closure)
