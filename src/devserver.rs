@@ -146,6 +146,11 @@ impl DevServer {
         }
     }
 
+    /// The server process's id (for CPU and memory readings).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     /// The frontend's address.
     pub fn addr(&self) -> SocketAddr {
         self.addr

@@ -10,6 +10,7 @@
 //!   `homeward` binary's subcommands and for the tests.
 
 pub mod application;
+pub mod bench;
 pub mod client;
 pub mod devserver;
 pub mod programmes;

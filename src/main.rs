@@ -2,7 +2,7 @@
 //! A configuration error prints one line and exits with code 2; any other failure prints its
 //! cause chain and exits with code 1. Nothing here panics on bad input.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -81,6 +81,34 @@ enum Command {
     Task {
         #[command(subcommand)]
         command: TaskCommand,
+    },
+    /// Benchmark: start a private stack (Temporal dev server, sandbox, API and worker as separate
+    /// processes), carry cases from intake to closure through the API on the compressed
+    /// config/bench programme, run a twin workflow for comparison, and report (see
+    /// docs/BENCHMARKS.md). Exits 1 if a case did not close or anything was lost or paid twice.
+    Bench {
+        /// Cases to carry from intake to closure.
+        #[arg(long, default_value_t = 50)]
+        cases: usize,
+        /// Parked-case counts at which to read the worker's memory and the inbox's latency,
+        /// e.g. 1000,10000.
+        #[arg(long, value_delimiter = ',')]
+        parked: Vec<usize>,
+        /// Kill the worker (SIGKILL) at random moments and restart the Temporal server once.
+        #[arg(long)]
+        chaos: bool,
+        /// Where to write the JSON report.
+        #[arg(long, default_value = "bench-report.json")]
+        out: PathBuf,
+        /// Requests in flight at once (case openings, task completions, twin updates).
+        #[arg(long, default_value_t = 16)]
+        parallel: usize,
+        /// The worker's workflow cache size (worker.max_cached_workflows).
+        #[arg(long, default_value_t = 1000)]
+        cache: usize,
+        /// Give up waiting for the cases to close after this long.
+        #[arg(long, default_value = "20m", value_parser = humantime::parse_duration)]
+        timeout: Duration,
     },
 }
 
@@ -234,7 +262,7 @@ fn main() -> ExitCode {
     };
     runtime.block_on(async {
         homeward::telemetry::init(format, &settings.log.filter);
-        match run(cli.command, settings).await {
+        match run(cli.command, settings, &cli.config_dir).await {
             Ok(()) => ExitCode::SUCCESS,
             // Configuration found bad after start-up began (programme files) exits like the rest.
             Err(e)
@@ -386,8 +414,34 @@ async fn client_command(command: Command) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
+async fn run(command: Command, settings: Settings, config_dir: &Path) -> anyhow::Result<()> {
     match command {
+        Command::Bench {
+            cases,
+            parked,
+            chaos,
+            out,
+            parallel,
+            cache,
+            timeout,
+        } => {
+            let options = homeward::bench::Options {
+                cases,
+                parked,
+                chaos,
+                out: out.clone(),
+                parallel: parallel.max(1),
+                cache,
+                timeout,
+            };
+            let report = homeward::bench::run(&settings, config_dir, options).await?;
+            println!("{}", homeward::bench::summary(&report));
+            println!("report: {}", out.display());
+            if !homeward::bench::passed(&report) {
+                anyhow::bail!("the benchmark's checks failed (see the report)");
+            }
+            Ok(())
+        }
         Command::Migrate => {
             let store =
                 homeward_activities::CaseStore::connect(settings.database.url.expose_secret(), 1)
@@ -470,6 +524,7 @@ async fn start_sandbox(
             hang: settings.partners.timeout + Duration::from_secs(5),
             latency: sb.latency,
             refuse_offers_containing: sb.refuse_offers_containing.clone(),
+            departs_in: sb.departs_in,
         },
         sb.seed,
     );

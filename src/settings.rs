@@ -180,6 +180,10 @@ pub struct SandboxSettings {
     /// failure, which becomes a task for operations).
     #[serde(default)]
     pub refuse_offers_containing: Option<String>,
+    /// Flights leave this long after the search instead of at 09:00 on the earliest day
+    /// (for `homeward bench`, whose programme runs a year in seconds).
+    #[serde(default, deserialize_with = "humantime_duration_opt")]
+    pub departs_in: Option<Duration>,
 }
 
 /// Log output.
@@ -209,6 +213,10 @@ fn humantime_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Er
             "{e}; expected a duration such as \"30s\" or \"5m\""
         ))
     })
+}
+
+fn humantime_duration_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    humantime_duration(d).map(Some)
 }
 
 impl Settings {

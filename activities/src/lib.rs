@@ -1,6 +1,7 @@
 //! Homeward's activities: everything a workflow asks the outside world to do.
 //!
 //! - [`store`]: the case store (sqlx; SQLite or PostgreSQL by URL scheme).
+//! - [`bench`]: the benchmark twin's no-op activity.
 //! - [`case_store`]: the activities that write workflow facts into the store.
 //! - [`reports`]: statistics, the audit export, mirrored outcomes and idempotency keys.
 //! - [`http_partners`]: the partners' HTTP clients (the only code that knows wire formats).
@@ -11,6 +12,7 @@
 //! Activities are thin: each body calls a plain function that can be tested without Temporal.
 //! Only this crate knows SQL and partner wire formats; it knows nothing of HTTP status codes.
 
+pub mod bench;
 pub mod case_store;
 pub mod http_partners;
 pub mod partners;

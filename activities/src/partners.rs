@@ -228,6 +228,9 @@ pub struct Faults {
     pub refuse_orders: u32,
     /// Offer prices (minor units per traveller) to return; default 30000.
     pub price_per_traveller: Option<i64>,
+    /// Flights leave this long after the search, instead of at 09:00 on the earliest day the
+    /// request allows (the benchmark compresses a year into seconds).
+    pub departs_in: Option<std::time::Duration>,
 }
 
 /// What the ledger has recorded.
@@ -298,7 +301,8 @@ impl LocalLedger {
 #[async_trait::async_trait]
 impl TravelPartner for LocalLedger {
     async fn search_offers(&self, request: &OfferRequest) -> Result<Vec<Offer>, PartnerError> {
-        let price = self.faults_mut(|f| f.price_per_traveller.unwrap_or(30_000));
+        let (price, departs_in) =
+            self.faults_mut(|f| (f.price_per_traveller.unwrap_or(30_000), f.departs_in));
         // One morning flight on the earliest day, and a cheaper one a week later if allowed.
         let day = request.earliest;
         let at = |d: chrono::NaiveDate| {
@@ -309,7 +313,10 @@ impl TravelPartner for LocalLedger {
         let travellers = i64::from(request.travellers);
         let mut offers = vec![Offer {
             offer_id: format!("off-{}-{}", request.reference, day),
-            departs_at: at(day),
+            departs_at: match departs_in.and_then(|d| chrono::Duration::from_std(d).ok()) {
+                Some(d) => Utc::now() + d,
+                None => at(day),
+            },
             total: Money {
                 minor: price * travellers,
                 currency: "EUR".into(),
@@ -319,7 +326,10 @@ impl TravelPartner for LocalLedger {
         if later <= request.latest {
             offers.push(Offer {
                 offer_id: format!("off-{}-{}", request.reference, later),
-                departs_at: at(later),
+                departs_at: match departs_in.and_then(|d| chrono::Duration::from_std(d).ok()) {
+                    Some(d) => Utc::now() + d + d,
+                    None => at(later),
+                },
                 total: Money {
                     minor: price * travellers * 9 / 10,
                     currency: "EUR".into(),

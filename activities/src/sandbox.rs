@@ -43,6 +43,8 @@ pub struct SandboxFaults {
     pub latency: Duration,
     /// Offers whose id contains this are refused with a 422 when booked.
     pub refuse_offers_containing: Option<String>,
+    /// Flights leave this long after the search (instead of 09:00 on the earliest day).
+    pub departs_in: Option<Duration>,
 }
 
 /// The sandbox's state.
@@ -62,7 +64,10 @@ impl Sandbox {
     /// A sandbox with faults and a seed.
     pub fn new(faults: SandboxFaults, seed: u64) -> Self {
         Self {
-            ledger: Arc::new(LocalLedger::new()),
+            ledger: Arc::new(LocalLedger::faulty(crate::partners::Faults {
+                departs_in: faults.departs_in,
+                ..Default::default()
+            })),
             faults,
             rng: Arc::new(Mutex::new(rand::rngs::StdRng::seed_from_u64(seed))),
             injected: Arc::default(),

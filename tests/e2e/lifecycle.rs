@@ -885,6 +885,7 @@ async fn cases_complete_over_flaky_http_partners_with_one_order_and_one_payment_
     // 5% hang past the clients' timeout.
     let sandbox = Sandbox::new(
         SandboxFaults {
+            departs_in: None,
             error_rate: 0.3,
             timeout_rate: 0.05,
             hang: Duration::from_secs(3),

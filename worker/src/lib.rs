@@ -153,7 +153,10 @@ pub fn build_worker(
         .graceful_shutdown_period(Duration::from_secs(10))
         .register_activities(CaseStoreActivitiesImpl::new(store))
         .register_activities(PartnerActivities::new(partners))
+        .register_activities(homeward_activities::bench::BenchActivitiesImpl)
         .register_workflow::<ReturnCase>()
+        .map_err(|e| WorkerError::Worker(e.to_string()))?
+        .register_workflow::<homeward_workflows::twin::Twin>()
         .map_err(|e| WorkerError::Worker(e.to_string()))?
         .build();
     Worker::new(runtime, client, options).map_err(|e| WorkerError::Worker(e.to_string()))

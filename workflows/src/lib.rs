@@ -5,6 +5,7 @@
 //! - [`ids`]: workflow IDs, built in one place, never carrying personal data.
 //! - [`activities`]: the contracts of the activities workflows call (implemented elsewhere).
 //! - [`return_case`]: the ReturnCase workflow, one per case, from intake to closure.
+//! - [`twin`]: the benchmark's twin workflow (same engine work as a case, no domain logic).
 //!
 //! This crate does no I/O and reads no clock: everything here must replay deterministically.
 //! It depends on neither sqlx, reqwest nor tokio; CI checks that.
@@ -16,6 +17,7 @@ pub mod programme;
 pub mod return_case;
 mod steps;
 pub mod tasks;
+pub mod twin;
 
 /// The task queue every Homeward worker polls.
 pub const TASK_QUEUE: &str = "homeward-cases";
