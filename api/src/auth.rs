@@ -64,7 +64,11 @@ impl FromRequestParts<AppState> for Caller {
         let role = parse_role(&user.role)
             .ok_or_else(|| ApiError::Internal(format!("user {} has an unknown role", user.id)))?;
         Ok(Caller {
-            actor: Actor { id: user.id, role },
+            actor: Actor {
+                id: user.id,
+                role,
+                office: user.office.clone(),
+            },
             office: user.office,
         })
     }

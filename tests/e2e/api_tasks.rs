@@ -57,6 +57,14 @@ async fn people_decide_through_the_api_and_the_validator_has_the_last_word() {
         .await
         .expect("get");
     assert_eq!(elsewhere.status(), 404);
+    // Nor can they act on it: the workflow's validator knows the actor's country.
+    let (status, body) = post(
+        &partner_elsewhere,
+        task_url(1),
+        json!({"outcome": {"type": "arrival", "received": true}}),
+    )
+    .await;
+    assert_eq!(status, 404, "{body}");
 
     // The officer records counselling and the three adults' declarations.
     let id = task_id(&stack, &r, "counselling_session").await;
@@ -129,7 +137,8 @@ async fn people_decide_through_the_api_and_the_validator_has_the_last_word() {
         .iter()
         .filter(|e| e.event.outcome == "accepted")
         .count();
-    assert_eq!(rejected, 3, "{trail:?}");
+    // 403, 422, 409, and the foreign partner's attempt (404).
+    assert_eq!(rejected, 4, "{trail:?}");
     assert!(accepted >= 6, "{trail:?}");
     stack.stop().await;
 }

@@ -666,6 +666,7 @@ async fn the_requester_of_an_approval_cannot_grant_it() {
     let same_person = homeward_workflows::tasks::Actor {
         id: officer().id,
         role: homeward_workflows::tasks::Role::Operations,
+        office: None,
     };
     let err = lc
         .try_complete(

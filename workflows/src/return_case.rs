@@ -349,6 +349,23 @@ impl ReturnCase {
     /// The case as the API shows it.
     #[query]
     pub fn view(&self, _ctx: &WorkflowContextView) -> CaseView {
+        self.to_view()
+    }
+
+    /// Refuses an actor outside the case's office or country.
+    fn check_scope(&self, actor: &Actor) -> Result<(), crate::tasks::TaskRejection> {
+        if actor.may_see(&self.case.intake) {
+            Ok(())
+        } else {
+            Err(crate::tasks::TaskRejection::new(
+                crate::tasks::RejectionCode::OutOfScope,
+                "no such case in your office",
+            ))
+        }
+    }
+
+    /// What the query and the Updates answer.
+    fn to_view(&self) -> CaseView {
         CaseView {
             reference: self.case.reference.clone(),
             stage: self.stage,
@@ -368,6 +385,7 @@ impl ReturnCase {
         _ctx: &WorkflowContextView,
         completion: &TaskCompletion,
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        self.check_scope(&completion.actor)?;
         if self.closure.is_some() || self.interrupt.is_some() {
             return Err(crate::tasks::TaskRejection::new(
                 crate::tasks::RejectionCode::TaskNotOpen,
@@ -380,13 +398,14 @@ impl ReturnCase {
             .map_err(Into::into)
     }
 
-    /// Completes a task. Records who, when and why; the lifecycle picks the answer up.
+    /// Completes a task. Records who, when and why; the lifecycle picks the answer up. Answers
+    /// with the case as it now stands, so a caller needs no second round trip.
     #[update]
     pub fn complete_task(
         &mut self,
         ctx: &mut SyncWorkflowContext<Self>,
         completion: TaskCompletion,
-    ) -> u32 {
+    ) -> CaseView {
         let at = time_of(ctx.workflow_time()).unwrap_or(self.now);
         let task_type = self
             .tasks
@@ -405,7 +424,7 @@ impl ReturnCase {
         self.tasks.retain(|t| t.id != completion.task_id);
         let id = completion.task_id;
         self.answers.insert(id, completion);
-        id
+        self.to_view()
     }
 
     #[update_validator(withdraw_consent)]
@@ -415,6 +434,7 @@ impl ReturnCase {
         w: &Withdrawal,
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         use crate::tasks::{RejectionCode, TaskRejection};
+        self.check_scope(&w.actor)?;
         if !matches!(w.actor.role, Role::ReturnOfficer | Role::Operations) {
             return Err(TaskRejection::new(
                 RejectionCode::WrongRole,
@@ -460,6 +480,7 @@ impl ReturnCase {
         c: &EarlyClosure,
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         use crate::tasks::{RejectionCode, TaskRejection};
+        self.check_scope(&c.actor)?;
         if c.actor.role != Role::Operations {
             return Err(TaskRejection::new(
                 RejectionCode::WrongRole,

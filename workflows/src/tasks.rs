@@ -64,6 +64,10 @@ pub struct Actor {
     pub id: String,
     /// The role they act in.
     pub role: Role,
+    /// The office (host country) they act for; for a partner, their country. `None`: every
+    /// case. Validators refuse a case outside it, so the API needs no separate look-up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub office: Option<String>,
 }
 
 impl Actor {
@@ -72,6 +76,17 @@ impl Actor {
         Self {
             id: "system".into(),
             role: Role::System,
+            office: None,
+        }
+    }
+
+    /// Whether this actor may see (and so act on) a case with this intake: offices see their
+    /// own cases, partners the cases handed over to their country, auditors and admins all.
+    pub fn may_see(&self, intake: &crate::domain::Intake) -> bool {
+        match (&self.office, self.role) {
+            (None, _) | (_, Role::Auditor | Role::Admin) => true,
+            (Some(office), Role::Partner) => office == intake.origin_country.as_str(),
+            (Some(office), _) => office == intake.host_country.as_str(),
         }
     }
 }
@@ -587,6 +602,8 @@ pub enum RejectionCode {
     FourEyes,
     /// The content is wrong for this task (422).
     Invalid,
+    /// The case is outside the actor's office or country (answered as "no such case", 404).
+    OutOfScope,
 }
 
 impl RejectionCode {
@@ -597,6 +614,7 @@ impl RejectionCode {
             RejectionCode::WrongRole => "wrong_role",
             RejectionCode::FourEyes => "four_eyes",
             RejectionCode::Invalid => "invalid",
+            RejectionCode::OutOfScope => "out_of_scope",
         }
     }
 
@@ -607,6 +625,7 @@ impl RejectionCode {
             RejectionCode::WrongRole,
             RejectionCode::FourEyes,
             RejectionCode::Invalid,
+            RejectionCode::OutOfScope,
         ]
         .into_iter()
         .find(|c| message.contains(&format!("{}: ", c.as_str())))
@@ -708,6 +727,7 @@ mod tests {
             actor: Actor {
                 id: id.into(),
                 role,
+                office: None,
             },
             reason: String::new(),
             outcome,

@@ -438,11 +438,7 @@ pub(crate) async fn get_case(
 
 /// Whether the caller may see the case.
 pub(crate) fn in_scope(caller: &Caller, view: &CaseView) -> bool {
-    match (&caller.office, caller.actor.role) {
-        (None, _) | (_, Role::Auditor | Role::Admin) => true,
-        (Some(office), Role::Partner) => office == view.intake.origin_country.as_str(),
-        (Some(office), _) => office == view.intake.host_country.as_str(),
-    }
+    caller.actor.may_see(&view.intake)
 }
 
 #[cfg(test)]

@@ -61,6 +61,10 @@ fn update_error(reference: &CaseRef, e: WorkflowUpdateError) -> ApiError {
             let message = failure.message.clone();
             match RejectionCode::from_message(&message) {
                 Some(RejectionCode::TaskNotOpen) => ApiError::Conflict(message),
+                // Outside the caller's office: answered as if the case did not exist.
+                Some(RejectionCode::OutOfScope) => {
+                    ApiError::NotFound(format!("no case {reference}"))
+                }
                 Some(RejectionCode::WrongRole | RejectionCode::FourEyes) => {
                     ApiError::Forbidden(message)
                 }
@@ -79,20 +83,6 @@ async fn view(state: &AppState, reference: &CaseRef) -> Result<Json<CaseView>, A
     crate::routes::cases::query_view(state, reference)
         .await
         .map(Json)
-}
-
-/// Refuses (as "no such case") a caller outside the case's office or partner country.
-async fn check_scope(
-    state: &AppState,
-    caller: &Caller,
-    reference: &CaseRef,
-) -> Result<(), ApiError> {
-    let Json(v) = view(state, reference).await?;
-    if crate::routes::cases::in_scope(caller, &v) {
-        Ok(())
-    } else {
-        Err(ApiError::NotFound(format!("no case {reference}")))
-    }
 }
 
 /// Complete a task as the authenticated caller (a workflow Update; its validator decides).
@@ -127,7 +117,8 @@ pub(crate) async fn complete_task(
     let task_id: u32 = task
         .parse()
         .map_err(|_| ApiError::field("task", "must be a task number"))?;
-    check_scope(&state, &caller, &reference).await?;
+    // One round trip: the validator checks scope, role, four-eyes and content, and the Update
+    // answers with the case's new state.
     let completion = TaskCompletion {
         task_id,
         actor: caller.actor.clone(),
@@ -144,7 +135,13 @@ pub(crate) async fn complete_task(
         )
         .await;
     let action = format!("task_completed:{task_id}");
-    settle(&state, &caller, &reference, action, result).await
+    let outcome = if result.is_ok() {
+        "accepted"
+    } else {
+        "rejected"
+    };
+    crate::audit::record(&state, &caller, &reference, action, outcome).await;
+    result.map(Json).map_err(|e| update_error(&reference, e))
 }
 
 /// Audits an Update's result, accepted or refused, and answers with the case's new state.
@@ -192,7 +189,6 @@ pub(crate) async fn withdraw(
 ) -> Result<Json<CaseView>, ApiError> {
     let reference = CaseRef::parse(&reference)?;
     caller.require(&[Role::ReturnOfficer, Role::Operations])?;
-    check_scope(&state, &caller, &reference).await?;
     let result = state
         .temporal
         .get_workflow_handle::<ReturnCase>(return_case_workflow_id(&reference))
@@ -242,7 +238,6 @@ pub(crate) async fn close(
 ) -> Result<Json<CaseView>, ApiError> {
     let reference = CaseRef::parse(&reference)?;
     caller.require(&[Role::Operations])?;
-    check_scope(&state, &caller, &reference).await?;
     let result = state
         .temporal
         .get_workflow_handle::<ReturnCase>(return_case_workflow_id(&reference))

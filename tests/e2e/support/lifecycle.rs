@@ -46,24 +46,28 @@ pub fn officer() -> Actor {
     Actor {
         id: "u-officer".into(),
         role: Role::ReturnOfficer,
+        office: None,
     }
 }
 pub fn ops() -> Actor {
     Actor {
         id: "u-ops".into(),
         role: Role::Operations,
+        office: None,
     }
 }
 pub fn finance() -> Actor {
     Actor {
         id: "u-finance".into(),
         role: Role::Finance,
+        office: None,
     }
 }
 pub fn partner() -> Actor {
     Actor {
         id: "u-partner".into(),
         role: Role::Partner,
+        office: None,
     }
 }
 
@@ -257,6 +261,7 @@ impl Lifecycle {
         reason: &str,
     ) -> Result<u32, WorkflowUpdateError> {
         let task = self.task(reference, task_type).await;
+        let id = task.id;
         self.handle(reference)
             .execute_update(
                 ReturnCase::complete_task,
@@ -269,6 +274,14 @@ impl Lifecycle {
                 WorkflowExecuteUpdateOptions::default(),
             )
             .await
+            .map(|view| {
+                // The Update answers with the case as it now stands: the task is done.
+                assert!(
+                    view.tasks.iter().all(|t| t.id != id),
+                    "task {id} still open"
+                );
+                id
+            })
     }
 
     pub async fn complete(
