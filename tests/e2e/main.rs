@@ -4,6 +4,7 @@
 
 mod api_lists;
 mod api_tasks;
+mod bench;
 mod cases_e2e;
 mod cli;
 mod cli_client;

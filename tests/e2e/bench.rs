@@ -1,0 +1,44 @@
+//! `homeward bench` end to end, small: its own multi-process stack, three cases through the API,
+//! the twin, and the checks against the sandbox ledger. (Figures are not asserted here: speed is
+//! measured by running the benchmark, see docs/BENCHMARKS.md.)
+
+use serde_json::Value;
+
+#[tokio::test]
+async fn the_benchmark_closes_every_case_and_finds_nothing_lost_or_paid_twice() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let report = dir.path().join("report.json");
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_homeward"))
+        .args([
+            "bench",
+            "--cases",
+            "3",
+            "--parallel",
+            "4",
+            "--timeout",
+            "180s",
+            "--out",
+        ])
+        .arg(&report)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("HOMEWARD_CONFIG")
+        .output()
+        .await
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(&report).expect("report written")).expect("json");
+    let checks = &report["checks"];
+    assert_eq!(checks["closed"], 3, "{checks}");
+    assert_eq!(checks["duplicate_orders"], 0);
+    assert_eq!(checks["duplicate_payments"], 0);
+    assert_eq!(checks["payment_mismatches"], 0);
+    assert_eq!(checks["lost_completions"], 0);
+    assert_eq!(report["twin"]["completed"], 3, "{}", report["twin"]);
+    // Every case ran its whole story: tasks were completed through the API, grants were paid.
+    assert!(report["approval_latency"]["count"].as_u64().unwrap_or(0) >= 3 * 15);
+    assert!(report["history"]["events_median"].as_f64().unwrap_or(0.0) > 100.0);
+    assert!(stdout.contains("goals"), "{stdout}");
+}
