@@ -18,7 +18,7 @@ use serde_json::json;
 
 use homeward_workflows::activities::{
     CancelRequest, Disbursement, HandOver, Notice, Offer, OfferRequest, Order, OrderRequest,
-    Receipt,
+    OrderStatus, PaymentState, Receipt,
 };
 use homeward_workflows::programme::Money;
 
@@ -194,6 +194,8 @@ struct WireOrder {
     total_amount: String,
     total_currency: String,
     departing_at: DateTime<Utc>,
+    #[serde(default)]
+    cancelled_at: Option<DateTime<Utc>>,
 }
 
 impl HttpPartner {
@@ -266,7 +268,7 @@ impl TravelPartner for HttpPartner {
     }
 
     async fn cancel_order(&self, request: &CancelRequest) -> Result<(), PartnerError> {
-        let path = format!("air/orders/{}/actions/cancel", request.order_id);
+        let path = format!("air/orders/{}/actions/cancel", segment(&request.order_id));
         let _: serde_json::Value = self
             .send(
                 self.request(reqwest::Method::POST, &path)
@@ -276,6 +278,21 @@ impl TravelPartner for HttpPartner {
             .await?;
         Ok(())
     }
+
+    async fn order_status(&self, order_id: &str) -> Result<OrderStatus, PartnerError> {
+        let path = format!("air/orders/{}", segment(order_id));
+        let answer: Data<WireOrder> = self.send(self.request(reqwest::Method::GET, &path)).await?;
+        Ok(OrderStatus {
+            order_id: answer.data.id,
+            departs_at: answer.data.departing_at,
+            cancelled: answer.data.cancelled_at.is_some(),
+        })
+    }
+}
+
+/// A partner's id as one URL path segment (escaped: an id is the partner's, not ours).
+fn segment(id: &str) -> String {
+    url::form_urlencoded::byte_serialize(id.as_bytes()).collect()
 }
 
 #[derive(Serialize, Deserialize)]
@@ -315,6 +332,20 @@ impl PaymentProvider for HttpPartner {
                 partner: self.name,
                 message: format!("disbursement {} is {other}", created.id),
                 retry_after: Some(Duration::from_secs(30)),
+            }),
+        }
+    }
+
+    async fn disbursement_status(&self, payment_id: &str) -> Result<PaymentState, PartnerError> {
+        let path = format!("disbursements/{}", segment(payment_id));
+        let d: WireDisbursement = self.send(self.request(reqwest::Method::GET, &path)).await?;
+        match d.status.as_str() {
+            "confirmed" => Ok(PaymentState::Confirmed),
+            "failed" | "rejected" => Ok(PaymentState::Failed),
+            "pending" | "processing" => Ok(PaymentState::Pending),
+            other => Err(PartnerError::Refused {
+                partner: self.name,
+                message: format!("disbursement {} has an unknown status {other:?}", d.id),
             }),
         }
     }

@@ -17,7 +17,7 @@ use temporalio_sdk::activities::{ActivityContext, ActivityError};
 
 use homeward_workflows::activities::{
     CancelRequest, Disbursement, HandOver, Notice, Offer, OfferRequest, Order, OrderRequest,
-    Receipt, markers,
+    OrderStatus, PaymentState, Receipt, markers,
 };
 use homeward_workflows::programme::Money;
 
@@ -74,6 +74,8 @@ pub trait TravelPartner: Send + Sync {
     async fn create_order(&self, request: &OrderRequest) -> Result<Order, PartnerError>;
     /// Cancels an order; cancelling twice succeeds.
     async fn cancel_order(&self, request: &CancelRequest) -> Result<(), PartnerError>;
+    /// Fetches an order's status (a rebooking or a cancelled flight shows here first).
+    async fn order_status(&self, order_id: &str) -> Result<OrderStatus, PartnerError>;
 }
 
 /// The payment provider.
@@ -81,6 +83,8 @@ pub trait TravelPartner: Send + Sync {
 pub trait PaymentProvider: Send + Sync {
     /// Pays under an idempotency key; the same key never pays twice.
     async fn disburse(&self, request: &Disbursement) -> Result<Receipt, PartnerError>;
+    /// Fetches a disbursement's state by the provider's payment id.
+    async fn disbursement_status(&self, payment_id: &str) -> Result<PaymentState, PartnerError>;
 }
 
 /// Notifications and the reception partner.
@@ -386,6 +390,23 @@ impl TravelPartner for LocalLedger {
         self.with_state(|s| s.cancelled.insert(request.order_id.clone()));
         Ok(())
     }
+
+    async fn order_status(&self, order_id: &str) -> Result<OrderStatus, PartnerError> {
+        self.with_state(|s| {
+            s.orders
+                .values()
+                .find(|o| o.order_id == order_id)
+                .map(|o| OrderStatus {
+                    order_id: o.order_id.clone(),
+                    departs_at: o.departs_at,
+                    cancelled: s.cancelled.contains(order_id),
+                })
+        })
+        .ok_or_else(|| PartnerError::Refused {
+            partner: "travel",
+            message: format!("no order {order_id}"),
+        })
+    }
 }
 
 #[async_trait::async_trait]
@@ -424,6 +445,16 @@ impl PaymentProvider for LocalLedger {
             });
         }
         Ok(receipt)
+    }
+
+    async fn disbursement_status(&self, payment_id: &str) -> Result<PaymentState, PartnerError> {
+        // The in-process ledger confirms every payment it records.
+        self.with_state(|s| s.payments.values().any(|(_, r)| r.payment_id == payment_id))
+            .then_some(PaymentState::Confirmed)
+            .ok_or_else(|| PartnerError::Refused {
+                partner: "payments",
+                message: format!("no disbursement {payment_id}"),
+            })
     }
 }
 

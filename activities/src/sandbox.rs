@@ -79,8 +79,10 @@ impl Sandbox {
         Router::new()
             .route("/air/offer_requests", post(offer_requests))
             .route("/air/orders", post(orders))
+            .route("/air/orders/{id}", get(order))
             .route("/air/orders/{id}/actions/cancel", post(cancel))
             .route("/disbursements", post(disbursements))
+            .route("/disbursements/{id}", get(disbursement))
             .route("/messages", post(messages))
             .route("/handovers", post(handovers))
             .route("/ledger", get(ledger))
@@ -287,6 +289,51 @@ async fn orders(
         ),
         Err(e) => partner_error(e),
     }
+}
+
+async fn order(State(sb): State<Sandbox>, Path(id): Path<String>) -> Response {
+    match sb.ledger.order_status(&id).await {
+        Ok(o) => {
+            let cancelled_at = o.cancelled.then(Utc::now);
+            let total = sb
+                .ledger
+                .snapshot()
+                .orders
+                .values()
+                .find(|x| x.order_id == id)
+                .map(|x| x.total.clone())
+                .unwrap_or(Money {
+                    minor: 0,
+                    currency: "EUR".into(),
+                });
+            (
+                StatusCode::OK,
+                Json(
+                    json!({"data": {"id": o.order_id, "departing_at": o.departs_at,
+                                     "total_amount": from_minor(total.minor),
+                                     "total_currency": total.currency,
+                                     "cancelled_at": cancelled_at}}),
+                ),
+            )
+                .into_response()
+        }
+        Err(e) => not_found(e),
+    }
+}
+
+async fn disbursement(State(sb): State<Sandbox>, Path(id): Path<String>) -> Response {
+    match sb.ledger.disbursement_status(&id).await {
+        Ok(state) => (StatusCode::OK, Json(json!({"id": id, "status": state}))).into_response(),
+        Err(e) => not_found(e),
+    }
+}
+
+fn not_found(e: PartnerError) -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        Json(json!({"errors": [{"title": "not found", "message": e.to_string()}]})),
+    )
+        .into_response()
 }
 
 async fn cancel(State(sb): State<Sandbox>, headers: HeaderMap, Path(id): Path<String>) -> Response {

@@ -207,3 +207,134 @@ async fn a_pending_payment_is_retried_until_confirmed() {
     let receipt = payments.disburse(&request).await.expect("confirmed");
     assert_eq!(receipt.payment_id, "dis_1");
 }
+
+#[tokio::test]
+async fn an_orders_status_shows_a_cancellation() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/air/orders/ord_1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": {
+            "id": "ord_1", "total_amount": "612.40", "total_currency": "EUR",
+            "departing_at": "2027-01-12T09:00:00Z", "cancelled_at": "2027-01-05T10:00:00Z"
+        }})))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/air/orders/ord_2"))
+        .respond_with(ResponseTemplate::new(404).set_body_json(
+            json!({"errors": [{"title": "not found", "message": "no order ord_2"}]}),
+        ))
+        .mount(&server)
+        .await;
+    let travel = client(&server, "travel");
+    let status = travel.order_status("ord_1").await.expect("status");
+    assert!(status.cancelled);
+    assert_eq!(status.departs_at.to_rfc3339(), "2027-01-12T09:00:00+00:00");
+    // An unknown order is a permanent answer, for a person to look at, not a retry.
+    let err = travel.order_status("ord_2").await.unwrap_err();
+    assert!(matches!(err, PartnerError::Refused { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_disbursements_status_is_read_and_an_unknown_one_refused() {
+    use homeward_workflows::activities::PaymentState;
+    let server = MockServer::start().await;
+    for (id, status) in [
+        ("pay_1", "pending"),
+        ("pay_2", "confirmed"),
+        ("pay_3", "failed"),
+        ("pay_4", "lost"),
+    ] {
+        Mock::given(method("GET"))
+            .and(path(format!("/disbursements/{id}")))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_json(json!({"id": id, "status": status})),
+            )
+            .mount(&server)
+            .await;
+    }
+    let payments = client(&server, "payments");
+    assert_eq!(
+        payments.disbursement_status("pay_1").await.unwrap(),
+        PaymentState::Pending
+    );
+    assert_eq!(
+        payments.disbursement_status("pay_2").await.unwrap(),
+        PaymentState::Confirmed
+    );
+    assert_eq!(
+        payments.disbursement_status("pay_3").await.unwrap(),
+        PaymentState::Failed
+    );
+    let err = payments.disbursement_status("pay_4").await.unwrap_err();
+    assert!(matches!(err, PartnerError::Refused { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn the_sandbox_answers_status_fetches_for_what_it_booked_and_paid() {
+    use homeward_activities::sandbox::{Sandbox, SandboxFaults};
+    use homeward_workflows::activities::PaymentState;
+    let sandbox = Sandbox::new(
+        SandboxFaults {
+            error_rate: 0.0,
+            timeout_rate: 0.0,
+            hang: Duration::from_secs(1),
+            latency: Duration::ZERO,
+            refuse_offers_containing: None,
+            departs_in: None,
+        },
+        1,
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, sandbox.router()).await });
+    let endpoint = || Endpoint {
+        base_url: format!("http://{addr}").parse().expect("url"),
+        token: None,
+        timeout: Duration::from_secs(5),
+    };
+    let travel = HttpPartner::new("travel", endpoint()).expect("client");
+    let payments = HttpPartner::new("payments", endpoint()).expect("client");
+
+    let offers = travel
+        .search_offers(&offer_request())
+        .await
+        .expect("offers");
+    let order = travel
+        .create_order(&OrderRequest {
+            idempotency_key: "HW-0123456789AB:booking:1".into(),
+            reference: reference(),
+            offer_id: offers[0].offer_id.clone(),
+        })
+        .await
+        .expect("order");
+    let status = travel.order_status(&order.order_id).await.expect("status");
+    assert_eq!(
+        (status.departs_at, status.cancelled),
+        (order.departs_at, false)
+    );
+    let receipt = payments
+        .disburse(&Disbursement {
+            idempotency_key: "HW-0123456789AB:tranche:start".into(),
+            reference: reference(),
+            tranche: "start".into(),
+            kind: PaymentKind::InKind,
+            amount: Money {
+                minor: 150000,
+                currency: "EUR".into(),
+            },
+        })
+        .await
+        .expect("paid");
+    assert_eq!(
+        payments
+            .disbursement_status(&receipt.payment_id)
+            .await
+            .expect("status"),
+        PaymentState::Confirmed
+    );
+    let err = payments.disbursement_status("pay-404").await.unwrap_err();
+    assert!(matches!(err, PartnerError::Refused { .. }), "{err:?}");
+}

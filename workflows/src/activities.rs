@@ -106,6 +106,29 @@ pub struct Order {
     pub total: Money,
 }
 
+/// Where an order stands at the travel partner.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderStatus {
+    /// The partner's order id.
+    pub order_id: String,
+    /// Scheduled departure.
+    pub departs_at: DateTime<Utc>,
+    /// Cancelled (by us or by the airline).
+    pub cancelled: bool,
+}
+
+/// Where a disbursement stands at the payment provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentState {
+    /// Accepted, not yet confirmed by the provider.
+    Pending,
+    /// The money reached the returnee or supplier.
+    Confirmed,
+    /// The provider gave up (or refused it).
+    Failed,
+}
+
 /// Cancel an order (a compensation: cancelling a cancelled order succeeds).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CancelRequest {
