@@ -11,28 +11,16 @@ use sqlx::Row;
 
 use homeward_workflows::activities::CaseOutcome;
 use homeward_workflows::domain::CaseRef;
+use homeward_workflows::tasks::Scope;
 
 use crate::store::{AuditEvent, CaseStore, NewAuditEvent, StoreError, format_ts, parse_ts};
 
-/// Which cases a reader may count: all, one office's (host country) or one partner country's.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CaseScope {
-    /// Every case.
-    All,
-    /// Cases whose host country is this one.
-    HostCountry(String),
-    /// Cases handed over to this country of origin.
-    OriginCountry(String),
-}
-
-impl CaseScope {
-    /// A `WHERE` condition on the `cases` table aliased `c`, and its one parameter, if any.
-    fn condition(&self) -> (&'static str, Option<&str>) {
-        match self {
-            CaseScope::All => ("1 = 1", None),
-            CaseScope::HostCountry(c) => ("c.host_country = $1", Some(c)),
-            CaseScope::OriginCountry(c) => ("c.origin_country = $1", Some(c)),
-        }
+/// A `WHERE` condition on the `cases` table aliased `c` for a scope, and its one parameter.
+fn scope_condition(scope: &Scope) -> (&'static str, Option<&str>) {
+    match scope {
+        Scope::All => ("1 = 1", None),
+        Scope::HostCountry(c) => ("c.host_country = $1", Some(c)),
+        Scope::OriginCountry(c) => ("c.origin_country = $1", Some(c)),
     }
 }
 
@@ -182,7 +170,7 @@ impl CaseStore {
     }
 
     /// M&E statistics over the cases in `scope`.
-    pub async fn statistics(&self, scope: &CaseScope) -> Result<Statistics, StoreError> {
+    pub async fn statistics(&self, scope: &Scope) -> Result<Statistics, StoreError> {
         let mut stats = Statistics::default();
         for (column, map) in [
             ("stage", &mut stats.cases_by_stage),
@@ -190,7 +178,7 @@ impl CaseStore {
             ("host_country", &mut stats.cases_by_host_country),
             ("origin_country", &mut stats.cases_by_origin_country),
         ] {
-            let (cond, param) = scope.condition();
+            let (cond, param) = scope_condition(scope);
             let sql = format!(
                 "SELECT c.{column} AS k, COUNT(*) AS n FROM cases c WHERE {cond} GROUP BY c.{column}"
             );
@@ -203,7 +191,7 @@ impl CaseStore {
         }
         stats.cases = stats.cases_by_stage.values().sum();
 
-        let (cond, param) = scope.condition();
+        let (cond, param) = scope_condition(scope);
         let sql = format!(
             "SELECT g.currency AS currency, CAST(SUM(g.amount_minor) AS BIGINT) AS total, COUNT(*) AS n \
              FROM grant_payments g JOIN cases c ON c.reference = g.reference WHERE {cond} \

@@ -336,32 +336,7 @@ impl CaseStore {
 
     /// The audit trail of one case, oldest first.
     pub async fn audit_trail(&self, reference: &CaseRef) -> Result<Vec<AuditEvent>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, case_ref, actor, role, action, outcome, detail, occurred_at \
-             FROM audit_events WHERE case_ref = $1 ORDER BY id",
-        )
-        .bind(reference.as_str())
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(AuditEvent {
-                    id: row.try_get("id")?,
-                    event: NewAuditEvent {
-                        case_ref: Some(reference.clone()),
-                        actor: row.try_get("actor")?,
-                        role: row.try_get("role")?,
-                        action: row.try_get("action")?,
-                        outcome: row.try_get("outcome")?,
-                        detail: row.try_get("detail")?,
-                        occurred_at: parse_ts(
-                            "audit_events.occurred_at",
-                            &row.try_get::<String, _>("occurred_at")?,
-                        )?,
-                    },
-                })
-            })
-            .collect()
+        self.audit_export(Some(reference), 0, i64::MAX).await
     }
 
     /// Creates a user and their first API key. Returns the user and the key's secret, which is

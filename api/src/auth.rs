@@ -14,10 +14,8 @@ use crate::state::AppState;
 /// The caller, authenticated.
 #[derive(Debug, Clone)]
 pub struct Caller {
-    /// The user's id and role, as the workflow sees them.
+    /// The user's id, role and office, as the workflow sees them.
     pub actor: Actor,
-    /// The office (host country) whose cases the user sees, if scoped.
-    pub office: Option<String>,
 }
 
 impl Caller {
@@ -67,9 +65,8 @@ impl FromRequestParts<AppState> for Caller {
             actor: Actor {
                 id: user.id,
                 role,
-                office: user.office.clone(),
+                office: user.office,
             },
-            office: user.office,
         })
     }
 }

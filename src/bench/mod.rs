@@ -223,10 +223,6 @@ async fn run_on(settings: &Settings, opts: &Options, stack: Stack) -> anyhow::Re
             users.try_into().map_err(|_| anyhow::anyhow!("two users"))?;
         pairs.insert(role, Pair { users: [a, b] });
     }
-    let (_, auditor_key) = store
-        .create_user("bench auditor", "auditor", None, chrono::Utc::now())
-        .await?;
-    let _auditor = client_with_key(&auditor_key)?;
     let officer = pairs["return_officer"].users[0].1.clone();
     let api = stack.api_url.clone();
     let stack: Shared<Stack> = Arc::new(tokio::sync::Mutex::new(stack));

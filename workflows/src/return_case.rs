@@ -457,7 +457,11 @@ impl ReturnCase {
 
     /// Withdraws consent: the lifecycle stops and unwinds what was done.
     #[update]
-    pub fn withdraw_consent(&mut self, ctx: &mut SyncWorkflowContext<Self>, w: Withdrawal) {
+    pub fn withdraw_consent(
+        &mut self,
+        ctx: &mut SyncWorkflowContext<Self>,
+        w: Withdrawal,
+    ) -> CaseView {
         let at = time_of(ctx.workflow_time()).unwrap_or(self.now);
         self.decisions.push(DecisionRecord {
             task_id: 0,
@@ -471,6 +475,7 @@ impl ReturnCase {
             by: w.actor,
             reason: w.reason,
         });
+        self.to_view()
     }
 
     #[update_validator(close_case)]
@@ -503,7 +508,7 @@ impl ReturnCase {
 
     /// Closes the case early, with one of the handbook's reasons.
     #[update]
-    pub fn close_case(&mut self, ctx: &mut SyncWorkflowContext<Self>, c: EarlyClosure) {
+    pub fn close_case(&mut self, ctx: &mut SyncWorkflowContext<Self>, c: EarlyClosure) -> CaseView {
         let at = time_of(ctx.workflow_time()).unwrap_or(self.now);
         self.decisions.push(DecisionRecord {
             task_id: 0,
@@ -518,6 +523,7 @@ impl ReturnCase {
             reason: c.reason,
             note: c.note,
         });
+        self.to_view()
     }
 }
 

@@ -80,15 +80,36 @@ impl Actor {
         }
     }
 
-    /// Whether this actor may see (and so act on) a case with this intake: offices see their
-    /// own cases, partners the cases handed over to their country, auditors and admins all.
-    pub fn may_see(&self, intake: &crate::domain::Intake) -> bool {
+    /// The cases this actor sees: offices their own (host country), partners those handed over
+    /// to their country, auditors and admins all. The one statement of the rule; validators,
+    /// lists, the inbox and statistics all apply it.
+    pub fn scope(&self) -> Scope {
         match (&self.office, self.role) {
-            (None, _) | (_, Role::Auditor | Role::Admin) => true,
-            (Some(office), Role::Partner) => office == intake.origin_country.as_str(),
-            (Some(office), _) => office == intake.host_country.as_str(),
+            (None, _) | (_, Role::Auditor | Role::Admin) => Scope::All,
+            (Some(office), Role::Partner) => Scope::OriginCountry(office.clone()),
+            (Some(office), _) => Scope::HostCountry(office.clone()),
         }
     }
+
+    /// Whether this actor may see (and so act on) a case with this intake.
+    pub fn may_see(&self, intake: &crate::domain::Intake) -> bool {
+        match self.scope() {
+            Scope::All => true,
+            Scope::HostCountry(c) => c == intake.host_country.as_str(),
+            Scope::OriginCountry(c) => c == intake.origin_country.as_str(),
+        }
+    }
+}
+
+/// Which cases someone sees (see [`Actor::scope`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// Every case.
+    All,
+    /// Cases whose host country (office) is this one.
+    HostCountry(String),
+    /// Cases handed over to this country of origin.
+    OriginCountry(String),
 }
 
 /// The kinds of task the lifecycle opens.

@@ -21,7 +21,7 @@ use homeward_workflows::domain::{
 use homeward_workflows::ids::return_case_workflow_id;
 use homeward_workflows::programme::ProgrammeRules;
 use homeward_workflows::return_case::{CaseInput, CaseView, ReturnCase};
-use homeward_workflows::tasks::Role;
+use homeward_workflows::tasks::{Role, Scope};
 
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -179,7 +179,7 @@ pub(crate) async fn open_case(
     let key = idempotency_key(&headers)?;
     let request_hash = sha256_hex(&[body.to_string().as_bytes()]);
     let intake = parse_intake(body)?;
-    if let Some(office) = &caller.office
+    if let Some(office) = &caller.actor.office
         && office != intake.host_country.as_str()
     {
         return Err(ApiError::field(
@@ -294,12 +294,10 @@ pub(crate) struct CaseList {
 
 /// The visibility condition that keeps a caller to their office's or country's cases.
 pub(crate) fn scope_filter(caller: &Caller) -> Option<String> {
-    match (&caller.office, caller.actor.role) {
-        (None, _) | (_, Role::Auditor | Role::Admin) => None,
-        (Some(office), Role::Partner) => {
-            Some(format!("HomewardOriginCountry = {}", quoted(office)))
-        }
-        (Some(office), _) => Some(format!("HomewardHostCountry = {}", quoted(office))),
+    match caller.actor.scope() {
+        Scope::All => None,
+        Scope::OriginCountry(c) => Some(format!("HomewardOriginCountry = {}", quoted(&c))),
+        Scope::HostCountry(c) => Some(format!("HomewardHostCountry = {}", quoted(&c))),
     }
 }
 

@@ -7,7 +7,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 
-use homeward_activities::reports::{CaseScope, Statistics};
+use homeward_activities::reports::Statistics;
 use homeward_activities::store::AuditEvent;
 use homeward_workflows::domain::CaseRef;
 use homeward_workflows::tasks::Role;
@@ -42,14 +42,9 @@ pub(crate) async fn statistics(
     q: QueryReader,
 ) -> Result<Json<Statistics>, ApiError> {
     q.finish()?;
-    let scope = match (&caller.office, caller.actor.role) {
-        (None, _) | (_, Role::Auditor | Role::Admin) => CaseScope::All,
-        (Some(office), Role::Partner) => CaseScope::OriginCountry(office.clone()),
-        (Some(office), _) => CaseScope::HostCountry(office.clone()),
-    };
     state
         .store
-        .statistics(&scope)
+        .statistics(&caller.actor.scope())
         .await
         .map(Json)
         .map_err(|e| ApiError::Internal(e.to_string()))

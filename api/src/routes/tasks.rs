@@ -79,12 +79,6 @@ fn update_error(reference: &CaseRef, e: WorkflowUpdateError) -> ApiError {
     }
 }
 
-async fn view(state: &AppState, reference: &CaseRef) -> Result<Json<CaseView>, ApiError> {
-    crate::routes::cases::query_view(state, reference)
-        .await
-        .map(Json)
-}
-
 /// Complete a task as the authenticated caller (a workflow Update; its validator decides).
 #[utoipa::path(
     post,
@@ -135,22 +129,17 @@ pub(crate) async fn complete_task(
         )
         .await;
     let action = format!("task_completed:{task_id}");
-    let outcome = if result.is_ok() {
-        "accepted"
-    } else {
-        "rejected"
-    };
-    crate::audit::record(&state, &caller, &reference, action, outcome).await;
-    result.map(Json).map_err(|e| update_error(&reference, e))
+    settle(&state, &caller, &reference, action, result).await
 }
 
-/// Audits an Update's result, accepted or refused, and answers with the case's new state.
-async fn settle<T>(
+/// Audits an Update's result, accepted or refused, and answers with the case's new state (every
+/// decision Update returns it: one round trip).
+async fn settle(
     state: &AppState,
     caller: &Caller,
     reference: &CaseRef,
     action: String,
-    result: Result<T, WorkflowUpdateError>,
+    result: Result<CaseView, WorkflowUpdateError>,
 ) -> Result<Json<CaseView>, ApiError> {
     let outcome = if result.is_ok() {
         "accepted"
@@ -158,8 +147,7 @@ async fn settle<T>(
         "rejected"
     };
     crate::audit::record(state, caller, reference, action, outcome).await;
-    result.map_err(|e| update_error(reference, e))?;
-    view(state, reference).await
+    result.map(Json).map_err(|e| update_error(reference, e))
 }
 
 /// Withdraw consent (before departure): the case unwinds and closes.

@@ -311,6 +311,7 @@ impl Lifecycle {
                 WorkflowExecuteUpdateOptions::default(),
             )
             .await
+            .map(|_| ())
     }
 
     pub async fn close_early(&self, reference: &str, by: Actor) -> Result<(), WorkflowUpdateError> {
@@ -325,6 +326,7 @@ impl Lifecycle {
                 WorkflowExecuteUpdateOptions::default(),
             )
             .await
+            .map(|_| ())
     }
 
     /// Waits (in real time) until the case satisfies `done`.
