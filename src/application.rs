@@ -109,6 +109,7 @@ impl Application {
             metrics: ApiMetrics::new(),
             sdk_metrics_addr: Some(runtime.metrics_addr),
             programmes: Arc::new(programmes),
+            payment_webhook_secret: settings.partners.webhook_secret().map(Arc::from),
         };
         Ok(Self {
             role,

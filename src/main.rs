@@ -525,6 +525,12 @@ async fn start_sandbox(
             latency: sb.latency,
             refuse_offers_containing: sb.refuse_offers_containing.clone(),
             departs_in: sb.departs_in,
+            confirm_after: sb.confirm_after,
+            webhook: sb
+                .webhook_url
+                .clone()
+                .zip(settings.partners.webhook_secret())
+                .map(|(url, secret)| homeward_activities::sandbox::Webhook { url, secret }),
         },
         sb.seed,
     );

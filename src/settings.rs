@@ -129,6 +129,9 @@ pub struct ProgrammeSettings {
     pub dir: PathBuf,
 }
 
+/// The webhook secret in config/default.toml: public, so fit only for a loopback API.
+const SANDBOX_WEBHOOK_SECRET: &str = "sandbox-only-webhook-secret";
+
 /// Which partners the worker talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -157,6 +160,21 @@ pub struct PartnerSettings {
     /// Per-request timeout.
     #[serde(deserialize_with = "humantime_duration")]
     pub timeout: Duration,
+    /// The secret the payment provider signs its webhooks with (the API checks it; the sandbox
+    /// signs with it). Empty or absent: webhooks are refused and pending payments are settled
+    /// by polling alone. Prefer HOMEWARD_PARTNERS__WEBHOOK_SECRET.
+    #[serde(default)]
+    pub webhook_secret: Option<SecretString>,
+}
+
+impl PartnerSettings {
+    /// The webhook secret, if one is set and not empty.
+    pub fn webhook_secret(&self) -> Option<String> {
+        self.webhook_secret
+            .as_ref()
+            .map(|k| k.expose_secret().to_owned())
+            .filter(|k| !k.is_empty())
+    }
 }
 
 /// The partner sandbox (`homeward sandbox`, and beside `homeward dev` when embedded).
@@ -184,6 +202,14 @@ pub struct SandboxSettings {
     /// (for `homeward bench`, whose programme runs a year in seconds).
     #[serde(default, deserialize_with = "humantime_duration_opt")]
     pub departs_in: Option<Duration>,
+    /// Payments stay pending this long before the provider confirms them; absent: confirmed
+    /// at once.
+    #[serde(default, deserialize_with = "humantime_duration_opt")]
+    pub confirm_after: Option<Duration>,
+    /// Where the sandbox announces settled payments (Homeward's payment webhook), signed with
+    /// partners.webhook_secret; absent: no webhooks, the cases poll.
+    #[serde(default)]
+    pub webhook_url: Option<url::Url>,
 }
 
 /// Log output.
@@ -290,6 +316,20 @@ impl Settings {
                 )));
             }
         }
+        if self.sandbox.webhook_url.is_some() && self.partners.webhook_secret().is_none() {
+            return Err(ConfigError(
+                "key partners.webhook_secret: is required when sandbox.webhook_url is set".into(),
+            ));
+        }
+        if self.partners.webhook_secret().as_deref() == Some(SANDBOX_WEBHOOK_SECRET)
+            && !self.api.host.is_loopback()
+        {
+            return Err(ConfigError(format!(
+                "key partners.webhook_secret: the sandbox's published secret must not guard an API \
+                 listening on {}; set HOMEWARD_PARTNERS__WEBHOOK_SECRET",
+                self.api.host
+            )));
+        }
         if self.api.max_body_bytes < 1024 {
             return Err(ConfigError(
                 "key api.max_body_bytes: must be at least 1024".into(),
@@ -343,6 +383,26 @@ fn describe_figment_error(error: figment::Error) -> ConfigError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_sandbox_webhook_secret_cannot_guard_a_public_api() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let overlay = dir.path().join("public.toml");
+        let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+        std::fs::write(&overlay, "[api]\nhost = \"0.0.0.0\"\n").expect("write");
+        let err = Settings::load(&config, Some(&overlay)).expect_err("refused");
+        assert!(
+            err.0.starts_with("key partners.webhook_secret:"),
+            "{}",
+            err.0
+        );
+        std::fs::write(
+            &overlay,
+            "[api]\nhost = \"0.0.0.0\"\n[partners]\nwebhook_secret = \"a-real-one\"\n",
+        )
+        .expect("write");
+        Settings::load(&config, Some(&overlay)).expect("a secret of one's own is fine");
+    }
 
     #[test]
     fn debug_never_prints_secrets() {

@@ -318,36 +318,169 @@ impl PaymentProvider for HttpPartner {
                     .json(&body),
             )
             .await?;
-        match created.status.as_str() {
-            "confirmed" => Ok(Receipt {
-                payment_id: created.id,
-                idempotency_key: request.idempotency_key.clone(),
-            }),
-            "failed" | "rejected" => Err(PartnerError::Refused {
-                partner: self.name,
-                message: format!("disbursement {} was {}", created.id, created.status),
-            }),
-            // Pending: retry later; the same key finds the same disbursement.
-            other => Err(PartnerError::Unavailable {
-                partner: self.name,
-                message: format!("disbursement {} is {other}", created.id),
-                retry_after: Some(Duration::from_secs(30)),
-            }),
-        }
+        // Pending is an answer, not a failure: the case waits for the provider's webhook or
+        // polls. A failed payment is reported as such, so the case retries under a new key.
+        Ok(Receipt {
+            state: self.payment_state(&created)?,
+            payment_id: created.id,
+            idempotency_key: request.idempotency_key.clone(),
+        })
     }
 
     async fn disbursement_status(&self, payment_id: &str) -> Result<PaymentState, PartnerError> {
         let path = format!("disbursements/{}", segment(payment_id));
         let d: WireDisbursement = self.send(self.request(reqwest::Method::GET, &path)).await?;
-        match d.status.as_str() {
-            "confirmed" => Ok(PaymentState::Confirmed),
-            "failed" | "rejected" => Ok(PaymentState::Failed),
-            "pending" | "processing" => Ok(PaymentState::Pending),
-            other => Err(PartnerError::Refused {
-                partner: self.name,
-                message: format!("disbursement {} has an unknown status {other:?}", d.id),
-            }),
+        self.payment_state(&d)
+    }
+}
+
+impl HttpPartner {
+    fn payment_state(&self, d: &WireDisbursement) -> Result<PaymentState, PartnerError> {
+        wire_payment_state(&d.status).ok_or_else(|| PartnerError::Refused {
+            partner: self.name,
+            message: format!("disbursement {} has an unknown status {:?}", d.id, d.status),
+        })
+    }
+}
+
+/// The provider's status words.
+fn wire_payment_state(status: &str) -> Option<PaymentState> {
+    match status {
+        "confirmed" | "paid" => Some(PaymentState::Confirmed),
+        "failed" | "rejected" | "returned" => Some(PaymentState::Failed),
+        "pending" | "processing" => Some(PaymentState::Pending),
+        _ => None,
+    }
+}
+
+/// The payment provider's webhook: a JSON event signed with a shared secret.
+///
+/// `Webhook-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>`; the
+/// timestamp bounds replays. The body is
+/// `{"type":"disbursement.updated","data":{"id","status","reference","idempotency_key"}}`.
+pub mod payment_webhook {
+    use chrono::{DateTime, Utc};
+    use hmac::{Hmac, Mac};
+    use sha2::Sha256;
+
+    use homeward_workflows::activities::{PaymentSettlement, PaymentState};
+    use homeward_workflows::domain::CaseRef;
+
+    /// The header that carries the signature.
+    pub const SIGNATURE_HEADER: &str = "webhook-signature";
+
+    /// How far a signature's timestamp may be from now.
+    pub const TOLERANCE_SECS: i64 = 300;
+
+    /// Why a webhook was not accepted.
+    #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+    pub enum WebhookError {
+        /// Missing, malformed, stale or wrong signature (or no secret configured).
+        #[error("{0}")]
+        Signature(&'static str),
+        /// A correctly signed body that is not a disbursement event we understand.
+        #[error("{field}: {problem}")]
+        Body {
+            /// The field at fault.
+            field: &'static str,
+            /// What is wrong with it.
+            problem: String,
+        },
+    }
+
+    fn mac(secret: &[u8], at: i64, body: &[u8]) -> Hmac<Sha256> {
+        // HMAC accepts a key of any length; `new_from_slice` cannot fail for it.
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret)
+            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        mac.update(at.to_string().as_bytes());
+        mac.update(b".");
+        mac.update(body);
+        mac
+    }
+
+    /// The signature header's value for `body` sent at `at`.
+    pub fn sign(secret: &[u8], body: &[u8], at: DateTime<Utc>) -> String {
+        let t = at.timestamp();
+        let tag = mac(secret, t, body).finalize().into_bytes();
+        format!("t={t},v1={}", hex::encode(tag))
+    }
+
+    /// The event body for a disbursement's state.
+    pub fn body(payment_id: &str, state: PaymentState, reference: &CaseRef, key: &str) -> Vec<u8> {
+        let status = match state {
+            PaymentState::Pending => "pending",
+            PaymentState::Confirmed => "confirmed",
+            PaymentState::Failed => "failed",
+        };
+        serde_json::to_vec(&serde_json::json!({
+            "type": "disbursement.updated",
+            "data": {"id": payment_id, "status": status, "reference": reference.as_str(),
+                     "idempotency_key": key},
+        }))
+        .unwrap_or_default()
+    }
+
+    /// Checks the signature (constant time) and reads the settlement.
+    pub fn read(
+        secret: Option<&[u8]>,
+        signature: Option<&str>,
+        body: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<PaymentSettlement, WebhookError> {
+        let secret = secret
+            .filter(|s| !s.is_empty())
+            .ok_or(WebhookError::Signature("payment webhooks are not enabled"))?;
+        let signature = signature.ok_or(WebhookError::Signature(
+            "the Webhook-Signature header is missing",
+        ))?;
+        let mut t = None;
+        let mut v1 = None;
+        for part in signature.split(',') {
+            match part.trim().split_once('=') {
+                Some(("t", v)) => t = v.parse::<i64>().ok(),
+                Some(("v1", v)) => v1 = hex::decode(v).ok(),
+                _ => {}
+            }
         }
+        let (Some(t), Some(v1)) = (t, v1) else {
+            return Err(WebhookError::Signature(
+                "the Webhook-Signature header is malformed (t=…,v1=…)",
+            ));
+        };
+        if (now.timestamp() - t).abs() > TOLERANCE_SECS {
+            return Err(WebhookError::Signature(
+                "the signature's timestamp is too old or in the future",
+            ));
+        }
+        mac(secret, t, body)
+            .verify_slice(&v1)
+            .map_err(|_| WebhookError::Signature("the signature does not match"))?;
+        let event: serde_json::Value =
+            serde_json::from_slice(body).map_err(|e| WebhookError::Body {
+                field: "body",
+                problem: format!("malformed JSON: {e}"),
+            })?;
+        let data = &event["data"];
+        let text = |field: &'static str| {
+            data[field].as_str().ok_or(WebhookError::Body {
+                field,
+                problem: "is required (a string)".into(),
+            })
+        };
+        let reference = CaseRef::parse(text("reference")?).map_err(|e| WebhookError::Body {
+            field: "reference",
+            problem: e.to_string(),
+        })?;
+        let state = super::wire_payment_state(text("status")?).ok_or(WebhookError::Body {
+            field: "status",
+            problem: "must be pending, processing, confirmed, paid, failed, rejected or returned"
+                .into(),
+        })?;
+        Ok(PaymentSettlement {
+            reference,
+            payment_id: text("id")?.to_owned(),
+            state,
+        })
     }
 }
 
@@ -384,6 +517,52 @@ impl Outreach for HttpPartner {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn webhooks_are_read_only_with_a_fresh_matching_signature() {
+        use payment_webhook::{WebhookError, body, read, sign};
+        let reference = homeward_workflows::domain::CaseRef::parse("HW-0123456789AB").unwrap();
+        let now = Utc::now();
+        let event = body("pay-1", PaymentState::Confirmed, &reference, "k");
+        let good = sign(b"secret", &event, now);
+        let read_with =
+            |secret: Option<&[u8]>, sig: Option<&str>, body: &[u8]| read(secret, sig, body, now);
+        let s = read_with(Some(b"secret"), Some(&good), &event).expect("accepted");
+        assert_eq!(
+            (s.payment_id.as_str(), s.state),
+            ("pay-1", PaymentState::Confirmed)
+        );
+        assert_eq!(s.reference, reference);
+        // Wrong secret, changed body, stale timestamp, missing header, no secret configured.
+        for (secret, sig, b) in [
+            (Some(&b"other"[..]), Some(good.as_str()), &event[..]),
+            (Some(b"secret"), Some(good.as_str()), b"{}"),
+            (Some(b"secret"), None, &event[..]),
+            (None, Some(good.as_str()), &event[..]),
+            (Some(b"secret"), Some("v1=00"), &event[..]),
+        ] {
+            assert!(matches!(
+                read_with(secret, sig, b),
+                Err(WebhookError::Signature(_))
+            ));
+        }
+        let stale = sign(b"secret", &event, now - chrono::Duration::minutes(10));
+        assert!(matches!(
+            read_with(Some(b"secret"), Some(&stale), &event),
+            Err(WebhookError::Signature(_))
+        ));
+        // Signed but unreadable: the field is named.
+        let bad = br#"{"data":{"id":"pay-1","status":"lost","reference":"HW-0123456789AB"}}"#;
+        let sig = sign(b"secret", bad, now);
+        assert_eq!(
+            read_with(Some(b"secret"), Some(&sig), bad)
+                .unwrap_err()
+                .to_string()
+                .split(':')
+                .next(),
+            Some("status")
+        );
+    }
 
     #[test]
     fn amounts_convert_exactly() {

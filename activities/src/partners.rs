@@ -195,8 +195,23 @@ impl PartnerActivities {
         let receipt = heartbeating(&ctx, self.partners.payments.disburse(&request))
             .await
             .map_err(PartnerError::into_activity_error)?;
-        tracing::info!(case = %request.reference, tranche = %request.tranche, "tranche paid");
+        tracing::info!(case = %request.reference, tranche = %request.tranche,
+                       state = ?receipt.state, "tranche disbursed");
         Ok(receipt)
+    }
+
+    #[activity(definition = markers::DisbursementStatus)]
+    pub async fn disbursement_status(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        payment_id: String,
+    ) -> Result<PaymentState, ActivityError> {
+        heartbeating(
+            &ctx,
+            self.partners.payments.disbursement_status(&payment_id),
+        )
+        .await
+        .map_err(PartnerError::into_activity_error)
     }
 
     #[activity(definition = markers::Notify)]
@@ -235,6 +250,12 @@ pub struct Faults {
     /// Flights leave this long after the search, instead of at 09:00 on the earliest day the
     /// request allows (the benchmark compresses a year into seconds).
     pub departs_in: Option<std::time::Duration>,
+    /// New payments start pending: `None` confirms them at once; `Some(n)` keeps each pending
+    /// for n status reads, unless [`LocalLedger::settle`] settles it first (the sandbox's
+    /// timer; `u32::MAX` waits for that alone).
+    pub pending_polls: Option<u32>,
+    /// The next N payments fail at the provider (known when they settle).
+    pub failing_payments: u32,
 }
 
 /// What the ledger has recorded.
@@ -246,8 +267,12 @@ pub struct LedgerState {
     pub orders: BTreeMap<String, Order>,
     /// Cancelled order ids.
     pub cancelled: BTreeSet<String>,
-    /// Payments by idempotency key.
+    /// Payments by idempotency key; the receipt holds the payment's current state.
     pub payments: BTreeMap<String, (Disbursement, Receipt)>,
+    /// Status reads a pending payment still waits for, by payment id.
+    pub polls_left: BTreeMap<String, u32>,
+    /// Payments that will fail when they settle, by payment id.
+    pub doomed: BTreeSet<String>,
     /// How many `disburse` calls arrived (retries included).
     pub disburse_calls: u32,
     /// Notices by idempotency key (template and audience only).
@@ -412,23 +437,41 @@ impl TravelPartner for LocalLedger {
 #[async_trait::async_trait]
 impl PaymentProvider for LocalLedger {
     async fn disburse(&self, request: &Disbursement) -> Result<Receipt, PartnerError> {
-        let receipt = self.with_state(|s| {
-            s.disburse_calls += 1;
-            let n = s.payments.len() + 1;
-            s.payments
-                .entry(request.idempotency_key.clone())
-                .or_insert_with(|| {
-                    (
-                        request.clone(),
-                        Receipt {
-                            payment_id: format!("pay-{n}"),
-                            idempotency_key: request.idempotency_key.clone(),
-                        },
-                    )
-                })
-                .1
-                .clone()
+        let (pending_polls, doomed) = self.faults_mut(|f| {
+            let doomed = f.failing_payments > 0;
+            (f.pending_polls, doomed)
         });
+        let (receipt, new) = self.with_state(|s| {
+            s.disburse_calls += 1;
+            if let Some((_, r)) = s.payments.get(&request.idempotency_key) {
+                return (r.clone(), false);
+            }
+            let payment_id = format!("pay-{}", s.payments.len() + 1);
+            if doomed {
+                s.doomed.insert(payment_id.clone());
+            }
+            let state = match pending_polls {
+                Some(n) => {
+                    s.polls_left.insert(payment_id.clone(), n);
+                    PaymentState::Pending
+                }
+                None if doomed => PaymentState::Failed,
+                None => PaymentState::Confirmed,
+            };
+            let receipt = Receipt {
+                payment_id,
+                idempotency_key: request.idempotency_key.clone(),
+                state,
+            };
+            s.payments.insert(
+                request.idempotency_key.clone(),
+                (request.clone(), receipt.clone()),
+            );
+            (receipt, true)
+        });
+        if new && doomed {
+            self.faults_mut(|f| f.failing_payments = f.failing_payments.saturating_sub(1));
+        }
         let lose = self.faults_mut(|f| {
             if f.lose_payment_answers > 0 {
                 f.lose_payment_answers -= 1;
@@ -448,13 +491,72 @@ impl PaymentProvider for LocalLedger {
     }
 
     async fn disbursement_status(&self, payment_id: &str) -> Result<PaymentState, PartnerError> {
-        // The in-process ledger confirms every payment it records.
-        self.with_state(|s| s.payments.values().any(|(_, r)| r.payment_id == payment_id))
-            .then_some(PaymentState::Confirmed)
-            .ok_or_else(|| PartnerError::Refused {
-                partner: "payments",
-                message: format!("no disbursement {payment_id}"),
-            })
+        let state = self.with_state(|s| {
+            let state = s.payment(payment_id)?.state;
+            if state != PaymentState::Pending {
+                return Some(state);
+            }
+            match s.polls_left.get_mut(payment_id) {
+                Some(0) | None => Some(s.settle(payment_id)),
+                Some(n) => {
+                    *n = n.saturating_sub(1);
+                    Some(PaymentState::Pending)
+                }
+            }
+        });
+        state.ok_or_else(|| PartnerError::Refused {
+            partner: "payments",
+            message: format!("no disbursement {payment_id}"),
+        })
+    }
+}
+
+impl LedgerState {
+    /// A payment's receipt by the provider's id.
+    pub fn payment(&self, payment_id: &str) -> Option<&Receipt> {
+        self.payments
+            .values()
+            .map(|(_, r)| r)
+            .find(|r| r.payment_id == payment_id)
+    }
+
+    /// Settles a pending payment (confirmed, or failed if it was doomed); a settled one keeps
+    /// its state. Answers the state.
+    fn settle(&mut self, payment_id: &str) -> PaymentState {
+        let end = if self.doomed.contains(payment_id) {
+            PaymentState::Failed
+        } else {
+            PaymentState::Confirmed
+        };
+        self.polls_left.remove(payment_id);
+        match self
+            .payments
+            .values_mut()
+            .map(|(_, r)| r)
+            .find(|r| r.payment_id == payment_id)
+        {
+            Some(r) if r.state == PaymentState::Pending => {
+                r.state = end;
+                end
+            }
+            Some(r) => r.state,
+            None => end,
+        }
+    }
+}
+
+impl LocalLedger {
+    /// Settles a pending payment, as the provider does when the money has moved; answers its
+    /// final state and its case and idempotency key (for a webhook), or `None` if unknown.
+    pub fn settle(&self, payment_id: &str) -> Option<(PaymentState, Disbursement)> {
+        self.with_state(|s| {
+            let (d, _) = s
+                .payments
+                .values()
+                .find(|(_, r)| r.payment_id == payment_id)?
+                .clone();
+            Some((s.settle(payment_id), d))
+        })
     }
 }
 

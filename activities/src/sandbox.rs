@@ -21,12 +21,12 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use homeward_workflows::activities::{
-    CancelRequest, Disbursement, HandOver, Notice, OfferRequest, OrderRequest,
+    CancelRequest, Disbursement, HandOver, Notice, OfferRequest, OrderRequest, PaymentState,
 };
 use homeward_workflows::domain::{CaseRef, CountryCode};
 use homeward_workflows::programme::{Money, PaymentKind};
 
-use crate::http_partners::{from_minor, to_minor};
+use crate::http_partners::{from_minor, payment_webhook, to_minor};
 use crate::partners::{LocalLedger, Outreach, PartnerError, PaymentProvider, TravelPartner};
 
 /// Faults the sandbox injects.
@@ -45,6 +45,29 @@ pub struct SandboxFaults {
     pub refuse_offers_containing: Option<String>,
     /// Flights leave this long after the search (instead of 09:00 on the earliest day).
     pub departs_in: Option<Duration>,
+    /// Payments stay pending this long, then confirm (`None`: confirmed at once).
+    pub confirm_after: Option<Duration>,
+    /// Where settled payments are announced (the provider's webhook), if anywhere. Each
+    /// delivery is dropped with `error_rate`, so the case's polling is exercised too.
+    pub webhook: Option<Webhook>,
+}
+
+/// A webhook subscription: where to post and the shared signing secret.
+#[derive(Clone)]
+pub struct Webhook {
+    /// The receiving URL (Homeward's `/api/v1/webhooks/payments`).
+    pub url: url::Url,
+    /// The shared secret the signature is made with.
+    pub secret: String,
+}
+
+impl std::fmt::Debug for Webhook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Webhook")
+            .field("url", &self.url.as_str())
+            .field("secret", &"[REDACTED]")
+            .finish()
+    }
 }
 
 /// The sandbox's state.
@@ -56,8 +79,14 @@ pub struct Sandbox {
     faults: SandboxFaults,
     /// Seeded, so a run's faults can be reproduced.
     rng: Arc<Mutex<rand::rngs::StdRng>>,
-    /// How many faults were injected (errors and hangs).
+    /// How many faults were injected (errors, hangs and dropped webhooks).
     injected: Arc<std::sync::atomic::AtomicU64>,
+    /// Webhooks delivered.
+    webhooks_sent: Arc<std::sync::atomic::AtomicU64>,
+    /// Pending payments whose settlement is already scheduled.
+    scheduled: Arc<Mutex<std::collections::BTreeSet<String>>>,
+    /// Posts webhooks.
+    http: reqwest::Client,
 }
 
 impl Sandbox {
@@ -66,12 +95,71 @@ impl Sandbox {
         Self {
             ledger: Arc::new(LocalLedger::faulty(crate::partners::Faults {
                 departs_in: faults.departs_in,
+                // Pending until the settlement timer below settles it.
+                pending_polls: faults.confirm_after.map(|_| u32::MAX),
                 ..Default::default()
             })),
             faults,
             rng: Arc::new(Mutex::new(rand::rngs::StdRng::seed_from_u64(seed))),
             injected: Arc::default(),
+            webhooks_sent: Arc::default(),
+            scheduled: Arc::default(),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .unwrap_or_default(),
         }
+    }
+
+    /// Settles a pending payment after `confirm_after` and announces it by webhook (retried
+    /// a few times, as providers do; dropped with `error_rate`).
+    fn schedule_settlement(&self, payment_id: String) {
+        let Some(after) = self.faults.confirm_after else {
+            return;
+        };
+        let fresh = match self.scheduled.lock() {
+            Ok(mut s) => s.insert(payment_id.clone()),
+            Err(p) => p.into_inner().insert(payment_id.clone()),
+        };
+        if !fresh {
+            return;
+        }
+        let sb = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(after).await;
+            let Some((state, d)) = sb.ledger.settle(&payment_id) else {
+                return;
+            };
+            let Some(hook) = sb.faults.webhook.clone() else {
+                return;
+            };
+            if sb.roll() < sb.faults.error_rate {
+                sb.count_fault();
+                return;
+            }
+            let body = payment_webhook::body(&payment_id, state, &d.reference, &d.idempotency_key);
+            for attempt in 0..5u32 {
+                let signature = payment_webhook::sign(hook.secret.as_bytes(), &body, Utc::now());
+                let sent = sb
+                    .http
+                    .post(hook.url.clone())
+                    .header("content-type", "application/json")
+                    .header(payment_webhook::SIGNATURE_HEADER, signature)
+                    .body(body.clone())
+                    .send()
+                    .await;
+                match sent {
+                    Ok(r) if r.status().is_success() => {
+                        sb.webhooks_sent
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        return;
+                    }
+                    // A 4xx will not get better (e.g. a closed case): stop.
+                    Ok(r) if r.status().is_client_error() => return,
+                    _ => tokio::time::sleep(Duration::from_secs(1 << attempt)).await,
+                }
+            }
+        });
     }
 
     /// The sandbox's routes.
@@ -383,11 +471,16 @@ async fn disbursements(
         },
     };
     match sb.ledger.disburse(&request).await {
-        Ok(r) => answer(
-            lost,
-            StatusCode::OK,
-            json!({"id": r.payment_id, "status": "confirmed"}),
-        ),
+        Ok(r) => {
+            if r.state == PaymentState::Pending {
+                sb.schedule_settlement(r.payment_id.clone());
+            }
+            answer(
+                lost,
+                StatusCode::OK,
+                json!({"id": r.payment_id, "status": r.state}),
+            )
+        }
         Err(e) => partner_error(e),
     }
 }
@@ -449,7 +542,7 @@ async fn ledger(State(sb): State<Sandbox>) -> Json<Value> {
     let payments: Vec<Value> = s
         .payments
         .iter()
-        .map(|(k, (d, r))| json!({"idempotency_key": k, "payment_id": r.payment_id, "case": d.reference, "tranche": d.tranche, "amount": from_minor(d.amount.minor), "currency": d.amount.currency}))
+        .map(|(k, (d, r))| json!({"idempotency_key": k, "payment_id": r.payment_id, "state": r.state, "case": d.reference, "tranche": d.tranche, "amount": from_minor(d.amount.minor), "currency": d.amount.currency}))
         .collect();
     Json(json!({
         "orders": orders,
@@ -458,6 +551,7 @@ async fn ledger(State(sb): State<Sandbox>) -> Json<Value> {
         "notices": s.notices.len(),
         "hand_overs": s.hand_overs.len(),
         "faults_injected": sb.injected.load(std::sync::atomic::Ordering::Relaxed),
+        "webhooks_sent": sb.webhooks_sent.load(std::sync::atomic::Ordering::Relaxed),
         "at": DateTime::<Utc>::from(std::time::SystemTime::now()),
     }))
 }

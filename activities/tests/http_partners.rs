@@ -172,40 +172,44 @@ async fn a_4xx_is_permanent_and_carries_the_partners_message() {
 }
 
 #[tokio::test]
-async fn a_pending_payment_is_retried_until_confirmed() {
+async fn payment_states_are_answers_and_an_unknown_state_is_permanent() {
+    use homeward_workflows::activities::PaymentState;
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/disbursements"))
-        .respond_with(
-            ResponseTemplate::new(202).set_body_json(json!({"id": "dis_1", "status": "pending"})),
-        )
-        .up_to_n_times(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/disbursements"))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_json(json!({"id": "dis_1", "status": "confirmed"})),
-        )
-        .mount(&server)
-        .await;
+    for (tranche, status) in [("start", "pending"), ("cash", "failed"), ("odd", "lost")] {
+        Mock::given(method("POST"))
+            .and(path("/disbursements"))
+            .and(body_partial_json(json!({"tranche": tranche})))
+            .respond_with(
+                ResponseTemplate::new(202)
+                    .set_body_json(json!({"id": format!("dis_{tranche}"), "status": status})),
+            )
+            .mount(&server)
+            .await;
+    }
     let payments = client(&server, "payments");
-    let request = Disbursement {
-        idempotency_key: "HW-0123456789AB:tranche:start".into(),
+    let request = |tranche: &str| Disbursement {
+        idempotency_key: format!("HW-0123456789AB:tranche:{tranche}"),
         reference: reference(),
-        tranche: "start".into(),
+        tranche: tranche.into(),
         kind: PaymentKind::InKind,
         amount: Money {
             minor: 150000,
             currency: "EUR".into(),
         },
     };
-    assert!(matches!(
-        payments.disburse(&request).await,
-        Err(PartnerError::Unavailable { .. })
-    ));
-    let receipt = payments.disburse(&request).await.expect("confirmed");
-    assert_eq!(receipt.payment_id, "dis_1");
+    // Pending is an answer: the case waits for the webhook or polls; it does not pay again.
+    let receipt = payments.disburse(&request("start")).await.expect("pending");
+    assert_eq!(
+        (receipt.payment_id.as_str(), receipt.state),
+        ("dis_start", PaymentState::Pending)
+    );
+    let receipt = payments.disburse(&request("cash")).await.expect("failed");
+    assert_eq!(receipt.state, PaymentState::Failed);
+    let err = payments.disburse(&request("odd")).await.unwrap_err();
+    assert!(
+        matches!(&err, PartnerError::Refused { message, .. } if message.contains("lost")),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -271,9 +275,17 @@ async fn a_disbursements_status_is_read_and_an_unknown_one_refused() {
 }
 
 #[tokio::test]
-async fn the_sandbox_answers_status_fetches_for_what_it_booked_and_paid() {
-    use homeward_activities::sandbox::{Sandbox, SandboxFaults};
+async fn the_sandbox_answers_status_fetches_and_settles_pending_payments_with_a_signed_webhook() {
+    use homeward_activities::http_partners::payment_webhook;
+    use homeward_activities::sandbox::{Sandbox, SandboxFaults, Webhook};
     use homeward_workflows::activities::PaymentState;
+    // Homeward's side of the webhook: a fake receiver that records what it gets.
+    let receiver = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/v1/webhooks/payments"))
+        .respond_with(ResponseTemplate::new(202))
+        .mount(&receiver)
+        .await;
     let sandbox = Sandbox::new(
         SandboxFaults {
             error_rate: 0.0,
@@ -282,6 +294,13 @@ async fn the_sandbox_answers_status_fetches_for_what_it_booked_and_paid() {
             latency: Duration::ZERO,
             refuse_offers_containing: None,
             departs_in: None,
+            confirm_after: Some(Duration::from_millis(300)),
+            webhook: Some(Webhook {
+                url: format!("{}/api/v1/webhooks/payments", receiver.uri())
+                    .parse()
+                    .expect("url"),
+                secret: "s3cret".into(),
+            }),
         },
         1,
     );
@@ -315,19 +334,61 @@ async fn the_sandbox_answers_status_fetches_for_what_it_booked_and_paid() {
         (status.departs_at, status.cancelled),
         (order.departs_at, false)
     );
-    let receipt = payments
-        .disburse(&Disbursement {
-            idempotency_key: "HW-0123456789AB:tranche:start".into(),
-            reference: reference(),
-            tranche: "start".into(),
-            kind: PaymentKind::InKind,
-            amount: Money {
-                minor: 150000,
-                currency: "EUR".into(),
-            },
-        })
-        .await
-        .expect("paid");
+    let request = Disbursement {
+        idempotency_key: "HW-0123456789AB:tranche:start".into(),
+        reference: reference(),
+        tranche: "start".into(),
+        kind: PaymentKind::InKind,
+        amount: Money {
+            minor: 150000,
+            currency: "EUR".into(),
+        },
+    };
+    let receipt = payments.disburse(&request).await.expect("accepted");
+    assert_eq!(receipt.state, PaymentState::Pending);
+    assert_eq!(
+        payments
+            .disbursement_status(&receipt.payment_id)
+            .await
+            .expect("status"),
+        PaymentState::Pending
+    );
+    // The same key while pending: the same payment, still pending, never a second one.
+    let again = payments.disburse(&request).await.expect("accepted");
+    assert_eq!(again, receipt);
+
+    // After confirm_after: confirmed, and one signed webhook announced it.
+    let mut received = vec![];
+    for _ in 0..50 {
+        received = receiver.received_requests().await.unwrap_or_default();
+        if !received.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(received.len(), 1, "one webhook");
+    let hook = &received[0];
+    let signature = hook
+        .headers
+        .get(payment_webhook::SIGNATURE_HEADER)
+        .and_then(|v| v.to_str().ok());
+    let settled = payment_webhook::read(Some(b"s3cret"), signature, &hook.body, chrono::Utc::now())
+        .expect("a correctly signed settlement");
+    assert_eq!(
+        (
+            settled.payment_id.as_str(),
+            settled.state,
+            &settled.reference
+        ),
+        (
+            receipt.payment_id.as_str(),
+            PaymentState::Confirmed,
+            &reference()
+        )
+    );
+    assert!(
+        payment_webhook::read(Some(b"other"), signature, &hook.body, chrono::Utc::now()).is_err()
+    );
     assert_eq!(
         payments
             .disbursement_status(&receipt.payment_id)
@@ -337,4 +398,17 @@ async fn the_sandbox_answers_status_fetches_for_what_it_booked_and_paid() {
     );
     let err = payments.disbursement_status("pay-404").await.unwrap_err();
     assert!(matches!(err, PartnerError::Refused { .. }), "{err:?}");
+    let ledger: serde_json::Value = reqwest::get(format!("http://{addr}/ledger"))
+        .await
+        .expect("ledger")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        ledger["payments"].as_array().map(Vec::len),
+        Some(1),
+        "{ledger}"
+    );
+    assert_eq!(ledger["payments"][0]["state"], "confirmed");
+    assert_eq!(ledger["webhooks_sent"], 1);
 }

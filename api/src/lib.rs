@@ -39,6 +39,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::programmes::router())
         .merge(routes::inbox::router())
         .merge(routes::reports::router())
+        .merge(routes::webhooks::router())
         .merge(openapi::router())
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
         .layer(RequestBodyLimitLayer::new(limit))

@@ -93,6 +93,7 @@ impl Modify for BearerKey {
         routes::programmes::list,
         routes::reports::statistics,
         routes::reports::audit_csv,
+        routes::webhooks::payment_settled,
     ),
     components(schemas(
         homeward_workflows::tasks::TaskType,
@@ -131,6 +132,7 @@ mod tests {
                 "/api/v1/inbox",
                 "/api/v1/programmes",
                 "/api/v1/statistics",
+                "/api/v1/webhooks/payments",
             ]
         );
         let json = serde_json::to_value(&doc).expect("serialises");

@@ -29,4 +29,7 @@ pub struct AppState {
     pub sdk_metrics_addr: Option<SocketAddr>,
     /// Programme rules by id, as loaded at start-up; a new case pins the current version.
     pub programmes: Arc<BTreeMap<ProgrammeId, ProgrammeRules>>,
+    /// The secret payment webhooks are signed with (`partners.webhook_secret`); without one
+    /// the webhook refuses everything and pending payments are settled by polling alone.
+    pub payment_webhook_secret: Option<Arc<str>>,
 }

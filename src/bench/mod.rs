@@ -143,6 +143,10 @@ pub struct Checks {
     pub duplicate_payments: usize,
     /// Payments in the ledger the cases do not know about, or the other way round.
     pub payment_mismatches: usize,
+    /// Payments the provider still holds as pending at the end (every case closed: must be 0).
+    pub pending_payments: usize,
+    /// Settlements the sandbox announced by webhook (the rest the cases learnt by polling).
+    pub webhooks_sent: u64,
     /// Completions the API accepted that the case does not record.
     pub lost_completions: usize,
     /// Completions refused as no longer open (stale inbox entries), for information.
@@ -687,7 +691,14 @@ async fn check(
         }
     }
     let mut ledger_payments: BTreeMap<(String, String), usize> = BTreeMap::new();
+    let mut pending_payments = 0;
     for p in ledger["payments"].as_array().into_iter().flatten() {
+        // A payment the provider failed was not made; a retry under a new key is no duplicate.
+        match p["state"].as_str() {
+            Some("failed") => continue,
+            Some("pending") => pending_payments += 1,
+            _ => {}
+        }
         let key = (
             p["case"].as_str().unwrap_or_default().to_owned(),
             p["tranche"].as_str().unwrap_or_default().to_owned(),
@@ -699,6 +710,8 @@ async fn check(
         opened: refs.len(),
         duplicate_orders: live_orders.values().filter(|&&n| n > 1).count(),
         duplicate_payments: ledger_payments.values().map(|&n| n.saturating_sub(1)).sum(),
+        pending_payments,
+        webhooks_sent: ledger["webhooks_sent"].as_u64().unwrap_or(0),
         stale_completions: tally.stale,
         refused: tally.refused.iter().take(20).cloned().collect(),
         worker_kills,
@@ -849,12 +862,14 @@ pub fn summary(r: &Report) -> String {
         ));
     }
     s.push_str(&format!(
-        "checks  closed {}/{}, duplicate orders {}, duplicate payments {}, payment mismatches {}, lost completions {}, stale {}, refused {}; worker kills {}, server restarts {}\n",
+        "checks  closed {}/{}, duplicate orders {}, duplicate payments {}, payment mismatches {}, pending payments {} (webhooks {}), lost completions {}, stale {}, refused {}; worker kills {}, server restarts {}\n",
         c.closed,
         c.opened,
         c.duplicate_orders,
         c.duplicate_payments,
         c.payment_mismatches,
+        c.pending_payments,
+        c.webhooks_sent,
         c.lost_completions,
         c.stale_completions,
         c.refused.len(),
@@ -881,5 +896,6 @@ pub fn passed(r: &Report) -> bool {
         && c.duplicate_orders == 0
         && c.duplicate_payments == 0
         && c.payment_mismatches == 0
+        && c.pending_payments == 0
         && c.lost_completions == 0
 }

@@ -84,6 +84,16 @@ impl Stack {
             ("HOMEWARD_SANDBOX__ERROR_RATE", "0".into()),
             ("HOMEWARD_SANDBOX__TIMEOUT_RATE", "0".into()),
             ("HOMEWARD_SANDBOX__DEPARTS_IN", "2s".into()),
+            // Payments stay pending a second, then the sandbox's webhook settles them.
+            ("HOMEWARD_SANDBOX__CONFIRM_AFTER", "1s".into()),
+            (
+                "HOMEWARD_SANDBOX__WEBHOOK_URL",
+                format!("http://127.0.0.1:{aport}/api/v1/webhooks/payments"),
+            ),
+            (
+                "HOMEWARD_PARTNERS__WEBHOOK_SECRET",
+                format!("bench-{:016x}", rand::random::<u64>()),
+            ),
             ("HOMEWARD_PARTNERS__MODE", "http".into()),
             ("HOMEWARD_PARTNERS__TRAVEL_URL", sandbox_url.clone()),
             ("HOMEWARD_PARTNERS__PAYMENTS_URL", sandbox_url.clone()),

@@ -35,6 +35,12 @@ async fn the_benchmark_closes_every_case_and_finds_nothing_lost_or_paid_twice() 
     assert_eq!(checks["duplicate_orders"], 0);
     assert_eq!(checks["duplicate_payments"], 0);
     assert_eq!(checks["payment_mismatches"], 0);
+    assert_eq!(checks["pending_payments"], 0);
+    // Payments were pending at the sandbox and settled by its signed webhook, through the API.
+    assert!(
+        checks["webhooks_sent"].as_u64().unwrap_or(0) >= 3,
+        "{checks}"
+    );
     assert_eq!(checks["lost_completions"], 0);
     assert_eq!(report["twin"]["completed"], 3, "{}", report["twin"]);
     // Every case ran its whole story: tasks were completed through the API, grants were paid.

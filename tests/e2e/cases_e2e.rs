@@ -203,3 +203,72 @@ async fn health_readiness_and_metrics_report_the_real_dependencies() {
     assert_eq!(body["temporal"], "unavailable");
     assert_eq!(body["database"], "ok");
 }
+
+#[tokio::test]
+async fn payment_webhooks_need_a_fresh_valid_signature_and_reach_only_a_case_that_exists() {
+    use homeward_activities::http_partners::payment_webhook::{SIGNATURE_HEADER, body, sign};
+    use homeward_workflows::activities::PaymentState;
+    use homeward_workflows::domain::CaseRef;
+
+    let stack = TestStack::start().await;
+    let reference = stack.open_case().await;
+    stack.wait_for_stage(&reference, "counselling").await;
+    let secret = stack
+        .settings
+        .partners
+        .webhook_secret()
+        .expect("the dev config has a webhook secret");
+    // No API key: the provider signs instead.
+    let hook = reqwest::Client::new();
+    let send = |event: Vec<u8>, signature: Option<String>| {
+        let mut req = hook
+            .post(stack.url("/api/v1/webhooks/payments"))
+            .header("content-type", "application/json")
+            .body(event);
+        if let Some(s) = signature {
+            req = req.header(SIGNATURE_HEADER, s);
+        }
+        async move {
+            let resp = req.send().await.expect("post");
+            let status = resp.status().as_u16();
+            (
+                status,
+                resp.json::<serde_json::Value>().await.unwrap_or_default(),
+            )
+        }
+    };
+    let now = chrono::Utc::now();
+    let case = CaseRef::parse(&reference).expect("ref");
+    let event = body("pay-9", PaymentState::Confirmed, &case, "k");
+
+    let (status, _) = send(event.clone(), None).await;
+    assert_eq!(status, 401, "unsigned");
+    let (status, _) = send(event.clone(), Some(sign(b"guess", &event, now))).await;
+    assert_eq!(status, 401, "wrong secret");
+    let stale = now - chrono::Duration::hours(1);
+    let (status, _) = send(event.clone(), Some(sign(secret.as_bytes(), &event, stale))).await;
+    assert_eq!(status, 401, "replayed an hour later");
+
+    // Signed, but not an event we understand: 400 naming the field.
+    let odd = br#"{"data":{"id":"pay-9","status":"lost","reference":"HW-0123456789AB"}}"#.to_vec();
+    let (status, err) = send(odd.clone(), Some(sign(secret.as_bytes(), &odd, now))).await;
+    assert_eq!(status, 400, "{err}");
+    assert!(err["fields"]["status"].is_string(), "{err}");
+
+    // Signed, for a case that does not exist: 404.
+    let other = CaseRef::parse("HW-0000000000AB").expect("ref");
+    let ghost = body("pay-9", PaymentState::Confirmed, &other, "k");
+    let (status, _) = send(ghost.clone(), Some(sign(secret.as_bytes(), &ghost, now))).await;
+    assert_eq!(status, 404);
+
+    // Signed, for an open case: accepted (the case keeps it until a payment of that id waits).
+    let (status, _) = send(event.clone(), Some(sign(secret.as_bytes(), &event, now))).await;
+    assert_eq!(status, 202);
+    let view = stack.wait_for_stage(&reference, "counselling").await;
+    assert!(
+        view["facts"]["payments"]
+            .as_array()
+            .is_some_and(Vec::is_empty)
+    );
+    stack.stop().await;
+}

@@ -2,8 +2,13 @@
 //! one test per branch.
 
 use crate::support::lifecycle::{Lifecycle, days, finance, officer, ops, partner};
+
+fn hours(n: u64) -> std::time::Duration {
+    std::time::Duration::from_secs(n * 3600)
+}
+use homeward_workflows::activities::{PaymentSettlement, PaymentState};
 use homeward_workflows::domain::Stage;
-use homeward_workflows::return_case::{ClosureReason, Compensation};
+use homeward_workflows::return_case::{ClosureReason, Compensation, ReturnCase};
 use homeward_workflows::tasks::{
     CounsellingDecision, Resolution, RssAnswers, SupportArea, TaskOutcome, TaskType,
 };
@@ -720,6 +725,144 @@ async fn a_tranche_is_paid_exactly_once_when_answers_are_lost_and_retried() {
 }
 
 #[tokio::test]
+async fn a_pending_payment_is_recorded_only_once_the_provider_confirms_it_by_polling() {
+    let lc = Lifecycle::start_with(homeward_activities::partners::Faults {
+        pending_polls: Some(2),
+        ..Default::default()
+    })
+    .await;
+    let r = lc.open_standard().await;
+    to_documents(&lc, &r).await;
+    to_reintegration(&lc, &r).await;
+    pay_next_tranche(&lc, &r).await;
+    // The payment is pending at the provider: the case polls every 6 hours (skipped here).
+    let view = lc
+        .advance_until(&r, "the first payment", hours(6), |v| {
+            !v.facts.payments.is_empty()
+        })
+        .await;
+    let paid = &view.facts.payments[0];
+    assert_eq!(paid.receipt.state, PaymentState::Confirmed);
+    let ledger = lc.ledger.snapshot();
+    assert_eq!(ledger.payments.len(), 1, "paid more than once");
+    assert_eq!(
+        ledger.disburse_calls, 1,
+        "a pending payment is not paid again"
+    );
+    assert_eq!(
+        ledger.payment(&paid.receipt.payment_id).map(|r| r.state),
+        Some(PaymentState::Confirmed)
+    );
+    // The returnee hears of it in their language (the gateway gets the template's name).
+    assert!(
+        ledger
+            .notices
+            .values()
+            .any(|n| n.template == "tranche_paid")
+    );
+    lc.replay(&r).await;
+    lc.stop().await;
+}
+
+#[tokio::test]
+async fn a_payment_the_provider_never_confirms_goes_to_finance_and_a_webhook_settles_it() {
+    let lc = Lifecycle::start_with(homeward_activities::partners::Faults {
+        // Polling never settles it: only the webhook's signal can.
+        pending_polls: Some(u32::MAX),
+        ..Default::default()
+    })
+    .await;
+    let r = lc.open_standard().await;
+    to_documents(&lc, &r).await;
+    to_reintegration(&lc, &r).await;
+    pay_next_tranche(&lc, &r).await;
+    // After payment_confirmation (14 days), finance is asked; the note names the payment.
+    lc.advance_until(&r, "a payment task", days(1), |v| {
+        v.tasks
+            .iter()
+            .any(|t| t.task_type == TaskType::PaymentFailed)
+    })
+    .await;
+    let task = lc.task(&r, TaskType::PaymentFailed).await;
+    let note = task.note.unwrap_or_default();
+    assert!(note.contains("pay-1") && note.contains("pending"), "{note}");
+    lc.complete(
+        &r,
+        TaskType::PaymentFailed,
+        finance(),
+        TaskOutcome::Resolution {
+            action: Resolution::Retry,
+        },
+    )
+    .await;
+    // Waiting again on the same payment; the provider's webhook arrives as a signal. Another
+    // case's settlement and a pending notice change nothing.
+    let signal = |reference: &str, state| PaymentSettlement {
+        reference: homeward_workflows::domain::CaseRef::parse(reference).expect("ref"),
+        payment_id: "pay-1".into(),
+        state,
+    };
+    for s in [
+        signal("HW-0000000000AB", PaymentState::Confirmed),
+        signal(&r, PaymentState::Pending),
+        signal(&r, PaymentState::Confirmed),
+    ] {
+        lc.handle(&r)
+            .signal(
+                ReturnCase::payment_settled,
+                s,
+                temporalio_client::WorkflowSignalOptions::default(),
+            )
+            .await
+            .expect("signal");
+    }
+    let view = lc
+        .wait_for(&r, "the first payment", |v| !v.facts.payments.is_empty())
+        .await;
+    assert_eq!(
+        view.facts.payments[0].receipt.state,
+        PaymentState::Confirmed
+    );
+    assert_eq!(lc.ledger.snapshot().disburse_calls, 1, "never paid again");
+    lc.replay(&r).await;
+    lc.stop().await;
+}
+
+#[tokio::test]
+async fn a_payment_that_fails_at_the_provider_is_retried_under_a_new_key_after_finance_decide() {
+    let lc = Lifecycle::start_with(homeward_activities::partners::Faults {
+        failing_payments: 1,
+        ..Default::default()
+    })
+    .await;
+    let r = lc.open_standard().await;
+    to_documents(&lc, &r).await;
+    to_reintegration(&lc, &r).await;
+    pay_next_tranche(&lc, &r).await;
+    let task = lc.task(&r, TaskType::PaymentFailed).await;
+    assert!(task.note.unwrap_or_default().contains("failed"));
+    lc.complete(
+        &r,
+        TaskType::PaymentFailed,
+        finance(),
+        TaskOutcome::Resolution {
+            action: Resolution::Retry,
+        },
+    )
+    .await;
+    let view = lc
+        .wait_for(&r, "the first payment", |v| !v.facts.payments.is_empty())
+        .await;
+    let key = &view.facts.payments[0].receipt.idempotency_key;
+    assert!(key.ends_with(":2"), "{key}");
+    let ledger = lc.ledger.snapshot();
+    let states: Vec<_> = ledger.payments.values().map(|(_, r)| r.state).collect();
+    assert_eq!(states, [PaymentState::Failed, PaymentState::Confirmed]);
+    lc.replay(&r).await;
+    lc.stop().await;
+}
+
+#[tokio::test]
 async fn a_low_sustainability_score_opens_referrals() {
     let lc = Lifecycle::start().await;
     let r = lc.open_standard().await;
@@ -892,6 +1035,9 @@ async fn cases_complete_over_flaky_http_partners_with_one_order_and_one_payment_
             hang: Duration::from_secs(3),
             latency: Duration::from_millis(5),
             refuse_offers_containing: None,
+            // Payments stay pending a moment; the case polls until they confirm.
+            confirm_after: Some(Duration::from_millis(100)),
+            webhook: None,
         },
         7,
     );
@@ -919,10 +1065,14 @@ async fn cases_complete_over_flaky_http_partners_with_one_order_and_one_payment_
         let r = lc.open_standard().await;
         to_documents(&lc, &r).await;
         to_reintegration(&lc, &r).await;
-        pay_next_tranche(&lc, &r).await;
-        pay_next_tranche(&lc, &r).await;
-        lc.wait_for(&r, "two payments", |v| v.facts.payments.len() == 2)
+        // Each payment stays pending a moment at the provider; the case polls every 6 hours.
+        for n in 1..=2 {
+            pay_next_tranche(&lc, &r).await;
+            lc.advance_until(&r, "a confirmed payment", hours(6), |v| {
+                v.facts.payments.len() == n
+            })
             .await;
+        }
         cases.push(r);
     }
     let seen: serde_json::Value = reqwest::get(format!("http://{addr}/ledger"))

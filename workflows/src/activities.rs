@@ -118,12 +118,14 @@ pub struct OrderStatus {
 }
 
 /// Where a disbursement stands at the payment provider.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PaymentState {
     /// Accepted, not yet confirmed by the provider.
     Pending,
-    /// The money reached the returnee or supplier.
+    /// The money reached the returnee or supplier. (Receipts recorded before payments could be
+    /// pending were all confirmed, hence the default.)
+    #[default]
     Confirmed,
     /// The provider gave up (or refused it).
     Failed,
@@ -160,6 +162,22 @@ pub struct Receipt {
     pub payment_id: String,
     /// The idempotency key it was made under.
     pub idempotency_key: String,
+    /// Where the payment stood when the receipt was issued (or, once the case recorded it, when
+    /// the provider confirmed it).
+    #[serde(default)]
+    pub state: PaymentState,
+}
+
+/// A payment provider's word that a pending disbursement settled, from its webhook (through
+/// the API, as the `payment_settled` signal). Carries no personal data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentSettlement {
+    /// The case the payment belongs to.
+    pub reference: CaseRef,
+    /// The provider's payment id.
+    pub payment_id: String,
+    /// Confirmed or failed (a pending notice changes nothing).
+    pub state: PaymentState,
 }
 
 /// Who a notice is for (a role's inbox or a partner's system, never a person's address).
@@ -283,6 +301,13 @@ impl PaymentActivities {
     pub fn disburse(_request: Disbursement) -> Result<Receipt, ActivityError> {
         unimplemented!()
     }
+
+    /// Asks the provider where a disbursement stands (the polling half of confirmation; a
+    /// webhook is the other).
+    #[activity(name = "payments.disbursement_status")]
+    pub fn disbursement_status(_payment_id: String) -> Result<PaymentState, ActivityError> {
+        unimplemented!()
+    }
 }
 
 /// Notifications and the reception partner.
@@ -309,6 +334,6 @@ pub mod markers {
     pub use super::bench_activities::Noop;
     pub use super::case_store_activities::{RecordCaseOpened, RecordOutcome, RecordStage};
     pub use super::outreach_activities::{HandOver, Notify};
-    pub use super::payment_activities::Disburse;
+    pub use super::payment_activities::{Disburse, DisbursementStatus};
     pub use super::travel_activities::{CancelOrder, CreateOrder, SearchOffers};
 }

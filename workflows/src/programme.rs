@@ -128,6 +128,23 @@ pub struct Deadlines {
     pub reintegration_plan: Span,
     /// How long a partner has to verify a milestone.
     pub milestone_verification: Span,
+    /// How long a pending payment may wait for the provider's confirmation (webhook or poll)
+    /// before finance is asked what to do.
+    #[serde(default = "Deadlines::default_payment_confirmation")]
+    pub payment_confirmation: Span,
+    /// How often to ask the provider about a pending payment when no webhook has settled it.
+    #[serde(default = "Deadlines::default_payment_status_poll")]
+    pub payment_status_poll: Span,
+}
+
+impl Deadlines {
+    fn default_payment_confirmation() -> Span {
+        Span::new(Duration::from_secs(14 * 24 * 3600))
+    }
+
+    fn default_payment_status_poll() -> Span {
+        Span::new(Duration::from_secs(6 * 3600))
+    }
 }
 
 /// Monitoring follow-ups and the Reintegration Sustainability Survey.

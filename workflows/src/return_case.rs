@@ -18,7 +18,7 @@ use temporalio_workflow::{
     ContinueAsNewOptions, SyncWorkflowContext, WorkflowContext, WorkflowContextView, WorkflowResult,
 };
 
-use crate::activities::{Order, Receipt};
+use crate::activities::{Order, PaymentSettlement, PaymentState, Receipt};
 use crate::domain::{CaseRef, Intake, OpenCase, Stage};
 use crate::steps;
 use crate::tasks::{Actor, Role, RssScores, Task, TaskCompletion, TaskOutcome, check_completion};
@@ -280,7 +280,14 @@ pub struct ReturnCase {
     /// What was last published to visibility in this run, so an unchanged view is not
     /// published again (each publication is a history event).
     pub(crate) published: Option<steps::Published>,
+    /// Settlements the payment provider announced (by webhook) and the lifecycle has not
+    /// consumed yet, by payment id. A webhook may arrive before the payment's own answer.
+    pub(crate) settlements: BTreeMap<String, PaymentState>,
 }
+
+/// At most this many unconsumed settlements are kept: a provider cannot grow a case's state
+/// without bound by announcing payments the case never made.
+const MAX_SETTLEMENTS: usize = 32;
 
 #[workflow_methods]
 impl ReturnCase {
@@ -304,6 +311,7 @@ impl ReturnCase {
             closure: None,
             resumed,
             published: None,
+            settlements: BTreeMap::new(),
         }
     }
 
@@ -343,6 +351,20 @@ impl ReturnCase {
             Ok(closure) => steps::close(ctx, closure).await,
             Err(steps::Halt::Engine(termination)) => Err(termination),
             Err(steps::Halt::Interrupted) => steps::unwind(ctx).await,
+        }
+    }
+
+    /// The payment provider settled a pending payment (its webhook, through the API). A signal,
+    /// not an Update: the provider's notice is durable once the server accepts it, even while
+    /// no worker runs. Idempotent; a pending notice or another case's payment changes nothing.
+    #[signal]
+    pub fn payment_settled(&mut self, _ctx: &mut SyncWorkflowContext<Self>, s: PaymentSettlement) {
+        if s.reference != self.case.reference || s.state == PaymentState::Pending {
+            return;
+        }
+        if self.settlements.len() < MAX_SETTLEMENTS || self.settlements.contains_key(&s.payment_id)
+        {
+            self.settlements.insert(s.payment_id, s.state);
         }
     }
 

@@ -16,8 +16,8 @@ use temporalio_workflow::{
 
 use crate::activities::{
     Audience, CancelRequest, CaseOutcome, CaseStoreActivities, Disbursement, HandOver, Notice,
-    OfferRequest, Order, OrderRequest, OutreachActivities, PaymentActivities, StageChange,
-    TravelActivities,
+    OfferRequest, Order, OrderRequest, OutreachActivities, PaymentActivities, PaymentState,
+    Receipt, StageChange, TravelActivities,
 };
 use crate::domain::{Stage, Vulnerability};
 use crate::programme::{Anchor, Money, Span};
@@ -196,6 +196,19 @@ fn partner() -> ActivityOptions {
                 .initial_interval(Duration::from_secs(2))
                 .maximum_interval(Duration::from_secs(120))
                 .maximum_attempts(10)
+                .build(),
+        )
+        .build()
+}
+
+/// Asking a provider where a payment stands: a few quick tries, then the next poll.
+fn status_poll() -> ActivityOptions {
+    ActivityOptions::with_start_to_close_timeout(Duration::from_secs(30))
+        .retry_policy(
+            RetryPolicy::builder()
+                .initial_interval(Duration::from_secs(1))
+                .maximum_interval(Duration::from_secs(10))
+                .maximum_attempts(3)
                 .build(),
         )
         .build()
@@ -1032,59 +1045,148 @@ async fn tranche(ctx: &mut Ctx, i: usize) -> Step<()> {
         });
         amount = amount.min((cash_cap - paid_cash).max(0));
     }
-    let request = Disbursement {
-        idempotency_key: format!("{reference}:tranche:{}", t.name),
-        reference,
-        tranche: t.name.clone(),
-        kind: t.kind,
-        amount: Money {
-            minor: amount,
-            currency,
-        },
+    let amount = Money {
+        minor: amount,
+        currency,
     };
+    // The first attempt pays under `<ref>:tranche:<name>`; only a payment the provider reports
+    // as failed is tried again, under a new key (`…:<attempt>`), since the old key would find
+    // the failed payment.
+    let mut attempt = 1u32;
+    let mut waiting_on: Option<Receipt> = None;
     loop {
-        match ctx
-            .execute_activity(PaymentActivities::disburse, request.clone(), partner())
-            .await
-        {
-            Ok(receipt) => {
-                let at = now(ctx);
-                ctx.state_mut(|s| {
-                    s.facts.payments.push(PaymentRecord {
-                        tranche: t.name.clone(),
-                        kind: t.kind,
-                        amount: request.amount.clone(),
-                        receipt,
-                        at,
-                    });
-                });
-                let outcome = CaseOutcome::TranchePaid {
-                    reference: request.reference.clone(),
-                    tranche: subject,
-                    amount: request.amount.clone(),
-                    at,
-                };
-                ctx.execute_local_activity(CaseStoreActivities::record_outcome, outcome, store())
-                    .await?;
-                return Ok(());
+        let request = Disbursement {
+            idempotency_key: if attempt == 1 {
+                format!("{reference}:tranche:{}", t.name)
+            } else {
+                format!("{reference}:tranche:{}:{attempt}", t.name)
+            },
+            reference: reference.clone(),
+            tranche: t.name.clone(),
+            kind: t.kind,
+            amount: amount.clone(),
+        };
+        let receipt = match waiting_on.take() {
+            Some(r) => Ok(r),
+            None => {
+                ctx.execute_activity(PaymentActivities::disburse, request.clone(), partner())
+                    .await
             }
-            Err(e) => {
-                // Finance decide: retry under the same key (safe), or give up on the tranche.
-                let due = ctx.state(|s| s.case.rules.deadlines.approval);
-                let answer = ask(
-                    ctx,
-                    Ask::new(TaskType::PaymentFailed)
-                        .due(due)
-                        .subject(subject)
-                        .note(Some(failure_message(&e))),
-                )
-                .await?;
-                if let TaskOutcome::Resolution {
-                    action: Resolution::Close,
-                } = answer.outcome
-                {
-                    ctx.state_mut(|s| s.facts.voided_tranches.push(t.name.clone()));
+        };
+        let problem = match receipt {
+            Err(e) => failure_message(&e),
+            Ok(receipt) => match settlement(ctx, &receipt).await? {
+                PaymentState::Confirmed => {
+                    let at = now(ctx);
+                    ctx.state_mut(|s| {
+                        s.facts.payments.push(PaymentRecord {
+                            tranche: t.name.clone(),
+                            kind: t.kind,
+                            amount: request.amount.clone(),
+                            receipt: Receipt {
+                                state: PaymentState::Confirmed,
+                                ..receipt
+                            },
+                            at,
+                        });
+                    });
+                    let outcome = CaseOutcome::TranchePaid {
+                        reference: request.reference.clone(),
+                        tranche: subject,
+                        amount: request.amount.clone(),
+                        at,
+                    };
+                    ctx.execute_local_activity(
+                        CaseStoreActivities::record_outcome,
+                        outcome,
+                        store(),
+                    )
+                    .await?;
+                    notify(ctx, "tranche_paid", Audience::Returnee).await?;
                     return Ok(());
+                }
+                PaymentState::Failed => {
+                    attempt += 1;
+                    format!(
+                        "the provider reports payment {} failed; trying again pays under a new key",
+                        receipt.payment_id
+                    )
+                }
+                PaymentState::Pending => {
+                    let note = format!(
+                        "payment {} is still pending at the provider; trying again waits for it \
+                         (it is not paid twice), closing voids the tranche here only",
+                        receipt.payment_id
+                    );
+                    waiting_on = Some(receipt);
+                    note
+                }
+            },
+        };
+        // Finance decide: try again (safe: see above), or give up on the tranche.
+        let due = ctx.state(|s| s.case.rules.deadlines.approval);
+        let answer = ask(
+            ctx,
+            Ask::new(TaskType::PaymentFailed)
+                .due(due)
+                .subject(subject)
+                .note(Some(problem)),
+        )
+        .await?;
+        if let TaskOutcome::Resolution {
+            action: Resolution::Close,
+        } = answer.outcome
+        {
+            ctx.state_mut(|s| s.facts.voided_tranches.push(t.name.clone()));
+            return Ok(());
+        }
+    }
+}
+
+/// Waits until the provider settles a payment: its webhook (the `payment_settled` signal)
+/// settles it at once; without one the case asks the provider every `payment_status_poll`.
+/// Answers `Pending` if `payment_confirmation` passes first. Not cut short by a withdrawal or
+/// closure: money in flight is recorded before a case unwinds.
+async fn settlement(ctx: &mut Ctx, receipt: &Receipt) -> Step<PaymentState> {
+    if receipt.state != PaymentState::Pending {
+        return Ok(receipt.state);
+    }
+    let (poll, within) = ctx.state(|s| {
+        let d = &s.case.rules.deadlines;
+        (d.payment_status_poll.get(), d.payment_confirmation.chrono())
+    });
+    let deadline = now(ctx) + within;
+    let id = receipt.payment_id.as_str();
+    loop {
+        if let Some(state) = ctx.state_mut(|s| s.settlements.remove(id)) {
+            return Ok(state);
+        }
+        let left = (deadline - now(ctx)).to_std().unwrap_or_default();
+        if left.is_zero() {
+            return Ok(PaymentState::Pending);
+        }
+        let timer = ctx.timer(poll.min(left));
+        let settled = ctx.wait_condition(|s: &ReturnCase| s.settlements.contains_key(id));
+        match select(std::pin::pin!(settled), std::pin::pin!(timer)).await {
+            Either::Left((r, timer)) => {
+                timer.cancel();
+                r?;
+            }
+            Either::Right(_) => {
+                if ctx.state(|s| s.settlements.contains_key(id)) {
+                    continue;
+                }
+                // A failed poll is only a missed poll: the next timer asks again.
+                if let Ok(state) = ctx
+                    .execute_activity(
+                        PaymentActivities::disbursement_status,
+                        id.to_owned(),
+                        status_poll(),
+                    )
+                    .await
+                    && state != PaymentState::Pending
+                {
+                    return Ok(state);
                 }
             }
         }

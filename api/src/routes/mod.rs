@@ -6,3 +6,4 @@ pub mod inbox;
 pub mod programmes;
 pub mod reports;
 pub mod tasks;
+pub mod webhooks;

@@ -352,6 +352,32 @@ impl Lifecycle {
         }
     }
 
+    /// Lets workflow time pass in steps of `step` until the case satisfies `done` (for waits on
+    /// timers that start after an activity, such as a pending payment's polls).
+    pub async fn advance_until(
+        &self,
+        reference: &str,
+        what: &str,
+        step: Duration,
+        done: impl Fn(&CaseView) -> bool,
+    ) -> CaseView {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let view = self.view(reference).await;
+            if done(&view) {
+                return view;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "case never reached: {what}; stage {:?}, open {:?}",
+                view.stage,
+                view.tasks.iter().map(|t| t.task_type).collect::<Vec<_>>()
+            );
+            self.advance(step).await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// The test server's current time.
     pub async fn now(&self) -> chrono::DateTime<chrono::Utc> {
         let resp = self

@@ -1,0 +1,85 @@
+//! Partners' webhooks. `POST /api/v1/webhooks/payments`: the payment provider announces that a
+//! pending disbursement settled. No API key: the body is signed with a shared secret
+//! (`partners.webhook_secret`), checked by `homeward_activities::http_partners::payment_webhook`,
+//! which alone knows the provider's wire format. The settlement reaches the case as the
+//! `payment_settled` signal, durable once Temporal accepts it, even while no worker runs.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use temporalio_client::WorkflowSignalOptions;
+use temporalio_client::errors::WorkflowInteractionError;
+
+use homeward_activities::http_partners::payment_webhook::{self, WebhookError};
+use homeward_workflows::ids::return_case_workflow_id;
+use homeward_workflows::return_case::ReturnCase;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The webhook routes.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/v1/webhooks/payments", post(payment_settled))
+}
+
+/// A payment provider's settlement notice (signed; no API key).
+#[utoipa::path(
+    post,
+    path = "/api/v1/webhooks/payments",
+    tag = "webhooks",
+    params(("Webhook-Signature" = String, Header, description = "t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.<body>\">")),
+    request_body(content = serde_json::Value, description = "{\"type\":\"disbursement.updated\",\"data\":{\"id\",\"status\",\"reference\",\"idempotency_key\"}}"),
+    responses(
+        (status = 202, description = "Accepted: the case was told"),
+        (status = 400, description = "A signed body that is not a disbursement event, the field named", body = crate::openapi::ErrorDoc),
+        (status = 401, description = "Missing, stale or wrong signature", body = crate::openapi::ErrorDoc),
+        (status = 404, description = "No open case with that reference", body = crate::openapi::ErrorDoc),
+        (status = 503, description = "Temporal is unavailable; send it again", body = crate::openapi::ErrorDoc),
+    )
+)]
+pub(crate) async fn payment_settled(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<StatusCode, ApiError> {
+    let signature = headers
+        .get(payment_webhook::SIGNATURE_HEADER)
+        .and_then(|v| v.to_str().ok());
+    let settlement = payment_webhook::read(
+        state.payment_webhook_secret.as_deref().map(str::as_bytes),
+        signature,
+        &body,
+        chrono::Utc::now(),
+    )
+    .map_err(|e| match e {
+        WebhookError::Signature(why) => {
+            tracing::warn!(why, "payment webhook refused");
+            ApiError::Unauthorized(why.into())
+        }
+        WebhookError::Body { field, problem } => ApiError::field(field, problem),
+    })?;
+    let reference = settlement.reference.clone();
+    tracing::info!(case = %reference, payment = %settlement.payment_id,
+                   state = ?settlement.state, "payment settlement received");
+    state
+        .temporal
+        .get_workflow_handle::<ReturnCase>(return_case_workflow_id(&reference))
+        .signal(
+            ReturnCase::payment_settled,
+            settlement,
+            WorkflowSignalOptions::default(),
+        )
+        .await
+        .map_err(|e| match e {
+            WorkflowInteractionError::NotFound(_) => {
+                ApiError::NotFound(format!("no open case {reference}"))
+            }
+            other => {
+                tracing::warn!(error = %other, "signalling a payment settlement failed");
+                ApiError::Unavailable("the workflow engine is unavailable; retry later".into())
+            }
+        })?;
+    Ok(StatusCode::ACCEPTED)
+}
