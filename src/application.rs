@@ -12,6 +12,7 @@ use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use homeward_activities::notices::Templates;
 use homeward_activities::{CaseStore, LocalLedger, Partners};
 use homeward_api::{ApiMetrics, AppState};
 use homeward_worker::{TemporalConnection, WorkerTuning};
@@ -182,11 +183,28 @@ impl Application {
     }
 }
 
-/// The partners named by `[partners]`.
+/// The notice texts named by `[notifications]`, checked (every notice has a text in the staff
+/// language).
+pub fn templates_from(settings: &Settings) -> anyhow::Result<Templates> {
+    let n = &settings.notifications;
+    let staff = n.staff_language.to_ascii_lowercase();
+    match &n.templates {
+        Some(path) => Templates::load(path, &staff)
+            .map_err(|e| anyhow::anyhow!("key notifications.templates: {e}")),
+        None => Templates::parse(Templates::BUILTIN, &staff)
+            .map_err(|e| anyhow::anyhow!("key notifications.staff_language: {e}")),
+    }
+}
+
+/// The partners named by `[partners]`, with the notice texts of `[notifications]`.
 pub fn partners_from(settings: &Settings) -> anyhow::Result<Partners> {
     let p = &settings.partners;
+    let templates = Arc::new(templates_from(settings)?);
     match p.mode {
-        PartnerMode::Local => Ok(Partners::local(Arc::new(LocalLedger::new()))),
+        PartnerMode::Local => Ok(Partners {
+            templates,
+            ..Partners::local(Arc::new(LocalLedger::new()))
+        }),
         PartnerMode::Http => {
             let token = p
                 .token
@@ -205,6 +223,7 @@ pub fn partners_from(settings: &Settings) -> anyhow::Result<Partners> {
                 travel: Arc::new(travel),
                 payments: Arc::new(payments),
                 outreach: Arc::new(outreach),
+                templates,
             })
         }
     }
@@ -226,5 +245,31 @@ pub async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {}
         () = term => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notice_texts_missing_in_the_staff_language_are_a_config_error_naming_the_key() {
+        let config = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+        let mut settings = Settings::load(&config, None).expect("defaults load");
+        settings.notifications.templates = Some(config.join("notices.toml"));
+        templates_from(&settings).expect("the shipped texts cover English");
+        settings.notifications.staff_language = "de".into();
+        let err = templates_from(&settings).unwrap_err().to_string();
+        assert!(
+            err.starts_with("key notifications.templates:")
+                && err.contains("[consent_expired.de] is missing"),
+            "{err}"
+        );
+        settings.notifications.templates = None;
+        let err = templates_from(&settings).unwrap_err().to_string();
+        assert!(
+            err.starts_with("key notifications.staff_language:"),
+            "{err}"
+        );
     }
 }

@@ -307,6 +307,8 @@ pub struct NewCase {
     pub household_size: u32,
     /// Household members as JSON (`[{"age_group": "adult", "vulnerabilities": []}]`).
     pub members: Option<String>,
+    /// The returnee's language for messages (ISO 639-1).
+    pub language: Option<String>,
     /// Makes a retried command open the same case.
     pub idempotency_key: Option<String>,
 }
@@ -319,6 +321,9 @@ pub async fn open_case(client: &ApiClient, c: &NewCase) -> anyhow::Result<(Value
         "origin_country": c.origin_country,
         "household_size": c.household_size,
     });
+    if let Some(language) = &c.language {
+        body["language"] = json!(language);
+    }
     if let Some(members) = &c.members {
         body["members"] = serde_json::from_str(members).context(
             "--members must be JSON, e.g. '[{\"age_group\":\"adult\",\"vulnerabilities\":[]}]'",

@@ -154,6 +154,9 @@ enum CaseCommand {
         /// Members as JSON: '[{"age_group":"adult","vulnerabilities":[]}]'.
         #[arg(long)]
         members: Option<String>,
+        /// The language the returnee reads messages in (ISO 639-1), e.g. ar.
+        #[arg(long)]
+        language: Option<String>,
         /// Any unique string: running the command again with it opens no second case.
         #[arg(long)]
         idempotency_key: Option<String>,
@@ -313,6 +316,7 @@ async fn client_command(command: Command) -> anyhow::Result<()> {
                     origin_country,
                     household_size,
                     members,
+                    language,
                     idempotency_key,
                     client: args,
                 },
@@ -323,6 +327,7 @@ async fn client_command(command: Command) -> anyhow::Result<()> {
                 origin_country,
                 household_size,
                 members,
+                language,
                 idempotency_key,
             };
             let result = client::open_case(&connect(&args)?, &new).await;

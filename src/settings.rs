@@ -49,6 +49,8 @@ pub struct Settings {
     pub partners: PartnerSettings,
     /// The local partner sandbox.
     pub sandbox: SandboxSettings,
+    /// Notice texts.
+    pub notifications: NotificationSettings,
     /// Logging.
     pub log: LogSettings,
 }
@@ -127,6 +129,18 @@ pub struct DevSettings {
 pub struct ProgrammeSettings {
     /// The folder of `<programme>.toml` files.
     pub dir: PathBuf,
+}
+
+/// Notice texts (`config/notices.toml`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationSettings {
+    /// The templates file; absent: the texts shipped inside the binary.
+    #[serde(default)]
+    pub templates: Option<PathBuf>,
+    /// The language of notices to staff, and of a returnee's notice when there is no text in
+    /// their language (ISO 639-1). Every template needs a text in it.
+    pub staff_language: String,
 }
 
 /// The webhook secret in config/default.toml: public, so fit only for a loopback API.
@@ -320,6 +334,13 @@ impl Settings {
             return Err(ConfigError(
                 "key partners.webhook_secret: is required when sandbox.webhook_url is set".into(),
             ));
+        }
+        if homeward_workflows::domain::Language::parse(&self.notifications.staff_language).is_err()
+        {
+            return Err(ConfigError(format!(
+                "key notifications.staff_language: {:?} must be an ISO 639-1 code, e.g. en",
+                self.notifications.staff_language
+            )));
         }
         if self.partners.webhook_secret().as_deref() == Some(SANDBOX_WEBHOOK_SECRET)
             && !self.api.host.is_loopback()

@@ -17,11 +17,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use homeward_workflows::activities::{
-    CancelRequest, Disbursement, HandOver, Notice, Offer, OfferRequest, Order, OrderRequest,
-    OrderStatus, PaymentState, Receipt,
+    CancelRequest, Disbursement, HandOver, Offer, OfferRequest, Order, OrderRequest, OrderStatus,
+    PaymentState, Receipt,
 };
 use homeward_workflows::programme::Money;
 
+use crate::notices::Message;
 use crate::partners::{Outreach, PartnerError, PaymentProvider, TravelPartner};
 
 /// How to reach one partner.
@@ -486,11 +487,17 @@ pub mod payment_webhook {
 
 #[async_trait::async_trait]
 impl Outreach for HttpPartner {
-    async fn notify(&self, notice: &Notice) -> Result<(), PartnerError> {
+    async fn notify(&self, message: &Message) -> Result<(), PartnerError> {
+        // The gateway resolves the audience of a case to its recipients' addresses (it keeps
+        // the contact book); Homeward sends the rendered text and never an address.
+        let notice = &message.notice;
         let body = json!({
+            "channel": message.channel,
+            "to": { "audience": notice.audience, "case": notice.reference.as_str() },
             "template": notice.template,
-            "audience": notice.audience,
-            "case": notice.reference.as_str(),
+            "language": message.language,
+            "subject": message.subject,
+            "text": message.text,
         });
         let _: serde_json::Value = self
             .send(

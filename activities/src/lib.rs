@@ -7,7 +7,8 @@
 //! - [`http_partners`]: the partners' HTTP clients (the only code that knows wire formats).
 //! - [`sandbox`]: the local partner sandbox server (same wire formats, ledger, faults).
 //! - [`partners`]: travel, payments and outreach as traits, their activities, and the
-//!   in-process ledger that serves them until the HTTP partner clients arrive.
+//!   in-process ledger (the tests' partner, and the sandbox's books).
+//! - [`notices`]: notice templates per language, rendered by the notify activity.
 //!
 //! Activities are thin: each body calls a plain function that can be tested without Temporal.
 //! Only this crate knows SQL and partner wire formats; it knows nothing of HTTP status codes.
@@ -15,6 +16,7 @@
 pub mod bench;
 pub mod case_store;
 pub mod http_partners;
+pub mod notices;
 pub mod partners;
 pub mod reports;
 pub mod sandbox;

@@ -21,6 +21,8 @@ use homeward_workflows::activities::{
 };
 use homeward_workflows::programme::Money;
 
+use crate::notices::{Message, Templates};
+
 /// A partner call's failure.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum PartnerError {
@@ -90,13 +92,13 @@ pub trait PaymentProvider: Send + Sync {
 /// Notifications and the reception partner.
 #[async_trait::async_trait]
 pub trait Outreach: Send + Sync {
-    /// Sends a templated notice.
-    async fn notify(&self, notice: &Notice) -> Result<(), PartnerError>;
+    /// Sends a rendered notice through the gateway.
+    async fn notify(&self, message: &Message) -> Result<(), PartnerError>;
     /// Sends the hand-over record to the reception partner.
     async fn hand_over(&self, record: &HandOver) -> Result<(), PartnerError>;
 }
 
-/// The partners a worker talks to.
+/// The partners a worker talks to, and the texts of what it tells them.
 #[derive(Clone)]
 pub struct Partners {
     /// Travel.
@@ -105,15 +107,18 @@ pub struct Partners {
     pub payments: Arc<dyn PaymentProvider>,
     /// Notifications and reception.
     pub outreach: Arc<dyn Outreach>,
+    /// Notice texts by template and language.
+    pub templates: Arc<Templates>,
 }
 
 impl Partners {
-    /// Every partner served by one in-process ledger.
+    /// Every partner served by one in-process ledger, with the shipped notice texts.
     pub fn local(ledger: Arc<LocalLedger>) -> Self {
         Self {
             travel: ledger.clone(),
             payments: ledger.clone(),
             outreach: ledger,
+            templates: Arc::new(Templates::builtin()),
         }
     }
 }
@@ -220,9 +225,14 @@ impl PartnerActivities {
         ctx: ActivityContext,
         notice: Notice,
     ) -> Result<(), ActivityError> {
-        heartbeating(&ctx, self.partners.outreach.notify(&notice))
+        let message = self.partners.templates.render(&notice);
+        heartbeating(&ctx, self.partners.outreach.notify(&message))
             .await
-            .map_err(PartnerError::into_activity_error)
+            .map_err(PartnerError::into_activity_error)?;
+        // The template and language only: never the text or a recipient.
+        tracing::info!(case = %notice.reference, template = %notice.template,
+                       language = %message.language, "notice sent");
+        Ok(())
     }
 
     #[activity(definition = markers::HandOver)]
@@ -275,8 +285,8 @@ pub struct LedgerState {
     pub doomed: BTreeSet<String>,
     /// How many `disburse` calls arrived (retries included).
     pub disburse_calls: u32,
-    /// Notices by idempotency key (template and audience only).
-    pub notices: BTreeMap<String, Notice>,
+    /// Notices by idempotency key, as rendered.
+    pub notices: BTreeMap<String, Message>,
     /// Hand-overs by idempotency key.
     pub hand_overs: BTreeMap<String, HandOver>,
 }
@@ -562,12 +572,11 @@ impl LocalLedger {
 
 #[async_trait::async_trait]
 impl Outreach for LocalLedger {
-    async fn notify(&self, notice: &Notice) -> Result<(), PartnerError> {
-        tracing::info!(case = %notice.reference, template = %notice.template, "notice sent");
+    async fn notify(&self, message: &Message) -> Result<(), PartnerError> {
         self.with_state(|s| {
             s.notices
-                .entry(notice.idempotency_key.clone())
-                .or_insert_with(|| notice.clone());
+                .entry(message.notice.idempotency_key.clone())
+                .or_insert_with(|| message.clone());
         });
         Ok(())
     }

@@ -23,10 +23,11 @@ use serde_json::{Value, json};
 use homeward_workflows::activities::{
     CancelRequest, Disbursement, HandOver, Notice, OfferRequest, OrderRequest, PaymentState,
 };
-use homeward_workflows::domain::{CaseRef, CountryCode};
+use homeward_workflows::domain::{CaseRef, CountryCode, Language};
 use homeward_workflows::programme::{Money, PaymentKind};
 
 use crate::http_partners::{from_minor, payment_webhook, to_minor};
+use crate::notices::{Channel, Message};
 use crate::partners::{LocalLedger, Outreach, PartnerError, PaymentProvider, TravelPartner};
 
 /// Faults the sandbox injects.
@@ -494,18 +495,60 @@ async fn messages(
         Ok(k) => k,
         Err(r) => return r,
     };
-    let reference = body["case"].as_str().and_then(|r| CaseRef::parse(r).ok());
-    let audience = serde_json::from_value(body["audience"].clone()).ok();
-    let (Some(reference), Some(audience)) = (reference, audience) else {
-        return bad("case and audience are required");
+    let to = &body["to"];
+    let reference = to["case"].as_str().and_then(|r| CaseRef::parse(r).ok());
+    let audience = serde_json::from_value(to["audience"].clone()).ok();
+    let template = serde_json::from_value(body["template"].clone()).ok();
+    let channel = match body["channel"].as_str() {
+        Some("sms") => Some(Channel::Sms),
+        Some("email") => Some(Channel::Email),
+        _ => None,
     };
-    let notice = Notice {
-        idempotency_key: key,
+    let text = |field: &str| {
+        body[field]
+            .as_str()
+            .filter(|t| !t.trim().is_empty())
+            .map(str::to_owned)
+    };
+    let (
+        Some(reference),
+        Some(audience),
+        Some(template),
+        Some(channel),
+        Some(language),
+        Some(subject),
+        Some(text),
+    ) = (
         reference,
-        template: body["template"].as_str().unwrap_or_default().to_owned(),
         audience,
+        template,
+        channel,
+        text("language"),
+        text("subject"),
+        text("text"),
+    )
+    else {
+        return bad(
+            "to.case, to.audience, template, channel, language, subject and text are required",
+        );
     };
-    match sb.ledger.notify(&notice).await {
+    if channel == Channel::Sms && text.chars().count() > 480 {
+        return bad("text: an SMS holds at most 480 characters (three parts)");
+    }
+    let message = Message {
+        notice: Notice {
+            idempotency_key: key,
+            reference,
+            template,
+            audience,
+            language: Language::parse(&language).ok(),
+        },
+        channel,
+        language,
+        subject,
+        text,
+    };
+    match sb.ledger.notify(&message).await {
         Ok(()) => answer(lost, StatusCode::ACCEPTED, json!({"status": "queued"})),
         Err(e) => partner_error(e),
     }
@@ -549,6 +592,10 @@ async fn ledger(State(sb): State<Sandbox>) -> Json<Value> {
         "payments": payments,
         "disburse_calls": s.disburse_calls,
         "notices": s.notices.len(),
+        "notices_by_language": s.notices.values().fold(std::collections::BTreeMap::<String, u32>::new(), |mut m, n| {
+            *m.entry(n.language.clone()).or_default() += 1;
+            m
+        }),
         "hand_overs": s.hand_overs.len(),
         "faults_injected": sb.injected.load(std::sync::atomic::Ordering::Relaxed),
         "webhooks_sent": sb.webhooks_sent.load(std::sync::atomic::Ordering::Relaxed),

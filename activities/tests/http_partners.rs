@@ -5,8 +5,11 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use homeward_activities::http_partners::{Endpoint, HttpPartner};
+use homeward_activities::notices::Templates;
 use homeward_activities::partners::{Outreach, PartnerError, PaymentProvider, TravelPartner};
-use homeward_workflows::activities::{Audience, Disbursement, Notice, OfferRequest, OrderRequest};
+use homeward_workflows::activities::{
+    Audience, Disbursement, Notice, NoticeTemplate, OfferRequest, OrderRequest,
+};
 use homeward_workflows::domain::{CaseRef, CountryCode};
 use homeward_workflows::programme::{Money, PaymentKind};
 use serde_json::json;
@@ -127,6 +130,45 @@ async fn server_errors_and_rate_limits_are_retryable_and_honour_retry_after() {
 }
 
 #[tokio::test]
+async fn a_notice_goes_out_rendered_in_the_returnees_language_without_an_address() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/messages"))
+        .and(header("Idempotency-Key", "HW-0123456789AB:flight_booked:3"))
+        .and(body_partial_json(json!({
+            "channel": "sms",
+            "to": {"audience": "returnee", "case": "HW-0123456789AB"},
+            "template": "flight_booked",
+            "language": "fa",
+        })))
+        .respond_with(ResponseTemplate::new(202).set_body_json(json!({"status": "queued"})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let notice = Notice {
+        idempotency_key: "HW-0123456789AB:flight_booked:3".into(),
+        reference: reference(),
+        template: NoticeTemplate::FlightBooked,
+        audience: Audience::Returnee,
+        language: Some(homeward_workflows::domain::Language::parse("FA").expect("fa")),
+    };
+    let message = Templates::builtin().render(&notice);
+    client(&server, "notifications")
+        .notify(&message)
+        .await
+        .expect("sent");
+    let sent = &server.received_requests().await.expect("recorded")[0];
+    let body: serde_json::Value = serde_json::from_slice(&sent.body).expect("json");
+    let text = body["text"].as_str().unwrap_or_default();
+    assert!(
+        text.contains("پرواز") && text.contains("HW-0123456789AB"),
+        "{text}"
+    );
+    // Nothing but the audience and the case say who it is for.
+    assert_eq!(body["to"].as_object().map(|o| o.len()), Some(2), "{body}");
+}
+
+#[tokio::test]
 async fn a_timeout_is_retryable() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
@@ -136,11 +178,13 @@ async fn a_timeout_is_retryable() {
     let notice = Notice {
         idempotency_key: "HW-0123456789AB:documents_reminder:1".into(),
         reference: reference(),
-        template: "documents_reminder".into(),
+        template: NoticeTemplate::DocumentsReminder,
         audience: Audience::Consulate,
+        language: None,
     };
+    let message = Templates::builtin().render(&notice);
     assert!(matches!(
-        client(&server, "notifications").notify(&notice).await,
+        client(&server, "notifications").notify(&message).await,
         Err(PartnerError::Unavailable { .. })
     ));
 }

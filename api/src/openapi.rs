@@ -44,6 +44,9 @@ pub struct OpenCaseDoc {
     pub household_size: u8,
     /// Optional: each member's age group and vulnerabilities (never names).
     pub members: Option<Vec<Member>>,
+    /// Optional: the language the returnee reads messages in, ISO 639-1.
+    #[schema(example = "ar", pattern = "^[A-Za-z]{2}$")]
+    pub language: Option<String>,
 }
 
 /// The answer to `POST /api/v1/cases`.
@@ -150,8 +153,11 @@ mod tests {
                 age_group: homeward_workflows::domain::AgeGroup::Adult,
                 vulnerabilities: vec![],
             }]),
+            language: Some("ar".into()),
         };
         let body = serde_json::to_value(&doc).expect("serialises");
-        crate::routes::cases::parse_intake(body).expect("the handler accepts the documented body");
+        let intake = crate::routes::cases::parse_intake(body)
+            .expect("the handler accepts the documented body");
+        assert_eq!(intake.language.map(|l| l.to_string()), Some("ar".into()));
     }
 }

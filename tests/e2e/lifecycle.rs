@@ -6,7 +6,7 @@ use crate::support::lifecycle::{Lifecycle, days, finance, officer, ops, partner}
 fn hours(n: u64) -> std::time::Duration {
     std::time::Duration::from_secs(n * 3600)
 }
-use homeward_workflows::activities::{PaymentSettlement, PaymentState};
+use homeward_workflows::activities::{Audience, NoticeTemplate, PaymentSettlement, PaymentState};
 use homeward_workflows::domain::Stage;
 use homeward_workflows::return_case::{ClosureReason, Compensation, ReturnCase};
 use homeward_workflows::tasks::{
@@ -243,7 +243,11 @@ async fn consent_not_given_in_time_sends_the_case_back_to_counselling() {
         .await;
     assert!(!view.tasks.iter().any(|t| t.task_type == TaskType::Consent));
     let notices = lc.ledger.snapshot().notices;
-    assert!(notices.values().any(|n| n.template == "consent_expired"));
+    assert!(
+        notices
+            .values()
+            .any(|n| n.notice.template == NoticeTemplate::ConsentExpired)
+    );
     lc.replay(&r).await;
     lc.stop().await;
 }
@@ -464,19 +468,19 @@ async fn late_documents_send_reminders_then_escalate() {
     lc.task(&r, TaskType::TravelDocument).await;
     lc.advance(days(29)).await;
     lc.task(&r, TaskType::DocumentEscalation).await;
-    let templates: Vec<String> = lc
+    let templates: Vec<NoticeTemplate> = lc
         .ledger
         .snapshot()
         .notices
         .values()
-        .map(|n| n.template.clone())
+        .map(|n| n.notice.template)
         .collect();
     let reminders = templates
         .iter()
-        .filter(|t| *t == "documents_reminder")
+        .filter(|t| **t == NoticeTemplate::DocumentsReminder)
         .count();
     assert_eq!(reminders, 3, "{templates:?}");
-    assert!(templates.iter().any(|t| t == "documents_overdue"));
+    assert!(templates.contains(&NoticeTemplate::DocumentsOverdue));
     // Operations keep waiting; the document arrives and the case moves on.
     lc.complete(
         &r,
@@ -731,7 +735,16 @@ async fn a_pending_payment_is_recorded_only_once_the_provider_confirms_it_by_pol
         ..Default::default()
     })
     .await;
-    let r = lc.open_standard().await;
+    // The returnee reads Arabic.
+    let r = lc
+        .open(serde_json::json!({
+            "programme": "nl-avrr",
+            "host_country": "NLD",
+            "origin_country": "IRQ",
+            "household_size": 2,
+            "language": "ar"
+        }))
+        .await;
     to_documents(&lc, &r).await;
     to_reintegration(&lc, &r).await;
     pay_next_tranche(&lc, &r).await;
@@ -753,13 +766,26 @@ async fn a_pending_payment_is_recorded_only_once_the_provider_confirms_it_by_pol
         ledger.payment(&paid.receipt.payment_id).map(|r| r.state),
         Some(PaymentState::Confirmed)
     );
-    // The returnee hears of it in their language (the gateway gets the template's name).
+    // The returnee hears of it by SMS in their language; staff notices are in English.
+    let paid_notice = ledger
+        .notices
+        .values()
+        .find(|m| m.notice.template == NoticeTemplate::TranchePaid)
+        .expect("a tranche_paid notice");
+    assert_eq!(paid_notice.language, "ar");
+    assert!(paid_notice.text.contains("الإدماج"), "{}", paid_notice.text);
+    let booked = ledger
+        .notices
+        .values()
+        .filter(|m| m.notice.template == NoticeTemplate::FlightBooked)
+        .map(|m| (m.notice.audience, m.language.as_str()))
+        .collect::<Vec<_>>();
+    assert_eq!(booked.len(), 2, "{booked:?}");
     assert!(
-        ledger
-            .notices
-            .values()
-            .any(|n| n.template == "tranche_paid")
+        booked.contains(&(Audience::ReturnOfficer, "en")),
+        "{booked:?}"
     );
+    assert!(booked.contains(&(Audience::Returnee, "ar")), "{booked:?}");
     lc.replay(&r).await;
     lc.stop().await;
 }
@@ -1057,6 +1083,7 @@ async fn cases_complete_over_flaky_http_partners_with_one_order_and_one_payment_
         travel: partner("travel"),
         payments: partner("payments"),
         outreach: partner("outreach"),
+        templates: Arc::new(homeward_activities::notices::Templates::builtin()),
     };
     let lc = Lifecycle::start_partners(partners, ledger).await;
 

@@ -196,17 +196,78 @@ pub enum Audience {
     Returnee,
 }
 
-/// A templated notice; the template carries the text, the case only its reference.
+/// The notices a case sends. Each has a text per language in the notice templates
+/// (`config/notices.toml`); the worker refuses to start if one lacks the staff language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoticeTemplate {
+    /// Consent was not given in time; the case went back to counselling.
+    ConsentExpired,
+    /// The consulate is asked for travel documents.
+    DocumentsRequested,
+    /// Travel documents are overdue (operations).
+    DocumentsOverdue,
+    /// A reminder to the consulate.
+    DocumentsReminder,
+    /// The flight is booked.
+    FlightBooked,
+    /// The reception partner has not confirmed arrival in time.
+    ReceptionOverdue,
+    /// A grant tranche was paid (to the returnee).
+    TranchePaid,
+    /// The return is off (consent withdrawn or case closed before reception).
+    ReturnCancelled,
+}
+
+impl NoticeTemplate {
+    /// Every template, for checking that each has a text.
+    pub const ALL: [NoticeTemplate; 8] = [
+        NoticeTemplate::ConsentExpired,
+        NoticeTemplate::DocumentsRequested,
+        NoticeTemplate::DocumentsOverdue,
+        NoticeTemplate::DocumentsReminder,
+        NoticeTemplate::FlightBooked,
+        NoticeTemplate::ReceptionOverdue,
+        NoticeTemplate::TranchePaid,
+        NoticeTemplate::ReturnCancelled,
+    ];
+
+    /// The template's name, as in the templates file and idempotency keys.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoticeTemplate::ConsentExpired => "consent_expired",
+            NoticeTemplate::DocumentsRequested => "documents_requested",
+            NoticeTemplate::DocumentsOverdue => "documents_overdue",
+            NoticeTemplate::DocumentsReminder => "documents_reminder",
+            NoticeTemplate::FlightBooked => "flight_booked",
+            NoticeTemplate::ReceptionOverdue => "reception_overdue",
+            NoticeTemplate::TranchePaid => "tranche_paid",
+            NoticeTemplate::ReturnCancelled => "return_cancelled",
+        }
+    }
+}
+
+impl std::fmt::Display for NoticeTemplate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A notice to send: which template, to whom, in which language. The text is rendered by the
+/// notify activity from the templates; the case contributes only its reference.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Notice {
     /// `<ref>:<template>:<n>`: the gateway sends each notice once.
     pub idempotency_key: String,
     /// The case.
     pub reference: CaseRef,
-    /// The template's name, e.g. `documents_reminder`.
-    pub template: String,
+    /// Which text.
+    pub template: NoticeTemplate,
     /// Who it is for.
     pub audience: Audience,
+    /// The returnee's language, for notices to the returnee; absent: the staff language.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<crate::domain::Language>,
 }
 
 /// The minimal record the reception partner receives (data minimisation: no names here; the

@@ -121,6 +121,25 @@ impl ProgrammeId {
     }
 }
 
+/// The language messages to a returnee are written in: an ISO 639-1 code, e.g. `ar`, `fa`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Language(String);
+parsed_string_type!(Language);
+
+impl Language {
+    /// Two ASCII letters; upper case is accepted and normalised to lower case.
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        if raw.len() == 2 && raw.bytes().all(|b| b.is_ascii_alphabetic()) {
+            Ok(Self(raw.to_ascii_lowercase()))
+        } else {
+            Err(DomainError::new(
+                "language",
+                "must be an ISO 639-1 language code, e.g. ar",
+            ))
+        }
+    }
+}
+
 /// An ISO 3166-1 alpha-3 country code, e.g. `DEU` or `IRQ`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CountryCode(String);
@@ -316,6 +335,9 @@ pub struct Intake {
     /// recorded vulnerabilities.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub members: Vec<Member>,
+    /// The language the returnee reads messages in; absent: the staff language.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<Language>,
 }
 
 impl Intake {

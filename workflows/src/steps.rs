@@ -16,8 +16,8 @@ use temporalio_workflow::{
 
 use crate::activities::{
     Audience, CancelRequest, CaseOutcome, CaseStoreActivities, Disbursement, HandOver, Notice,
-    OfferRequest, Order, OrderRequest, OutreachActivities, PaymentActivities, PaymentState,
-    Receipt, StageChange, TravelActivities,
+    NoticeTemplate, OfferRequest, Order, OrderRequest, OutreachActivities, PaymentActivities,
+    PaymentState, Receipt, StageChange, TravelActivities,
 };
 use crate::domain::{Stage, Vulnerability};
 use crate::programme::{Anchor, Money, Span};
@@ -363,17 +363,23 @@ async fn sleep_until(ctx: &mut Ctx, at: DateTime<Utc>) -> Step<()> {
     sleep(ctx, d).await
 }
 
-/// Sends a templated notice; each gets its own idempotency key.
-async fn notify(ctx: &mut Ctx, template: &str, audience: Audience) -> Step<()> {
-    let (reference, n) = ctx.state_mut(|s| {
+/// Sends a templated notice (to the returnee in their language); each gets its own
+/// idempotency key.
+async fn notify(ctx: &mut Ctx, template: NoticeTemplate, audience: Audience) -> Step<()> {
+    let (reference, n, language) = ctx.state_mut(|s| {
         s.facts.notices_sent += 1;
-        (s.case.reference.clone(), s.facts.notices_sent)
+        let language = match audience {
+            Audience::Returnee => s.case.intake.language.clone(),
+            _ => None,
+        };
+        (s.case.reference.clone(), s.facts.notices_sent, language)
     });
     let notice = Notice {
         idempotency_key: format!("{reference}:{template}:{n}"),
         reference,
-        template: template.to_owned(),
+        template,
         audience,
+        language,
     };
     ctx.execute_activity(OutreachActivities::notify, notice, quick())
         .await?;
@@ -564,7 +570,7 @@ async fn consent(ctx: &mut Ctx) -> Step<Consent> {
                 for id in pending {
                     retract(ctx, id);
                 }
-                notify(ctx, "consent_expired", Audience::ReturnOfficer).await?;
+                notify(ctx, NoticeTemplate::ConsentExpired, Audience::ReturnOfficer).await?;
                 return Ok(Consent::Expired);
             }
         }
@@ -581,7 +587,7 @@ async fn travel_documents(ctx: &mut Ctx) -> Step<Option<Closure>> {
             s.case.rules.deadlines.document_reminder_every,
         )
     });
-    notify(ctx, "documents_requested", Audience::Consulate).await?;
+    notify(ctx, NoticeTemplate::DocumentsRequested, Audience::Consulate).await?;
     let doc = open(ctx, Ask::new(TaskType::TravelDocument).due(deadline));
     let escalate_at = now(ctx) + deadline.chrono();
     let mut escalation: Option<u32> = None;
@@ -618,9 +624,9 @@ async fn travel_documents(ctx: &mut Ctx) -> Step<Option<Closure>> {
                         ctx,
                         Ask::new(TaskType::DocumentEscalation).due(approval),
                     ));
-                    notify(ctx, "documents_overdue", Audience::Operations).await?;
+                    notify(ctx, NoticeTemplate::DocumentsOverdue, Audience::Operations).await?;
                 } else {
-                    notify(ctx, "documents_reminder", Audience::Consulate).await?;
+                    notify(ctx, NoticeTemplate::DocumentsReminder, Audience::Consulate).await?;
                 }
             }
         }
@@ -801,8 +807,8 @@ async fn book_and_depart(ctx: &mut Ctx) -> Step<Option<Closure>> {
             }
         };
         ctx.state_mut(|s| s.facts.order = Some(order.clone()));
-        notify(ctx, "flight_booked", Audience::ReturnOfficer).await?;
-        notify(ctx, "flight_booked", Audience::Returnee).await?;
+        notify(ctx, NoticeTemplate::FlightBooked, Audience::ReturnOfficer).await?;
+        notify(ctx, NoticeTemplate::FlightBooked, Audience::Returnee).await?;
 
         // 8. Departure: wait for the day, then for the officer's confirmation.
         enter(ctx, Stage::Departure).await?;
@@ -899,7 +905,7 @@ async fn reception(ctx: &mut Ctx) -> Step<Option<Closure>> {
 async fn escalate_reception(ctx: &mut Ctx) -> Step<u32> {
     let approval = ctx.state(|s| s.case.rules.deadlines.approval);
     let id = open(ctx, Ask::new(TaskType::ReceptionEscalation).due(approval));
-    notify(ctx, "reception_overdue", Audience::Operations).await?;
+    notify(ctx, NoticeTemplate::ReceptionOverdue, Audience::Operations).await?;
     Ok(id)
 }
 
@@ -1102,7 +1108,7 @@ async fn tranche(ctx: &mut Ctx, i: usize) -> Step<()> {
                         store(),
                     )
                     .await?;
-                    notify(ctx, "tranche_paid", Audience::Returnee).await?;
+                    notify(ctx, NoticeTemplate::TranchePaid, Audience::Returnee).await?;
                     return Ok(());
                 }
                 PaymentState::Failed => {
@@ -1363,7 +1369,7 @@ pub async fn unwind(ctx: &mut Ctx) -> temporalio_workflow::WorkflowResult<Closur
         } else {
             Audience::Consulate
         };
-        notify(ctx, "return_cancelled", audience).await?;
+        notify(ctx, NoticeTemplate::ReturnCancelled, audience).await?;
         ctx.state_mut(|s| s.facts.compensations.push(Compensation::PartnerNotified));
         Ok(())
     }

@@ -16,7 +16,8 @@ use temporalio_client::errors::{WorkflowQueryError, WorkflowStartError};
 use temporalio_client::{WorkflowIdReusePolicy, WorkflowQueryOptions, WorkflowStartOptions};
 
 use homeward_workflows::domain::{
-    CaseRef, CountryCode, DomainError, HouseholdSize, Intake, Member, OpenCase, ProgrammeId, Stage,
+    CaseRef, CountryCode, DomainError, HouseholdSize, Intake, Language, Member, OpenCase,
+    ProgrammeId, Stage,
 };
 use homeward_workflows::ids::return_case_workflow_id;
 use homeward_workflows::programme::ProgrammeRules;
@@ -71,6 +72,7 @@ pub(crate) fn parse_intake(body: Value) -> Result<Intake, ApiError> {
             })
         })
         .unwrap_or_default();
+    let language = r.optional("language", |v| Language::parse(as_str("language", v)?));
     if let Some(size) = household_size
         && !members.is_empty()
         && members.len() != usize::from(size.get())
@@ -86,6 +88,7 @@ pub(crate) fn parse_intake(body: Value) -> Result<Intake, ApiError> {
                 origin_country,
                 household_size,
                 members,
+                language,
             })
         }
         // `finish` has already reported every missing or bad field.

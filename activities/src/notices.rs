@@ -1,0 +1,222 @@
+//! Notice templates: a subject and a text per template and language (`config/notices.toml`),
+//! rendered by the notify activity. The only placeholder is `{reference}`: texts carry no
+//! personal data, and the gateway, not Homeward, knows where to send them.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use homeward_workflows::activities::{Audience, Notice, NoticeTemplate};
+
+/// One text in one language.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Text {
+    /// The e-mail subject (unused by SMS).
+    pub subject: String,
+    /// The message.
+    pub text: String,
+}
+
+/// How a message travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    /// A text message (to the returnee).
+    Sms,
+    /// An e-mail (to staff, consulates and partners).
+    Email,
+}
+
+/// A notice rendered for the gateway.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// The notice it renders (key, case, template, audience).
+    pub notice: Notice,
+    /// SMS or e-mail.
+    pub channel: Channel,
+    /// The language it is written in (the returnee's, or the staff language when there is no
+    /// text in theirs).
+    pub language: String,
+    /// The subject.
+    pub subject: String,
+    /// The text.
+    pub text: String,
+}
+
+/// Every template's texts, by language.
+#[derive(Debug, Clone)]
+pub struct Templates {
+    texts: BTreeMap<String, BTreeMap<String, Text>>,
+    staff_language: String,
+}
+
+impl Templates {
+    /// The templates shipped with Homeward (`config/notices.toml`, compiled in).
+    pub const BUILTIN: &str = include_str!("../../config/notices.toml");
+
+    /// The shipped templates with English as the staff language.
+    pub fn builtin() -> Self {
+        // The shipped file is checked by a unit test; a broken one fails the build's tests.
+        Self::parse(Self::BUILTIN, "en").unwrap_or_else(|e| panic!("config/notices.toml: {e}"))
+    }
+
+    /// Reads a templates file; the error names the file, the template and the language.
+    pub fn load(path: &Path, staff_language: &str) -> Result<Self, String> {
+        let raw = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        Self::parse(&raw, staff_language).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// Parses and checks templates: every template the workflow sends has a text in the staff
+    /// language, languages are ISO 639-1 codes, and `{reference}` is the only placeholder.
+    pub fn parse(raw: &str, staff_language: &str) -> Result<Self, String> {
+        let texts: BTreeMap<String, BTreeMap<String, Text>> =
+            toml::from_str(raw).map_err(|e| e.message().to_owned())?;
+        for (name, by_language) in &texts {
+            if !NoticeTemplate::ALL.iter().any(|t| t.as_str() == name) {
+                return Err(format!("[{name}] is not a notice Homeward sends"));
+            }
+            for (language, text) in by_language {
+                if homeward_workflows::domain::Language::parse(language).is_err()
+                    || language.to_ascii_lowercase() != *language
+                {
+                    return Err(format!(
+                        "[{name}.{language}]: the language must be a lower-case ISO 639-1 code"
+                    ));
+                }
+                for part in [&text.subject, &text.text] {
+                    if part.trim().is_empty() {
+                        return Err(format!(
+                            "[{name}.{language}]: subject and text are required"
+                        ));
+                    }
+                    let rest = part.replace("{reference}", "");
+                    if rest.contains('{') || rest.contains('}') {
+                        return Err(format!(
+                            "[{name}.{language}]: {{reference}} is the only placeholder"
+                        ));
+                    }
+                }
+            }
+        }
+        for template in NoticeTemplate::ALL {
+            let has = texts
+                .get(template.as_str())
+                .is_some_and(|t| t.contains_key(staff_language));
+            if !has {
+                return Err(format!(
+                    "[{template}.{staff_language}] is missing: every notice needs a text in the \
+                     staff language"
+                ));
+            }
+        }
+        Ok(Self {
+            texts,
+            staff_language: staff_language.to_owned(),
+        })
+    }
+
+    /// Renders a notice in its language, falling back to the staff language.
+    pub fn render(&self, notice: &Notice) -> Message {
+        let by_language = self.texts.get(notice.template.as_str());
+        let wanted = notice
+            .language
+            .as_ref()
+            .map(|l| l.as_str())
+            .unwrap_or(&self.staff_language);
+        let (language, text) = by_language
+            .and_then(|t| {
+                t.get_key_value(wanted)
+                    .or_else(|| t.get_key_value(&self.staff_language))
+            })
+            .map(|(l, t)| (l.clone(), t.clone()))
+            // `parse` guarantees a staff-language text for every template.
+            .unwrap_or_else(|| {
+                (
+                    self.staff_language.clone(),
+                    Text {
+                        subject: notice.template.to_string(),
+                        text: notice.template.to_string(),
+                    },
+                )
+            });
+        let fill = |s: &str| s.replace("{reference}", notice.reference.as_str());
+        Message {
+            notice: notice.clone(),
+            channel: match notice.audience {
+                Audience::Returnee => Channel::Sms,
+                _ => Channel::Email,
+            },
+            language,
+            subject: fill(&text.subject),
+            text: fill(&text.text),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use homeward_workflows::domain::{CaseRef, Language};
+
+    fn notice(language: Option<&str>) -> Notice {
+        Notice {
+            idempotency_key: "k".into(),
+            reference: CaseRef::parse("HW-0123456789AB").unwrap(),
+            template: NoticeTemplate::FlightBooked,
+            audience: Audience::Returnee,
+            language: language.map(|l| Language::parse(l).unwrap()),
+        }
+    }
+
+    #[test]
+    fn the_shipped_templates_cover_every_notice_and_render_in_the_returnees_language() {
+        let t = Templates::builtin();
+        let m = t.render(&notice(Some("ar")));
+        assert_eq!((m.language.as_str(), m.channel), ("ar", Channel::Sms));
+        assert!(
+            m.text.contains("HW-0123456789AB") && m.text.contains("رحلة"),
+            "{}",
+            m.text
+        );
+        // No text in Tigrinya: the staff language's.
+        let m = t.render(&notice(Some("ti")));
+        assert_eq!(m.language, "en");
+        assert!(m.text.starts_with("Your flight home is booked"));
+        // Every notice renders in the staff language with no placeholder left.
+        for template in NoticeTemplate::ALL {
+            let m = t.render(&Notice {
+                template,
+                audience: Audience::Operations,
+                ..notice(None)
+            });
+            assert_eq!(m.channel, Channel::Email);
+            assert!(
+                !m.text.contains('{') && !m.subject.contains('{'),
+                "{template}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_broken_templates_file_is_refused_with_the_template_named() {
+        let mut all: String = NoticeTemplate::ALL
+            .iter()
+            .map(|t| format!("[{t}.en]\nsubject = \"s\"\ntext = \"t {{reference}}\"\n"))
+            .collect();
+        Templates::parse(&all, "en").expect("complete");
+        let err = Templates::parse(&all, "fr").unwrap_err();
+        assert!(err.contains("[consent_expired.fr] is missing"), "{err}");
+        all.push_str("[tranche_paid.ar]\nsubject = \"s\"\ntext = \"{name}\"\n");
+        let err = Templates::parse(&all, "en").unwrap_err();
+        assert!(
+            err.contains("[tranche_paid.ar]") && err.contains("placeholder"),
+            "{err}"
+        );
+        let err =
+            Templates::parse("[greeting.en]\nsubject = \"s\"\ntext = \"t\"\n", "en").unwrap_err();
+        assert!(err.contains("[greeting]"), "{err}");
+    }
+}
