@@ -13,6 +13,7 @@ use secrecy::ExposeSecret;
 use homeward::application::{Application, Role, shutdown_signal};
 use homeward::devserver::{DevServer, DevServerConfig, db_file_in};
 use homeward::settings::{CONFIG_FILE_ENV, LogFormat, Settings};
+use homeward_activities::sandbox::Sandbox;
 
 /// Homeward: assisted voluntary return and reintegration cases as durable workflows.
 #[derive(Debug, Parser)]
@@ -522,23 +523,27 @@ async fn start_sandbox(
     settings: &Settings,
 ) -> anyhow::Result<(std::net::SocketAddr, tokio::task::JoinHandle<()>)> {
     let sb = &settings.sandbox;
-    let sandbox = homeward_activities::sandbox::Sandbox::new(
-        homeward_activities::sandbox::SandboxFaults {
-            error_rate: sb.error_rate,
-            timeout_rate: sb.timeout_rate,
-            hang: settings.partners.timeout + Duration::from_secs(5),
-            latency: sb.latency,
-            refuse_offers_containing: sb.refuse_offers_containing.clone(),
-            departs_in: sb.departs_in,
-            confirm_after: sb.confirm_after,
-            webhook: sb
-                .webhook_url
-                .clone()
-                .zip(settings.partners.webhook_secret())
-                .map(|(url, secret)| homeward_activities::sandbox::Webhook { url, secret }),
-        },
-        sb.seed,
-    );
+    let faults = homeward_activities::sandbox::SandboxFaults {
+        error_rate: sb.error_rate,
+        timeout_rate: sb.timeout_rate,
+        hang: settings.partners.timeout + Duration::from_secs(5),
+        latency: sb.latency,
+        refuse_offers_containing: sb.refuse_offers_containing.clone(),
+        departs_in: sb.departs_in,
+        confirm_after: sb.confirm_after,
+        webhook: sb
+            .webhook_url
+            .clone()
+            .zip(settings.partners.webhook_secret())
+            .map(|(url, secret)| homeward_activities::sandbox::Webhook { url, secret }),
+    };
+    let sandbox = if sb.ledger == "memory" {
+        Sandbox::new(faults, sb.seed)
+    } else {
+        Sandbox::durable(faults, sb.seed, &sb.ledger)
+            .await
+            .map_err(|e| anyhow::anyhow!("key sandbox.ledger: {e}"))?
+    };
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", sb.port))
         .await
         .with_context(|| format!("failed to bind the sandbox on 127.0.0.1:{}", sb.port))?;

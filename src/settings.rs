@@ -220,6 +220,9 @@ pub struct SandboxSettings {
     /// at once.
     #[serde(default, deserialize_with = "humantime_duration_opt")]
     pub confirm_after: Option<Duration>,
+    /// Where the sandbox keeps its ledger: `memory`, or a `sqlite://` file that survives a
+    /// restart (with the idempotency keys: a retry after a restart never pays twice).
+    pub ledger: String,
     /// Where the sandbox announces settled payments (Homeward's payment webhook), signed with
     /// partners.webhook_secret; absent: no webhooks, the cases poll.
     #[serde(default)]
@@ -329,6 +332,12 @@ impl Settings {
                     "key {key}: {rate} must be between 0 and 1"
                 )));
             }
+        }
+        if self.sandbox.ledger != "memory" && !self.sandbox.ledger.starts_with("sqlite:") {
+            return Err(ConfigError(format!(
+                "key sandbox.ledger: {:?} must be \"memory\" or a sqlite:// file",
+                self.sandbox.ledger
+            )));
         }
         if self.sandbox.webhook_url.is_some() && self.partners.webhook_secret().is_none() {
             return Err(ConfigError(

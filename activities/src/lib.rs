@@ -8,6 +8,7 @@
 //! - [`sandbox`]: the local partner sandbox server (same wire formats, ledger, faults).
 //! - [`partners`]: travel, payments and outreach as traits, their activities, and the
 //!   in-process ledger (the tests' partner, and the sandbox's books).
+//! - [`journal`]: the sandbox ledger's SQLite journal (it survives a restart).
 //! - [`notices`]: notice templates per language, rendered by the notify activity.
 //!
 //! Activities are thin: each body calls a plain function that can be tested without Temporal.
@@ -16,6 +17,7 @@
 pub mod bench;
 pub mod case_store;
 pub mod http_partners;
+pub mod journal;
 pub mod notices;
 pub mod partners;
 pub mod reports;

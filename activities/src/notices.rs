@@ -20,7 +20,7 @@ pub struct Text {
 }
 
 /// How a message travels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
     /// A text message (to the returnee).
@@ -30,7 +30,7 @@ pub enum Channel {
 }
 
 /// A notice rendered for the gateway.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
 pub struct Message {
     /// The notice it renders (key, case, template, audience).
     pub notice: Notice,

@@ -21,6 +21,7 @@ use homeward_workflows::activities::{
 };
 use homeward_workflows::programme::Money;
 
+use crate::journal::{Journal, kind};
 use crate::notices::{Message, Templates};
 
 /// A partner call's failure.
@@ -291,14 +292,16 @@ pub struct LedgerState {
     pub hand_overs: BTreeMap<String, HandOver>,
 }
 
-/// An in-process partner ledger: idempotent orders and payments, recorded notices. Used by the
-/// embedded stack and the tests until the HTTP partner sandbox replaces it.
+/// A partner ledger: idempotent orders and payments, recorded notices. The tests' in-process
+/// partner, and the books of the sandbox, which can keep them in a SQLite [`Journal`].
 #[derive(Debug, Default)]
 pub struct LocalLedger {
     /// Everything recorded.
     state: Mutex<LedgerState>,
     /// Faults to inject.
     faults: Mutex<Faults>,
+    /// Where every entry is written before the answer, if anywhere (else: memory only).
+    journal: Option<Journal>,
 }
 
 impl LocalLedger {
@@ -312,7 +315,83 @@ impl LocalLedger {
         Self {
             state: Mutex::default(),
             faults: Mutex::new(faults),
+            journal: None,
         }
+    }
+
+    /// A ledger kept in `journal`, with what it already holds.
+    pub async fn durable(faults: Faults, journal: Journal) -> Result<Self, String> {
+        let mut state = LedgerState {
+            offers: journal.all(kind::OFFER).await?.into_iter().collect(),
+            orders: journal.all(kind::ORDER).await?.into_iter().collect(),
+            cancelled: journal
+                .all::<bool>(kind::CANCELLED)
+                .await?
+                .into_iter()
+                .map(|(k, _)| k)
+                .collect(),
+            payments: journal.all(kind::PAYMENT).await?.into_iter().collect(),
+            notices: journal.all(kind::NOTICE).await?.into_iter().collect(),
+            hand_overs: journal.all(kind::HAND_OVER).await?.into_iter().collect(),
+            ..LedgerState::default()
+        };
+        for (id, (polls, doomed)) in journal
+            .all::<(Option<u32>, bool)>(kind::PAYMENT_META)
+            .await?
+        {
+            if let Some(n) = polls {
+                state.polls_left.insert(id.clone(), n);
+            }
+            if doomed {
+                state.doomed.insert(id);
+            }
+        }
+        state.disburse_calls = journal
+            .all::<u32>(kind::COUNTER)
+            .await?
+            .into_iter()
+            .find_map(|(k, n)| (k == "disburse_calls").then_some(n))
+            .unwrap_or(0);
+        Ok(Self {
+            state: Mutex::new(state),
+            faults: Mutex::new(faults),
+            journal: Some(journal),
+        })
+    }
+
+    /// Writes an entry to the journal, if there is one.
+    async fn record(
+        &self,
+        kind: &'static str,
+        key: &str,
+        value: &impl serde::Serialize,
+    ) -> Result<(), PartnerError> {
+        match &self.journal {
+            Some(j) => j.put(kind, key, value).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Journals a payment and its pending bookkeeping.
+    async fn record_payment(&self, key: &str) -> Result<(), PartnerError> {
+        if self.journal.is_none() {
+            return Ok(());
+        }
+        let entry = self.with_state(|s| {
+            s.payments.get(key).cloned().map(|(d, r)| {
+                let meta = (
+                    s.polls_left.get(&r.payment_id).copied(),
+                    s.doomed.contains(&r.payment_id),
+                );
+                (d, r, meta)
+            })
+        });
+        let Some((d, r, meta)) = entry else {
+            return Ok(());
+        };
+        self.record(kind::PAYMENT_META, &r.payment_id, &meta)
+            .await?;
+        self.record(kind::PAYMENT, key, &(d, r)).await
     }
 
     /// A copy of what the ledger holds.
@@ -380,6 +459,9 @@ impl TravelPartner for LocalLedger {
                 s.offers.insert(o.offer_id.clone(), o.clone());
             }
         });
+        for o in &offers {
+            self.record(kind::OFFER, &o.offer_id, o).await?;
+        }
         Ok(offers)
     }
 
@@ -408,7 +490,7 @@ impl TravelPartner for LocalLedger {
                 partner: "travel",
                 message: format!("unknown offer {}", request.offer_id),
             })?;
-        Ok(self.with_state(|s| {
+        let order = self.with_state(|s| {
             let order = Order {
                 order_id: format!("ord-{}", s.orders.len() + 1),
                 departs_at: offer.departs_at,
@@ -418,12 +500,15 @@ impl TravelPartner for LocalLedger {
                 .entry(request.idempotency_key.clone())
                 .or_insert(order)
                 .clone()
-        }))
+        });
+        self.record(kind::ORDER, &request.idempotency_key, &order)
+            .await?;
+        Ok(order)
     }
 
     async fn cancel_order(&self, request: &CancelRequest) -> Result<(), PartnerError> {
         self.with_state(|s| s.cancelled.insert(request.order_id.clone()));
-        Ok(())
+        self.record(kind::CANCELLED, &request.order_id, &true).await
     }
 
     async fn order_status(&self, order_id: &str) -> Result<OrderStatus, PartnerError> {
@@ -482,6 +567,11 @@ impl PaymentProvider for LocalLedger {
         if new && doomed {
             self.faults_mut(|f| f.failing_payments = f.failing_payments.saturating_sub(1));
         }
+        let calls = self.with_state(|s| s.disburse_calls);
+        self.record(kind::COUNTER, "disburse_calls", &calls).await?;
+        if new {
+            self.record_payment(&request.idempotency_key).await?;
+        }
         let lose = self.faults_mut(|f| {
             if f.lose_payment_answers > 0 {
                 f.lose_payment_answers -= 1;
@@ -514,10 +604,14 @@ impl PaymentProvider for LocalLedger {
                 }
             }
         });
-        state.ok_or_else(|| PartnerError::Refused {
+        let state = state.ok_or_else(|| PartnerError::Refused {
             partner: "payments",
             message: format!("no disbursement {payment_id}"),
-        })
+        })?;
+        if let Some(key) = self.key_of(payment_id) {
+            self.record_payment(&key).await?;
+        }
+        Ok(state)
     }
 }
 
@@ -558,14 +652,41 @@ impl LedgerState {
 impl LocalLedger {
     /// Settles a pending payment, as the provider does when the money has moved; answers its
     /// final state and its case and idempotency key (for a webhook), or `None` if unknown.
-    pub fn settle(&self, payment_id: &str) -> Option<(PaymentState, Disbursement)> {
-        self.with_state(|s| {
+    pub async fn settle(
+        &self,
+        payment_id: &str,
+    ) -> Result<Option<(PaymentState, Disbursement)>, PartnerError> {
+        let settled = self.with_state(|s| {
             let (d, _) = s
                 .payments
                 .values()
                 .find(|(_, r)| r.payment_id == payment_id)?
                 .clone();
             Some((s.settle(payment_id), d))
+        });
+        if let Some((_, d)) = &settled {
+            self.record_payment(&d.idempotency_key).await?;
+        }
+        Ok(settled)
+    }
+
+    /// Payments still pending (for a restarted sandbox to settle).
+    pub fn pending_payments(&self) -> Vec<String> {
+        self.with_state(|s| {
+            s.payments
+                .values()
+                .filter(|(_, r)| r.state == PaymentState::Pending)
+                .map(|(_, r)| r.payment_id.clone())
+                .collect()
+        })
+    }
+
+    fn key_of(&self, payment_id: &str) -> Option<String> {
+        self.with_state(|s| {
+            s.payments
+                .iter()
+                .find(|(_, (_, r))| r.payment_id == payment_id)
+                .map(|(k, _)| k.clone())
         })
     }
 }
@@ -573,20 +694,24 @@ impl LocalLedger {
 #[async_trait::async_trait]
 impl Outreach for LocalLedger {
     async fn notify(&self, message: &Message) -> Result<(), PartnerError> {
-        self.with_state(|s| {
+        let key = &message.notice.idempotency_key;
+        let first = self.with_state(|s| {
             s.notices
-                .entry(message.notice.idempotency_key.clone())
-                .or_insert_with(|| message.clone());
+                .entry(key.clone())
+                .or_insert_with(|| message.clone())
+                .clone()
         });
-        Ok(())
+        self.record(kind::NOTICE, key, &first).await
     }
 
     async fn hand_over(&self, record: &HandOver) -> Result<(), PartnerError> {
-        self.with_state(|s| {
+        let key = &record.idempotency_key;
+        let first = self.with_state(|s| {
             s.hand_overs
-                .entry(record.idempotency_key.clone())
-                .or_insert_with(|| record.clone());
+                .entry(key.clone())
+                .or_insert_with(|| record.clone())
+                .clone()
         });
-        Ok(())
+        self.record(kind::HAND_OVER, key, &first).await
     }
 }

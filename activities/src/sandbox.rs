@@ -91,15 +91,36 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
-    /// A sandbox with faults and a seed.
+    /// A sandbox with faults and a seed, its ledger in memory.
     pub fn new(faults: SandboxFaults, seed: u64) -> Self {
+        let ledger = LocalLedger::faulty(Self::ledger_faults(&faults));
+        Self::with_ledger(faults, seed, Arc::new(ledger))
+    }
+
+    /// A sandbox whose ledger is kept in SQLite at `url` (`sqlite://…`): a restart remembers
+    /// what was booked and paid, and settles the payments still pending.
+    pub async fn durable(faults: SandboxFaults, seed: u64, url: &str) -> Result<Self, String> {
+        let journal = crate::journal::Journal::open(url).await?;
+        let ledger = LocalLedger::durable(Self::ledger_faults(&faults), journal).await?;
+        let sandbox = Self::with_ledger(faults, seed, Arc::new(ledger));
+        for payment_id in sandbox.ledger.pending_payments() {
+            sandbox.schedule_settlement(payment_id);
+        }
+        Ok(sandbox)
+    }
+
+    fn ledger_faults(faults: &SandboxFaults) -> crate::partners::Faults {
+        crate::partners::Faults {
+            departs_in: faults.departs_in,
+            // Pending until the settlement timer below settles it.
+            pending_polls: faults.confirm_after.map(|_| u32::MAX),
+            ..Default::default()
+        }
+    }
+
+    fn with_ledger(faults: SandboxFaults, seed: u64, ledger: Arc<LocalLedger>) -> Self {
         Self {
-            ledger: Arc::new(LocalLedger::faulty(crate::partners::Faults {
-                departs_in: faults.departs_in,
-                // Pending until the settlement timer below settles it.
-                pending_polls: faults.confirm_after.map(|_| u32::MAX),
-                ..Default::default()
-            })),
+            ledger,
             faults,
             rng: Arc::new(Mutex::new(rand::rngs::StdRng::seed_from_u64(seed))),
             injected: Arc::default(),
@@ -128,8 +149,13 @@ impl Sandbox {
         let sb = self.clone();
         tokio::spawn(async move {
             tokio::time::sleep(after).await;
-            let Some((state, d)) = sb.ledger.settle(&payment_id) else {
-                return;
+            let (state, d) = match sb.ledger.settle(&payment_id).await {
+                Ok(Some(settled)) => settled,
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, "the sandbox could not journal a settlement");
+                    return;
+                }
             };
             let Some(hook) = sb.faults.webhook.clone() else {
                 return;

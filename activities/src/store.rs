@@ -432,7 +432,7 @@ async fn insert_audit(
 }
 
 /// Creates the folder of a SQLite file so that a fresh checkout's `./data` need not exist.
-fn prepare_sqlite_path(url: &str) {
+pub(crate) fn prepare_sqlite_path(url: &str) {
     let path = url
         .trim_start_matches("sqlite://")
         .trim_start_matches("sqlite:")

@@ -456,3 +456,114 @@ async fn the_sandbox_answers_status_fetches_and_settles_pending_payments_with_a_
     assert_eq!(ledger["payments"][0]["state"], "confirmed");
     assert_eq!(ledger["webhooks_sent"], 1);
 }
+
+#[tokio::test]
+async fn a_restarted_sandbox_with_a_sqlite_ledger_remembers_its_keys_and_settles_what_was_pending()
+{
+    use homeward_activities::sandbox::{Sandbox, SandboxFaults};
+    use homeward_workflows::activities::PaymentState;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}/ledger.db", dir.path().display());
+    let faults = |confirm_after| SandboxFaults {
+        error_rate: 0.0,
+        timeout_rate: 0.0,
+        hang: Duration::from_secs(1),
+        latency: Duration::ZERO,
+        refuse_offers_containing: None,
+        departs_in: None,
+        confirm_after: Some(confirm_after),
+        webhook: None,
+    };
+    let serve = |sandbox: Sandbox| async move {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let task = tokio::spawn(async move { axum::serve(listener, sandbox.router()).await });
+        let endpoint = Endpoint {
+            base_url: format!("http://{addr}").parse().expect("url"),
+            token: None,
+            timeout: Duration::from_secs(5),
+        };
+        (
+            addr,
+            task,
+            HttpPartner::new("partners", endpoint).expect("client"),
+        )
+    };
+    let order_request = |offer_id: String| OrderRequest {
+        idempotency_key: "HW-0123456789AB:booking:1".into(),
+        reference: reference(),
+        offer_id,
+    };
+    let payment = Disbursement {
+        idempotency_key: "HW-0123456789AB:tranche:start".into(),
+        reference: reference(),
+        tranche: "start".into(),
+        kind: PaymentKind::InKind,
+        amount: Money {
+            minor: 150000,
+            currency: "EUR".into(),
+        },
+    };
+
+    // First life: book and pay; the payment stays pending (for an hour).
+    let first = Sandbox::durable(faults(Duration::from_secs(3600)), 1, &url)
+        .await
+        .expect("opens");
+    let (_, task, partner) = serve(first).await;
+    let offers = partner
+        .search_offers(&offer_request())
+        .await
+        .expect("offers");
+    let order = partner
+        .create_order(&order_request(offers[0].offer_id.clone()))
+        .await
+        .expect("order");
+    let receipt = partner.disburse(&payment).await.expect("accepted");
+    assert_eq!(receipt.state, PaymentState::Pending);
+    task.abort();
+
+    // Second life on the same file: the same keys find the same order and payment, and the
+    // pending payment is settled by the restarted sandbox.
+    let second = Sandbox::durable(faults(Duration::from_millis(200)), 1, &url)
+        .await
+        .expect("reopens");
+    let (addr, _task, partner) = serve(second).await;
+    let again = partner
+        .create_order(&order_request(offers[0].offer_id.clone()))
+        .await
+        .expect("order");
+    assert_eq!(again.order_id, order.order_id, "no second order");
+    let paid = partner.disburse(&payment).await.expect("answered");
+    assert_eq!(paid.payment_id, receipt.payment_id, "no second payment");
+    let mut state = PaymentState::Pending;
+    for _ in 0..50 {
+        state = partner
+            .disbursement_status(&receipt.payment_id)
+            .await
+            .expect("status");
+        if state != PaymentState::Pending {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(state, PaymentState::Confirmed);
+    let ledger: serde_json::Value = reqwest::get(format!("http://{addr}/ledger"))
+        .await
+        .expect("ledger")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        ledger["orders"].as_array().map(Vec::len),
+        Some(1),
+        "{ledger}"
+    );
+    assert_eq!(
+        ledger["payments"].as_array().map(Vec::len),
+        Some(1),
+        "{ledger}"
+    );
+    assert_eq!(ledger["disburse_calls"], 2, "{ledger}");
+}

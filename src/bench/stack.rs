@@ -81,6 +81,10 @@ impl Stack {
                 max_cached_workflows.to_string(),
             ),
             ("HOMEWARD_SANDBOX__PORT", sport.to_string()),
+            (
+                "HOMEWARD_SANDBOX__LEDGER",
+                format!("sqlite://{}/sandbox-ledger.db", dir.display()),
+            ),
             ("HOMEWARD_SANDBOX__ERROR_RATE", "0".into()),
             ("HOMEWARD_SANDBOX__TIMEOUT_RATE", "0".into()),
             ("HOMEWARD_SANDBOX__DEPARTS_IN", "2s".into()),
