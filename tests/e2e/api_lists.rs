@@ -77,7 +77,11 @@ async fn lists_and_the_inbox_show_each_office_its_own_cases() {
         list["cases"][0]["open_tasks"][0]["task_type"],
         "counselling_session"
     );
-    let (_, theirs) = get(&uk_officer, stack.url("/api/v1/cases")).await;
+    // Visibility is eventually consistent: the UK case may be indexed a moment later.
+    let theirs = eventually(&uk_officer, stack.url("/api/v1/cases"), |l| {
+        l["cases"].as_array().is_some_and(|c| !c.is_empty())
+    })
+    .await;
     assert_eq!(references(&theirs), [uk]);
 
     // Pages of one, then filters that match nothing.
