@@ -17,7 +17,7 @@ use homeward_activities::{CaseStore, LocalLedger, Partners};
 use homeward_api::{ApiMetrics, AppState};
 use homeward_worker::{TemporalConnection, WorkerTuning};
 
-use crate::settings::{PartnerMode, Settings};
+use crate::settings::{PartnerMode, PartnerOverride, Settings};
 use homeward_activities::http_partners::{Endpoint, HttpPartner};
 
 /// Which parts this process runs.
@@ -206,19 +206,14 @@ pub fn partners_from(settings: &Settings) -> anyhow::Result<Partners> {
             ..Partners::local(Arc::new(LocalLedger::new()))
         }),
         PartnerMode::Http => {
-            let token = p
-                .token
-                .as_ref()
-                .map(|t| t.expose_secret().to_owned())
-                .filter(|t| !t.is_empty());
-            let endpoint = |url: &url::Url| Endpoint {
+            let endpoint = |url: &url::Url, own: &PartnerOverride| Endpoint {
                 base_url: url.clone(),
-                token: token.clone(),
-                timeout: p.timeout,
+                token: p.token_for(own),
+                timeout: own.timeout.unwrap_or(p.timeout),
             };
-            let travel = HttpPartner::new("travel", endpoint(&p.travel_url))?;
-            let payments = HttpPartner::new("payments", endpoint(&p.payments_url))?;
-            let outreach = HttpPartner::new("outreach", endpoint(&p.outreach_url))?;
+            let travel = HttpPartner::new("travel", endpoint(&p.travel_url, &p.travel))?;
+            let payments = HttpPartner::new("payments", endpoint(&p.payments_url, &p.payments))?;
+            let outreach = HttpPartner::new("outreach", endpoint(&p.outreach_url, &p.outreach))?;
             Ok(Partners {
                 travel: Arc::new(travel),
                 payments: Arc::new(payments),

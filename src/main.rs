@@ -529,6 +529,7 @@ async fn start_sandbox(
         hang: settings.partners.timeout + Duration::from_secs(5),
         latency: sb.latency,
         refuse_offers_containing: sb.refuse_offers_containing.clone(),
+        refuse_keys_containing: sb.refuse_keys_containing.clone(),
         departs_in: sb.departs_in,
         confirm_after: sb.confirm_after,
         webhook: sb
@@ -580,6 +581,15 @@ async fn dev(mut settings: Settings) -> anyhow::Result<()> {
         .url()
         .parse()
         .context("dev server address is not a URL")?;
+    // The embedded sandbox calls this stack's own API with its webhooks, whatever its port.
+    let api_port = settings.api.port;
+    if let Some(url) = settings.sandbox.webhook_url.as_mut()
+        && settings.sandbox.embedded
+        && api_port != 0
+        && url.host_str() == Some("127.0.0.1")
+    {
+        let _ = url.set_port(Some(api_port));
+    }
     let sandbox = if settings.sandbox.embedded {
         match start_sandbox(&settings).await {
             Ok((addr, task)) => Some((addr, task)),

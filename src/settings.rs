@@ -174,6 +174,15 @@ pub struct PartnerSettings {
     /// Per-request timeout.
     #[serde(deserialize_with = "humantime_duration")]
     pub timeout: Duration,
+    /// The travel partner's own token and timeout, where they differ from the shared ones.
+    #[serde(default)]
+    pub travel: PartnerOverride,
+    /// The payment provider's own token and timeout.
+    #[serde(default)]
+    pub payments: PartnerOverride,
+    /// The notification gateway's and reception partner's own token and timeout.
+    #[serde(default)]
+    pub outreach: PartnerOverride,
     /// The secret the payment provider signs its webhooks with (the API checks it; the sandbox
     /// signs with it). Empty or absent: webhooks are refused and pending payments are settled
     /// by polling alone. Prefer HOMEWARD_PARTNERS__WEBHOOK_SECRET.
@@ -181,7 +190,29 @@ pub struct PartnerSettings {
     pub webhook_secret: Option<SecretString>,
 }
 
+/// One partner's own credentials and timeout (`[partners.travel]`, …); each absent key falls
+/// back to the shared `partners.token` / `partners.timeout`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartnerOverride {
+    /// Bearer token. Prefer HOMEWARD_PARTNERS__<PARTNER>__TOKEN.
+    #[serde(default)]
+    pub token: Option<SecretString>,
+    /// Per-request timeout.
+    #[serde(default, deserialize_with = "humantime_duration_opt")]
+    pub timeout: Option<Duration>,
+}
+
 impl PartnerSettings {
+    /// A partner's token (its own, else the shared one), if set and not empty.
+    pub fn token_for(&self, own: &PartnerOverride) -> Option<String> {
+        own.token
+            .as_ref()
+            .or(self.token.as_ref())
+            .map(|t| t.expose_secret().to_owned())
+            .filter(|t| !t.is_empty())
+    }
+
     /// The webhook secret, if one is set and not empty.
     pub fn webhook_secret(&self) -> Option<String> {
         self.webhook_secret
@@ -212,6 +243,10 @@ pub struct SandboxSettings {
     /// failure, which becomes a task for operations).
     #[serde(default)]
     pub refuse_offers_containing: Option<String>,
+    /// Any request whose idempotency key contains this text is refused with a 422 (e.g.
+    /// `tranche:cash`: every cash payment fails permanently and becomes a task for finance).
+    #[serde(default)]
+    pub refuse_keys_containing: Option<String>,
     /// Flights leave this long after the search instead of at 09:00 on the earliest day
     /// (for `homeward bench`, whose programme runs a year in seconds).
     #[serde(default, deserialize_with = "humantime_duration_opt")]
@@ -432,6 +467,27 @@ mod tests {
         )
         .expect("write");
         Settings::load(&config, Some(&overlay)).expect("a secret of one's own is fine");
+    }
+
+    #[test]
+    fn each_partner_may_have_its_own_token_and_timeout() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let overlay = dir.path().join("partners.toml");
+        let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+        std::fs::write(
+            &overlay,
+            "[partners]\ntoken = \"shared\"\n[partners.payments]\ntoken = \"pay\"\ntimeout = \"45s\"\n",
+        )
+        .expect("write");
+        let s = Settings::load(&config, Some(&overlay)).expect("loads");
+        let p = &s.partners;
+        assert_eq!(p.token_for(&p.payments).as_deref(), Some("pay"));
+        assert_eq!(p.token_for(&p.travel).as_deref(), Some("shared"));
+        assert_eq!(p.payments.timeout, Some(Duration::from_secs(45)));
+        assert_eq!(p.travel.timeout, None);
+        std::fs::write(&overlay, "[partners.travel]\npassword = \"x\"\n").expect("write");
+        let err = Settings::load(&config, Some(&overlay)).expect_err("unknown key");
+        assert!(err.0.starts_with("key partners.travel"), "{}", err.0);
     }
 
     #[test]

@@ -44,6 +44,9 @@ pub struct SandboxFaults {
     pub latency: Duration,
     /// Offers whose id contains this are refused with a 422 when booked.
     pub refuse_offers_containing: Option<String>,
+    /// Any keyed request (order, cancellation, payment, notice, hand-over) whose idempotency
+    /// key contains this is refused with a 422, e.g. `tranche:cash` or `:handover:`.
+    pub refuse_keys_containing: Option<String>,
     /// Flights leave this long after the search (instead of 09:00 on the earliest day).
     pub departs_in: Option<Duration>,
     /// Payments stay pending this long, then confirm (`None`: confirmed at once).
@@ -261,8 +264,20 @@ fn partner_error(e: PartnerError) -> Response {
 /// key and whether the answer is to be lost after the work is done.
 async fn keyed(sb: &Sandbox, headers: &HeaderMap) -> Result<(String, bool), Response> {
     let key = key(headers)?;
+    refuse_key(sb, &key)?;
     let lost = sb.before().await?;
     Ok((key, lost))
+}
+
+/// The configured 4xx for given inputs.
+fn refuse_key(sb: &Sandbox, key: &str) -> Result<(), Response> {
+    match &sb.faults.refuse_keys_containing {
+        Some(text) if key.contains(text.as_str()) => Err(refused(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "sandbox: this request is refused by configuration (refuse_keys_containing)",
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn key(headers: &HeaderMap) -> Result<String, Response> {
@@ -585,11 +600,13 @@ async fn handovers(
     headers: HeaderMap,
     Json(record): Json<HandOver>,
 ) -> Response {
-    if key(&headers).is_err() {
-        return refused(
-            StatusCode::BAD_REQUEST,
-            "Idempotency-Key header is required",
-        );
+    match key(&headers) {
+        Err(r) => return r,
+        Ok(k) => {
+            if let Err(r) = refuse_key(&sb, &k) {
+                return r;
+            }
+        }
     }
     let lost = match sb.before().await {
         Ok(lost) => lost,

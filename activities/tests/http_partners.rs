@@ -337,6 +337,7 @@ async fn the_sandbox_answers_status_fetches_and_settles_pending_payments_with_a_
             hang: Duration::from_secs(1),
             latency: Duration::ZERO,
             refuse_offers_containing: None,
+            refuse_keys_containing: None,
             departs_in: None,
             confirm_after: Some(Duration::from_millis(300)),
             webhook: Some(Webhook {
@@ -470,6 +471,7 @@ async fn a_restarted_sandbox_with_a_sqlite_ledger_remembers_its_keys_and_settles
         hang: Duration::from_secs(1),
         latency: Duration::ZERO,
         refuse_offers_containing: None,
+        refuse_keys_containing: None,
         departs_in: None,
         confirm_after: Some(confirm_after),
         webhook: None,
@@ -566,4 +568,49 @@ async fn a_restarted_sandbox_with_a_sqlite_ledger_remembers_its_keys_and_settles
         "{ledger}"
     );
     assert_eq!(ledger["disburse_calls"], 2, "{ledger}");
+}
+
+#[tokio::test]
+async fn the_sandbox_refuses_the_inputs_it_is_told_to_with_a_4xx() {
+    use homeward_activities::sandbox::{Sandbox, SandboxFaults};
+    let sandbox = Sandbox::new(
+        SandboxFaults {
+            refuse_keys_containing: Some("tranche:cash".into()),
+            ..SandboxFaults::default()
+        },
+        1,
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, sandbox.router()).await });
+    let payments = HttpPartner::new(
+        "payments",
+        Endpoint {
+            base_url: format!("http://{addr}").parse().expect("url"),
+            token: None,
+            timeout: Duration::from_secs(5),
+        },
+    )
+    .expect("client");
+    let pay = |tranche: &str| Disbursement {
+        idempotency_key: format!("HW-0123456789AB:tranche:{tranche}"),
+        reference: reference(),
+        tranche: tranche.into(),
+        kind: PaymentKind::Cash,
+        amount: Money {
+            minor: 20000,
+            currency: "EUR".into(),
+        },
+    };
+    let err = payments.disburse(&pay("cash")).await.unwrap_err();
+    assert!(
+        matches!(&err, PartnerError::Refused { message, .. } if message.contains("422")),
+        "{err:?}"
+    );
+    payments
+        .disburse(&pay("start"))
+        .await
+        .expect("others are paid");
 }

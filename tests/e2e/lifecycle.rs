@@ -1061,6 +1061,7 @@ async fn cases_complete_over_flaky_http_partners_with_one_order_and_one_payment_
             hang: Duration::from_secs(3),
             latency: Duration::from_millis(5),
             refuse_offers_containing: None,
+            refuse_keys_containing: None,
             // Payments stay pending a moment; the case polls until they confirm.
             confirm_after: Some(Duration::from_millis(100)),
             webhook: None,
