@@ -74,3 +74,33 @@ pub fn load(dir: &Path) -> Result<Catalogue, ConfigError> {
     }
     Ok(catalogue)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_payment_poll_that_would_spin_is_refused_naming_the_key() {
+        let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/programmes/nl-avrr.toml");
+        let text = std::fs::read_to_string(shipped).expect("shipped programme");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("nl-avrr.toml");
+        std::fs::write(&file, &text).expect("write");
+        let catalogue = load(dir.path()).expect("the shipped programme loads");
+        assert!(
+            catalogue
+                .values()
+                .all(|r| r.deadlines.payment_status_poll.get().as_secs() >= 1)
+        );
+        std::fs::write(
+            &file,
+            text.replace(
+                "payment_status_poll = \"6h\"",
+                "payment_status_poll = \"0s\"",
+            ),
+        )
+        .expect("write");
+        let err = load(dir.path()).expect_err("refused").to_string();
+        assert!(err.contains("key deadlines.payment_status_poll"), "{err}");
+    }
+}

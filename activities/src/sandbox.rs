@@ -600,16 +600,8 @@ async fn handovers(
     headers: HeaderMap,
     Json(record): Json<HandOver>,
 ) -> Response {
-    match key(&headers) {
-        Err(r) => return r,
-        Ok(k) => {
-            if let Err(r) = refuse_key(&sb, &k) {
-                return r;
-            }
-        }
-    }
-    let lost = match sb.before().await {
-        Ok(lost) => lost,
+    let lost = match keyed(&sb, &headers).await {
+        Ok((_, lost)) => lost,
         Err(r) => return r,
     };
     match sb.ledger.hand_over(&record).await {

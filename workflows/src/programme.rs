@@ -231,6 +231,16 @@ impl ProgrammeRules {
         if self.monitoring.follow_ups.is_empty() {
             return Err("monitoring.follow_ups: at least one follow-up is required".into());
         }
+        // A poll interval under a second would make a pending payment a busy loop.
+        if self.deadlines.payment_status_poll.get() < Duration::from_secs(1) {
+            return Err("deadlines.payment_status_poll: must be at least 1s".into());
+        }
+        if self.deadlines.payment_confirmation < self.deadlines.payment_status_poll {
+            return Err(
+                "deadlines.payment_confirmation: must be at least deadlines.payment_status_poll"
+                    .into(),
+            );
+        }
         Ok(())
     }
 
