@@ -32,6 +32,11 @@ use crate::tasks::{
 
 type Ctx = WorkflowContext<ReturnCase>;
 
+/// Workflow versioning (`ctx.patched`): each id marks a change of the commands a case issues,
+/// so histories recorded before it replay as they ran. Remove one (with `deprecate_patch`
+/// first) only once no case that ran without it is open.
+const PATCH_TRANCHE_PAID_NOTICE: &str = "tranche-paid-notice";
+
 /// Why a step stopped before its end.
 pub enum Halt {
     /// A withdrawal or early closure was accepted; unwind.
@@ -1108,7 +1113,10 @@ async fn tranche(ctx: &mut Ctx, i: usize) -> Step<()> {
                         store(),
                     )
                     .await?;
-                    notify(ctx, NoticeTemplate::TranchePaid, Audience::Returnee).await?;
+                    // Cases that paid tranches before this notice existed replay without it.
+                    if ctx.patched(PATCH_TRANCHE_PAID_NOTICE) {
+                        notify(ctx, NoticeTemplate::TranchePaid, Audience::Returnee).await?;
+                    }
                     return Ok(());
                 }
                 PaymentState::Failed => {
