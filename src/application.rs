@@ -201,10 +201,15 @@ pub fn partners_from(settings: &Settings) -> anyhow::Result<Partners> {
     let p = &settings.partners;
     let templates = Arc::new(templates_from(settings)?);
     match p.mode {
-        PartnerMode::Local => Ok(Partners {
-            templates,
-            ..Partners::local(Arc::new(LocalLedger::new()))
-        }),
+        PartnerMode::Local => {
+            let ledger = Arc::new(LocalLedger::new());
+            Ok(Partners {
+                travel: ledger.clone(),
+                payments: ledger.clone(),
+                outreach: ledger,
+                templates,
+            })
+        }
         PartnerMode::Http => {
             let endpoint = |url: &url::Url, own: &PartnerOverride| Endpoint {
                 base_url: url.clone(),

@@ -545,16 +545,10 @@ async fn start_sandbox(
             .await
             .map_err(|e| anyhow::anyhow!("key sandbox.ledger: {e}"))?
     };
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", sb.port))
+    sandbox
+        .serve(sb.port)
         .await
-        .with_context(|| format!("failed to bind the sandbox on 127.0.0.1:{}", sb.port))?;
-    let addr = listener.local_addr()?;
-    let task = tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, sandbox.router()).await {
-            tracing::error!(error = %e, "the partner sandbox stopped");
-        }
-    });
-    Ok((addr, task))
+        .with_context(|| format!("failed to bind the sandbox on 127.0.0.1:{}", sb.port))
 }
 
 async fn serve(settings: &Settings, role: Role, migrate: bool) -> anyhow::Result<()> {

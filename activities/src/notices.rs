@@ -185,8 +185,13 @@ mod tests {
         let m = t.render(&notice(Some("ti")));
         assert_eq!(m.language, "en");
         assert!(m.text.starts_with("Your flight home is booked"));
-        // Every notice renders in the staff language with no placeholder left.
+        // Every notice renders in the staff language with no placeholder left, and its name is
+        // the one on the wire.
         for template in NoticeTemplate::ALL {
+            assert_eq!(
+                serde_json::to_value(template).unwrap(),
+                serde_json::json!(template.as_str())
+            );
             let m = t.render(&Notice {
                 template,
                 audience: Audience::Operations,

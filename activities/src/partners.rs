@@ -261,12 +261,22 @@ pub struct Faults {
     /// Flights leave this long after the search, instead of at 09:00 on the earliest day the
     /// request allows (the benchmark compresses a year into seconds).
     pub departs_in: Option<std::time::Duration>,
-    /// New payments start pending: `None` confirms them at once; `Some(n)` keeps each pending
-    /// for n status reads, unless [`LocalLedger::settle`] settles it first (the sandbox's
-    /// timer; `u32::MAX` waits for that alone).
-    pub pending_polls: Option<u32>,
+    /// When new payments are confirmed.
+    pub confirmation: Confirmation,
     /// The next N payments fail at the provider (known when they settle).
     pub failing_payments: u32,
+}
+
+/// When the ledger confirms a new payment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Confirmation {
+    /// At once: the answer to `disburse` says confirmed.
+    #[default]
+    AtOnce,
+    /// Pending for this many status reads, then confirmed (unless settled earlier).
+    AfterPolls(u32),
+    /// Pending until [`LocalLedger::settle`] settles it (the sandbox's timer, a test).
+    WhenSettled,
 }
 
 /// What the ledger has recorded.
@@ -532,10 +542,7 @@ impl TravelPartner for LocalLedger {
 #[async_trait::async_trait]
 impl PaymentProvider for LocalLedger {
     async fn disburse(&self, request: &Disbursement) -> Result<Receipt, PartnerError> {
-        let (pending_polls, doomed) = self.faults_mut(|f| {
-            let doomed = f.failing_payments > 0;
-            (f.pending_polls, doomed)
-        });
+        let (confirmation, doomed) = self.faults_mut(|f| (f.confirmation, f.failing_payments > 0));
         let (receipt, new) = self.with_state(|s| {
             s.disburse_calls += 1;
             if let Some((_, r)) = s.payments.get(&request.idempotency_key) {
@@ -545,13 +552,14 @@ impl PaymentProvider for LocalLedger {
             if doomed {
                 s.doomed.insert(payment_id.clone());
             }
-            let state = match pending_polls {
-                Some(n) => {
+            let state = match confirmation {
+                Confirmation::AfterPolls(n) => {
                     s.polls_left.insert(payment_id.clone(), n);
                     PaymentState::Pending
                 }
-                None if doomed => PaymentState::Failed,
-                None => PaymentState::Confirmed,
+                Confirmation::WhenSettled => PaymentState::Pending,
+                Confirmation::AtOnce if doomed => PaymentState::Failed,
+                Confirmation::AtOnce => PaymentState::Confirmed,
             };
             let receipt = Receipt {
                 payment_id,
@@ -591,24 +599,31 @@ impl PaymentProvider for LocalLedger {
     }
 
     async fn disbursement_status(&self, payment_id: &str) -> Result<PaymentState, PartnerError> {
-        let state = self.with_state(|s| {
-            let state = s.payment(payment_id)?.state;
+        // Answers the state and, if a read changed the books, the payment's key to journal.
+        let read = self.with_state(|s| {
+            let (key, state) = s
+                .payments
+                .iter()
+                .find(|(_, (_, r))| r.payment_id == payment_id)
+                .map(|(k, (_, r))| (k.clone(), r.state))?;
             if state != PaymentState::Pending {
-                return Some(state);
+                return Some((state, None));
             }
             match s.polls_left.get_mut(payment_id) {
-                Some(0) | None => Some(s.settle(payment_id)),
+                Some(0) => Some((s.settle(payment_id), Some(key))),
                 Some(n) => {
-                    *n = n.saturating_sub(1);
-                    Some(PaymentState::Pending)
+                    *n -= 1;
+                    Some((PaymentState::Pending, Some(key)))
                 }
+                // Pending until settled: reading changes nothing.
+                None => Some((PaymentState::Pending, None)),
             }
         });
-        let state = state.ok_or_else(|| PartnerError::Refused {
+        let (state, changed) = read.ok_or_else(|| PartnerError::Refused {
             partner: "payments",
             message: format!("no disbursement {payment_id}"),
         })?;
-        if let Some(key) = self.key_of(payment_id) {
+        if let Some(key) = changed {
             self.record_payment(&key).await?;
         }
         Ok(state)
@@ -678,15 +693,6 @@ impl LocalLedger {
                 .filter(|(_, r)| r.state == PaymentState::Pending)
                 .map(|(_, r)| r.payment_id.clone())
                 .collect()
-        })
-    }
-
-    fn key_of(&self, payment_id: &str) -> Option<String> {
-        self.with_state(|s| {
-            s.payments
-                .iter()
-                .find(|(_, (_, r))| r.payment_id == payment_id)
-                .map(|(k, _)| k.clone())
         })
     }
 }

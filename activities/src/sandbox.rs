@@ -116,7 +116,10 @@ impl Sandbox {
         crate::partners::Faults {
             departs_in: faults.departs_in,
             // Pending until the settlement timer below settles it.
-            pending_polls: faults.confirm_after.map(|_| u32::MAX),
+            confirmation: match faults.confirm_after {
+                Some(_) => crate::partners::Confirmation::WhenSettled,
+                None => crate::partners::Confirmation::AtOnce,
+            },
             ..Default::default()
         }
     }
@@ -190,6 +193,22 @@ impl Sandbox {
                 }
             }
         });
+    }
+
+    /// Serves the sandbox on `127.0.0.1:port` (0: a free port) until the task is dropped or
+    /// aborted; answers the address it listens on.
+    pub async fn serve(
+        self,
+        port: u16,
+    ) -> std::io::Result<(std::net::SocketAddr, tokio::task::JoinHandle<()>)> {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+        let addr = listener.local_addr()?;
+        let task = tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, self.router()).await {
+                tracing::error!(error = %e, "the partner sandbox stopped");
+            }
+        });
+        Ok((addr, task))
     }
 
     /// The sandbox's routes.

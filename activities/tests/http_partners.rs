@@ -28,6 +28,27 @@ fn client(server: &MockServer, name: &'static str) -> HttpPartner {
     .expect("client")
 }
 
+/// Serves a sandbox on a free loopback port; answers its address, its task and a client of it.
+async fn serve_sandbox(
+    sandbox: homeward_activities::sandbox::Sandbox,
+) -> (
+    std::net::SocketAddr,
+    tokio::task::JoinHandle<()>,
+    HttpPartner,
+) {
+    let (addr, task) = sandbox.serve(0).await.expect("serve");
+    let endpoint = Endpoint {
+        base_url: format!("http://{addr}").parse().expect("url"),
+        token: None,
+        timeout: Duration::from_secs(5),
+    };
+    (
+        addr,
+        task,
+        HttpPartner::new("partners", endpoint).expect("client"),
+    )
+}
+
 fn reference() -> CaseRef {
     CaseRef::parse("HW-0123456789AB").expect("ref")
 }
@@ -332,13 +353,6 @@ async fn the_sandbox_answers_status_fetches_and_settles_pending_payments_with_a_
         .await;
     let sandbox = Sandbox::new(
         SandboxFaults {
-            error_rate: 0.0,
-            timeout_rate: 0.0,
-            hang: Duration::from_secs(1),
-            latency: Duration::ZERO,
-            refuse_offers_containing: None,
-            refuse_keys_containing: None,
-            departs_in: None,
             confirm_after: Some(Duration::from_millis(300)),
             webhook: Some(Webhook {
                 url: format!("{}/api/v1/webhooks/payments", receiver.uri())
@@ -346,21 +360,12 @@ async fn the_sandbox_answers_status_fetches_and_settles_pending_payments_with_a_
                     .expect("url"),
                 secret: "s3cret".into(),
             }),
+            ..SandboxFaults::default()
         },
         1,
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, sandbox.router()).await });
-    let endpoint = || Endpoint {
-        base_url: format!("http://{addr}").parse().expect("url"),
-        token: None,
-        timeout: Duration::from_secs(5),
-    };
-    let travel = HttpPartner::new("travel", endpoint()).expect("client");
-    let payments = HttpPartner::new("payments", endpoint()).expect("client");
+    let (addr, _task, partner) = serve_sandbox(sandbox).await;
+    let (travel, payments) = (&partner, &partner);
 
     let offers = travel
         .search_offers(&offer_request())
@@ -466,32 +471,8 @@ async fn a_restarted_sandbox_with_a_sqlite_ledger_remembers_its_keys_and_settles
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite://{}/ledger.db", dir.path().display());
     let faults = |confirm_after| SandboxFaults {
-        error_rate: 0.0,
-        timeout_rate: 0.0,
-        hang: Duration::from_secs(1),
-        latency: Duration::ZERO,
-        refuse_offers_containing: None,
-        refuse_keys_containing: None,
-        departs_in: None,
         confirm_after: Some(confirm_after),
-        webhook: None,
-    };
-    let serve = |sandbox: Sandbox| async move {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let task = tokio::spawn(async move { axum::serve(listener, sandbox.router()).await });
-        let endpoint = Endpoint {
-            base_url: format!("http://{addr}").parse().expect("url"),
-            token: None,
-            timeout: Duration::from_secs(5),
-        };
-        (
-            addr,
-            task,
-            HttpPartner::new("partners", endpoint).expect("client"),
-        )
+        ..SandboxFaults::default()
     };
     let order_request = |offer_id: String| OrderRequest {
         idempotency_key: "HW-0123456789AB:booking:1".into(),
@@ -513,7 +494,7 @@ async fn a_restarted_sandbox_with_a_sqlite_ledger_remembers_its_keys_and_settles
     let first = Sandbox::durable(faults(Duration::from_secs(3600)), 1, &url)
         .await
         .expect("opens");
-    let (_, task, partner) = serve(first).await;
+    let (_, task, partner) = serve_sandbox(first).await;
     let offers = partner
         .search_offers(&offer_request())
         .await
@@ -531,7 +512,7 @@ async fn a_restarted_sandbox_with_a_sqlite_ledger_remembers_its_keys_and_settles
     let second = Sandbox::durable(faults(Duration::from_millis(200)), 1, &url)
         .await
         .expect("reopens");
-    let (addr, _task, partner) = serve(second).await;
+    let (addr, _task, partner) = serve_sandbox(second).await;
     let again = partner
         .create_order(&order_request(offers[0].offer_id.clone()))
         .await
@@ -580,20 +561,7 @@ async fn the_sandbox_refuses_the_inputs_it_is_told_to_with_a_4xx() {
         },
         1,
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, sandbox.router()).await });
-    let payments = HttpPartner::new(
-        "payments",
-        Endpoint {
-            base_url: format!("http://{addr}").parse().expect("url"),
-            token: None,
-            timeout: Duration::from_secs(5),
-        },
-    )
-    .expect("client");
+    let (_, _task, payments) = serve_sandbox(sandbox).await;
     let pay = |tranche: &str| Disbursement {
         idempotency_key: format!("HW-0123456789AB:tranche:{tranche}"),
         reference: reference(),

@@ -1,6 +1,8 @@
 //! The ReturnCase lifecycle on the real time-skipping test server: a full year in seconds, and
 //! one test per branch.
 
+use homeward_activities::partners::Confirmation;
+
 use crate::support::lifecycle::{Lifecycle, days, finance, officer, ops, partner};
 
 fn hours(n: u64) -> std::time::Duration {
@@ -731,7 +733,7 @@ async fn a_tranche_is_paid_exactly_once_when_answers_are_lost_and_retried() {
 #[tokio::test]
 async fn a_pending_payment_is_recorded_only_once_the_provider_confirms_it_by_polling() {
     let lc = Lifecycle::start_with(homeward_activities::partners::Faults {
-        pending_polls: Some(2),
+        confirmation: Confirmation::AfterPolls(2),
         ..Default::default()
     })
     .await;
@@ -794,7 +796,7 @@ async fn a_pending_payment_is_recorded_only_once_the_provider_confirms_it_by_pol
 async fn a_payment_the_provider_never_confirms_goes_to_finance_and_a_webhook_settles_it() {
     let lc = Lifecycle::start_with(homeward_activities::partners::Faults {
         // Polling never settles it: only the webhook's signal can.
-        pending_polls: Some(u32::MAX),
+        confirmation: Confirmation::WhenSettled,
         ..Default::default()
     })
     .await;
@@ -1055,25 +1057,18 @@ async fn cases_complete_over_flaky_http_partners_with_one_order_and_one_payment_
     // 5% hang past the clients' timeout.
     let sandbox = Sandbox::new(
         SandboxFaults {
-            departs_in: None,
             error_rate: 0.3,
             timeout_rate: 0.05,
             hang: Duration::from_secs(3),
             latency: Duration::from_millis(5),
-            refuse_offers_containing: None,
-            refuse_keys_containing: None,
             // Payments stay pending a moment; the case polls until they confirm.
             confirm_after: Some(Duration::from_millis(100)),
-            webhook: None,
+            ..SandboxFaults::default()
         },
         7,
     );
     let ledger = sandbox.ledger.clone();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, sandbox.router()).await });
+    let (addr, _task) = sandbox.serve(0).await.expect("serve");
     let endpoint = || Endpoint {
         base_url: format!("http://{addr}").parse().expect("url"),
         token: None,

@@ -166,7 +166,7 @@ pub enum TaskType {
     MilestoneVerification,
     /// Finance (or operations) approve a tranche's payment.
     TrancheApproval,
-    /// The payment provider refused a payment; finance decide.
+    /// A payment failed, was refused, or stayed unconfirmed too long; finance decide.
     PaymentFailed,
     /// A monitoring visit or phone survey.
     MonitoringSurvey,

@@ -8,6 +8,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use temporalio_client::WorkflowExecuteUpdateOptions;
 use temporalio_client::errors::WorkflowUpdateError;
+use temporalio_common::{HasWorkflowDefinition, UpdateDefinition};
 
 use homeward_workflows::domain::CaseRef;
 use homeward_workflows::ids::return_case_workflow_id;
@@ -119,28 +120,37 @@ pub(crate) async fn complete_task(
         reason: body.reason,
         outcome: body.outcome,
     };
-    let result = state
-        .temporal
-        .get_workflow_handle::<ReturnCase>(return_case_workflow_id(&reference))
-        .execute_update(
-            ReturnCase::complete_task,
-            completion,
-            WorkflowExecuteUpdateOptions::default(),
-        )
-        .await;
     let action = format!("task_completed:{task_id}");
-    settle(&state, &caller, &reference, action, result).await
+    decide(
+        &state,
+        &caller,
+        &reference,
+        action,
+        ReturnCase::complete_task,
+        completion,
+    )
+    .await
 }
 
-/// Audits an Update's result, accepted or refused, and answers with the case's new state (every
-/// decision Update returns it: one round trip).
-async fn settle(
+/// Sends a decision Update to the case, audits the attempt, accepted or refused, and answers
+/// with the case's new state (every decision Update returns it: one round trip).
+async fn decide<U>(
     state: &AppState,
     caller: &Caller,
     reference: &CaseRef,
     action: String,
-    result: Result<CaseView, WorkflowUpdateError>,
-) -> Result<Json<CaseView>, ApiError> {
+    update: U,
+    input: U::Input,
+) -> Result<Json<CaseView>, ApiError>
+where
+    U: UpdateDefinition<Workflow = <ReturnCase as HasWorkflowDefinition>::Run, Output = CaseView>,
+    U::Input: Send,
+{
+    let result = state
+        .temporal
+        .get_workflow_handle::<ReturnCase>(return_case_workflow_id(reference))
+        .execute_update(update, input, WorkflowExecuteUpdateOptions::default())
+        .await;
     let outcome = if result.is_ok() {
         "accepted"
     } else {
@@ -177,24 +187,18 @@ pub(crate) async fn withdraw(
 ) -> Result<Json<CaseView>, ApiError> {
     let reference = CaseRef::parse(&reference)?;
     caller.require(&[Role::ReturnOfficer, Role::Operations])?;
-    let result = state
-        .temporal
-        .get_workflow_handle::<ReturnCase>(return_case_workflow_id(&reference))
-        .execute_update(
-            ReturnCase::withdraw_consent,
-            Withdrawal {
-                actor: caller.actor.clone(),
-                reason: body.reason,
-            },
-            WorkflowExecuteUpdateOptions::default(),
-        )
-        .await;
-    settle(
+    let withdrawal = Withdrawal {
+        actor: caller.actor.clone(),
+        reason: body.reason,
+    };
+    let action = "consent_withdrawn".to_owned();
+    decide(
         &state,
         &caller,
         &reference,
-        "consent_withdrawn".into(),
-        result,
+        action,
+        ReturnCase::withdraw_consent,
+        withdrawal,
     )
     .await
 }
@@ -226,25 +230,19 @@ pub(crate) async fn close(
 ) -> Result<Json<CaseView>, ApiError> {
     let reference = CaseRef::parse(&reference)?;
     caller.require(&[Role::Operations])?;
-    let result = state
-        .temporal
-        .get_workflow_handle::<ReturnCase>(return_case_workflow_id(&reference))
-        .execute_update(
-            ReturnCase::close_case,
-            EarlyClosure {
-                actor: caller.actor.clone(),
-                reason: body.reason,
-                note: body.note,
-            },
-            WorkflowExecuteUpdateOptions::default(),
-        )
-        .await;
-    settle(
+    let closure = EarlyClosure {
+        actor: caller.actor.clone(),
+        reason: body.reason,
+        note: body.note,
+    };
+    let action = "case_closed_early".to_owned();
+    decide(
         &state,
         &caller,
         &reference,
-        "case_closed_early".into(),
-        result,
+        action,
+        ReturnCase::close_case,
+        closure,
     )
     .await
 }

@@ -336,20 +336,7 @@ impl Lifecycle {
         what: &str,
         done: impl Fn(&CaseView) -> bool,
     ) -> CaseView {
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            let view = self.view(reference).await;
-            if done(&view) {
-                return view;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "case never reached: {what}; stage {:?}, open {:?}",
-                view.stage,
-                view.tasks.iter().map(|t| t.task_type).collect::<Vec<_>>()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        self.poll_until(reference, what, None, done).await
     }
 
     /// Lets workflow time pass in steps of `step` until the case satisfies `done` (for waits on
@@ -359,6 +346,18 @@ impl Lifecycle {
         reference: &str,
         what: &str,
         step: Duration,
+        done: impl Fn(&CaseView) -> bool,
+    ) -> CaseView {
+        self.poll_until(reference, what, Some(step), done).await
+    }
+
+    /// Reads the case until `done`, letting `step` of workflow time pass between reads if given;
+    /// fails the test after a minute of real time.
+    async fn poll_until(
+        &self,
+        reference: &str,
+        what: &str,
+        step: Option<Duration>,
         done: impl Fn(&CaseView) -> bool,
     ) -> CaseView {
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
@@ -373,7 +372,9 @@ impl Lifecycle {
                 view.stage,
                 view.tasks.iter().map(|t| t.task_type).collect::<Vec<_>>()
             );
-            self.advance(step).await;
+            if let Some(step) = step {
+                self.advance(step).await;
+            }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
