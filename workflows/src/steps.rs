@@ -1088,6 +1088,12 @@ async fn tranche(ctx: &mut Ctx, i: usize) -> Step<()> {
             Err(e) => failure_message(&e),
             Ok(receipt) => match settlement(ctx, &receipt).await? {
                 PaymentState::Confirmed => {
+                    // Cases that paid tranches before this notice existed replay without it.
+                    // Asked before the local activity below: a patch marker recorded after a
+                    // local activity's marker in one workflow task does not replay (sdk-core
+                    // resolves the local activity in a later activation than it meets the
+                    // patch marker: "no corresponding change command").
+                    let tell_returnee = ctx.patched(PATCH_TRANCHE_PAID_NOTICE);
                     let at = now(ctx);
                     ctx.state_mut(|s| {
                         s.facts.payments.push(PaymentRecord {
@@ -1113,8 +1119,7 @@ async fn tranche(ctx: &mut Ctx, i: usize) -> Step<()> {
                         store(),
                     )
                     .await?;
-                    // Cases that paid tranches before this notice existed replay without it.
-                    if ctx.patched(PATCH_TRANCHE_PAID_NOTICE) {
+                    if tell_returnee {
                         notify(ctx, NoticeTemplate::TranchePaid, Audience::Returnee).await?;
                     }
                     return Ok(());
