@@ -192,6 +192,17 @@ impl PartnerActivities {
             .map_err(PartnerError::into_activity_error)
     }
 
+    #[activity(definition = markers::FetchOrder)]
+    pub async fn fetch_order(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        order_id: String,
+    ) -> Result<OrderStatus, ActivityError> {
+        heartbeating(&ctx, self.partners.travel.order_status(&order_id))
+            .await
+            .map_err(PartnerError::into_activity_error)
+    }
+
     #[activity(definition = markers::Disburse)]
     pub async fn disburse(
         self: Arc<Self>,

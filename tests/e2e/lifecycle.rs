@@ -535,6 +535,63 @@ async fn a_refused_booking_is_rebooked_after_operations_decide() {
 }
 
 #[tokio::test]
+async fn an_airline_cancellation_found_on_flight_day_goes_to_operations_who_rebook() {
+    use homeward_activities::partners::TravelPartner;
+    use homeward_workflows::activities::CancelRequest;
+    let lc = Lifecycle::start().await;
+    let r = lc.open_standard().await;
+    to_documents(&lc, &r).await;
+    record_document(&lc, &r).await;
+    let view = lc
+        .wait_for(&r, "a booked flight", |v| {
+            v.stage == Stage::Departure && v.facts.order.is_some()
+        })
+        .await;
+    let order = view.facts.order.expect("order");
+    // The airline cancels the flight; nobody tells Homeward.
+    lc.ledger
+        .cancel_order(&CancelRequest {
+            idempotency_key: "airline".into(),
+            order_id: order.order_id.clone(),
+        })
+        .await
+        .expect("cancelled");
+    lc.advance_to(order.departs_at + chrono::Duration::hours(1))
+        .await;
+    // On flight day the case asks the travel partner and finds it: no departure to confirm,
+    // operations decide.
+    let failed = lc.task(&r, TaskType::BookingFailed).await;
+    let note = failed.note.unwrap_or_default();
+    assert!(
+        note.contains("cancelled") && note.contains(&order.order_id),
+        "{note}"
+    );
+    assert!(
+        !lc.view(&r)
+            .await
+            .tasks
+            .iter()
+            .any(|t| t.task_type == TaskType::DepartureConfirmation)
+    );
+    lc.complete(
+        &r,
+        TaskType::BookingFailed,
+        ops(),
+        TaskOutcome::Resolution {
+            action: Resolution::Retry,
+        },
+    )
+    .await;
+    let second = to_flight_day(&lc, &r).await;
+    assert_ne!(second, order.order_id);
+    let view = lc.view(&r).await;
+    assert_eq!(view.facts.booking_attempts, 2);
+    assert_eq!(view.facts.cancelled_orders, [order.order_id]);
+    lc.replay(&r).await;
+    lc.stop().await;
+}
+
+#[tokio::test]
 async fn a_no_show_cancels_the_order_and_operations_rebook() {
     let lc = Lifecycle::start().await;
     let r = lc.open_standard().await;

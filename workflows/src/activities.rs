@@ -350,6 +350,12 @@ impl TravelActivities {
     pub fn cancel_order(_request: CancelRequest) -> Result<(), ActivityError> {
         unimplemented!()
     }
+
+    /// Where an order stands (an airline's cancellation or a moved flight shows here).
+    #[activity(name = "travel.fetch_order")]
+    pub fn fetch_order(_order_id: String) -> Result<OrderStatus, ActivityError> {
+        unimplemented!()
+    }
 }
 
 /// The payment provider.
@@ -396,5 +402,5 @@ pub mod markers {
     pub use super::case_store_activities::{RecordCaseOpened, RecordOutcome, RecordStage};
     pub use super::outreach_activities::{HandOver, Notify};
     pub use super::payment_activities::{Disburse, DisbursementStatus};
-    pub use super::travel_activities::{CancelOrder, CreateOrder, SearchOffers};
+    pub use super::travel_activities::{CancelOrder, CreateOrder, FetchOrder, SearchOffers};
 }

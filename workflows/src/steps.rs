@@ -36,6 +36,7 @@ type Ctx = WorkflowContext<ReturnCase>;
 /// so histories recorded before it replay as they ran. Remove one (with `deprecate_patch`
 /// first) only once no case that ran without it is open.
 const PATCH_TRANCHE_PAID_NOTICE: &str = "tranche-paid-notice";
+const PATCH_FLIGHT_DAY_CHECK: &str = "flight-day-order-check";
 
 /// Why a step stopped before its end.
 pub enum Halt {
@@ -818,6 +819,18 @@ async fn book_and_depart(ctx: &mut Ctx) -> Step<Option<Closure>> {
         // 8. Departure: wait for the day, then for the officer's confirmation.
         enter(ctx, Stage::Departure).await?;
         sleep_until(ctx, order.departs_at).await?;
+        // Flight day: the airline may have cancelled or moved the flight since the booking.
+        // (Asked right after the timer, before any local activity in this workflow task.)
+        if ctx.patched(PATCH_FLIGHT_DAY_CHECK)
+            && let Some(note) = flight_day_check(ctx, &order).await?
+        {
+            cancel_order(ctx).await?;
+            let reason = ClosureReason::TravelNotPossible;
+            match resolve(ctx, TaskType::BookingFailed, reason, Some(note)).await? {
+                Some(c) => return Ok(Some(c)),
+                None => continue,
+            }
+        }
         let grace = ctx.state(|s| s.case.rules.deadlines.departure_grace);
         let confirm = open(ctx, Ask::new(TaskType::DepartureConfirmation).due(grace));
         let answer = answer_within(ctx, &[confirm], Some(grace.get())).await?;
@@ -841,6 +854,40 @@ async fn book_and_depart(ctx: &mut Ctx) -> Step<Option<Closure>> {
         if let Some(c) = resolve(ctx, TaskType::NoShow, ClosureReason::NoShow, None).await? {
             return Ok(Some(c));
         }
+    }
+}
+
+/// Asks the travel partner where the order stands when the flight is due; follows a flight
+/// moved later (the hand-over then announces the new time). `Some(note)` if the airline
+/// cancelled it. An unreachable partner changes nothing: the officer confirms departure as
+/// always.
+async fn flight_day_check(ctx: &mut Ctx, order: &Order) -> Step<Option<String>> {
+    loop {
+        let status = ctx
+            .execute_activity(
+                TravelActivities::fetch_order,
+                order.order_id.clone(),
+                status_poll(),
+            )
+            .await;
+        let Ok(status) = status else {
+            return Ok(None);
+        };
+        if status.cancelled {
+            return Ok(Some(format!(
+                "the airline cancelled order {} before departure",
+                order.order_id
+            )));
+        }
+        if status.departs_at <= now(ctx) {
+            return Ok(None);
+        }
+        ctx.state_mut(|s| {
+            if let Some(o) = s.facts.order.as_mut() {
+                o.departs_at = status.departs_at;
+            }
+        });
+        sleep_until(ctx, status.departs_at).await?;
     }
 }
 
