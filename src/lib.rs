@@ -13,6 +13,7 @@ pub mod application;
 pub mod bench;
 pub mod client;
 pub mod devserver;
+pub mod histories;
 pub mod programmes;
 pub mod settings;
 pub mod telemetry;

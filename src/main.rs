@@ -110,6 +110,10 @@ enum Command {
         /// Give up waiting for the cases to close after this long.
         #[arg(long, default_value = "20m", value_parser = humantime::parse_duration)]
         timeout: Duration,
+        /// Write the first case's history (every run) to this file, for the replay corpus
+        /// (tests/histories/).
+        #[arg(long)]
+        record_history: Option<PathBuf>,
     },
 }
 
@@ -430,6 +434,7 @@ async fn run(command: Command, settings: Settings, config_dir: &Path) -> anyhow:
             parallel,
             cache,
             timeout,
+            record_history,
         } => {
             let options = homeward::bench::Options {
                 cases,
@@ -439,6 +444,7 @@ async fn run(command: Command, settings: Settings, config_dir: &Path) -> anyhow:
                 parallel: parallel.max(1),
                 cache,
                 timeout,
+                record_history,
             };
             let report = homeward::bench::run(&settings, config_dir, options).await?;
             println!("{}", homeward::bench::summary(&report));

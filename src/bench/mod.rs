@@ -54,6 +54,8 @@ pub struct Options {
     pub cache: usize,
     /// Give up waiting for cases to close after this long.
     pub timeout: Duration,
+    /// Write the history of the first case opened (every run) here, for the replay corpus.
+    pub record_history: Option<PathBuf>,
 }
 
 /// The JSON report.
@@ -291,6 +293,14 @@ async fn run_on(settings: &Settings, opts: &Options, stack: Stack) -> anyhow::Re
         "\ncases: {closed}/{} closed in {case_seconds:.1} s",
         opts.cases
     );
+    if let (Some(path), Some(first)) = (&opts.record_history, refs.first()) {
+        let id = homeward_workflows::ids::return_case_workflow_id(
+            &homeward_workflows::domain::CaseRef::parse(first)?,
+        );
+        let runs = crate::histories::fetch_runs(&temporal, &id).await?;
+        crate::histories::Scenario::new("bench", runs).write(path)?;
+        eprintln!("history of {first} written to {}", path.display());
+    }
 
     // --- Correctness: every case closed, nothing paid twice, no completion lost. ---
     let tally = match Arc::try_unwrap(tally) {

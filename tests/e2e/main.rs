@@ -10,4 +10,5 @@ mod cli;
 mod cli_client;
 mod fuzz;
 mod lifecycle;
+mod replay_corpus;
 mod support;

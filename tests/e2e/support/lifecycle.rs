@@ -17,11 +17,10 @@ use homeward_workflows::tasks::{Actor, Role, Task, TaskCompletion, TaskOutcome, 
 use temporalio_client::errors::WorkflowUpdateError;
 use temporalio_client::tonic::IntoRequest;
 use temporalio_client::{
-    Client, WorkflowExecuteUpdateOptions, WorkflowExecutionInfo, WorkflowFetchHistoryOptions,
-    WorkflowGetResultOptions, WorkflowHandle, WorkflowQueryOptions,
+    Client, WorkflowExecuteUpdateOptions, WorkflowGetResultOptions, WorkflowHandle,
+    WorkflowQueryOptions,
 };
 use temporalio_common::protos::temporal::api::enums::v1::IndexedValueType;
-use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
 use temporalio_common::protos::temporal::api::operatorservice::v1::AddSearchAttributesRequest;
 use temporalio_common::protos::temporal::api::testservice::v1::SleepRequest;
 use temporalio_sdk::workflow_replayer::{WorkflowReplayer, WorkflowReplayerOptions};
@@ -444,7 +443,6 @@ impl Lifecycle {
     /// SDK's replayer, proving the workflow code is deterministic for what it recorded. Returns
     /// each run's event count, newest first.
     pub async fn replay(&self, reference: &str) -> Vec<usize> {
-        use futures_util::StreamExt;
         let workflow_id = return_case_workflow_id(
             &homeward_workflows::domain::CaseRef::parse(reference).expect("ref"),
         );
@@ -455,38 +453,19 @@ impl Lifecycle {
                 .build(),
         )
         .expect("replayer");
-        let mut run_id: Option<String> = None;
+        let runs = homeward::histories::fetch_runs(&self.client, &workflow_id)
+            .await
+            .expect("history");
         let mut counts = Vec::new();
-        loop {
-            let handle = WorkflowHandle::<Client, ReturnCase>::new(
-                self.client.clone(),
-                WorkflowExecutionInfo::builder()
-                    .namespace("default")
-                    .workflow_id(workflow_id.clone())
-                    .maybe_run_id(run_id.clone())
-                    .build(),
-            );
-            let events: Vec<_> = handle
-                .fetch_history(WorkflowFetchHistoryOptions::default())
-                .collect()
-                .await;
-            let events: Vec<_> = events.into_iter().map(|e| e.expect("event")).collect();
-            counts.push(events.len());
-            let previous = events.first().and_then(|e| match &e.attributes {
-                Some(Attributes::WorkflowExecutionStartedEventAttributes(a)) => {
-                    Some(a.continued_execution_run_id.clone()).filter(|r| !r.is_empty())
-                }
-                _ => None,
-            });
+        for run in runs.iter().rev() {
+            counts.push(run.events.len());
             replayer
-                .replay_workflow(handle.fetch_history(WorkflowFetchHistoryOptions::default()))
+                .replay_workflow(run.clone().into())
                 .await
                 .unwrap_or_else(|e| panic!("history of {reference} does not replay: {e}"));
-            match previous {
-                Some(p) => run_id = Some(p),
-                None => return counts,
-            }
         }
+        super::histories::record_if_asked(reference, runs);
+        counts
     }
 
     /// Starts a second worker and API (which load the programme files afresh), as a rolling
