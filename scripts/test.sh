@@ -41,6 +41,6 @@ trap stop_pg EXIT
 export TEST_POSTGRES_URL="postgres://homeward@127.0.0.1:$PG_PORT/postgres"
 echo "test PostgreSQL on 127.0.0.1:$PG_PORT"
 
-bash scripts/check-bare-build.sh
 cargo test --workspace --all-targets "$@"
+bash scripts/check-bare-build.sh
 bash scripts/check-workflow-deps.sh
