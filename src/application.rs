@@ -61,6 +61,7 @@ impl Application {
         partners: Partners,
     ) -> anyhow::Result<Self> {
         let programmes = crate::programmes::load(&settings.programmes.dir)?;
+        let keys = crate::keys::Keys::from_settings(settings)?;
         let store = CaseStore::connect(
             settings.database.url.expose_secret(),
             settings.database.max_connections,
@@ -93,6 +94,7 @@ impl Application {
                     task_queue: settings.temporal.task_queue.clone(),
                     max_cached_workflows: settings.worker.max_cached_workflows,
                 },
+                keys.decisions.clone(),
             )?),
         };
         let port = match role {
@@ -111,6 +113,13 @@ impl Application {
             sdk_metrics_addr: Some(runtime.metrics_addr),
             programmes: Arc::new(programmes),
             payment_webhook_secret: settings.partners.webhook_secret().map(Arc::from),
+            decision_key: keys.decisions.clone(),
+            limits: homeward_api::limits::Limits::new(homeward_api::limits::LimitSettings {
+                per_second: settings.api.rate_limit_per_second,
+                burst: settings.api.rate_limit_burst,
+                failed_auth_per_minute: settings.api.failed_auth_per_minute,
+                heavy_reads: settings.api.heavy_reads,
+            }),
         };
         Ok(Self {
             role,
@@ -145,6 +154,14 @@ impl Application {
             })
         };
         let store = self.state.store.clone();
+        let limits = self.state.limits.clone();
+        let forget = tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                every.tick().await;
+                limits.forget_quiet_clients();
+            }
+        });
         let _runtime = self.runtime;
         let result = match self.worker {
             Some(mut worker) => {
@@ -177,6 +194,7 @@ impl Application {
             Ok(Err(e)) => tracing::warn!(error = %e, "the HTTP server task failed"),
             Err(_) => tracing::warn!("the HTTP server did not drain within 15s"),
         }
+        forget.abort();
         store.close().await;
         tracing::info!(role = ?self.role, "stopped");
         result

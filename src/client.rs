@@ -35,7 +35,7 @@ impl ApiClient {
         url::Url::parse(&base).with_context(|| format!("--api-url {base:?} is not a URL"))?;
         if key.trim().is_empty() {
             bail!(
-                "no API key: pass --api-key or set HOMEWARD_API_KEY (homeward user create prints one)"
+                "no API key: set HOMEWARD_API_KEY or pass --api-key-file (homeward user create prints one)"
             );
         }
         let http = reqwest::Client::builder()

@@ -14,13 +14,16 @@ use nix::unistd::Pid;
 use tokio::process::{Child, Command};
 
 /// Custom search attributes the dev server must know before any case starts. Each carries no
-/// personal data: stages, task types, programme, countries and due dates only.
+/// personal data and singles out no vulnerability: stages, the roles whose work waits,
+/// programme, countries and due dates. (`HomewardOpenTasks` held task types in runs recorded
+/// before; it stays registered so those runs' upserts are accepted, and new runs empty it.)
 pub const SEARCH_ATTRIBUTES: &[(&str, &str)] = &[
     ("HomewardStage", "Keyword"),
     ("HomewardProgramme", "Keyword"),
     ("HomewardHostCountry", "Keyword"),
     ("HomewardOriginCountry", "Keyword"),
     ("HomewardOpenTasks", "KeywordList"),
+    ("HomewardWaitingOn", "KeywordList"),
     ("HomewardNextDue", "Datetime"),
 ];
 

@@ -51,7 +51,7 @@ enum Command {
     /// every API key come to exist).
     User {
         #[command(subcommand)]
-        command: UserCommand,
+        command: homeward::user_commands::UserCommand,
     },
     /// Open, show and list cases through the HTTP API (needs an API key).
     Case {
@@ -127,14 +127,11 @@ struct ClientArgs {
         default_value = "http://127.0.0.1:8080"
     )]
     api_url: String,
-    /// Your API key (from `homeward user create`).
-    #[arg(
-        long,
-        env = "HOMEWARD_API_KEY",
-        hide_env_values = true,
-        default_value = ""
-    )]
-    api_key: String,
+    /// A file holding your API key (from `homeward user create`). Without it the key comes
+    /// from HOMEWARD_API_KEY. There is no --api-key: a key on the command line is visible to
+    /// every local user in `ps`.
+    #[arg(long)]
+    api_key_file: Option<PathBuf>,
     /// Print the API's JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -225,23 +222,6 @@ enum TaskCommand {
     },
 }
 
-#[derive(Debug, Subcommand)]
-enum UserCommand {
-    /// Create a user and print their API key, once; it is stored only as a hash.
-    Create {
-        /// Display name.
-        #[arg(long)]
-        name: String,
-        /// return_officer, operations, finance, partner, auditor or admin.
-        #[arg(long)]
-        role: String,
-        /// Office (host country, ISO alpha-3) whose cases the user sees; for a partner, the
-        /// country of origin. Omit for all.
-        #[arg(long)]
-        office: Option<String>,
-    },
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if matches!(
@@ -311,7 +291,14 @@ fn run_client(command: Command) -> ExitCode {
 
 async fn client_command(command: Command) -> anyhow::Result<()> {
     use homeward::client::{self, ApiClient};
-    let connect = |args: &ClientArgs| ApiClient::new(&args.api_url, &args.api_key);
+    let connect = |args: &ClientArgs| {
+        let key = match &args.api_key_file {
+            Some(path) => std::fs::read_to_string(path)
+                .with_context(|| format!("--api-key-file {}: cannot be read", path.display()))?,
+            None => std::env::var("HOMEWARD_API_KEY").unwrap_or_default(),
+        };
+        ApiClient::new(&args.api_url, &key)
+    };
     let (args, result) = match command {
         Command::Case {
             command:
@@ -463,9 +450,7 @@ async fn run(command: Command, settings: Settings, config_dir: &Path) -> anyhow:
             println!("migrations applied ({:?})", store.backend());
             Ok(())
         }
-        Command::User {
-            command: UserCommand::Create { name, role, office },
-        } => create_user(&settings, &name, &role, office.as_deref()).await,
+        Command::User { command } => homeward::user_commands::run(&settings, command).await,
         Command::Sandbox => {
             let (addr, task) = start_sandbox(&settings).await?;
             println!("partner sandbox on http://{addr} (ledger: http://{addr}/ledger)");
@@ -480,48 +465,6 @@ async fn run(command: Command, settings: Settings, config_dir: &Path) -> anyhow:
             anyhow::bail!("API client commands run without configuration")
         }
     }
-}
-
-async fn create_user(
-    settings: &Settings,
-    name: &str,
-    role: &str,
-    office: Option<&str>,
-) -> anyhow::Result<()> {
-    let Some(parsed) = homeward_api::auth::parse_role(role) else {
-        anyhow::bail!(
-            "--role {role:?} is not a role; expected return_officer, operations, finance, partner, auditor or admin"
-        );
-    };
-    if parsed == homeward_workflows::tasks::Role::System {
-        anyhow::bail!("--role system is reserved for the workflow itself");
-    }
-    let office = office
-        .map(|o| homeward_workflows::domain::CountryCode::parse_field(o, "office"))
-        .transpose()
-        .map_err(|e| anyhow::anyhow!("--{e}"))?;
-    if name.trim().is_empty() {
-        anyhow::bail!("--name must not be empty");
-    }
-    let store = homeward_activities::CaseStore::connect(settings.database.url.expose_secret(), 1)
-        .await
-        .context("failed to open the case store (database.url)")?;
-    store.migrate().await.context("failed to migrate")?;
-    let (user, key) = store
-        .create_user(
-            name.trim(),
-            parsed.as_str(),
-            office.as_ref().map(|o| o.as_str()),
-            chrono::Utc::now(),
-        )
-        .await
-        .context("failed to create the user")?;
-    println!("user:    {}", user.id);
-    println!("role:    {}", user.role);
-    println!("office:  {}", user.office.as_deref().unwrap_or("(all)"));
-    println!("API key: {key}");
-    println!("Keep the key now: it is stored only as a hash and cannot be shown again.");
-    Ok(())
 }
 
 /// Starts the partner sandbox on sandbox.port (loopback).
@@ -558,6 +501,8 @@ async fn start_sandbox(
 }
 
 async fn serve(settings: &Settings, role: Role, migrate: bool) -> anyhow::Result<()> {
+    // Outside `homeward dev`, the secrets published in config/default.toml are refused.
+    settings.refuse_published_secrets()?;
     let app = Application::build(settings, role, migrate).await?;
     tracing::info!(addr = %app.http_addr(), ?role, "listening");
     app.run_until(shutdown_signal()).await
@@ -565,8 +510,11 @@ async fn serve(settings: &Settings, role: Role, migrate: bool) -> anyhow::Result
 
 async fn dev(mut settings: Settings) -> anyhow::Result<()> {
     let dev = settings.dev.clone();
-    std::fs::create_dir_all(&dev.data_dir)
-        .with_context(|| format!("failed to create {}", dev.data_dir.display()))?;
+    // Everything the stack writes (databases, keys, Temporal's files) is the user's alone.
+    homeward::files::private_umask();
+    homeward::files::secure_data_dir(&dev.data_dir)
+        .with_context(|| format!("failed to prepare {}", dev.data_dir.display()))?;
+    homeward::keys::fill_dev_keys(&mut settings)?;
     let server = DevServer::start(&DevServerConfig {
         cli: dev.temporal_cli.clone(),
         port: dev.temporal_port,

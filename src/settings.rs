@@ -53,6 +53,20 @@ pub struct Settings {
     pub notifications: NotificationSettings,
     /// Logging.
     pub log: LogSettings,
+    /// Secret keys.
+    pub keys: KeySettings,
+}
+
+/// Secret keys (see `keys.rs`): 64 hex characters each; prefer the environment.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeySettings {
+    /// Where `homeward dev` keeps the keys it creates (0700 folder, 0600 files).
+    pub dir: PathBuf,
+    /// Seals each decision the API sends a case; the worker refuses unsealed ones. The same
+    /// for every api and worker process. Prefer HOMEWARD_KEYS__DECISIONS.
+    #[serde(default)]
+    pub decisions: Option<SecretString>,
 }
 
 /// Where the HTTP API listens.
@@ -65,6 +79,17 @@ pub struct ApiSettings {
     pub port: u16,
     /// The largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// Requests per second allowed from one client address, and with one API key (each on
+    /// its own), sustained; bursts up to `rate_limit_burst`. Over it: 429 with Retry-After.
+    pub rate_limit_per_second: u32,
+    /// The burst allowed above the sustained rate.
+    pub rate_limit_burst: u32,
+    /// Failed authentications (unknown, revoked or expired keys) allowed from one client
+    /// address per minute; past it every request from there waits (429) until the minute
+    /// has refilled.
+    pub failed_auth_per_minute: u32,
+    /// Heavy reads (statistics, audit exports) served at once; more wait their turn.
+    pub heavy_reads: usize,
 }
 
 /// The case store's connection.
@@ -386,14 +411,19 @@ impl Settings {
                 self.notifications.staff_language
             )));
         }
-        if self.partners.webhook_secret().as_deref() == Some(SANDBOX_WEBHOOK_SECRET)
-            && !self.api.host.is_loopback()
+        if !self.api.host.is_loopback() {
+            self.refuse_published_secrets()?;
+        }
+        if self.api.rate_limit_per_second == 0
+            || self.api.rate_limit_burst == 0
+            || self.api.failed_auth_per_minute == 0
+            || self.api.heavy_reads == 0
         {
-            return Err(ConfigError(format!(
-                "key partners.webhook_secret: the sandbox's published secret must not guard an API \
-                 listening on {}; set HOMEWARD_PARTNERS__WEBHOOK_SECRET",
-                self.api.host
-            )));
+            return Err(ConfigError(
+                "key api.rate_limit_per_second: rate_limit_per_second, rate_limit_burst, \
+                 failed_auth_per_minute and heavy_reads must each be at least 1"
+                    .into(),
+            ));
         }
         if self.api.max_body_bytes < 1024 {
             return Err(ConfigError(
@@ -406,6 +436,20 @@ impl Settings {
                 self.log.filter
             ))
         })?;
+        Ok(())
+    }
+
+    /// Refuses the secrets published in config/default.toml, which are fit only for the
+    /// embedded stack (`homeward dev`): `homeward api`, `homeward worker` and any API on a
+    /// public address call this.
+    pub fn refuse_published_secrets(&self) -> Result<(), ConfigError> {
+        if self.partners.webhook_secret().as_deref() == Some(SANDBOX_WEBHOOK_SECRET) {
+            return Err(ConfigError(
+                "key partners.webhook_secret: the sandbox's published secret is for `homeward \
+                 dev` only; set your own with HOMEWARD_PARTNERS__WEBHOOK_SECRET"
+                    .into(),
+            ));
+        }
         Ok(())
     }
 

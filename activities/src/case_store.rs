@@ -9,7 +9,7 @@ use temporalio_common::error::ApplicationFailure;
 use temporalio_macros::activities;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 
-use homeward_workflows::activities::{CaseOutcome, StageChange, markers};
+use homeward_workflows::activities::{CaseOutcome, DecisionsAccepted, StageChange, markers};
 use homeward_workflows::domain::OpenCase;
 
 use crate::store::{CaseStore, StoreError};
@@ -88,6 +88,18 @@ impl CaseStoreActivitiesImpl {
     ) -> Result<(), ActivityError> {
         self.store
             .record_outcome(&outcome)
+            .await
+            .map_err(StoreError::into_activity_error)
+    }
+
+    #[activity(definition = markers::RecordDecisions)]
+    pub async fn record_decisions(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        accepted: DecisionsAccepted,
+    ) -> Result<(), ActivityError> {
+        self.store
+            .record_decisions(&accepted)
             .await
             .map_err(StoreError::into_activity_error)
     }

@@ -105,14 +105,41 @@ impl HttpPartner {
             retry_after: None,
         })?;
         let response = classify(self.name, response).await?;
-        response
-            .json::<T>()
+        let body = read_bounded(response, MAX_RESPONSE_BYTES)
             .await
-            .map_err(|e| PartnerError::Refused {
+            .map_err(|message| PartnerError::Refused {
                 partner: self.name,
-                message: format!("unexpected answer: {e}"),
-            })
+                message,
+            })?;
+        serde_json::from_slice::<T>(&body).map_err(|e| PartnerError::Refused {
+            partner: self.name,
+            message: format!("unexpected answer: {e}"),
+        })
     }
+}
+
+/// The largest answer read from a partner: a misbehaving or hostile partner cannot fill the
+/// worker's memory.
+pub const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
+
+/// Reads a response body, refusing one larger than `limit` (by its Content-Length, or as it
+/// streams in without one).
+pub async fn read_bounded(mut response: Response, limit: usize) -> Result<Vec<u8>, String> {
+    if response.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(format!("answer larger than {limit} bytes"));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|_| "the answer was cut off".to_owned())?
+    {
+        if body.len() + chunk.len() > limit {
+            return Err(format!("answer larger than {limit} bytes"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// Sorts a response into success, retryable failure or permanent failure.
@@ -127,7 +154,8 @@ pub async fn classify(partner: &'static str, response: Response) -> Result<Respo
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map(Duration::from_secs);
-    let body = response.text().await.unwrap_or_default();
+    let body = read_bounded(response, 64 * 1024).await.unwrap_or_default();
+    let body = String::from_utf8_lossy(&body);
     let message = partner_message(&body).unwrap_or_else(|| format!("HTTP {}", status.as_u16()));
     if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
         Err(PartnerError::Unavailable {
@@ -376,9 +404,12 @@ pub mod payment_webhook {
     /// Why a webhook was not accepted.
     #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
     pub enum WebhookError {
-        /// Missing, malformed, stale or wrong signature (or no secret configured).
+        /// Missing, stale or wrong signature (or no secret configured).
         #[error("{0}")]
         Signature(&'static str),
+        /// A signature header that cannot be read (a timestamp out of range, no `v1`).
+        #[error("{0}")]
+        Malformed(&'static str),
         /// A correctly signed body that is not a disbursement event we understand.
         #[error("{field}: {problem}")]
         Body {
@@ -406,7 +437,8 @@ pub mod payment_webhook {
         format!("t={t},v1={}", hex::encode(tag))
     }
 
-    /// The event body for a disbursement's state.
+    /// The event body for a disbursement's state. The event's `id` names the payment and the
+    /// state, so a provider that sends the same event again sends the same id.
     pub fn body(payment_id: &str, state: PaymentState, reference: &CaseRef, key: &str) -> Vec<u8> {
         let status = match state {
             PaymentState::Pending => "pending",
@@ -414,11 +446,21 @@ pub mod payment_webhook {
             PaymentState::Failed => "failed",
         };
         serde_json::to_vec(&serde_json::json!({
+            "id": format!("evt_{payment_id}_{status}"),
             "type": "disbursement.updated",
             "data": {"id": payment_id, "status": status, "reference": reference.as_str(),
                      "idempotency_key": key},
         }))
         .unwrap_or_default()
+    }
+
+    /// A webhook event, read and verified.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct WebhookEvent {
+        /// The provider's event id: an event seen before is acknowledged and ignored.
+        pub id: String,
+        /// What it announces. Only a hint: the case asks the provider before acting on it.
+        pub settlement: PaymentSettlement,
     }
 
     /// Checks the signature (constant time) and reads the settlement.
@@ -427,7 +469,7 @@ pub mod payment_webhook {
         signature: Option<&str>,
         body: &[u8],
         now: DateTime<Utc>,
-    ) -> Result<PaymentSettlement, WebhookError> {
+    ) -> Result<WebhookEvent, WebhookError> {
         let secret = secret
             .filter(|s| !s.is_empty())
             .ok_or(WebhookError::Signature("payment webhooks are not enabled"))?;
@@ -444,11 +486,16 @@ pub mod payment_webhook {
             }
         }
         let (Some(t), Some(v1)) = (t, v1) else {
-            return Err(WebhookError::Signature(
-                "the Webhook-Signature header is malformed (t=…,v1=…)",
+            return Err(WebhookError::Malformed(
+                "must be t=<unix seconds>,v1=<hex HMAC-SHA256>",
             ));
         };
-        if (now.timestamp() - t).abs() > TOLERANCE_SECS {
+        let skew = now
+            .timestamp()
+            .checked_sub(t)
+            .and_then(i64::checked_abs)
+            .ok_or(WebhookError::Malformed("t is not a plausible unix time"))?;
+        if skew > TOLERANCE_SECS {
             return Err(WebhookError::Signature(
                 "the signature's timestamp is too old or in the future",
             ));
@@ -477,10 +524,21 @@ pub mod payment_webhook {
             problem: "must be pending, processing, confirmed, paid, failed, rejected or returned"
                 .into(),
         })?;
-        Ok(PaymentSettlement {
-            reference,
-            payment_id: text("id")?.to_owned(),
-            state,
+        let id = event["id"]
+            .as_str()
+            .filter(|id| (1..=200).contains(&id.len()))
+            .ok_or(WebhookError::Body {
+                field: "id",
+                problem: "is required (the event's id, 1 to 200 characters)".into(),
+            })?
+            .to_owned();
+        Ok(WebhookEvent {
+            id,
+            settlement: PaymentSettlement {
+                reference,
+                payment_id: text("id")?.to_owned(),
+                state,
+            },
         })
     }
 }
@@ -534,7 +592,9 @@ mod tests {
         let good = sign(b"secret", &event, now);
         let read_with =
             |secret: Option<&[u8]>, sig: Option<&str>, body: &[u8]| read(secret, sig, body, now);
-        let s = read_with(Some(b"secret"), Some(&good), &event).expect("accepted");
+        let e = read_with(Some(b"secret"), Some(&good), &event).expect("accepted");
+        assert_eq!(e.id, "evt_pay-1_confirmed");
+        let s = e.settlement;
         assert_eq!(
             (s.payment_id.as_str(), s.state),
             ("pay-1", PaymentState::Confirmed)
@@ -546,12 +606,22 @@ mod tests {
             (Some(b"secret"), Some(good.as_str()), b"{}"),
             (Some(b"secret"), None, &event[..]),
             (None, Some(good.as_str()), &event[..]),
-            (Some(b"secret"), Some("v1=00"), &event[..]),
         ] {
             assert!(matches!(
                 read_with(secret, sig, b),
                 Err(WebhookError::Signature(_))
             ));
+        }
+        // A header that cannot be read, including a timestamp whose distance from now
+        // overflows (it panicked once), is malformed, not a panic.
+        for sig in ["v1=00", "t=-9223372036854775808,v1=00"] {
+            assert!(
+                matches!(
+                    read_with(Some(b"secret"), Some(sig), &event),
+                    Err(WebhookError::Malformed(_))
+                ),
+                "{sig}"
+            );
         }
         let stale = sign(b"secret", &event, now - chrono::Duration::minutes(10));
         assert!(matches!(

@@ -1,6 +1,7 @@
 //! Homeward's activities: everything a workflow asks the outside world to do.
 //!
 //! - [`store`]: the case store (sqlx; SQLite or PostgreSQL by URL scheme).
+//! - [`users`]: users and their API keys (hashed; expiry, revocation, rotation).
 //! - [`bench`]: the benchmark twin's no-op activity.
 //! - [`case_store`]: the activities that write workflow facts into the store.
 //! - [`reports`]: statistics, the audit export, mirrored outcomes and idempotency keys.
@@ -23,6 +24,7 @@ pub mod partners;
 pub mod reports;
 pub mod sandbox;
 pub mod store;
+pub mod users;
 
 pub use case_store::CaseStoreActivitiesImpl;
 pub use partners::{LocalLedger, PartnerActivities, Partners};

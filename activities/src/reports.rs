@@ -10,17 +10,33 @@ use serde::Serialize;
 use sqlx::Row;
 
 use homeward_workflows::activities::CaseOutcome;
-use homeward_workflows::domain::CaseRef;
+use homeward_workflows::domain::{CaseRef, Stage};
 use homeward_workflows::tasks::Scope;
 
 use crate::store::{AuditEvent, CaseStore, NewAuditEvent, StoreError, format_ts, parse_ts};
 
-/// A `WHERE` condition on the `cases` table aliased `c` for a scope, and its one parameter.
-fn scope_condition(scope: &Scope) -> (&'static str, Option<&str>) {
+/// A `WHERE` condition on the `cases` table aliased `c` for a scope, and its parameters
+/// (`$1`, `$2`). A partner's scope is the cases handed over to it: its office's, bound for its
+/// country, at a stage after the booked departure and before closure (`Stage::is_handed_over`).
+fn scope_condition(scope: &Scope) -> (String, Vec<&str>) {
     match scope {
-        Scope::All => ("1 = 1", None),
-        Scope::HostCountry(c) => ("c.host_country = $1", Some(c)),
-        Scope::OriginCountry(c) => ("c.origin_country = $1", Some(c)),
+        Scope::All => ("1 = 1".into(), vec![]),
+        Scope::Nobody => ("1 = 0".into(), vec![]),
+        Scope::HostCountry(c) => ("c.host_country = $1".into(), vec![c]),
+        Scope::Partner { office, country } => {
+            let stages: Vec<String> = Stage::ALL
+                .into_iter()
+                .filter(|s| s.is_handed_over())
+                .map(|s| format!("'{}'", s.as_str()))
+                .collect();
+            (
+                format!(
+                    "c.host_country = $1 AND c.origin_country = $2 AND c.stage IN ({})",
+                    stages.join(", ")
+                ),
+                vec![office, country],
+            )
+        }
     }
 }
 
@@ -169,6 +185,34 @@ impl CaseStore {
         })
     }
 
+    /// Whether a payment webhook event with this id was acted on before.
+    pub async fn webhook_event_seen(&self, event_id: &str) -> Result<bool, StoreError> {
+        Ok(
+            sqlx::query("SELECT event_id FROM webhook_events WHERE event_id = $1")
+                .bind(event_id)
+                .fetch_optional(&self.pool)
+                .await?
+                .is_some(),
+        )
+    }
+
+    /// Records that a payment webhook event was acted on (once; a second record is a no-op).
+    pub async fn record_webhook_event(
+        &self,
+        event_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO webhook_events (event_id, received_at) VALUES ($1, $2) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(event_id)
+        .bind(format_ts(at))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     /// M&E statistics over the cases in `scope`.
     pub async fn statistics(&self, scope: &Scope) -> Result<Statistics, StoreError> {
         let mut stats = Statistics::default();
@@ -178,11 +222,11 @@ impl CaseStore {
             ("host_country", &mut stats.cases_by_host_country),
             ("origin_country", &mut stats.cases_by_origin_country),
         ] {
-            let (cond, param) = scope_condition(scope);
+            let (cond, params) = scope_condition(scope);
             let sql = format!(
                 "SELECT c.{column} AS k, COUNT(*) AS n FROM cases c WHERE {cond} GROUP BY c.{column}"
             );
-            for row in bind_scope(sqlx::query(&sql), param)
+            for row in bind_scope(sqlx::query(&sql), params)
                 .fetch_all(&self.pool)
                 .await?
             {
@@ -191,13 +235,13 @@ impl CaseStore {
         }
         stats.cases = stats.cases_by_stage.values().sum();
 
-        let (cond, param) = scope_condition(scope);
+        let (cond, params) = scope_condition(scope);
         let sql = format!(
             "SELECT g.currency AS currency, CAST(SUM(g.amount_minor) AS BIGINT) AS total, COUNT(*) AS n \
              FROM grant_payments g JOIN cases c ON c.reference = g.reference WHERE {cond} \
              GROUP BY g.currency"
         );
-        for row in bind_scope(sqlx::query(&sql), param)
+        for row in bind_scope(sqlx::query(&sql), params.clone())
             .fetch_all(&self.pool)
             .await?
         {
@@ -215,7 +259,7 @@ impl CaseStore {
              r.composite AS composite FROM rss_scores r JOIN cases c ON c.reference = r.reference \
              WHERE {cond}"
         );
-        let rows = bind_scope(sqlx::query(&sql), param)
+        let rows = bind_scope(sqlx::query(&sql), params.clone())
             .fetch_all(&self.pool)
             .await?;
         stats.rss = rss_averages(&rows)?;
@@ -225,7 +269,7 @@ impl CaseStore {
              FROM case_stage_history h JOIN cases c ON c.reference = h.reference WHERE {cond} \
              ORDER BY h.reference, h.entered_at"
         );
-        let rows = bind_scope(sqlx::query(&sql), param)
+        let rows = bind_scope(sqlx::query(&sql), params.clone())
             .fetch_all(&self.pool)
             .await?;
         let mut history = Vec::with_capacity(rows.len());
@@ -307,12 +351,9 @@ impl CaseStore {
 
 fn bind_scope<'q>(
     query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
-    param: Option<&'q str>,
+    params: Vec<&'q str>,
 ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
-    match param {
-        Some(p) => query.bind(p),
-        None => query,
-    }
+    params.into_iter().fold(query, |q, p| q.bind(p))
 }
 
 fn rss_averages(rows: &[sqlx::any::AnyRow]) -> Result<RssAverages, StoreError> {

@@ -6,8 +6,6 @@
 //! HTTP or Temporal.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use rand::RngCore;
-use sha2::{Digest, Sha256};
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor, Row};
 
@@ -117,19 +115,6 @@ pub struct AuditEvent {
     pub event: NewAuditEvent,
 }
 
-/// A user of the API.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct User {
-    /// A random identifier (not the name).
-    pub id: String,
-    /// The display name.
-    pub name: String,
-    /// One of the roles in DOMAIN.md.
-    pub role: String,
-    /// The office (host country) whose cases the user sees, if scoped.
-    pub office: Option<String>,
-}
-
 /// Formats a timestamp the one way the store sorts correctly.
 pub fn format_ts(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Micros, true)
@@ -142,10 +127,6 @@ pub(crate) fn parse_ts(column: &'static str, raw: &str) -> Result<DateTime<Utc>,
             column,
             problem: e.to_string(),
         })
-}
-
-fn hash_key(secret: &str) -> String {
-    hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
 /// The case store. Cheap to clone: it wraps a connection pool.
@@ -334,74 +315,36 @@ impl CaseStore {
         Ok(id)
     }
 
+    /// Appends the decisions a case accepted (written by the workflow itself), once each: the
+    /// row's key is the case and the decision's position, so a retried write adds nothing.
+    pub async fn record_decisions(
+        &self,
+        accepted: &homeward_workflows::activities::DecisionsAccepted,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for d in &accepted.decisions {
+            sqlx::query(
+                "INSERT INTO audit_events (case_ref, actor, role, action, outcome, detail, \
+                 occurred_at, source_key) VALUES ($1, $2, $3, $4, 'recorded', $5, $6, $7) \
+                 ON CONFLICT (source_key) DO NOTHING",
+            )
+            .bind(accepted.reference.as_str())
+            .bind(&d.actor)
+            .bind(d.role.as_str())
+            .bind(format!("decision:{}", d.what))
+            .bind(format!("accepted by the case (task {})", d.task_id))
+            .bind(format_ts(d.at))
+            .bind(format!("{}:decision:{}", accepted.reference, d.index))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// The audit trail of one case, oldest first.
     pub async fn audit_trail(&self, reference: &CaseRef) -> Result<Vec<AuditEvent>, StoreError> {
         self.audit_export(Some(reference), 0, i64::MAX).await
-    }
-
-    /// Creates a user and their first API key. Returns the user and the key's secret, which is
-    /// stored only as a hash and cannot be shown again.
-    pub async fn create_user(
-        &self,
-        name: &str,
-        role: &str,
-        office: Option<&str>,
-        now: DateTime<Utc>,
-    ) -> Result<(User, String), StoreError> {
-        let mut id_bytes = [0u8; 16];
-        let mut secret_bytes = [0u8; 32];
-        rand::thread_rng().fill_bytes(&mut id_bytes);
-        rand::thread_rng().fill_bytes(&mut secret_bytes);
-        let user = User {
-            id: format!("u-{}", hex::encode(id_bytes)),
-            name: name.to_owned(),
-            role: role.to_owned(),
-            office: office.map(str::to_owned),
-        };
-        let secret = format!("hwk_{}", hex::encode(secret_bytes));
-        let created = format_ts(now);
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO users (id, name, role, office, created_at) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(&user.id)
-        .bind(&user.name)
-        .bind(&user.role)
-        .bind(user.office.as_deref())
-        .bind(&created)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO api_keys (key_hash, prefix, user_id, created_at) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(hash_key(&secret))
-        .bind(&secret[..12])
-        .bind(&user.id)
-        .bind(&created)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok((user, secret))
-    }
-
-    /// Finds the user an API key belongs to, if the key exists and is not revoked.
-    pub async fn authenticate(&self, secret: &str) -> Result<Option<User>, StoreError> {
-        let row = sqlx::query(
-            "SELECT u.id, u.name, u.role, u.office FROM api_keys k JOIN users u ON u.id = k.user_id \
-             WHERE k.key_hash = $1 AND k.revoked_at IS NULL",
-        )
-        .bind(hash_key(secret))
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|row| {
-            Ok(User {
-                id: row.try_get("id")?,
-                name: row.try_get("name")?,
-                role: row.try_get("role")?,
-                office: row.try_get("office")?,
-            })
-        })
-        .transpose()
     }
 
     /// Executes raw SQL. For tests that prove what the database itself refuses.
@@ -431,8 +374,12 @@ async fn insert_audit(
     Ok(row.try_get("id")?)
 }
 
-/// Creates the folder of a SQLite file so that a fresh checkout's `./data` need not exist.
+/// Prepares a SQLite file so that a fresh checkout's `./data` need not exist, and so that no
+/// other local user can read it: a missing folder is created 0700 and a missing file 0600
+/// (SQLite gives its WAL and shared-memory files the database file's mode); an existing file
+/// readable by others is tightened to 0600, with a log line.
 pub(crate) fn prepare_sqlite_path(url: &str) {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
     let path = url
         .trim_start_matches("sqlite://")
         .trim_start_matches("sqlite:")
@@ -442,9 +389,38 @@ pub(crate) fn prepare_sqlite_path(url: &str) {
     if path.is_empty() || path == ":memory:" {
         return;
     }
-    if let Some(parent) = std::path::Path::new(path).parent()
+    let path = std::path::Path::new(path);
+    if let Some(parent) = path.parent()
         && !parent.as_os_str().is_empty()
+        && !parent.exists()
     {
-        let _ = std::fs::create_dir_all(parent);
+        let _ = std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(parent);
+    }
+    let created = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .is_ok();
+    if created {
+        return;
+    }
+    for file in [
+        path.to_path_buf(),
+        path.with_extension("db-wal"),
+        path.with_extension("db-shm"),
+    ] {
+        if let Ok(meta) = std::fs::metadata(&file)
+            && meta.permissions().mode() & 0o077 != 0
+        {
+            let was = meta.permissions().mode() & 0o777;
+            if std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).is_ok() {
+                tracing::warn!(path = %file.display(), was = format!("{was:o}"),
+                               "tightened a database file to 0600: other local users could read it");
+            }
+        }
     }
 }

@@ -87,6 +87,28 @@ async fn offers_are_read_with_exact_amounts() {
 }
 
 #[tokio::test]
+async fn an_answer_larger_than_a_megabyte_is_refused_not_read_into_memory() {
+    let server = MockServer::start().await;
+    let padding = "x".repeat(homeward_activities::http_partners::MAX_RESPONSE_BYTES + 1);
+    Mock::given(method("POST"))
+        .and(path("/air/offer_requests"))
+        .respond_with(
+            ResponseTemplate::new(201)
+                .set_body_json(json!({"data": {"id": "orq_1", "offers": [], "padding": padding}})),
+        )
+        .mount(&server)
+        .await;
+    let err = client(&server, "travel")
+        .search_offers(&offer_request())
+        .await
+        .expect_err("refused");
+    assert!(
+        matches!(&err, PartnerError::Refused { message, .. } if message.contains("larger than")),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
 async fn an_order_carries_its_idempotency_key() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
@@ -423,6 +445,7 @@ async fn the_sandbox_answers_status_fetches_and_settles_pending_payments_with_a_
         .get(payment_webhook::SIGNATURE_HEADER)
         .and_then(|v| v.to_str().ok());
     let settled = payment_webhook::read(Some(b"s3cret"), signature, &hook.body, chrono::Utc::now())
+        .map(|e| e.settlement)
         .expect("a correctly signed settlement");
     assert_eq!(
         (

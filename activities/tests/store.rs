@@ -3,9 +3,11 @@
 
 use chrono::{Duration, TimeZone, Utc};
 use homeward_activities::store::{Backend, CaseStore, NewAuditEvent};
+use homeward_activities::users::NewUser;
 use homeward_workflows::domain::{
     CaseRef, CountryCode, HouseholdSize, Intake, OpenCase, ProgrammeId, Stage,
 };
+use homeward_workflows::tasks::Role;
 
 /// A fresh store on each backend. The SQLite file lives as long as the returned guard.
 async fn stores() -> Vec<(CaseStore, Option<tempfile::TempDir>)> {
@@ -134,16 +136,36 @@ async fn the_audit_trail_refuses_updates_and_deletes() {
     }
 }
 
+fn officer<'a>(office: &'a CountryCode) -> NewUser<'a> {
+    NewUser {
+        name: "Amina",
+        role: Role::Operations,
+        office: Some(office),
+        country: None,
+    }
+}
+
 #[tokio::test]
 async fn api_keys_are_stored_hashed_and_authenticate_their_user() {
+    let nld = CountryCode::parse("NLD").unwrap();
     for (store, _guard) in stores().await {
         let (user, secret) = store
-            .create_user("Amina", "operations", Some("NLD"), Utc::now())
+            .create_user(&officer(&nld), None, Utc::now())
             .await
             .unwrap();
-        let found = store.authenticate(&secret).await.unwrap().expect("user");
+        let found = store
+            .authenticate(&secret, Utc::now())
+            .await
+            .unwrap()
+            .expect("user");
         assert_eq!(found, user);
-        assert!(store.authenticate("hwk_wrong").await.unwrap().is_none());
+        assert!(
+            store
+                .authenticate("hwk_wrong", Utc::now())
+                .await
+                .unwrap()
+                .is_none()
+        );
         // The secret itself is stored nowhere: no key row matches it verbatim.
         let plaintext_rows = store
             .execute_raw(&format!(
@@ -158,6 +180,121 @@ async fn api_keys_are_stored_hashed_and_authenticate_their_user() {
             store.backend()
         );
     }
+}
+
+#[tokio::test]
+async fn keys_expire_are_revoked_at_once_rotate_and_record_their_last_use() {
+    let nld = CountryCode::parse("NLD").unwrap();
+    for (store, _guard) in stores().await {
+        let now = Utc::now();
+        let day = Duration::days(1);
+        let (user, secret) = store
+            .create_user(&officer(&nld), Some(now + day), now)
+            .await
+            .unwrap();
+        assert!(store.authenticate(&secret, now).await.unwrap().is_some());
+        assert!(
+            store
+                .authenticate(&secret, now + day * 2)
+                .await
+                .unwrap()
+                .is_none(),
+            "{:?}: an expired key still works",
+            store.backend()
+        );
+        let listed = store.list_users().await.unwrap();
+        let (_, keys) = listed
+            .iter()
+            .find(|(u, _)| u.id == user.id)
+            .expect("listed");
+        assert_eq!(
+            keys[0].last_used_at.map(|t| t.timestamp()),
+            Some(now.timestamp())
+        );
+        assert!(keys[0].prefix.starts_with("hwk_") && !secret.ends_with(&keys[0].prefix));
+
+        let fresh = store
+            .rotate_key(&user.id, None, now)
+            .await
+            .unwrap()
+            .expect("user");
+        assert!(
+            store.authenticate(&secret, now).await.unwrap().is_none(),
+            "old key revoked"
+        );
+        assert!(store.authenticate(&fresh, now).await.unwrap().is_some());
+        assert_eq!(store.revoke_keys(&user.id, now).await.unwrap(), 1);
+        assert!(
+            store.authenticate(&fresh, now).await.unwrap().is_none(),
+            "{:?}: a revoked key still works",
+            store.backend()
+        );
+        assert!(
+            store
+                .rotate_key("u-nobody", None, now)
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_decision_the_case_records_twice_is_audited_once() {
+    use homeward_workflows::activities::{AcceptedDecision, DecisionsAccepted};
+    for (store, _guard) in stores().await {
+        let c = case(rand_u64());
+        store.record_case_opened(&c).await.unwrap();
+        let accepted = DecisionsAccepted {
+            reference: c.reference.clone(),
+            decisions: vec![AcceptedDecision {
+                index: 0,
+                task_id: 1,
+                what: "counselling_session".into(),
+                actor: "u-officer".into(),
+                role: Role::ReturnOfficer,
+                at: Utc::now(),
+            }],
+        };
+        store.record_decisions(&accepted).await.unwrap();
+        store.record_decisions(&accepted).await.unwrap();
+        let trail = store.audit_trail(&c.reference).await.unwrap();
+        let recorded: Vec<_> = trail
+            .iter()
+            .filter(|e| e.event.action == "decision:counselling_session")
+            .collect();
+        assert_eq!(recorded.len(), 1, "{:?}", store.backend());
+        assert_eq!(recorded[0].event.actor, "u-officer");
+        assert_eq!(recorded[0].event.outcome, "recorded");
+    }
+}
+
+#[tokio::test]
+async fn a_new_sqlite_store_is_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("private/cases.db");
+    let store = CaseStore::connect(&format!("sqlite://{}", file.display()), 1)
+        .await
+        .expect("sqlite");
+    store.migrate().await.expect("migrate");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&file), 0o600);
+    assert_eq!(mode(file.parent().unwrap()), 0o700);
+    for side in ["cases.db-wal", "cases.db-shm"] {
+        let side = dir.path().join("private").join(side);
+        if side.exists() {
+            assert_eq!(mode(&side), 0o600, "{}", side.display());
+        }
+    }
+    store.close().await;
+    // A file left readable by an older version is tightened when the store opens it.
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let again = CaseStore::connect(&format!("sqlite://{}", file.display()), 1)
+        .await
+        .expect("sqlite");
+    assert_eq!(mode(&file), 0o600);
+    again.close().await;
 }
 
 #[tokio::test]

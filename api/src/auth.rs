@@ -1,6 +1,8 @@
 //! Authentication: `Authorization: Bearer <API key>`, checked against the hashed keys in the
-//! case store. The authenticated user becomes the actor of every decision, so a client cannot
-//! claim another identity.
+//! case store (revoked and expired keys are refused from the next request on: nothing is
+//! cached). The authenticated user becomes the actor of every decision, so a client cannot
+//! claim another identity. Failed attempts from one address are counted: past
+//! `api.failed_auth_per_minute` they are answered 429 until the allowance refills.
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
@@ -9,6 +11,7 @@ use axum::http::request::Parts;
 use homeward_workflows::tasks::{Actor, Role};
 
 use crate::error::ApiError;
+use crate::limits::client_ip;
 use crate::state::AppState;
 
 /// The caller, authenticated.
@@ -41,24 +44,38 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = parts
+        let refused = |why: &str| match state
+            .limits
+            .failed_authentication(client_ip(&parts.extensions))
+        {
+            Ok(()) => ApiError::Unauthorized(why.to_owned()),
+            Err(retry_after) => {
+                tracing::warn!("failed authentications over the allowance; backing off");
+                ApiError::TooManyRequests { retry_after }
+            }
+        };
+        let Some(header) = parts
             .headers
             .get(AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| ApiError::Unauthorized("send Authorization: Bearer <API key>".into()))?;
-        let key = header
+        else {
+            return Err(refused("send Authorization: Bearer <API key>"));
+        };
+        let Some(key) = header
             .strip_prefix("Bearer ")
             .map(str::trim)
             .filter(|k| !k.is_empty())
-            .ok_or_else(|| {
-                ApiError::Unauthorized("the Authorization header must be Bearer <API key>".into())
-            })?;
+        else {
+            return Err(refused("the Authorization header must be Bearer <API key>"));
+        };
         let user = state
             .store
-            .authenticate(key)
+            .authenticate(key, chrono::Utc::now())
             .await
-            .map_err(|e| ApiError::Internal(e.to_string()))?
-            .ok_or_else(|| ApiError::Unauthorized("unknown or revoked API key".into()))?;
+            .map_err(|e| ApiError::Unavailable(format!("the case store is unavailable: {e}")))?;
+        let Some(user) = user else {
+            return Err(refused("unknown, revoked or expired API key"));
+        };
         let role = parse_role(&user.role)
             .ok_or_else(|| ApiError::Internal(format!("user {} has an unknown role", user.id)))?;
         Ok(Caller {
@@ -66,6 +83,7 @@ impl FromRequestParts<AppState> for Caller {
                 id: user.id,
                 role,
                 office: user.office,
+                country: user.country,
             },
         })
     }

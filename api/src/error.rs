@@ -46,6 +46,13 @@ pub enum ApiError {
     /// `415 Unsupported Media Type`: the body is not declared as JSON.
     #[error("send the body as JSON with Content-Type: application/json")]
     UnsupportedMediaType,
+    /// `429 Too Many Requests`: over a rate limit or the failed-authentication back-off; the
+    /// `Retry-After` header says when to try again.
+    #[error("too many requests; retry in {} s", retry_after.as_secs().max(1))]
+    TooManyRequests {
+        /// How long to wait.
+        retry_after: std::time::Duration,
+    },
     /// `503 Service Unavailable`: Temporal or the database cannot be reached; retry later.
     #[error("{0}")]
     Unavailable(String),
@@ -93,6 +100,9 @@ impl ApiError {
             ApiError::UnsupportedMediaType => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
+            ApiError::TooManyRequests { .. } => {
+                (StatusCode::TOO_MANY_REQUESTS, "too_many_requests")
+            }
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
@@ -120,6 +130,15 @@ impl IntoResponse for ApiError {
             message: self.to_string(),
             fields,
         };
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if let ApiError::TooManyRequests { retry_after } = &self {
+            let seconds = retry_after.as_secs().max(1).to_string();
+            if let Ok(v) = axum::http::HeaderValue::from_str(&seconds) {
+                response
+                    .headers_mut()
+                    .insert(axum::http::header::RETRY_AFTER, v);
+            }
+        }
+        response
     }
 }

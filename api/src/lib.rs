@@ -10,11 +10,13 @@ pub mod auth;
 pub mod error;
 pub mod fields;
 pub mod json;
+pub mod limits;
 pub mod metrics;
 pub mod openapi;
 pub mod query;
 pub mod routes;
 pub mod state;
+pub mod views;
 pub mod visibility;
 
 use std::future::Future;
@@ -43,6 +45,10 @@ pub fn app(state: AppState) -> Router {
         .merge(openapi::router())
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
         .layer(RequestBodyLimitLayer::new(limit))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            limits::rate_limit,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             count_requests,
@@ -86,13 +92,16 @@ pub fn health_app(state: AppState) -> Router {
 }
 
 /// Serves `router` on an already-bound listener until `shutdown` completes, then finishes the
-/// requests in flight.
+/// requests in flight. Each request knows its peer's address (for the rate limits).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use axum::extract::{FromRequestParts, RawQuery};
 use axum::http::request::Parts;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
@@ -77,16 +77,23 @@ impl QueryReader {
         })
     }
 
-    /// An RFC 3339 instant (`2027-01-31T00:00:00Z`) or a date (`2027-01-31`, midnight UTC).
+    /// An RFC 3339 instant (`2027-01-31T00:00:00Z`) or a date (`2027-01-31`, midnight UTC),
+    /// in the years 1970 to 9999 (what Temporal's visibility and RFC 3339 can hold).
     pub fn instant(&mut self, name: &str) -> Option<DateTime<Utc>> {
         self.optional(name, |raw| {
-            DateTime::parse_from_rfc3339(raw)
+            let problem = || "must be a date (2027-01-31) or an RFC 3339 time, years 1970-9999";
+            let t = DateTime::parse_from_rfc3339(raw)
                 .map(|t| t.with_timezone(&Utc))
                 .or_else(|_| {
                     NaiveDate::parse_from_str(raw, "%Y-%m-%d")
                         .map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc())
                 })
-                .map_err(|_| "must be a date (2027-01-31) or an RFC 3339 time".to_owned())
+                .map_err(|_| problem().to_owned())?;
+            if (1970..=9999).contains(&t.year()) {
+                Ok(t)
+            } else {
+                Err(problem().to_owned())
+            }
         })
     }
 
@@ -132,6 +139,18 @@ mod tests {
         };
         let names: Vec<&str> = fields.keys().map(String::as_str).collect();
         assert_eq!(names, ["due_before", "limit", "overdue", "x"]);
+    }
+
+    #[test]
+    fn a_date_beyond_what_visibility_holds_is_a_bad_parameter() {
+        for raw in ["+10000-01-01", "1969-12-31", "0001-01-01T00:00:00Z"] {
+            let mut q = QueryReader::parse(&format!("due_before={raw}")).unwrap();
+            assert!(q.instant("due_before").is_none(), "{raw}");
+            let ApiError::BadRequest { fields, .. } = q.finish().unwrap_err() else {
+                panic!("expected a 400")
+            };
+            assert!(fields.contains_key("due_before"), "{raw}");
+        }
     }
 
     #[test]

@@ -9,7 +9,9 @@ use temporalio_client::Client;
 use homeward_activities::CaseStore;
 use homeward_workflows::domain::ProgrammeId;
 use homeward_workflows::programme::ProgrammeRules;
+use homeward_workflows::seal::DecisionKey;
 
+use crate::limits::Limits;
 use crate::metrics::ApiMetrics;
 
 /// The state behind every route. Cheap to clone.
@@ -17,7 +19,8 @@ use crate::metrics::ApiMetrics;
 pub struct AppState {
     /// Starts, queries and updates workflows.
     pub temporal: Client,
-    /// The case store, for readiness and (later) lists, users and the audit trail.
+    /// The case store: users and keys, the audit trail, the case projection (scope checks,
+    /// statistics).
     pub store: CaseStore,
     /// The task queue new cases' workflows run on.
     pub task_queue: String,
@@ -32,4 +35,9 @@ pub struct AppState {
     /// The secret payment webhooks are signed with (`partners.webhook_secret`); without one
     /// the webhook refuses everything and pending payments are settled by polling alone.
     pub payment_webhook_secret: Option<Arc<str>>,
+    /// Seals every decision sent to a case (`keys.decisions`); also signs the list page
+    /// tokens this API hands out, so a forged one is refused at once.
+    pub decision_key: DecisionKey,
+    /// Rate limits, the failed-authentication back-off and the heavy-read gate.
+    pub limits: Arc<Limits>,
 }

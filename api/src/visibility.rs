@@ -1,6 +1,7 @@
 //! Lists of cases from Temporal's visibility store: each ReturnCase publishes its stage,
-//! programme, countries, open task types and next due date as search attributes (what can be
-//! filtered) and its open tasks as a memo (what is shown). One list call answers a page; no
+//! programme, countries, the roles whose work waits and next due date as search attributes
+//! (what can be filtered; never task types, which can single out a child or a medical case)
+//! and its open tasks as a memo (what is shown). One list call answers a page; no
 //! workflow is queried and none is woken up.
 //!
 //! Every value put into a query has been parsed into a domain type first (a stage, a country
@@ -72,8 +73,8 @@ pub async fn list_page(
         query.push_str(filter);
     }
     let next_page_token = match page_token {
-        Some(token) => hex::decode(token)
-            .map_err(|_| ApiError::field("page_token", "is not a token this API gave out"))?,
+        Some(token) => open_token(state, token)
+            .ok_or_else(|| ApiError::field("page_token", "is not a token this API gave out"))?,
         None => Vec::new(),
     };
     let mut client = state.temporal.clone();
@@ -103,8 +104,31 @@ pub async fn list_page(
     Ok(Page {
         cases: response.executions.iter().filter_map(summary).collect(),
         next_page_token: (!response.next_page_token.is_empty())
-            .then(|| hex::encode(&response.next_page_token)),
+            .then(|| seal_token(state, &response.next_page_token)),
     })
+}
+
+/// What the page tokens this API hands out are signed for.
+const PAGE_TOKEN: &str = "homeward-page-token-v1";
+
+/// A page token for the client: Temporal's token and our tag over it, so a token we did not
+/// give out is refused here instead of reaching (and confusing) the server.
+fn seal_token(state: &AppState, raw: &[u8]) -> String {
+    format!(
+        "{}.{}",
+        hex::encode(raw),
+        hex::encode(state.decision_key.tag(PAGE_TOKEN, raw))
+    )
+}
+
+/// Temporal's token inside one of ours, if it is one.
+fn open_token(state: &AppState, token: &str) -> Option<Vec<u8>> {
+    let (raw, tag) = token.split_once('.')?;
+    let (raw, tag) = (hex::decode(raw).ok()?, hex::decode(tag).ok()?);
+    state
+        .decision_key
+        .check_tag(PAGE_TOKEN, &raw, &tag)
+        .then_some(raw)
 }
 
 /// Every case matching `filter`, page after page, up to `cap`; `true` if the cap cut it short.

@@ -30,6 +30,8 @@ use temporalio_common::protos::temporal::api::enums::v1::EventType;
 use temporalio_common::protos::temporal::api::workflowservice::v1::GetWorkflowExecutionHistoryRequest;
 use tokio::sync::Semaphore;
 
+use homeward_workflows::domain::CountryCode;
+use homeward_workflows::tasks::Role;
 use homeward_workflows::twin::{Twin, TwinShape};
 
 use crate::settings::Settings;
@@ -207,27 +209,29 @@ async fn run_on(settings: &Settings, opts: &Options, stack: Stack) -> anyhow::Re
     .await?;
     let store = homeward_activities::CaseStore::connect(&stack.database_url, 2).await?;
     let mut pairs = BTreeMap::new();
-    for (role, office) in [
-        ("return_officer", "NLD"),
-        ("operations", "NLD"),
-        ("finance", "NLD"),
-        ("partner", "IRQ"),
+    let nld = CountryCode::parse("NLD")?;
+    let irq = CountryCode::parse("IRQ")?;
+    for (role, name, country) in [
+        (Role::ReturnOfficer, "return_officer", None),
+        (Role::Operations, "operations", None),
+        (Role::Finance, "finance", None),
+        (Role::Partner, "partner", Some(&irq)),
     ] {
         let mut users = vec![];
         for n in 0..2 {
-            let (user, key) = store
-                .create_user(
-                    &format!("bench {role} {n}"),
-                    role,
-                    Some(office),
-                    chrono::Utc::now(),
-                )
-                .await?;
+            let display = format!("bench {name} {n}");
+            let new = homeward_activities::users::NewUser {
+                name: &display,
+                role,
+                office: Some(&nld),
+                country,
+            };
+            let (user, key) = store.create_user(&new, None, chrono::Utc::now()).await?;
             users.push((user.id, client_with_key(&key)?));
         }
         let [a, b]: [(String, reqwest::Client); 2] =
             users.try_into().map_err(|_| anyhow::anyhow!("two users"))?;
-        pairs.insert(role, Pair { users: [a, b] });
+        pairs.insert(name, Pair { users: [a, b] });
     }
     let officer = pairs["return_officer"].users[0].1.clone();
     let api = stack.api_url.clone();

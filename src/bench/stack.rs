@@ -98,6 +98,19 @@ impl Stack {
                 "HOMEWARD_PARTNERS__WEBHOOK_SECRET",
                 format!("bench-{:016x}", rand::random::<u64>()),
             ),
+            (
+                "HOMEWARD_KEYS__DECISIONS",
+                format!(
+                    "{:016x}{:016x}{:016x}{:016x}",
+                    rand::random::<u64>(),
+                    rand::random::<u64>(),
+                    rand::random::<u64>(),
+                    rand::random::<u64>()
+                ),
+            ),
+            // The bench measures throughput: its few simulated users must not be throttled.
+            ("HOMEWARD_API__RATE_LIMIT_PER_SECOND", "1000000".into()),
+            ("HOMEWARD_API__RATE_LIMIT_BURST", "1000000".into()),
             ("HOMEWARD_PARTNERS__MODE", "http".into()),
             ("HOMEWARD_PARTNERS__TRAVEL_URL", sandbox_url.clone()),
             ("HOMEWARD_PARTNERS__PAYMENTS_URL", sandbox_url.clone()),

@@ -40,7 +40,7 @@ async fn people_decide_through_the_api_and_the_validator_has_the_last_word() {
     let stack = TestStack::start().await;
     let ops = client_with_key(&create_key(&stack.settings, "Ops", "operations", Some("NLD")).await);
     let partner_elsewhere =
-        client_with_key(&create_key(&stack.settings, "Partner", "partner", Some("AFG")).await);
+        client_with_key(&create_key(&stack.settings, "Partner", "partner", Some("NLD/AFG")).await);
     let r = stack.open_case().await;
     let task_url = |id: u64| stack.url(&format!("/api/v1/cases/{r}/tasks/{id}"));
 

@@ -106,6 +106,7 @@ fn a_bad_programme_file_exits_2_naming_the_file_and_key() {
     std::fs::write(dir.path().join("nl-avrr.toml"), bad).expect("write");
     let out = homeward()
         .env("HOMEWARD_PROGRAMMES__DIR", dir.path())
+        .env("HOMEWARD_PARTNERS__WEBHOOK_SECRET", "a-secret-of-our-own")
         .arg("api")
         .output()
         .expect("runs");
@@ -139,4 +140,136 @@ fn the_shipped_programmes_load_with_pinned_versions() {
         uk.tranches.len(),
         "the examples differ in their rules"
     );
+}
+
+#[test]
+fn a_user_who_would_see_every_case_must_be_an_auditor_or_admin() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = format!("sqlite://{}", dir.path().join("h.db").display());
+    let create = |args: &[&str]| {
+        homeward()
+            .env("HOMEWARD_DATABASE__URL", &db)
+            .args(["user", "create", "--name", "X"])
+            .args(args)
+            .output()
+            .expect("runs")
+    };
+    for (args, named) in [
+        (&["--role", "operations"][..], "--office"),
+        (&["--role", "partner", "--office", "NLD"][..], "--country"),
+        (&["--role", "partner", "--country", "IRQ"][..], "--office"),
+        (&["--role", "auditor", "--office", "NLD"][..], "--office"),
+    ] {
+        let out = create(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} was accepted");
+        assert!(err.contains(named), "{args:?}: {err}");
+    }
+    let out = create(&["--role", "partner", "--office", "NLD", "--country", "IRQ"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = create(&["--role", "auditor"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let help = homeward()
+        .args(["user", "create", "--help"])
+        .output()
+        .expect("runs");
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        help.contains("only auditors and admins see every case"),
+        "{help}"
+    );
+}
+
+#[test]
+fn keys_are_listed_without_secrets_and_revoked_or_rotated_from_the_command_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = format!("sqlite://{}", dir.path().join("h.db").display());
+    let run = |args: &[&str]| {
+        let out = homeward()
+            .env("HOMEWARD_DATABASE__URL", &db)
+            .args(["user"])
+            .args(args)
+            .output()
+            .expect("runs");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, created, err) = run(&[
+        "create",
+        "--name",
+        "Ops",
+        "--role",
+        "operations",
+        "--office",
+        "NLD",
+        "--expires-in",
+        "90days",
+    ]);
+    assert!(ok, "{err}");
+    let key = created
+        .lines()
+        .find_map(|l| l.strip_prefix("API key: "))
+        .expect("a key")
+        .to_owned();
+    let user = created
+        .lines()
+        .find_map(|l| l.strip_prefix("user:"))
+        .expect("a user")
+        .trim()
+        .to_owned();
+    assert!(created.contains("expires:"), "{created}");
+    let (_, listed, _) = run(&["list"]);
+    assert!(
+        listed.contains(&user) && listed.contains(&key[..12]),
+        "{listed}"
+    );
+    assert!(!listed.contains(&key), "the list shows a secret: {listed}");
+    let (ok, rotated, err) = run(&["rotate", &user]);
+    assert!(ok, "{err}");
+    assert!(rotated.contains("API key: hwk_"), "{rotated}");
+    let (ok, revoked, err) = run(&["revoke", &user]);
+    assert!(ok && revoked.contains("revoked 1"), "{revoked} {err}");
+    let (ok, _, err) = run(&["revoke", &user]);
+    assert!(!ok && err.contains("no live key"), "{err}");
+}
+
+#[test]
+fn the_api_key_never_appears_on_the_command_line() {
+    let out = homeward()
+        .args(["case", "list", "--api-key", "hwk_visible_in_ps"])
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--api-key"), "{err}");
+    let help = homeward()
+        .args(["case", "list", "--help"])
+        .output()
+        .expect("runs");
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        help.contains("--api-key-file") && help.contains("HOMEWARD_API_KEY"),
+        "{help}"
+    );
+}
+
+#[test]
+fn the_published_sandbox_secret_is_refused_outside_dev() {
+    for command in ["api", "worker"] {
+        let out = homeward().arg(command).output().expect("runs");
+        assert_eq!(out.status.code(), Some(2), "{command}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("key partners.webhook_secret"), "{command}: {err}");
+    }
 }

@@ -5,7 +5,7 @@ use homeward_activities::partners::Confirmation;
 
 use crate::support::lifecycle::{Lifecycle, days, finance, officer, ops, partner};
 
-fn hours(n: u64) -> std::time::Duration {
+pub(crate) fn hours(n: u64) -> std::time::Duration {
     std::time::Duration::from_secs(n * 3600)
 }
 use homeward_workflows::activities::{Audience, NoticeTemplate, PaymentSettlement, PaymentState};
@@ -15,18 +15,18 @@ use homeward_workflows::tasks::{
     CounsellingDecision, Resolution, RssAnswers, SupportArea, TaskOutcome, TaskType,
 };
 
-fn wants_to_return() -> TaskOutcome {
+pub(crate) fn wants_to_return() -> TaskOutcome {
     TaskOutcome::Counselling {
         decision: CounsellingDecision::WantsToReturn,
     }
 }
-fn approve() -> TaskOutcome {
+pub(crate) fn approve() -> TaskOutcome {
     TaskOutcome::Approval { approved: true }
 }
-fn signed() -> TaskOutcome {
+pub(crate) fn signed() -> TaskOutcome {
     TaskOutcome::Consent { signed: true }
 }
-fn survey(score: u8) -> TaskOutcome {
+pub(crate) fn survey(score: u8) -> TaskOutcome {
     TaskOutcome::Survey {
         reached: true,
         answers: Some(RssAnswers {
@@ -38,7 +38,7 @@ fn survey(score: u8) -> TaskOutcome {
 }
 
 /// Counselling, consent from both adults and eligibility approval.
-async fn to_documents(lc: &Lifecycle, r: &str) {
+pub(crate) async fn to_documents(lc: &Lifecycle, r: &str) {
     lc.complete(
         r,
         TaskType::CounsellingSession,
@@ -53,7 +53,7 @@ async fn to_documents(lc: &Lifecycle, r: &str) {
 }
 
 /// Records a travel document valid for a year.
-async fn record_document(lc: &Lifecycle, r: &str) {
+pub(crate) async fn record_document(lc: &Lifecycle, r: &str) {
     let expires_on = (lc.now().await + chrono::Duration::days(365)).date_naive();
     lc.complete(
         r,
@@ -65,7 +65,7 @@ async fn record_document(lc: &Lifecycle, r: &str) {
 }
 
 /// Waits for the booking, then lets time pass to the flight.
-async fn to_flight_day(lc: &Lifecycle, r: &str) -> String {
+pub(crate) async fn to_flight_day(lc: &Lifecycle, r: &str) -> String {
     let view = lc
         .wait_for(r, "a booked flight", |v| {
             v.stage == Stage::Departure && v.facts.order.is_some()
@@ -79,7 +79,7 @@ async fn to_flight_day(lc: &Lifecycle, r: &str) -> String {
 }
 
 /// From the travel document to an approved plan (the run then continues as new).
-async fn to_reintegration(lc: &Lifecycle, r: &str) {
+pub(crate) async fn to_reintegration(lc: &Lifecycle, r: &str) {
     record_document(lc, r).await;
     to_flight_day(lc, r).await;
     lc.complete(
@@ -110,7 +110,7 @@ async fn to_reintegration(lc: &Lifecycle, r: &str) {
 }
 
 /// Verifies and approves the next tranche.
-async fn pay_next_tranche(lc: &Lifecycle, r: &str) {
+pub(crate) async fn pay_next_tranche(lc: &Lifecycle, r: &str) {
     lc.complete(
         r,
         TaskType::MilestoneVerification,
@@ -734,7 +734,8 @@ async fn the_requester_of_an_approval_cannot_grant_it() {
     let same_person = homeward_workflows::tasks::Actor {
         id: officer().id,
         role: homeward_workflows::tasks::Role::Operations,
-        office: None,
+        office: Some("NLD".into()),
+        country: None,
     };
     let err = lc
         .try_complete(
@@ -880,8 +881,10 @@ async fn a_payment_the_provider_never_confirms_goes_to_finance_and_a_webhook_set
         },
     )
     .await;
-    // Waiting again on the same payment; the provider's webhook arrives as a signal. Another
-    // case's settlement and a pending notice change nothing.
+    // Waiting again on the same payment; the provider settles it and its webhook arrives as a
+    // signal (the case confirms with the provider before acting). Another case's settlement
+    // and a pending notice change nothing.
+    lc.ledger.settle("pay-1").await.expect("settle");
     let signal = |reference: &str, state| PaymentSettlement {
         reference: homeward_workflows::domain::CaseRef::parse(reference).expect("ref"),
         payment_id: "pay-1".into(),

@@ -11,4 +11,5 @@ mod cli_client;
 mod fuzz;
 mod lifecycle;
 mod replay_corpus;
+mod security;
 mod support;

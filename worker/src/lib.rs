@@ -17,6 +17,7 @@ use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 
 use homeward_activities::{CaseStore, CaseStoreActivitiesImpl, PartnerActivities, Partners};
 use homeward_workflows::return_case::ReturnCase;
+use homeward_workflows::seal::{DecisionGate, DecisionKey};
 
 /// Failures while wiring Temporal.
 #[derive(Debug, thiserror::Error)]
@@ -140,17 +141,20 @@ pub struct WorkerTuning {
     pub max_cached_workflows: usize,
 }
 
-/// Builds the worker with every Homeward workflow and activity registered.
+/// Builds the worker with every Homeward workflow and activity registered, and the decision
+/// gate that refuses a decision without the API's seal (`decisions` is `keys.decisions`).
 pub fn build_worker(
     runtime: &Runtime,
     client: Client,
     store: CaseStore,
     partners: Partners,
     tuning: &WorkerTuning,
+    decisions: DecisionKey,
 ) -> Result<Worker, WorkerError> {
     let options = WorkerOptions::new(tuning.task_queue.clone())
         .max_cached_workflows(tuning.max_cached_workflows)
         .graceful_shutdown_period(Duration::from_secs(10))
+        .workflow_interceptor(DecisionGate::constructor(decisions))
         .register_activities(CaseStoreActivitiesImpl::new(store))
         .register_activities(PartnerActivities::new(partners))
         .register_activities(homeward_activities::bench::BenchActivitiesImpl)

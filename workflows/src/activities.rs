@@ -54,6 +54,36 @@ pub enum CaseOutcome {
     },
 }
 
+/// Decisions the case accepted, for the audit trail: written by the workflow itself, so a
+/// decision is on record even if the API that sent it failed before writing its own row (and a
+/// decision that reached the case any other way would show). Who, what, when; never the reason
+/// (free text may hold personal data).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DecisionsAccepted {
+    /// The case.
+    pub reference: CaseRef,
+    /// The decisions, in the order the case accepted them.
+    pub decisions: Vec<AcceptedDecision>,
+}
+
+/// One accepted decision, as the audit trail records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AcceptedDecision {
+    /// Its position among the case's decisions (0-based): with the reference, the audit row's
+    /// idempotency key, so a retried write records it once.
+    pub index: u32,
+    /// The task it completed (0 for a withdrawal or an early closure).
+    pub task_id: u32,
+    /// What was decided, e.g. `eligibility_approval`.
+    pub what: String,
+    /// Who decided (user id).
+    pub actor: String,
+    /// In which role.
+    pub role: crate::tasks::Role,
+    /// Workflow time of the decision.
+    pub at: DateTime<Utc>,
+}
+
 /// A request for flight offers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OfferRequest {
@@ -314,6 +344,13 @@ impl CaseStoreActivities {
     pub fn record_outcome(_outcome: CaseOutcome) -> Result<(), ActivityError> {
         unimplemented!()
     }
+
+    /// Appends the case's accepted decisions to the audit trail. Idempotent: one row per
+    /// decision (keyed by case and position).
+    #[activity(name = "case_store.record_decisions")]
+    pub fn record_decisions(_decisions: DecisionsAccepted) -> Result<(), ActivityError> {
+        unimplemented!()
+    }
 }
 
 /// The benchmark's twin workflow's one activity.
@@ -399,7 +436,9 @@ impl OutreachActivities {
 /// makes the compiler check that an implementation's input and output match its contract.
 pub mod markers {
     pub use super::bench_activities::Noop;
-    pub use super::case_store_activities::{RecordCaseOpened, RecordOutcome, RecordStage};
+    pub use super::case_store_activities::{
+        RecordCaseOpened, RecordDecisions, RecordOutcome, RecordStage,
+    };
     pub use super::outreach_activities::{HandOver, Notify};
     pub use super::payment_activities::{Disburse, DisbursementStatus};
     pub use super::travel_activities::{CancelOrder, CreateOrder, FetchOrder, SearchOffers};

@@ -56,6 +56,10 @@ macro_rules! parsed_string_type {
     };
 }
 
+/// The longest free text (a reason, a note) a decision may carry, in characters: enough for a
+/// paragraph, not for a document pasted by mistake.
+pub const MAX_FREE_TEXT: usize = 2000;
+
 /// Crockford base32: no I, L, O or U, so a reference read over the phone is unambiguous.
 const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 const CASE_REF_PREFIX: &str = "HW-";
@@ -239,6 +243,22 @@ pub enum Stage {
 }
 
 impl Stage {
+    /// Every stage, in lifecycle order.
+    pub const ALL: [Stage; 12] = [
+        Stage::Intake,
+        Stage::Counselling,
+        Stage::Consent,
+        Stage::EligibilityApproval,
+        Stage::TravelDocuments,
+        Stage::FitToTravel,
+        Stage::FlightBooking,
+        Stage::Departure,
+        Stage::ArrivalReception,
+        Stage::ReintegrationPlan,
+        Stage::Reintegration,
+        Stage::Closed,
+    ];
+
     /// The stage's stable name, as stored and as shown by the API.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -255,6 +275,21 @@ impl Stage {
             Stage::Reintegration => "reintegration",
             Stage::Closed => "closed",
         }
+    }
+}
+
+impl Stage {
+    /// Whether a case at this stage has been handed over to the reception partner: from the
+    /// booked departure until it closes. A withdrawal or closure ends the hand-over; a failed
+    /// booking (back to [`Stage::FlightBooking`]) suspends it.
+    pub fn is_handed_over(self) -> bool {
+        matches!(
+            self,
+            Stage::Departure
+                | Stage::ArrivalReception
+                | Stage::ReintegrationPlan
+                | Stage::Reintegration
+        )
     }
 }
 
@@ -295,6 +330,7 @@ pub enum Vulnerability {
 
 /// One household member, as the workflow sees them: no name, no birth date, no document number.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Member {
     /// The age group.
     pub age_group: AgeGroup,

@@ -5,6 +5,7 @@
 //! - [`ids`]: workflow IDs, built in one place, never carrying personal data.
 //! - [`activities`]: the contracts of the activities workflows call (implemented elsewhere).
 //! - [`return_case`]: the ReturnCase workflow, one per case, from intake to closure.
+//! - [`seal`]: decision seals: the API signs each decision, the worker refuses unsigned ones.
 //! - [`twin`]: the benchmark's twin workflow (same engine work as a case, no domain logic).
 //!
 //! This crate does no I/O and reads no clock: everything here must replay deterministically.
@@ -15,6 +16,7 @@ pub mod domain;
 pub mod ids;
 pub mod programme;
 pub mod return_case;
+pub mod seal;
 mod steps;
 pub mod tasks;
 pub mod twin;

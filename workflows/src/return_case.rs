@@ -9,7 +9,7 @@
 //! It must not do I/O, read the host clock or draw random numbers: every effect is an activity
 //! (see `activities.rs`), every wait a timer or a condition on this state.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -190,6 +190,21 @@ pub struct Resume {
     pub decisions: Vec<DecisionRecord>,
     /// The facts so far.
     pub facts: Facts,
+    /// How many of the decisions the case has written to the audit trail itself (absent in
+    /// runs continued before the case did: then all are written again, once each).
+    #[serde(default)]
+    pub audited: usize,
+}
+
+/// Which recorded changes of what a case does this run makes, asked once when the run starts
+/// (`ctx.patched`, before any other command): a run recorded without a change replays without
+/// it, and a new run has them all. See `steps.rs` for the ids.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Patches {
+    /// `protected-decisions`: the case writes each accepted decision to the audit trail, its
+    /// search attributes name the roles whose work waits (never task types), and a payment
+    /// webhook's word is confirmed with the provider before the case acts on it.
+    pub protected_decisions: bool,
 }
 
 /// The workflow's input: a new case, or a continued one.
@@ -283,6 +298,15 @@ pub struct ReturnCase {
     /// Settlements the payment provider announced (by webhook) and the lifecycle has not
     /// consumed yet, by payment id. A webhook may arrive before the payment's own answer.
     pub(crate) settlements: BTreeMap<String, PaymentState>,
+    /// Payment ids the provider gave this case: a settlement for any other id is ignored.
+    pub(crate) issued_payments: BTreeSet<String>,
+    /// A disbursement is in flight (its id is not known yet), so a settlement that overtakes
+    /// the provider's answer is kept.
+    pub(crate) disbursing: bool,
+    /// How many of `decisions` the case has written to the audit trail.
+    pub(crate) audited: usize,
+    /// The changes this run makes (asked when it starts).
+    pub(crate) patches: Patches,
 }
 
 /// At most this many unconsumed settlements are kept: a provider cannot grow a case's state
@@ -294,9 +318,15 @@ impl ReturnCase {
     #[init]
     pub fn new(_ctx: &WorkflowContextView, input: CaseInput) -> Self {
         let resumed = input.resume.is_some();
-        let (next_task_id, decisions, facts, stage) = match input.resume {
-            Some(r) => (r.next_task_id, r.decisions, r.facts, Stage::Reintegration),
-            None => (1, vec![], Facts::default(), Stage::Intake),
+        let (next_task_id, decisions, facts, stage, audited) = match input.resume {
+            Some(r) => (
+                r.next_task_id,
+                r.decisions,
+                r.facts,
+                Stage::Reintegration,
+                r.audited,
+            ),
+            None => (1, vec![], Facts::default(), Stage::Intake, 0),
         };
         Self {
             now: input.case.opened_at,
@@ -312,6 +342,10 @@ impl ReturnCase {
             resumed,
             published: None,
             settlements: BTreeMap::new(),
+            issued_payments: BTreeSet::new(),
+            disbursing: false,
+            audited,
+            patches: Patches::default(),
         }
     }
 
@@ -319,6 +353,7 @@ impl ReturnCase {
     /// a withdrawal or an early closure, which unwinds what was done.
     #[run]
     pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<Closure> {
+        steps::ask_patches(ctx);
         steps::refresh_visibility(ctx);
         let outcome = if ctx.state(|s| s.resumed) {
             // 11-13. Reintegration: staged grants and monitoring, then closure.
@@ -332,6 +367,7 @@ impl ReturnCase {
                         next_task_id: s.next_task_id,
                         decisions: s.decisions.clone(),
                         facts: s.facts.clone(),
+                        audited: s.audited,
                     });
                     let case = ctx.state(|s| s.case.clone());
                     ctx.continue_as_new(
@@ -356,10 +392,15 @@ impl ReturnCase {
 
     /// The payment provider settled a pending payment (its webhook, through the API). A signal,
     /// not an Update: the provider's notice is durable once the server accepts it, even while
-    /// no worker runs. Idempotent; a pending notice or another case's payment changes nothing.
+    /// no worker runs. Idempotent; a pending notice, another case's payment or a payment this
+    /// case never made changes nothing. It only wakes the case: the case asks the provider
+    /// before it acts on the notice (a forged "failed" must not lead to paying again).
     #[signal]
     pub fn payment_settled(&mut self, _ctx: &mut SyncWorkflowContext<Self>, s: PaymentSettlement) {
         if s.reference != self.case.reference || s.state == PaymentState::Pending {
+            return;
+        }
+        if !self.disbursing && !self.issued_payments.contains(&s.payment_id) {
             return;
         }
         if self.settlements.len() < MAX_SETTLEMENTS || self.settlements.contains_key(&s.payment_id)
@@ -374,9 +415,9 @@ impl ReturnCase {
         self.to_view()
     }
 
-    /// Refuses an actor outside the case's office or country.
+    /// Refuses an actor outside the case's office, or a partner it was not handed over to.
     fn check_scope(&self, actor: &Actor) -> Result<(), crate::tasks::TaskRejection> {
-        if actor.may_see(&self.case.intake) {
+        if actor.may_see(&self.case.intake, self.stage) {
             Ok(())
         } else {
             Err(crate::tasks::TaskRejection::new(
@@ -471,8 +512,12 @@ impl ReturnCase {
             )
             .into());
         }
-        if w.reason.trim().is_empty() {
-            return Err(TaskRejection::new(RejectionCode::Invalid, "reason: is required").into());
+        if w.reason.trim().is_empty() || w.reason.chars().count() > crate::domain::MAX_FREE_TEXT {
+            return Err(TaskRejection::new(
+                RejectionCode::Invalid,
+                "reason: is required, at most 2000 characters",
+            )
+            .into());
         }
         Ok(())
     }
@@ -522,8 +567,12 @@ impl ReturnCase {
             )
             .into());
         }
-        if c.note.trim().is_empty() {
-            return Err(TaskRejection::new(RejectionCode::Invalid, "note: is required").into());
+        if c.note.trim().is_empty() || c.note.chars().count() > crate::domain::MAX_FREE_TEXT {
+            return Err(TaskRejection::new(
+                RejectionCode::Invalid,
+                "note: is required, at most 2000 characters",
+            )
+            .into());
         }
         Ok(())
     }

@@ -15,15 +15,15 @@ use temporalio_workflow::{
 };
 
 use crate::activities::{
-    Audience, CancelRequest, CaseOutcome, CaseStoreActivities, Disbursement, HandOver, Notice,
-    NoticeTemplate, OfferRequest, Order, OrderRequest, OutreachActivities, PaymentActivities,
-    PaymentState, Receipt, StageChange, TravelActivities,
+    AcceptedDecision, Audience, CancelRequest, CaseOutcome, CaseStoreActivities, DecisionsAccepted,
+    Disbursement, HandOver, Notice, NoticeTemplate, OfferRequest, Order, OrderRequest,
+    OutreachActivities, PaymentActivities, PaymentState, Receipt, StageChange, TravelActivities,
 };
 use crate::domain::{Stage, Vulnerability};
 use crate::programme::{Anchor, Money, Span};
 use crate::return_case::{
-    Closure, ClosureReason, Compensation, Interrupt, PaymentRecord, ReturnCase, ScoreRecord,
-    time_of,
+    Closure, ClosureReason, Compensation, Interrupt, Patches, PaymentRecord, ReturnCase,
+    ScoreRecord, time_of,
 };
 use crate::tasks::{
     Actor, CaseMemo, CounsellingDecision, INBOX_MEMO, Resolution, Task, TaskCompletion,
@@ -37,6 +37,20 @@ type Ctx = WorkflowContext<ReturnCase>;
 /// first) only once no case that ran without it is open.
 const PATCH_TRANCHE_PAID_NOTICE: &str = "tranche-paid-notice";
 const PATCH_FLIGHT_DAY_CHECK: &str = "flight-day-order-check";
+/// Asked once when a run starts (see [`ask_patches`]); what it changes: [`Patches`].
+const PATCH_PROTECTED_DECISIONS: &str = "protected-decisions";
+
+/// Asks, before the run issues any other command, which recorded changes it makes. Once per
+/// run: a run recorded before a change replays without it to its end; a new run (and every
+/// continued one) has it.
+pub fn ask_patches(ctx: &Ctx) {
+    let protected_decisions = ctx.patched(PATCH_PROTECTED_DECISIONS);
+    ctx.state_mut(|s| {
+        s.patches = Patches {
+            protected_decisions,
+        }
+    });
+}
 
 /// Why a step stopped before its end.
 pub enum Halt {
@@ -55,8 +69,11 @@ impl<E: Into<WorkflowTermination>> From<E> for Halt {
 type Step<T> = Result<T, Halt>;
 
 // ---------------------------------------------------------------------------------------------
-// Search attributes: stage, open task types, programme, countries and the next due date. None
-// of them identifies a person.
+// Search attributes: stage, the roles whose work waits, programme, countries and the next due
+// date. None of them identifies a person or singles out a vulnerability: task types (a
+// guardian's consent says "child", a fit-to-travel check "medical") stay in the memo and the
+// workflow's state. Runs recorded before `protected-decisions` published task types in
+// `HomewardOpenTasks`; a run with the change empties it.
 // ---------------------------------------------------------------------------------------------
 
 const SA_STAGE: SearchAttributeKey<String> = SearchAttributeKey::keyword("HomewardStage");
@@ -65,6 +82,8 @@ const SA_HOST: SearchAttributeKey<String> = SearchAttributeKey::keyword("Homewar
 const SA_ORIGIN: SearchAttributeKey<String> = SearchAttributeKey::keyword("HomewardOriginCountry");
 const SA_TASKS: SearchAttributeKey<Vec<String>> =
     SearchAttributeKey::keyword_list("HomewardOpenTasks");
+const SA_WAITING_ON: SearchAttributeKey<Vec<String>> =
+    SearchAttributeKey::keyword_list("HomewardWaitingOn");
 const SA_DUE: SearchAttributeKey<temporalio_common::search_attributes::Timestamp> =
     SearchAttributeKey::datetime("HomewardNextDue");
 
@@ -93,9 +112,16 @@ pub fn refresh_visibility(ctx: &Ctx) {
             s.published.clone(),
         )
     });
+    let roles_only = ctx.state(|s| s.patches.protected_decisions);
     let mut types: Vec<String> = tasks
         .iter()
-        .map(|t| t.task_type.as_str().to_owned())
+        .map(|t| {
+            if roles_only {
+                t.role.as_str().to_owned()
+            } else {
+                t.task_type.as_str().to_owned()
+            }
+        })
         .collect();
     types.sort();
     types.dedup();
@@ -116,12 +142,20 @@ pub fn refresh_visibility(ctx: &Ctx) {
         let (stage, types, due) = current.attributes.clone();
         let mut updates = vec![
             SA_STAGE.value_set(stage),
-            SA_TASKS.value_set(types),
+            if roles_only {
+                SA_WAITING_ON.value_set(types)
+            } else {
+                SA_TASKS.value_set(types)
+            },
             SA_DUE.value_set(temporalio_common::search_attributes::Timestamp::new(
                 due.timestamp(),
                 i32::try_from(due.timestamp_subsec_nanos()).unwrap_or(0),
             )),
         ];
+        if previous.is_none() && roles_only {
+            // A case continued from a run that published task types carries them over.
+            updates.push(SA_TASKS.value_set(Vec::new()));
+        }
         if previous.is_none() {
             let (programme, host, origin) = ctx.state(|s| {
                 (
@@ -316,25 +350,43 @@ fn take_answer(ctx: &Ctx, id: u32) -> Option<TaskCompletion> {
 }
 
 /// Waits until `ids` has an answer or the case is interrupted; with `within`, gives up after
-/// that long and returns `None`.
+/// that long and returns `None`. Decisions accepted meanwhile (for any task) go to the audit
+/// trail as they come.
 async fn answer_within(
     ctx: &mut Ctx,
     ids: &[u32],
     within: Option<Duration>,
 ) -> Step<Option<(u32, TaskCompletion)>> {
-    let ready =
+    let answered =
         |s: &ReturnCase| s.interrupt.is_some() || ids.iter().any(|i| s.answers.contains_key(i));
+    let ready = |s: &ReturnCase| answered(s) || unaudited(s);
     match within {
-        None => ctx.wait_condition(ready).await?,
+        None => loop {
+            ctx.wait_condition(ready).await?;
+            record_decisions(ctx).await?;
+            if ctx.state(answered) {
+                break;
+            }
+        },
         Some(d) => {
-            let timer = ctx.timer(d);
-            let waiting = ctx.wait_condition(ready);
-            match select(std::pin::pin!(waiting), std::pin::pin!(timer)).await {
-                Either::Left((r, timer)) => {
-                    timer.cancel();
-                    r?;
+            let mut timer = std::pin::pin!(ctx.timer(d));
+            loop {
+                let waiting = ctx.wait_condition(ready);
+                match select(std::pin::pin!(waiting), timer.as_mut()).await {
+                    Either::Left((r, timer)) => {
+                        r?;
+                        if ctx.state(answered) {
+                            timer.cancel();
+                            record_decisions(ctx).await?;
+                            break;
+                        }
+                        record_decisions(ctx).await?;
+                    }
+                    Either::Right((_, _)) => {
+                        record_decisions(ctx).await?;
+                        break;
+                    }
                 }
-                Either::Right((_, _)) => {}
             }
         }
     }
@@ -343,6 +395,46 @@ async fn answer_within(
     Ok(ids
         .iter()
         .find_map(|&i| take_answer(ctx, i).map(|a| (i, a))))
+}
+
+/// Whether the case accepted decisions it has not written to the audit trail yet (only runs
+/// with `protected-decisions` write them).
+fn unaudited(s: &ReturnCase) -> bool {
+    s.patches.protected_decisions && s.decisions.len() > s.audited
+}
+
+/// Writes the decisions accepted since the last write to the audit trail (a local activity,
+/// idempotent per decision).
+async fn record_decisions(ctx: &Ctx) -> Step<()> {
+    let Some((accepted, upto)) = ctx.state(|s| {
+        unaudited(s).then(|| {
+            let decisions = s.decisions[s.audited..]
+                .iter()
+                .enumerate()
+                .map(|(i, d)| AcceptedDecision {
+                    index: u32::try_from(s.audited + i).unwrap_or(u32::MAX),
+                    task_id: d.task_id,
+                    what: d.what.clone(),
+                    actor: d.actor.id.clone(),
+                    role: d.actor.role,
+                    at: d.at,
+                })
+                .collect();
+            (
+                DecisionsAccepted {
+                    reference: s.case.reference.clone(),
+                    decisions,
+                },
+                s.decisions.len(),
+            )
+        })
+    }) else {
+        return Ok(());
+    };
+    ctx.execute_local_activity(CaseStoreActivities::record_decisions, accepted, store())
+        .await?;
+    ctx.state_mut(|s| s.audited = s.audited.max(upto));
+    Ok(())
 }
 
 /// Opens a task and waits for its answer, however long it takes.
@@ -1127,8 +1219,17 @@ async fn tranche(ctx: &mut Ctx, i: usize) -> Step<()> {
         let receipt = match waiting_on.take() {
             Some(r) => Ok(r),
             None => {
-                ctx.execute_activity(PaymentActivities::disburse, request.clone(), partner())
-                    .await
+                ctx.state_mut(|s| s.disbursing = true);
+                let receipt = ctx
+                    .execute_activity(PaymentActivities::disburse, request.clone(), partner())
+                    .await;
+                ctx.state_mut(|s| {
+                    s.disbursing = false;
+                    if let Ok(r) = &receipt {
+                        s.issued_payments.insert(r.payment_id.clone());
+                    }
+                });
+                receipt
             }
         };
         let problem = match receipt {
@@ -1223,9 +1324,25 @@ async fn settlement(ctx: &mut Ctx, receipt: &Receipt) -> Step<PaymentState> {
     });
     let deadline = now(ctx) + within;
     let id = receipt.payment_id.as_str();
+    let confirm = ctx.state(|s| s.patches.protected_decisions);
     loop {
-        if let Some(state) = ctx.state_mut(|s| s.settlements.remove(id)) {
-            return Ok(state);
+        if let Some(claimed) = ctx.state_mut(|s| s.settlements.remove(id)) {
+            if !confirm {
+                return Ok(claimed);
+            }
+            // A webhook only wakes the case: the provider's own answer decides. A claim it
+            // does not confirm (forged, or ahead of the provider) changes nothing.
+            if let Ok(state) = ctx
+                .execute_activity(
+                    PaymentActivities::disbursement_status,
+                    id.to_owned(),
+                    status_poll(),
+                )
+                .await
+                && state != PaymentState::Pending
+            {
+                return Ok(state);
+            }
         }
         let left = (deadline - now(ctx)).to_std().unwrap_or_default();
         if left.is_zero() {
@@ -1361,6 +1478,10 @@ pub async fn close(
     ctx: &mut Ctx,
     closure: Closure,
 ) -> temporalio_workflow::WorkflowResult<Closure> {
+    match record_decisions(ctx).await {
+        Ok(()) | Err(Halt::Interrupted) => {}
+        Err(Halt::Engine(t)) => return Err(t),
+    }
     let open: Vec<u32> = ctx.state(|s| s.tasks.iter().map(|t| t.id).collect());
     for id in open {
         retract(ctx, id);

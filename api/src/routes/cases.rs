@@ -30,6 +30,7 @@ use crate::fields::{FieldReader, as_integer, as_str};
 use crate::json::ApiJson;
 use crate::query::QueryReader;
 use crate::state::AppState;
+use crate::views::CaseFor;
 use crate::visibility::{CaseSummary, list_page, quoted};
 use homeward_activities::reports::Claim;
 
@@ -63,13 +64,24 @@ pub(crate) fn parse_intake(body: Value) -> Result<Intake, ApiError> {
     });
     let members = r
         .optional("members", |v| {
-            serde_json::from_value::<Vec<Member>>(v.clone()).map_err(|e| DomainError {
-                field: "members",
-                problem: format!(
-                    "must be a list of {{age_group, vulnerabilities}}: {}",
-                    e.to_string().split(" at line").next().unwrap_or_default()
-                ),
-            })
+            let mut members =
+                serde_json::from_value::<Vec<Member>>(v.clone()).map_err(|e| DomainError {
+                    field: "members",
+                    problem: format!(
+                        "must be a list of {{age_group, vulnerabilities}}: {}",
+                        e.to_string().split(" at line").next().unwrap_or_default()
+                    ),
+                })?;
+            // A vulnerability named twice is recorded once.
+            for m in &mut members {
+                let mut seen = Vec::with_capacity(m.vulnerabilities.len());
+                m.vulnerabilities.retain(|v| {
+                    let new = !seen.contains(v);
+                    seen.push(*v);
+                    new
+                });
+            }
+            Ok(members)
         })
         .unwrap_or_default();
     let language = r.optional("language", |v| Language::parse(as_str("language", v)?));
@@ -226,6 +238,7 @@ pub(crate) async fn open_case(
         opened_at,
         rules,
     };
+    let input = CaseInput::new(case.clone());
     let workflow_id = return_case_workflow_id(&reference);
     // A reference is never reused, not even after its case closed.
     let options = WorkflowStartOptions::new(state.task_queue.clone(), workflow_id)
@@ -233,10 +246,17 @@ pub(crate) async fn open_case(
         .build();
     let started = state
         .temporal
-        .start_workflow(ReturnCase::run, CaseInput::new(case), options)
+        .start_workflow(ReturnCase::run, input, options)
         .await;
     match started {
-        Ok(_) => {}
+        Ok(_) => {
+            // The case store's row is what scope checks read (`check_scope`): write it now,
+            // so the case can be read at once. The workflow writes it too (idempotent); if
+            // this write fails, that one stands.
+            if let Err(e) = state.store.record_case_opened(&case).await {
+                tracing::warn!(case = %reference, error = %e, "case row not written by the API");
+            }
+        }
         Err(WorkflowStartError::AlreadyStarted { .. }) if replayed => {}
         Err(WorkflowStartError::AlreadyStarted { .. }) => {
             return Err(ApiError::Conflict(format!(
@@ -295,12 +315,28 @@ pub(crate) struct CaseList {
     next_page_token: Option<String>,
 }
 
-/// The visibility condition that keeps a caller to their office's or country's cases.
+/// The visibility condition that keeps a caller to their office's cases, or a partner to the
+/// cases handed over to it (its office's, bound for its country, from the booked departure
+/// until closure: `Scope::covers`).
 pub(crate) fn scope_filter(caller: &Caller) -> Option<String> {
     match caller.actor.scope() {
         Scope::All => None,
-        Scope::OriginCountry(c) => Some(format!("HomewardOriginCountry = {}", quoted(&c))),
+        Scope::Nobody => Some("WorkflowId = ''".into()),
         Scope::HostCountry(c) => Some(format!("HomewardHostCountry = {}", quoted(&c))),
+        Scope::Partner { office, country } => {
+            let stages: Vec<String> = Stage::ALL
+                .into_iter()
+                .filter(|s| s.is_handed_over())
+                .map(|s| quoted(s.as_str()))
+                .collect();
+            Some(format!(
+                "HomewardHostCountry = {} AND HomewardOriginCountry = {} AND \
+                 ExecutionStatus = 'Running' AND HomewardStage IN ({})",
+                quoted(&office),
+                quoted(&country),
+                stages.join(", ")
+            ))
+        }
     }
 }
 
@@ -426,20 +462,45 @@ pub(crate) async fn get_case(
     State(state): State<AppState>,
     caller: Caller,
     Path(reference): Path<String>,
-) -> Result<Json<CaseView>, ApiError> {
+) -> Result<Json<CaseFor>, ApiError> {
     let reference = CaseRef::parse(&reference)?;
+    check_scope(&state, &caller, &reference).await?;
     let view = query_view(&state, &reference).await?;
-    // Offices see their own cases; partners the cases handed over to their country. A case out
-    // of scope is answered as if it did not exist.
-    if !in_scope(&caller, &view) {
+    // The workflow's stage is the truth; the projection may lag it by a moment.
+    if !caller.actor.may_see(&view.intake, view.stage) {
         return Err(ApiError::NotFound(format!("no case {reference}")));
     }
-    Ok(Json(view))
+    Ok(Json(CaseFor::new(&caller, view)))
 }
 
-/// Whether the caller may see the case.
-pub(crate) fn in_scope(caller: &Caller, view: &CaseView) -> bool {
-    caller.actor.may_see(&view.intake)
+/// Refuses a case outside the caller's scope, from the case store's projection and before
+/// any workflow is touched: a missing case and one out of scope take the same path and answer
+/// the same 404, so neither the answer nor its timing tells them apart.
+pub(crate) async fn check_scope(
+    state: &AppState,
+    caller: &Caller,
+    reference: &CaseRef,
+) -> Result<(), ApiError> {
+    let record = state.store.get_case(reference).await.map_err(|e| {
+        tracing::warn!(error = %e, "case store unavailable");
+        ApiError::Unavailable("the case store is unavailable; retry later".into())
+    })?;
+    let stage = record.as_ref().and_then(|r| {
+        Stage::ALL
+            .into_iter()
+            .find(|s| s.as_str() == r.stage.as_str())
+    });
+    match (record, stage) {
+        (Some(r), Some(stage))
+            if caller
+                .actor
+                .scope()
+                .covers(&r.host_country, &r.origin_country, stage) =>
+        {
+            Ok(())
+        }
+        _ => Err(ApiError::NotFound(format!("no case {reference}"))),
+    }
 }
 
 #[cfg(test)]

@@ -116,8 +116,18 @@ pub(crate) async fn inbox(
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     };
+    // Cases publish the roles whose work waits (`HomewardWaitingOn`); runs recorded before
+    // that published task types (`HomewardOpenTasks`) and are found by those until they end.
+    let mut roles: Vec<Role> = types.iter().map(|t| t.role()).collect();
+    roles.sort();
+    roles.dedup();
     let mut filter = format!(
-        "ExecutionStatus = 'Running' AND HomewardOpenTasks IN ({})",
+        "ExecutionStatus = 'Running' AND (HomewardWaitingOn IN ({}) OR HomewardOpenTasks IN ({}))",
+        roles
+            .iter()
+            .map(|r| quoted(r.as_str()))
+            .collect::<Vec<_>>()
+            .join(", "),
         types
             .iter()
             .map(|t| quoted(t.as_str()))

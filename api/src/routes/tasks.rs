@@ -17,10 +17,16 @@ use homeward_workflows::return_case::{
 };
 use homeward_workflows::tasks::{RejectionCode, Role, TaskCompletion, TaskOutcome};
 
+use homeward_workflows::domain::MAX_FREE_TEXT;
+use homeward_workflows::seal::{DecisionKey, SEAL_HEADER};
+use temporalio_common::protos::temporal::api::common::v1::Header;
+
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::json::ApiJson;
+use crate::routes::cases::check_scope;
 use crate::state::AppState;
+use crate::views::CaseFor;
 
 /// The decision routes.
 pub fn router() -> Router<AppState> {
@@ -66,9 +72,9 @@ fn update_error(reference: &CaseRef, e: WorkflowUpdateError) -> ApiError {
                 Some(RejectionCode::OutOfScope) => {
                     ApiError::NotFound(format!("no case {reference}"))
                 }
-                Some(RejectionCode::WrongRole | RejectionCode::FourEyes) => {
-                    ApiError::Forbidden(message)
-                }
+                Some(
+                    RejectionCode::WrongRole | RejectionCode::FourEyes | RejectionCode::Unsealed,
+                ) => ApiError::Forbidden(message),
                 Some(RejectionCode::Invalid) | None => ApiError::Unprocessable(message),
             }
         }
@@ -107,13 +113,14 @@ pub(crate) async fn complete_task(
     caller: Caller,
     Path((reference, task)): Path<(String, String)>,
     ApiJson(body): ApiJson<CompleteBody>,
-) -> Result<Json<CaseView>, ApiError> {
+) -> Result<Json<CaseFor>, ApiError> {
     let reference = CaseRef::parse(&reference)?;
     let task_id: u32 = task
         .parse()
         .map_err(|_| ApiError::field("task", "must be a task number"))?;
     // One round trip: the validator checks scope, role, four-eyes and content, and the Update
     // answers with the case's new state.
+    check_text("reason", &body.reason)?;
     let completion = TaskCompletion {
         task_id,
         actor: caller.actor.clone(),
@@ -132,8 +139,9 @@ pub(crate) async fn complete_task(
     .await
 }
 
-/// Sends a decision Update to the case, audits the attempt, accepted or refused, and answers
-/// with the case's new state (every decision Update returns it: one round trip).
+/// Sends a decision Update to the case, sealed with the decision key (the worker refuses an
+/// unsealed one), audits the attempt, accepted or refused, and answers with the case's new
+/// state as the caller may see it (every decision Update returns it: one round trip).
 async fn decide<U>(
     state: &AppState,
     caller: &Caller,
@@ -141,15 +149,23 @@ async fn decide<U>(
     action: String,
     update: U,
     input: U::Input,
-) -> Result<Json<CaseView>, ApiError>
+) -> Result<Json<CaseFor>, ApiError>
 where
     U: UpdateDefinition<Workflow = <ReturnCase as HasWorkflowDefinition>::Run, Output = CaseView>,
-    U::Input: Send,
+    U::Input: Send + serde::Serialize,
 {
+    if let Err(e) = check_scope(state, caller, reference).await {
+        if matches!(e, ApiError::NotFound(_)) {
+            crate::audit::record(state, caller, reference, action, "rejected").await;
+        }
+        return Err(e);
+    }
+    let workflow_id = return_case_workflow_id(reference);
+    let options = sealed(state, &workflow_id, update.name(), &input);
     let result = state
         .temporal
-        .get_workflow_handle::<ReturnCase>(return_case_workflow_id(reference))
-        .execute_update(update, input, WorkflowExecuteUpdateOptions::default())
+        .get_workflow_handle::<ReturnCase>(workflow_id)
+        .execute_update(update, input, options)
         .await;
     let outcome = if result.is_ok() {
         "accepted"
@@ -157,7 +173,54 @@ where
         "rejected"
     };
     crate::audit::record(state, caller, reference, action, outcome).await;
-    result.map(Json).map_err(|e| update_error(reference, e))
+    result
+        .map(|view| Json(CaseFor::new(caller, view)))
+        .map_err(|e| update_error(reference, e))
+}
+
+/// Update options carrying the decision's seal (`homeward_workflows::seal`), issued now.
+pub fn sealed<T: serde::Serialize>(
+    state: &AppState,
+    workflow_id: &str,
+    update: &str,
+    input: &T,
+) -> WorkflowExecuteUpdateOptions {
+    sealed_at(
+        &state.decision_key,
+        workflow_id,
+        update,
+        input,
+        chrono::Utc::now(),
+    )
+}
+
+/// Update options carrying a seal issued at `at` (tests on the time-skipping server seal with
+/// its clock).
+pub fn sealed_at<T: serde::Serialize>(
+    key: &DecisionKey,
+    workflow_id: &str,
+    update: &str,
+    input: &T,
+    at: chrono::DateTime<chrono::Utc>,
+) -> WorkflowExecuteUpdateOptions {
+    let seal = key.seal(workflow_id, update, input, at);
+    let header = Header {
+        fields: [(SEAL_HEADER.to_owned(), DecisionKey::header(&seal))].into(),
+    };
+    WorkflowExecuteUpdateOptions::builder()
+        .header(header)
+        .build()
+}
+
+/// Refuses free text longer than the audit trail and the case's history should carry.
+fn check_text(field: &'static str, text: &str) -> Result<(), ApiError> {
+    if text.chars().count() > MAX_FREE_TEXT {
+        return Err(ApiError::field(
+            field,
+            format!("must be at most {MAX_FREE_TEXT} characters"),
+        ));
+    }
+    Ok(())
 }
 
 /// Withdraw consent (before departure): the case unwinds and closes.
@@ -184,9 +247,10 @@ pub(crate) async fn withdraw(
     caller: Caller,
     Path(reference): Path<String>,
     ApiJson(body): ApiJson<WithdrawBody>,
-) -> Result<Json<CaseView>, ApiError> {
+) -> Result<Json<CaseFor>, ApiError> {
     let reference = CaseRef::parse(&reference)?;
     caller.require(&[Role::ReturnOfficer, Role::Operations])?;
+    check_text("reason", &body.reason)?;
     let withdrawal = Withdrawal {
         actor: caller.actor.clone(),
         reason: body.reason,
@@ -227,9 +291,10 @@ pub(crate) async fn close(
     caller: Caller,
     Path(reference): Path<String>,
     ApiJson(body): ApiJson<CloseBody>,
-) -> Result<Json<CaseView>, ApiError> {
+) -> Result<Json<CaseFor>, ApiError> {
     let reference = CaseRef::parse(&reference)?;
     caller.require(&[Role::Operations])?;
+    check_text("note", &body.note)?;
     let closure = EarlyClosure {
         actor: caller.actor.clone(),
         reason: body.reason,

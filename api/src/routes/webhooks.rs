@@ -32,8 +32,9 @@ pub fn router() -> Router<AppState> {
     params(("Webhook-Signature" = String, Header, description = "t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.<body>\">")),
     request_body(content = serde_json::Value, description = "{\"type\":\"disbursement.updated\",\"data\":{\"id\",\"status\",\"reference\",\"idempotency_key\"}}"),
     responses(
-        (status = 202, description = "Accepted: the case was told"),
-        (status = 400, description = "A signed body that is not a disbursement event, the field named", body = crate::openapi::ErrorDoc),
+        (status = 202, description = "Accepted: the case was told (it confirms with the provider)"),
+        (status = 200, description = "An event seen before: acknowledged, ignored"),
+        (status = 400, description = "A malformed signature header, or a signed body that is not a disbursement event; the field named", body = crate::openapi::ErrorDoc),
         (status = 401, description = "Missing, stale or wrong signature", body = crate::openapi::ErrorDoc),
         (status = 404, description = "No open case with that reference", body = crate::openapi::ErrorDoc),
         (status = 503, description = "Temporal is unavailable; send it again", body = crate::openapi::ErrorDoc),
@@ -47,7 +48,7 @@ pub(crate) async fn payment_settled(
     let signature = headers
         .get(payment_webhook::SIGNATURE_HEADER)
         .and_then(|v| v.to_str().ok());
-    let settlement = payment_webhook::read(
+    let event = payment_webhook::read(
         state.payment_webhook_secret.as_deref().map(str::as_bytes),
         signature,
         &body,
@@ -58,11 +59,30 @@ pub(crate) async fn payment_settled(
             tracing::warn!(why, "payment webhook refused");
             ApiError::Unauthorized(why.into())
         }
+        WebhookError::Malformed(why) => ApiError::field("Webhook-Signature", why),
         WebhookError::Body { field, problem } => ApiError::field(field, problem),
     })?;
+    let settlement = event.settlement;
     let reference = settlement.reference.clone();
+    // An event acted on before (the provider retried, or someone replays a captured one) is
+    // acknowledged and ignored. Recorded only once the case was told, so a delivery that
+    // failed here can be retried by the provider.
+    let unavailable = |e: homeward_activities::StoreError| {
+        tracing::warn!(error = %e, "case store unavailable");
+        ApiError::Unavailable("the case store is unavailable; retry later".into())
+    };
+    if state
+        .store
+        .webhook_event_seen(&event.id)
+        .await
+        .map_err(unavailable)?
+    {
+        tracing::info!(case = %reference, "payment webhook event seen before; ignored");
+        return Ok(StatusCode::OK);
+    }
     tracing::info!(case = %reference, payment = %settlement.payment_id,
                    state = ?settlement.state, "payment settlement received");
+    // Only a wake-up: the case confirms the state with the provider before acting on it.
     state
         .temporal
         .get_workflow_handle::<ReturnCase>(return_case_workflow_id(&reference))
@@ -81,5 +101,10 @@ pub(crate) async fn payment_settled(
                 ApiError::Unavailable("the workflow engine is unavailable; retry later".into())
             }
         })?;
+    state
+        .store
+        .record_webhook_event(&event.id, chrono::Utc::now())
+        .await
+        .map_err(unavailable)?;
     Ok(StatusCode::ACCEPTED)
 }

@@ -45,28 +45,32 @@ pub fn officer() -> Actor {
     Actor {
         id: "u-officer".into(),
         role: Role::ReturnOfficer,
-        office: None,
+        office: Some("NLD".into()),
+        country: None,
     }
 }
 pub fn ops() -> Actor {
     Actor {
         id: "u-ops".into(),
         role: Role::Operations,
-        office: None,
+        office: Some("NLD".into()),
+        country: None,
     }
 }
 pub fn finance() -> Actor {
     Actor {
         id: "u-finance".into(),
         role: Role::Finance,
-        office: None,
+        office: Some("NLD".into()),
+        country: None,
     }
 }
 pub fn partner() -> Actor {
     Actor {
         id: "u-partner".into(),
         role: Role::Partner,
-        office: None,
+        office: Some("NLD".into()),
+        country: Some("IRQ".into()),
     }
 }
 
@@ -124,9 +128,7 @@ impl Lifecycle {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let mut settings = homeward::settings::Settings::load(&project_dir().join("config"), None)
-            .expect("config");
-        settings.api.port = 0;
+        let mut settings = super::base_settings();
         settings.programmes.dir = programmes;
         settings.database.url =
             format!("sqlite://{}", dir.path().join("homeward.db").display()).into();
@@ -167,7 +169,7 @@ impl Lifecycle {
         // The test server starts with time skipping locked: time passes in real time until a
         // test calls `advance`, which unlocks it for exactly that long.
         let app = RunningApp::start_with(&settings, partners.clone()).await;
-        let officer = super::create_key(&settings, "Officer", "return_officer", None).await;
+        let officer = super::create_key(&settings, "Officer", "return_officer", Some("NLD")).await;
         Self {
             settings,
             retired: Vec::new(),
@@ -204,6 +206,47 @@ impl Lifecycle {
             "household_size": 2
         }))
         .await
+    }
+
+    /// A URL of the stack's HTTP API.
+    pub fn api_url(&self, path: &str) -> String {
+        self.app.as_ref().expect("app").url(path)
+    }
+
+    /// Creates a user of the stack and returns their API key (see `support::create_key`).
+    pub async fn key(&self, role: &str, office: Option<&str>) -> String {
+        super::create_key(&self.settings, role, role, office).await
+    }
+
+    /// The stack's settings.
+    pub fn settings(&self) -> &homeward::settings::Settings {
+        &self.settings
+    }
+
+    /// Waits (in real time) until the case's current run's history satisfies `done`.
+    pub async fn wait_for_history(
+        &self,
+        reference: &str,
+        what: &str,
+        done: impl Fn(&[temporalio_common::protos::temporal::api::history::v1::HistoryEvent]) -> bool,
+    ) {
+        let workflow_id = return_case_workflow_id(
+            &homeward_workflows::domain::CaseRef::parse(reference).expect("ref"),
+        );
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let runs = homeward::histories::fetch_runs(&self.client, &workflow_id)
+                .await
+                .expect("history");
+            if runs.last().is_some_and(|r| done(&r.events)) {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "case {reference}: history never showed {what}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     pub fn handle(&self, reference: &str) -> WorkflowHandle<Client, ReturnCase> {
@@ -261,17 +304,15 @@ impl Lifecycle {
     ) -> Result<u32, WorkflowUpdateError> {
         let task = self.task(reference, task_type).await;
         let id = task.id;
+        let completion = TaskCompletion {
+            task_id: task.id,
+            actor,
+            reason: reason.into(),
+            outcome,
+        };
+        let options = self.sealed(reference, "complete_task", &completion).await;
         self.handle(reference)
-            .execute_update(
-                ReturnCase::complete_task,
-                TaskCompletion {
-                    task_id: task.id,
-                    actor,
-                    reason: reason.into(),
-                    outcome,
-                },
-                WorkflowExecuteUpdateOptions::default(),
-            )
+            .execute_update(ReturnCase::complete_task, completion, options)
             .await
             .map(|view| {
                 // The Update answers with the case as it now stands: the task is done.
@@ -300,32 +341,47 @@ impl Lifecycle {
     }
 
     pub async fn withdraw(&self, reference: &str) -> Result<(), WorkflowUpdateError> {
+        let w = Withdrawal {
+            actor: officer(),
+            reason: "the returnee changed their mind".into(),
+        };
+        let options = self.sealed(reference, "withdraw_consent", &w).await;
         self.handle(reference)
-            .execute_update(
-                ReturnCase::withdraw_consent,
-                Withdrawal {
-                    actor: officer(),
-                    reason: "the returnee changed their mind".into(),
-                },
-                WorkflowExecuteUpdateOptions::default(),
-            )
+            .execute_update(ReturnCase::withdraw_consent, w, options)
             .await
             .map(|_| ())
     }
 
     pub async fn close_early(&self, reference: &str, by: Actor) -> Result<(), WorkflowUpdateError> {
+        let c = EarlyClosure {
+            actor: by,
+            reason: homeward_workflows::return_case::ClosureReason::ReMigrated,
+            note: "partner reports the returnee left the country".into(),
+        };
+        let options = self.sealed(reference, "close_case", &c).await;
         self.handle(reference)
-            .execute_update(
-                ReturnCase::close_case,
-                EarlyClosure {
-                    actor: by,
-                    reason: homeward_workflows::return_case::ClosureReason::ReMigrated,
-                    note: "partner reports the returnee left the country".into(),
-                },
-                WorkflowExecuteUpdateOptions::default(),
-            )
+            .execute_update(ReturnCase::close_case, c, options)
             .await
             .map(|_| ())
+    }
+
+    /// Update options sealed as the API seals them, at the test server's (skipped) time.
+    pub async fn sealed<T: serde::Serialize>(
+        &self,
+        reference: &str,
+        update: &str,
+        input: &T,
+    ) -> WorkflowExecuteUpdateOptions {
+        let workflow_id = return_case_workflow_id(
+            &homeward_workflows::domain::CaseRef::parse(reference).expect("ref"),
+        );
+        homeward_api::routes::tasks::sealed_at(
+            &super::decision_key(&self.settings),
+            &workflow_id,
+            update,
+            input,
+            self.now().await,
+        )
     }
 
     /// Waits (in real time) until the case satisfies `done`.

@@ -48,14 +48,38 @@ pub async fn start_temporal(db_file: &Path, port: u16) -> DevServer {
     .expect("failed to start the Temporal dev server")
 }
 
-/// Settings for a test: the shipped defaults, with a private database and ports.
+/// Settings for a test: the shipped defaults, with a private database and ports, a fresh
+/// decision key, and rate limits no test's traffic reaches (the limits have tests of their own).
 pub fn test_settings(data_dir: &Path, temporal: &DevServer) -> Settings {
-    let mut settings =
-        Settings::load(&project_dir().join("config"), None).expect("default config loads");
-    settings.api.port = 0;
+    let mut settings = base_settings();
     settings.database.url = format!("sqlite://{}", data_dir.join("homeward.db").display()).into();
     settings.temporal.address = temporal.url().parse().expect("url");
     settings
+}
+
+/// The shipped defaults with a fresh decision key, port 0 and unreachable rate limits.
+pub fn base_settings() -> Settings {
+    let mut settings =
+        Settings::load(&project_dir().join("config"), None).expect("default config loads");
+    settings.api.port = 0;
+    settings.keys.decisions = Some(random_key().into());
+    settings.api.rate_limit_per_second = 1_000_000;
+    settings.api.rate_limit_burst = 1_000_000;
+    settings
+}
+
+/// 32 random bytes as hex: a key for `[keys]`.
+pub fn random_key() -> String {
+    (0..4)
+        .map(|_| format!("{:016x}", rand::random::<u64>()))
+        .collect()
+}
+
+/// The decision key of `settings`, to seal Updates sent straight to Temporal.
+pub fn decision_key(settings: &Settings) -> homeward_workflows::seal::DecisionKey {
+    homeward::keys::Keys::from_settings(settings)
+        .expect("test settings have keys")
+        .decisions
 }
 
 /// The application running in the background, on its own thread and tokio runtime, as it
@@ -130,19 +154,34 @@ impl RunningApp {
     }
 }
 
-/// Creates a user in the stack's case store and returns their API key.
+/// Creates a user in the stack's case store and returns their API key. `office` is the host
+/// country; a partner's `office` is written `NLD/IRQ` (office, then country of origin).
 pub async fn create_key(
     settings: &Settings,
     name: &str,
     role: &str,
     office: Option<&str>,
 ) -> String {
+    use homeward_workflows::domain::CountryCode;
     use secrecy::ExposeSecret;
+    let role = homeward_api::auth::parse_role(role).expect("a role");
+    let (office, country) = match office.map(|o| o.split_once('/')) {
+        Some(Some((o, c))) => (Some(o), Some(c)),
+        _ => (office, None),
+    };
+    let office = office.map(|o| CountryCode::parse(o).expect("office"));
+    let country = country.map(|c| CountryCode::parse(c).expect("country"));
     let store = homeward_activities::CaseStore::connect(settings.database.url.expose_secret(), 1)
         .await
         .expect("store");
+    let new = homeward_activities::users::NewUser {
+        name,
+        role,
+        office: office.as_ref(),
+        country: country.as_ref(),
+    };
     let (_, key) = store
-        .create_user(name, role, office, chrono::Utc::now())
+        .create_user(&new, None, chrono::Utc::now())
         .await
         .expect("user");
     store.close().await;
@@ -174,11 +213,17 @@ pub struct TestStack {
 
 impl TestStack {
     pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Like [`TestStack::start`], with `tweak` applied to the settings first.
+    pub async fn start_with(tweak: impl FnOnce(&mut Settings)) -> Self {
         homeward::telemetry::init(homeward::settings::LogFormat::Pretty, "error");
         let dir = tempfile::tempdir().expect("tempdir");
         let temporal_port = free_port().expect("free port");
         let temporal = start_temporal(&dir.path().join("temporal.db"), temporal_port).await;
-        let settings = test_settings(dir.path(), &temporal);
+        let mut settings = test_settings(dir.path(), &temporal);
+        tweak(&mut settings);
         let app = RunningApp::start(&settings).await;
         let officer = create_key(&settings, "Officer", "return_officer", Some("NLD")).await;
         Self {
@@ -215,6 +260,46 @@ impl TestStack {
 
     pub fn temporal_address(&self) -> String {
         format!("127.0.0.1:{}", self.temporal_port)
+    }
+
+    /// Opens a case of `n` adults (Iraq, from the Netherlands); returns its reference.
+    pub async fn open_case_of(&self, n: u8) -> String {
+        let resp = self
+            .http
+            .post(self.url("/api/v1/cases"))
+            .json(&serde_json::json!({
+                "programme": "nl-avrr",
+                "host_country": "NLD",
+                "origin_country": "IRQ",
+                "household_size": n
+            }))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(
+            resp.status(),
+            201,
+            "{}",
+            resp.text().await.unwrap_or_default()
+        );
+        let body: serde_json::Value = resp.json().await.expect("json");
+        body["reference"].as_str().expect("reference").to_owned()
+    }
+
+    /// Waits (bounded) until the case has an open task of this type; its id.
+    pub async fn task_id(&self, reference: &str, task_type: &str) -> u64 {
+        let view = self
+            .wait_for(reference, &format!("a {task_type} task"), |v| {
+                v["tasks"]
+                    .as_array()
+                    .is_some_and(|ts| ts.iter().any(|t| t["task_type"] == task_type))
+            })
+            .await;
+        view["tasks"]
+            .as_array()
+            .and_then(|ts| ts.iter().find(|t| t["task_type"] == task_type))
+            .and_then(|t| t["id"].as_u64())
+            .expect("id")
     }
 
     /// Opens a case with a valid intake; returns its reference.

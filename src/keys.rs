@@ -1,0 +1,121 @@
+//! Secret keys from configuration (`[keys]`): each 32 random bytes written as 64 hex characters,
+//! set in production from the environment (`HOMEWARD_KEYS__DECISIONS=…`) or a secrets file.
+//! `homeward dev` creates any that is missing under `keys.dir` (mode 0600) and reuses it on the
+//! next start; `homeward api` and `homeward worker` refuse to start without them, naming the key.
+//!
+//! Keys (see ARCHITECTURE.md, "Keys"):
+//! - `keys.decisions`: seals every decision the API sends a case; every api and worker process
+//!   needs the same one (`homeward_workflows::seal`).
+
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::Path;
+
+use rand::RngCore;
+use secrecy::{ExposeSecret, SecretString};
+
+use homeward_workflows::seal::DecisionKey;
+
+use crate::settings::{ConfigError, Settings};
+
+/// The keys a process works with, parsed.
+#[derive(Debug, Clone)]
+pub struct Keys {
+    /// Seals decisions (api) and checks the seals (worker).
+    pub decisions: DecisionKey,
+}
+
+/// A key's bytes from its hex text, or a config error naming it.
+fn parse(name: &str, hex_text: &str) -> Result<Vec<u8>, ConfigError> {
+    match hex::decode(hex_text.trim()) {
+        Ok(bytes) if bytes.len() == 32 => Ok(bytes),
+        _ => Err(ConfigError::new(format!(
+            "key keys.{name}: must be 32 random bytes as 64 hex characters \
+             (e.g. `openssl rand -hex 32`)"
+        ))),
+    }
+}
+
+impl Keys {
+    /// The keys in `settings`; a missing one is a config error naming it.
+    pub fn from_settings(settings: &Settings) -> Result<Self, ConfigError> {
+        let decisions = settings.keys.decisions.as_ref().ok_or_else(|| {
+            ConfigError::new(
+                "key keys.decisions: is required (64 hex characters; the same for every api and \
+                 worker); set HOMEWARD_KEYS__DECISIONS",
+            )
+        })?;
+        let bytes = parse("decisions", decisions.expose_secret())?;
+        let decisions = DecisionKey::new(&bytes)
+            .ok_or_else(|| ConfigError::new("key keys.decisions: too short"))?;
+        Ok(Self { decisions })
+    }
+}
+
+/// For `homeward dev`: fills every key the configuration leaves unset from `keys.dir`,
+/// creating the file (0600, in a 0700 folder) with fresh random bytes the first time.
+pub fn fill_dev_keys(settings: &mut Settings) -> anyhow::Result<()> {
+    if settings.keys.decisions.is_none() {
+        let text = dev_key(&settings.keys.dir, "decisions")?;
+        settings.keys.decisions = Some(SecretString::from(text));
+    }
+    Ok(())
+}
+
+fn dev_key(dir: &Path, name: &str) -> anyhow::Result<String> {
+    use anyhow::Context;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("failed to create {}", dir.display()))?;
+    let path = dir.join(format!("{name}.key"));
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            parse(name, &text).with_context(|| format!("{} is not a key", path.display()))?;
+            Ok(text.trim().to_owned())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut bytes = [0u8; 32];
+            rand::thread_rng().fill_bytes(&mut bytes);
+            let text = hex::encode(bytes);
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+                .with_context(|| format!("failed to create {}", path.display()))?;
+            file.write_all(text.as_bytes())
+                .with_context(|| format!("failed to write {}", path.display()))?;
+            tracing::info!(key = name, path = %path.display(), "created a development key");
+            Ok(text)
+        }
+        Err(e) => Err(e).with_context(|| format!("failed to read {}", path.display())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_must_be_32_bytes_of_hex_and_its_error_names_it() {
+        assert!(parse("decisions", &"ab".repeat(32)).is_ok());
+        for bad in ["", "zz", &"ab".repeat(16)] {
+            let e = parse("decisions", bad).unwrap_err().to_string();
+            assert!(e.contains("key keys.decisions:"), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_dev_key_is_created_once_private_and_then_reused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let keys = dir.path().join("keys");
+        let first = dev_key(&keys, "decisions").unwrap();
+        assert_eq!(dev_key(&keys, "decisions").unwrap(), first);
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&keys.join("decisions.key")), 0o600);
+        assert_eq!(mode(&keys), 0o700);
+    }
+}

@@ -1,0 +1,205 @@
+//! `homeward user …`: users and their API keys, straight in the case store (this is how the
+//! first admin and every key come to exist). Keys are printed once and stored only as hashes.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Subcommand, ValueEnum};
+use secrecy::ExposeSecret;
+
+use homeward_activities::CaseStore;
+use homeward_activities::users::NewUser;
+use homeward_workflows::domain::CountryCode;
+use homeward_workflows::tasks::{Role, check_user_scope};
+
+use crate::settings::Settings;
+
+/// The roles a person can have (DOMAIN.md, "Who uses it").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "snake_case")]
+pub enum RoleArg {
+    /// Opens cases, records counselling, consent and documents (needs --office).
+    ReturnOfficer,
+    /// Approvals and escalations (needs --office).
+    Operations,
+    /// Releases grant payments (needs --office).
+    Finance,
+    /// Reception and reintegration partner (needs --office, the office that hands cases over,
+    /// and --country, the country of origin it works in).
+    Partner,
+    /// Reads every case, changes nothing (no office: sees all).
+    Auditor,
+    /// Manages users (no office: sees all).
+    Admin,
+}
+
+impl From<RoleArg> for Role {
+    fn from(r: RoleArg) -> Self {
+        match r {
+            RoleArg::ReturnOfficer => Role::ReturnOfficer,
+            RoleArg::Operations => Role::Operations,
+            RoleArg::Finance => Role::Finance,
+            RoleArg::Partner => Role::Partner,
+            RoleArg::Auditor => Role::Auditor,
+            RoleArg::Admin => Role::Admin,
+        }
+    }
+}
+
+/// `homeward user …`.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user and print their API key, once; it is stored only as a hash. Return
+    /// officers, operations and finance need --office; partners --office and --country; only
+    /// auditors and admins see every case, and take neither.
+    Create {
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// The user's role.
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        /// Office (host country, ISO alpha-3) whose cases the user sees; for a partner, the
+        /// office that hands cases over to it.
+        #[arg(long)]
+        office: Option<String>,
+        /// For a partner: the country of origin (ISO alpha-3) it receives returnees in.
+        #[arg(long)]
+        country: Option<String>,
+        /// The key stops working after this long, e.g. 90days.
+        #[arg(long, value_parser = humantime::parse_duration)]
+        expires_in: Option<Duration>,
+    },
+    /// List users and their keys (prefix, created, expires, last used, revoked; never a key).
+    List,
+    /// Revoke every key of a user; refused from the next request on.
+    Revoke {
+        /// The user's id (u-…).
+        user: String,
+    },
+    /// Issue a user a new key and revoke their others; prints the new key once.
+    Rotate {
+        /// The user's id (u-…).
+        user: String,
+        /// The new key stops working after this long.
+        #[arg(long, value_parser = humantime::parse_duration)]
+        expires_in: Option<Duration>,
+    },
+}
+
+async fn store(settings: &Settings) -> anyhow::Result<CaseStore> {
+    let store = CaseStore::connect(settings.database.url.expose_secret(), 1)
+        .await
+        .context("failed to open the case store (database.url)")?;
+    store.migrate().await.context("failed to migrate")?;
+    Ok(store)
+}
+
+fn expiry(d: Option<Duration>) -> anyhow::Result<Option<chrono::DateTime<chrono::Utc>>> {
+    d.map(|d| {
+        chrono::Duration::from_std(d)
+            .ok()
+            .and_then(|d| chrono::Utc::now().checked_add_signed(d))
+            .context("--expires-in is too far in the future")
+    })
+    .transpose()
+}
+
+/// Runs a `homeward user` command.
+pub async fn run(settings: &Settings, command: UserCommand) -> anyhow::Result<()> {
+    let now = chrono::Utc::now();
+    match command {
+        UserCommand::Create {
+            name,
+            role,
+            office,
+            country,
+            expires_in,
+        } => {
+            let role = Role::from(role);
+            check_user_scope(role, office.is_some(), country.is_some())
+                .map_err(|e| anyhow::anyhow!("--{e}"))?;
+            let office = office
+                .map(|o| CountryCode::parse_field(&o, "office"))
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("--{e}"))?;
+            let country = country
+                .map(|c| CountryCode::parse_field(&c, "country"))
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("--{e}"))?;
+            if name.trim().is_empty() {
+                anyhow::bail!("--name must not be empty");
+            }
+            let expires_at = expiry(expires_in)?;
+            let new = NewUser {
+                name: name.trim(),
+                role,
+                office: office.as_ref(),
+                country: country.as_ref(),
+            };
+            let (user, key) = store(settings)
+                .await?
+                .create_user(&new, expires_at, now)
+                .await
+                .context("failed to create the user")?;
+            println!("user:    {}", user.id);
+            println!("role:    {}", user.role);
+            println!("office:  {}", user.office.as_deref().unwrap_or("(all)"));
+            if let Some(c) = &user.country {
+                println!("country: {c}");
+            }
+            if let Some(e) = expires_at {
+                println!("expires: {}", e.format("%Y-%m-%d %H:%M UTC"));
+            }
+            println!("API key: {key}");
+            println!("Keep the key now: it is stored only as a hash and cannot be shown again.");
+        }
+        UserCommand::List => {
+            let when = |t: Option<chrono::DateTime<chrono::Utc>>| {
+                t.map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+                    .unwrap_or_else(|| "-".into())
+            };
+            println!("USER  ROLE  OFFICE  COUNTRY  NAME");
+            for (user, keys) in store(settings).await?.list_users().await? {
+                println!(
+                    "{}  {}  {}  {}  {}",
+                    user.id,
+                    user.role,
+                    user.office.as_deref().unwrap_or("(all)"),
+                    user.country.as_deref().unwrap_or("-"),
+                    user.name
+                );
+                for k in keys {
+                    println!(
+                        "    key {}…  created {}  expires {}  last used {}  revoked {}",
+                        k.prefix,
+                        when(Some(k.created_at)),
+                        when(k.expires_at),
+                        when(k.last_used_at),
+                        when(k.revoked_at)
+                    );
+                }
+            }
+        }
+        UserCommand::Revoke { user } => {
+            let n = store(settings).await?.revoke_keys(&user, now).await?;
+            if n == 0 {
+                anyhow::bail!("user {user:?} has no live key (or does not exist)");
+            }
+            println!("revoked {n} key(s) of {user}; they are refused from now on");
+        }
+        UserCommand::Rotate { user, expires_in } => {
+            let expires_at = expiry(expires_in)?;
+            let Some(key) = store(settings)
+                .await?
+                .rotate_key(&user, expires_at, now)
+                .await?
+            else {
+                anyhow::bail!("no user {user:?}");
+            };
+            println!("API key: {key}");
+            println!("The user's other keys are revoked. Keep this one now: it is shown once.");
+        }
+    }
+    Ok(())
+}
