@@ -72,7 +72,10 @@ impl FromRequestParts<AppState> for Caller {
             .store
             .authenticate(key, chrono::Utc::now())
             .await
-            .map_err(|e| ApiError::Unavailable(format!("the case store is unavailable: {e}")))?;
+            .map_err(|e| {
+                tracing::warn!(error = %e, "case store unavailable");
+                ApiError::Unavailable("the case store is unavailable; retry later".into())
+            })?;
         let Some(user) = user else {
             return Err(refused("unknown, revoked or expired API key"));
         };
