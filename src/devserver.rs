@@ -13,20 +13,6 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use tokio::process::{Child, Command};
 
-/// Custom search attributes the dev server must know before any case starts. Each carries no
-/// personal data and singles out no vulnerability: stages, the roles whose work waits,
-/// programme, countries and due dates. (`HomewardOpenTasks` held task types in runs recorded
-/// before; it stays registered so those runs' upserts are accepted, and new runs empty it.)
-pub const SEARCH_ATTRIBUTES: &[(&str, &str)] = &[
-    ("HomewardStage", "Keyword"),
-    ("HomewardProgramme", "Keyword"),
-    ("HomewardHostCountry", "Keyword"),
-    ("HomewardOriginCountry", "Keyword"),
-    ("HomewardOpenTasks", "KeywordList"),
-    ("HomewardWaitingOn", "KeywordList"),
-    ("HomewardNextDue", "Datetime"),
-];
-
 /// Why the dev server could not be started.
 #[derive(Debug, thiserror::Error)]
 pub enum DevServerError {
@@ -101,8 +87,10 @@ impl DevServer {
                 "--dynamic-config-value",
                 "frontend.enableUpdateWorkflowExecutionAsyncAccepted=true",
             ]);
-        for (name, kind) in SEARCH_ATTRIBUTES {
-            cmd.arg("--search-attribute").arg(format!("{name}={kind}"));
+        // The contract's own list: every attribute a case publishes.
+        for (name, kind) in homeward_workflows::visibility::SEARCH_ATTRIBUTES {
+            cmd.arg("--search-attribute")
+                .arg(format!("{name}={}", kind.as_str()));
         }
         match config.ui_port {
             Some(ui) => cmd.arg("--ui-port").arg(ui.to_string()),

@@ -18,7 +18,7 @@ use temporalio_common::protos::temporal::api::workflowservice::v1::ListWorkflowE
 
 use homeward_workflows::domain::CaseRef;
 use homeward_workflows::ids::RETURN_CASE_PREFIX;
-use homeward_workflows::tasks::{CaseMemo, INBOX_MEMO, TaskSummary};
+use homeward_workflows::visibility::{self as sa, CaseMemo, INBOX_MEMO, TaskSummary};
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -182,10 +182,10 @@ fn summary(info: &WorkflowExecutionInfo) -> Option<CaseSummary> {
     Some(CaseSummary {
         reference,
         status,
-        stage: keyword(info, "HomewardStage"),
-        programme: keyword(info, "HomewardProgramme"),
-        host_country: keyword(info, "HomewardHostCountry"),
-        origin_country: keyword(info, "HomewardOriginCountry"),
+        stage: keyword(info, sa::STAGE),
+        programme: keyword(info, sa::PROGRAMME),
+        host_country: keyword(info, sa::HOST_COUNTRY),
+        origin_country: keyword(info, sa::ORIGIN_COUNTRY),
         opened_at,
         next_due,
         open_tasks,

@@ -499,8 +499,13 @@ async fn wait_parked(temporal: &Client, n: usize) -> anyhow::Result<()> {
     loop {
         let parked = count(
             temporal,
-            "WorkflowType = 'ReturnCase' AND ExecutionStatus = 'Running' \
-             AND HomewardOpenTasks = 'counselling_session'",
+            &format!(
+                "WorkflowType = 'ReturnCase' AND ExecutionStatus = 'Running' AND {} = {} \
+                 AND {} = 'return_officer'",
+                homeward_workflows::visibility::STAGE,
+                "'counselling'",
+                homeward_workflows::visibility::WAITING_ON
+            ),
         )
         .await;
         eprint!("\r{parked}/{n} cases parked   ");
@@ -697,9 +702,9 @@ async fn check(
     for o in ledger["orders"].as_array().into_iter().flatten() {
         let case = o["idempotency_key"]
             .as_str()
-            .and_then(|k| k.split(':').next())
-            .unwrap_or_default()
-            .to_owned();
+            .and_then(homeward_workflows::idempotency::IdempotencyKey::parse)
+            .map(|k| k.reference().to_string())
+            .unwrap_or_default();
         if o["cancelled"] != true {
             *live_orders.entry(case).or_default() += 1;
         }

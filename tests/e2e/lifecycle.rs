@@ -1184,3 +1184,55 @@ async fn cases_complete_over_flaky_http_partners_with_one_order_and_one_payment_
     }
     lc.stop().await;
 }
+
+#[tokio::test]
+async fn each_tranche_is_verified_against_its_milestone_and_approved_by_the_programmes_approver() {
+    use homeward_workflows::tasks::Role;
+    let shipped =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/programmes/nl-avrr.toml");
+    let text = std::fs::read_to_string(&shipped).expect("shipped programme");
+    // The shipped programme (finance approve), and the same with operations as the approver.
+    for (approver, role) in [("finance", Role::Finance), ("operations", Role::Operations)] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let edited = text.replace(
+            "approver = \"finance\"",
+            &format!("approver = \"{approver}\""),
+        );
+        std::fs::write(dir.path().join("nl-avrr.toml"), edited).expect("write");
+        let lc = Lifecycle::start_in(Default::default(), dir.path().to_owned()).await;
+        let r = lc.open_standard().await;
+        to_documents(&lc, &r).await;
+        to_reintegration(&lc, &r).await;
+        // The first tranche due (cash, at arrival): the partner verifies what the file names.
+        let verify = lc.task(&r, TaskType::MilestoneVerification).await;
+        assert_eq!(
+            verify.note.as_deref(),
+            Some("returnee received and bank or mobile-money account confirmed")
+        );
+        lc.complete(
+            &r,
+            TaskType::MilestoneVerification,
+            partner(),
+            TaskOutcome::Milestone { reached: true },
+        )
+        .await;
+        let approval = lc.task(&r, TaskType::TrancheApproval).await;
+        assert_eq!(approval.role, role, "{approver}");
+        let (right, wrong) = if role == Role::Finance {
+            (finance(), ops())
+        } else {
+            (ops(), finance())
+        };
+        let refused = lc
+            .try_complete(&r, TaskType::TrancheApproval, wrong, approve(), "")
+            .await
+            .expect_err("the other role cannot approve");
+        assert!(refused.to_string().contains("wrong_role"), "{refused}");
+        lc.complete(&r, TaskType::TrancheApproval, right, approve())
+            .await;
+        lc.wait_for(&r, "the tranche paid", |v| !v.facts.payments.is_empty())
+            .await;
+        lc.replay(&r).await;
+        lc.stop().await;
+    }
+}

@@ -4,7 +4,11 @@
 //! - [`domain`]: newtypes that parse, don't validate (`CaseRef`, `CountryCode`, `Stage`, …).
 //! - [`ids`]: workflow IDs, built in one place, never carrying personal data.
 //! - [`activities`]: the contracts of the activities workflows call (implemented elsewhere).
-//! - [`return_case`]: the ReturnCase workflow, one per case, from intake to closure.
+//! - [`return_case`]: the ReturnCase workflow, one per case, from intake to closure: `run` tells
+//!   the story, a file per stage.
+//! - [`rules`]: the AVRR rules a case applies, as pure functions with their unit tests.
+//! - [`visibility`], [`idempotency`]: contracts with other processes (search attributes and
+//!   memo; idempotency keys), defined once.
 //! - [`seal`]: decision seals: the API signs each decision, the worker refuses unsigned ones.
 //! - [`twin`]: the benchmark's twin workflow (same engine work as a case, no domain logic).
 //!
@@ -12,14 +16,18 @@
 //! It depends on neither sqlx, reqwest nor tokio; CI checks that.
 
 pub mod activities;
+pub mod actors;
 pub mod domain;
+pub mod idempotency;
 pub mod ids;
+pub mod outcomes;
 pub mod programme;
 pub mod return_case;
+pub mod rules;
 pub mod seal;
-mod steps;
 pub mod tasks;
 pub mod twin;
+pub mod visibility;
 
 /// The task queue every Homeward worker polls.
 pub const TASK_QUEUE: &str = "homeward-cases";

@@ -23,6 +23,7 @@ use homeward_workflows::ids::return_case_workflow_id;
 use homeward_workflows::programme::ProgrammeRules;
 use homeward_workflows::return_case::{CaseInput, CaseView, ReturnCase};
 use homeward_workflows::tasks::{Role, Scope};
+use homeward_workflows::visibility as sa;
 
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -322,7 +323,7 @@ pub(crate) fn scope_filter(caller: &Caller) -> Option<String> {
     match caller.actor.scope() {
         Scope::All => None,
         Scope::Nobody => Some("WorkflowId = ''".into()),
-        Scope::HostCountry(c) => Some(format!("HomewardHostCountry = {}", quoted(&c))),
+        Scope::HostCountry(c) => Some(format!("{} = {}", sa::HOST_COUNTRY, quoted(&c))),
         Scope::Partner { office, country } => {
             let stages: Vec<String> = Stage::ALL
                 .into_iter()
@@ -330,10 +331,12 @@ pub(crate) fn scope_filter(caller: &Caller) -> Option<String> {
                 .map(|s| quoted(s.as_str()))
                 .collect();
             Some(format!(
-                "HomewardHostCountry = {} AND HomewardOriginCountry = {} AND \
-                 ExecutionStatus = 'Running' AND HomewardStage IN ({})",
+                "{} = {} AND {} = {} AND ExecutionStatus = 'Running' AND {} IN ({})",
+                sa::HOST_COUNTRY,
                 quoted(&office),
+                sa::ORIGIN_COUNTRY,
                 quoted(&country),
+                sa::STAGE,
                 stages.join(", ")
             ))
         }
@@ -389,16 +392,16 @@ pub(crate) async fn list_cases(
 
     let mut clauses: Vec<String> = scope_filter(&caller).into_iter().collect();
     if let Some(stage) = stage {
-        clauses.push(format!("HomewardStage = {}", quoted(stage.as_str())));
+        clauses.push(format!("{} = {}", sa::STAGE, quoted(stage.as_str())));
     }
     if let Some(p) = programme {
-        clauses.push(format!("HomewardProgramme = {}", quoted(p.as_str())));
+        clauses.push(format!("{} = {}", sa::PROGRAMME, quoted(p.as_str())));
     }
     if let Some(c) = host {
-        clauses.push(format!("HomewardHostCountry = {}", quoted(c.as_str())));
+        clauses.push(format!("{} = {}", sa::HOST_COUNTRY, quoted(c.as_str())));
     }
     if let Some(c) = origin {
-        clauses.push(format!("HomewardOriginCountry = {}", quoted(c.as_str())));
+        clauses.push(format!("{} = {}", sa::ORIGIN_COUNTRY, quoted(c.as_str())));
     }
     match open {
         Some(true) => clauses.push("ExecutionStatus = 'Running'".into()),
@@ -407,7 +410,8 @@ pub(crate) async fn list_cases(
     }
     if overdue {
         clauses.push(format!(
-            "ExecutionStatus = 'Running' AND HomewardNextDue < {}",
+            "ExecutionStatus = 'Running' AND {} < {}",
+            sa::NEXT_DUE,
             quoted(&chrono::Utc::now().to_rfc3339())
         ));
     }

@@ -11,7 +11,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use homeward_workflows::domain::CaseRef;
-use homeward_workflows::tasks::{Role, TaskSummary, TaskType};
+use homeward_workflows::tasks::{Role, TaskType};
+use homeward_workflows::visibility::{self as sa, TaskSummary};
 
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -116,18 +117,20 @@ pub(crate) async fn inbox(
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     };
-    // Cases publish the roles whose work waits (`HomewardWaitingOn`); runs recorded before
-    // that published task types (`HomewardOpenTasks`) and are found by those until they end.
+    // Cases publish the roles whose work waits; runs recorded before that published task
+    // types, and are found by those until they end.
     let mut roles: Vec<Role> = types.iter().map(|t| t.role()).collect();
     roles.sort();
     roles.dedup();
     let mut filter = format!(
-        "ExecutionStatus = 'Running' AND (HomewardWaitingOn IN ({}) OR HomewardOpenTasks IN ({}))",
+        "ExecutionStatus = 'Running' AND ({} IN ({}) OR {} IN ({}))",
+        sa::WAITING_ON,
         roles
             .iter()
             .map(|r| quoted(r.as_str()))
             .collect::<Vec<_>>()
             .join(", "),
+        sa::OPEN_TASKS_RECORDED,
         types
             .iter()
             .map(|t| quoted(t.as_str()))
@@ -140,7 +143,8 @@ pub(crate) async fn inbox(
     }
     if let Some(bound) = bound {
         filter.push_str(&format!(
-            " AND HomewardNextDue < {}",
+            " AND {} < {}",
+            sa::NEXT_DUE,
             quoted(&bound.to_rfc3339())
         ));
     }

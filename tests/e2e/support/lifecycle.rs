@@ -144,14 +144,14 @@ impl Lifecycle {
         .expect("client");
         // The custom search attributes the dev server gets on its command line.
         let mut attrs = std::collections::HashMap::new();
-        for (name, kind) in homeward::devserver::SEARCH_ATTRIBUTES {
-            let t = match *kind {
-                "Keyword" => IndexedValueType::Keyword,
-                "KeywordList" => IndexedValueType::KeywordList,
-                "Datetime" => IndexedValueType::Datetime,
-                other => panic!("unmapped search attribute type {other}"),
+        for (name, kind) in homeward_workflows::visibility::SEARCH_ATTRIBUTES {
+            use homeward_workflows::visibility::Kind;
+            let t = match kind {
+                Kind::Keyword => IndexedValueType::Keyword,
+                Kind::KeywordList => IndexedValueType::KeywordList,
+                Kind::Datetime => IndexedValueType::Datetime,
             };
-            attrs.insert((*name).to_owned(), t as i32);
+            attrs.insert(name.to_owned(), t as i32);
         }
         client
             .connection()

@@ -1,271 +1,50 @@
 //! The ReturnCase workflow: one durable workflow per case, from intake to closure.
 //!
-//! It owns the case's state and the order of its stages. Human steps are tasks completed through
-//! the `complete_task` Update, whose validator rejects wrong roles, closed tasks, four-eyes
-//! violations and bad content before anything reaches history. After the reintegration plan is
-//! approved the workflow continues as new, so a year of monitoring never grows one history
-//! without bound.
+//! `run` below tells a case's story; each stage lives in its own file (`consent`, `documents`,
+//! `travel`, `reception`, `grants`, `monitoring`, `unwind`), over a few primitives (`waits`:
+//! tasks and waiting; `effects`: activities, notices, patch markers; `visibility`: what lists
+//! see). The rules they apply are pure functions in `crate::rules`. Human steps are tasks
+//! completed through the `complete_task` Update, whose validator rejects wrong roles, closed
+//! tasks, four-eyes violations and bad content before anything reaches history. After the
+//! reintegration plan is approved the workflow continues as new, so a year of monitoring never
+//! grows one history without bound.
 //!
 //! It must not do I/O, read the host clock or draw random numbers: every effect is an activity
-//! (see `activities.rs`), every wait a timer or a condition on this state.
+//! (see `activities.rs`), every wait a timer or a condition on this state. A change to what a
+//! case does goes behind a patch marker (`effects.rs`) and must replay tests/histories/.
+
+mod consent;
+mod documents;
+mod effects;
+mod grants;
+mod monitoring;
+mod reception;
+mod record;
+mod travel;
+mod unwind;
+mod visibility;
+mod waits;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_workflow::{
     ContinueAsNewOptions, SyncWorkflowContext, WorkflowContext, WorkflowContextView, WorkflowResult,
 };
 
-use crate::activities::{Order, PaymentSettlement, PaymentState, Receipt};
-use crate::domain::{CaseRef, Intake, OpenCase, Stage};
-use crate::steps;
-use crate::tasks::{Actor, Role, RssScores, Task, TaskCompletion, TaskOutcome, check_completion};
+pub use record::{
+    CaseInput, CaseView, Closure, ClosureReason, Compensation, DecisionRecord, EarlyClosure, Facts,
+    Interrupt, Patches, PaymentRecord, Resume, ScoreRecord, Withdrawal,
+};
 
-/// Why a case closed (IOM Reintegration Handbook reasons, plus the pre-departure ones).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ClosureReason {
-    /// The support period ended.
-    SupportPeriodEnded,
-    /// The returnee opted out of further support.
-    OptedOut,
-    /// The returnee migrated again.
-    ReMigrated,
-    /// The returnee moved away from the partner's area.
-    MovedAway,
-    /// The returnee died.
-    Died,
-    /// Funding ended.
-    FundingEnded,
-    /// Security conditions ended support.
-    SecurityEnded,
-    /// The returnee decided not to return.
-    DoesNotWantToReturn,
-    /// Consent was withdrawn before departure.
-    ConsentWithdrawn,
-    /// Operations found the case ineligible.
-    Ineligible,
-    /// The best-interests determination or family assessment did not support return.
-    NotInChildsBestInterests,
-    /// Travel could not be arranged.
-    TravelNotPossible,
-    /// The returnee did not show up and was not rebooked.
-    NoShow,
-    /// The returnee could not be reached.
-    Unreachable,
-}
-
-/// How the case ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Closure {
-    /// Why.
-    pub reason: ClosureReason,
-    /// When (workflow time).
-    pub at: DateTime<Utc>,
-    /// Who decided (or `system`).
-    pub by: Actor,
-    /// A note without personal data.
-    pub note: String,
-}
-
-/// An accepted human decision, kept in the case's history.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DecisionRecord {
-    /// The task it completed (0 for withdrawal and early closure).
-    pub task_id: u32,
-    /// What was decided, e.g. `eligibility_approval` or `consent_withdrawn`.
-    pub what: String,
-    /// Who decided.
-    pub actor: Actor,
-    /// When.
-    pub at: DateTime<Utc>,
-    /// Why.
-    pub reason: String,
-    /// The answer, when a task was completed.
-    pub outcome: Option<TaskOutcome>,
-}
-
-/// A compensation done while unwinding a withdrawn or closed case.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum Compensation {
-    /// The flight order was cancelled.
-    OrderCancelled {
-        /// The order.
-        order_id: String,
-    },
-    /// Tranches not yet paid were voided.
-    TranchesVoided {
-        /// Their names.
-        tranches: Vec<String>,
-    },
-    /// The partner (or consulate) was told the return is off.
-    PartnerNotified,
-}
-
-/// A tranche's payment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PaymentRecord {
-    /// The tranche's name.
-    pub tranche: String,
-    /// Cash or in kind.
-    pub kind: crate::programme::PaymentKind,
-    /// What was paid.
-    pub amount: crate::programme::Money,
-    /// The provider's receipt.
-    pub receipt: Receipt,
-    /// When it was paid.
-    pub at: DateTime<Utc>,
-}
-
-/// One monitoring follow-up's scores.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ScoreRecord {
-    /// Which follow-up (0-based).
-    pub follow_up: u32,
-    /// The scores.
-    pub scores: RssScores,
-}
-
-/// What the case has established so far; carried across continue-as-new.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Facts {
-    /// The travel document's last valid day.
-    pub document_expires_on: Option<chrono::NaiveDate>,
-    /// A medical escort must fly along.
-    pub medical_escort: bool,
-    /// Booking attempts so far.
-    pub booking_attempts: u32,
-    /// The current flight order.
-    pub order: Option<Order>,
-    /// Orders cancelled (rebooking, withdrawal).
-    pub cancelled_orders: Vec<String>,
-    /// When the returnee departed.
-    pub departed_at: Option<DateTime<Utc>>,
-    /// When the partner confirmed reception.
-    pub arrived_at: Option<DateTime<Utc>>,
-    /// When operations approved the reintegration plan.
-    pub plan_approved_at: Option<DateTime<Utc>>,
-    /// Tranches paid.
-    pub payments: Vec<PaymentRecord>,
-    /// Tranches that will not be paid.
-    pub voided_tranches: Vec<String>,
-    /// Monitoring scores.
-    pub scores: Vec<ScoreRecord>,
-    /// Compensations done while unwinding.
-    pub compensations: Vec<Compensation>,
-    /// How many notices were sent (numbers each notice's idempotency key).
-    pub notices_sent: u32,
-}
-
-/// Why the lifecycle stopped early, set by an Update and seen by every wait.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Interrupt {
-    /// Consent was withdrawn before departure.
-    Withdrawn {
-        /// By whom.
-        by: Actor,
-        /// Why.
-        reason: String,
-    },
-    /// Operations closed the case early.
-    ClosedEarly {
-        /// By whom.
-        by: Actor,
-        /// The reason.
-        reason: ClosureReason,
-        /// A note.
-        note: String,
-    },
-}
-
-/// Where a continued run resumes: everything needed for reintegration and monitoring.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Resume {
-    /// The next task id to hand out.
-    pub next_task_id: u32,
-    /// The decisions so far.
-    pub decisions: Vec<DecisionRecord>,
-    /// The facts so far.
-    pub facts: Facts,
-    /// How many of the decisions the case has written to the audit trail itself (absent in
-    /// runs continued before the case did: then all are written again, once each).
-    #[serde(default)]
-    pub audited: usize,
-}
-
-/// Which recorded changes of what a case does this run makes, asked once when the run starts
-/// (`ctx.patched`, before any other command): a run recorded without a change replays without
-/// it, and a new run has them all. See `steps.rs` for the ids.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Patches {
-    /// `protected-decisions`: the case writes each accepted decision to the audit trail, its
-    /// search attributes name the roles whose work waits (never task types), and a payment
-    /// webhook's word is confirmed with the provider before the case acts on it.
-    pub protected_decisions: bool,
-}
-
-/// The workflow's input: a new case, or a continued one.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CaseInput {
-    /// The case as opened, with its pinned programme rules.
-    pub case: OpenCase,
-    /// Set when the run continues as new for the reintegration phase.
-    #[serde(default)]
-    pub resume: Option<Resume>,
-}
-
-impl CaseInput {
-    /// A new case.
-    pub fn new(case: OpenCase) -> Self {
-        Self { case, resume: None }
-    }
-}
-
-/// Consent withdrawal, through the `withdraw_consent` Update.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Withdrawal {
-    /// Who records it (a return officer or operations).
-    pub actor: Actor,
-    /// Why; required.
-    pub reason: String,
-}
-
-/// Early closure, through the `close_case` Update.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EarlyClosure {
-    /// Who closes (operations).
-    pub actor: Actor,
-    /// Why.
-    pub reason: ClosureReason,
-    /// A note; required.
-    pub note: String,
-}
-
-/// What `GET /api/v1/cases/{ref}` shows of a case: no personal data.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CaseView {
-    /// The case's public reference.
-    pub reference: CaseRef,
-    /// Where the case stands.
-    pub stage: Stage,
-    /// The intake it was opened with.
-    pub intake: Intake,
-    /// The programme version pinned at opening.
-    pub programme_version: String,
-    /// When it was opened.
-    pub opened_at: DateTime<Utc>,
-    /// Open tasks.
-    pub tasks: Vec<Task>,
-    /// Decisions so far, oldest first.
-    pub decisions: Vec<DecisionRecord>,
-    /// What has been established.
-    pub facts: Facts,
-    /// How it ended, once closed.
-    pub closure: Option<Closure>,
-}
+use crate::activities::{PaymentSettlement, PaymentState};
+use crate::domain::{OpenCase, Stage};
+use crate::rules;
+use crate::tasks::{
+    Actor, RejectionCode, Role, Task, TaskCompletion, TaskRejection, check_completion,
+};
+use effects::{Ctx, Halt, Step};
 
 /// The state of one case, kept by Temporal across worker crashes and months of sleep.
 #[workflow]
@@ -294,7 +73,7 @@ pub struct ReturnCase {
     pub(crate) resumed: bool,
     /// What was last published to visibility in this run, so an unchanged view is not
     /// published again (each publication is a history event).
-    pub(crate) published: Option<steps::Published>,
+    pub(crate) published: Option<visibility::Published>,
     /// Settlements the payment provider announced (by webhook) and the lifecycle has not
     /// consumed yet, by payment id. A webhook may arrive before the payment's own answer.
     pub(crate) settlements: BTreeMap<String, PaymentState>,
@@ -349,44 +128,27 @@ impl ReturnCase {
         }
     }
 
-    /// The story of a case. Each step is a function in `steps.rs`; any wait can be cut short by
-    /// a withdrawal or an early closure, which unwinds what was done.
+    /// The story of a case. Any wait can be cut short by a withdrawal or an early closure,
+    /// which unwinds what was done; a stage that ends the case early says so with `?`.
     #[run]
     pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<Closure> {
-        steps::ask_patches(ctx);
-        steps::refresh_visibility(ctx);
-        let outcome = if ctx.state(|s| s.resumed) {
-            // 11-13. Reintegration: staged grants and monitoring, then closure.
-            steps::reintegrate(ctx).await
+        effects::ask_patches(ctx);
+        visibility::refresh(ctx);
+        let story = if ctx.state(|s| s.resumed) {
+            // 11-13. Staged grants and monitoring until the support period ends.
+            monitoring::reintegrate(ctx).await
         } else {
-            // 1-10. From intake to an approved reintegration plan.
-            match steps::prepare_and_return(ctx).await {
-                // Continue as new: the monitoring year starts with a small history.
-                Ok(None) => {
-                    let resume = ctx.state(|s| Resume {
-                        next_task_id: s.next_task_id,
-                        decisions: s.decisions.clone(),
-                        facts: s.facts.clone(),
-                        audited: s.audited,
-                    });
-                    let case = ctx.state(|s| s.case.clone());
-                    ctx.continue_as_new(
-                        CaseInput {
-                            case,
-                            resume: Some(resume),
-                        },
-                        ContinueAsNewOptions::default(),
-                    )?;
-                    unreachable!("continue_as_new returns only errors")
-                }
-                Ok(Some(closure)) => Ok(closure),
+            match return_home(ctx).await {
+                // The monitoring year starts as a new run, with a small history.
+                Ok(()) => return continue_into_reintegration(ctx),
                 Err(halt) => Err(halt),
             }
         };
-        match outcome {
-            Ok(closure) => steps::close(ctx, closure).await,
-            Err(steps::Halt::Engine(termination)) => Err(termination),
-            Err(steps::Halt::Interrupted) => steps::unwind(ctx).await,
+        match story {
+            Ok(closure) | Err(Halt::Closed(closure)) => unwind::close(ctx, closure).await,
+            // Consent withdrawn or the case closed early: undo what was done, then close.
+            Err(Halt::Interrupted) => unwind::unwind(ctx).await,
+            Err(Halt::Engine(termination)) => Err(termination),
         }
     }
 
@@ -416,12 +178,12 @@ impl ReturnCase {
     }
 
     /// Refuses an actor outside the case's office, or a partner it was not handed over to.
-    fn check_scope(&self, actor: &Actor) -> Result<(), crate::tasks::TaskRejection> {
+    fn check_scope(&self, actor: &Actor) -> Result<(), TaskRejection> {
         if actor.may_see(&self.case.intake, self.stage) {
             Ok(())
         } else {
-            Err(crate::tasks::TaskRejection::new(
-                crate::tasks::RejectionCode::OutOfScope,
+            Err(TaskRejection::new(
+                RejectionCode::OutOfScope,
                 "no such case in your office",
             ))
         }
@@ -450,15 +212,20 @@ impl ReturnCase {
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         self.check_scope(&completion.actor)?;
         if self.closure.is_some() || self.interrupt.is_some() {
-            return Err(crate::tasks::TaskRejection::new(
-                crate::tasks::RejectionCode::TaskNotOpen,
+            return Err(TaskRejection::new(
+                RejectionCode::TaskNotOpen,
                 "the case is closing; no task is open",
             )
             .into());
         }
-        let min_expiry = steps::min_document_expiry(self);
-        check_completion(&self.tasks, completion, self.now.date_naive(), min_expiry)
-            .map_err(Into::into)
+        let min_expiry = rules::min_document_expiry(self.now, &self.case.rules.deadlines);
+        check_completion(
+            &self.tasks,
+            completion,
+            self.now.date_naive(),
+            Some(min_expiry),
+        )
+        .map_err(Into::into)
     }
 
     /// Completes a task. Records who, when and why; the lifecycle picks the answer up. Answers
@@ -496,7 +263,6 @@ impl ReturnCase {
         _ctx: &WorkflowContextView,
         w: &Withdrawal,
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-        use crate::tasks::{RejectionCode, TaskRejection};
         self.check_scope(&w.actor)?;
         if !matches!(w.actor.role, Role::ReturnOfficer | Role::Operations) {
             return Err(TaskRejection::new(
@@ -551,7 +317,6 @@ impl ReturnCase {
         _ctx: &WorkflowContextView,
         c: &EarlyClosure,
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-        use crate::tasks::{RejectionCode, TaskRejection};
         self.check_scope(&c.actor)?;
         if c.actor.role != Role::Operations {
             return Err(TaskRejection::new(
@@ -595,6 +360,52 @@ impl ReturnCase {
             note: c.note,
         });
         self.to_view()
+    }
+}
+
+/// Stages 1-10: from intake to an approved reintegration plan.
+async fn return_home(ctx: &mut Ctx) -> Step<()> {
+    // 1. Intake: the case goes on record.
+    let case = ctx.state(|s| s.case.clone());
+    ctx.execute_local_activity(
+        crate::activities::CaseStoreActivities::record_case_opened,
+        case,
+        effects::store(),
+    )
+    .await?;
+    // 2-3. Counselling until the returnee decides, then informed consent; consent not given in
+    // time sends the case back to counselling.
+    let officer = consent::counsel_until_consent(ctx).await?;
+    // 4. Eligibility: operations approve, never the officer who asked.
+    consent::eligibility(ctx, &officer).await?;
+    // 5. Travel documents, with reminders to the consulate and an escalation when late.
+    documents::travel_documents(ctx).await?;
+    // 6. Fit to travel, for medical cases.
+    documents::fit_to_travel(ctx).await?;
+    // 7-8. Booking and departure, rebooking after a failure or a missed flight.
+    travel::book_and_depart(ctx).await?;
+    // 9. Reception in the country of origin.
+    reception::reception(ctx).await?;
+    // 10. The reintegration plan, agreed and approved.
+    reception::plan(ctx).await
+}
+
+/// Continues the case as new for reintegration, carrying what it established.
+fn continue_into_reintegration(ctx: &mut Ctx) -> WorkflowResult<Closure> {
+    let resume = ctx.state(|s| Resume {
+        next_task_id: s.next_task_id,
+        decisions: s.decisions.clone(),
+        facts: s.facts.clone(),
+        audited: s.audited,
+    });
+    let case = ctx.state(|s| s.case.clone());
+    let input = CaseInput {
+        case,
+        resume: Some(resume),
+    };
+    match ctx.continue_as_new(input, ContinueAsNewOptions::default()) {
+        Err(termination) => Err(termination),
+        Ok(never) => match never {},
     }
 }
 

@@ -1,0 +1,242 @@
+//! What people answer to a task: one outcome per kind of task, the content checks that depend
+//! only on the outcome, and the Reintegration Sustainability Survey's scoring.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+/// What the returnee decided in a counselling session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CounsellingDecision {
+    /// Go on to informed consent.
+    WantsToReturn,
+    /// Schedule another session.
+    Undecided,
+    /// The case closes.
+    DoesNotWantToReturn,
+}
+
+/// How an escalation or failure is resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Resolution {
+    /// Try again (rebook, keep waiting, retry the payment, note the follow-up).
+    Retry,
+    /// Close the case.
+    Close,
+}
+
+/// Areas of reintegration support in a plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SupportArea {
+    /// Micro-business, training, job placement.
+    Economic,
+    /// Housing, documents, education, health.
+    Social,
+    /// Psychosocial support.
+    Psychosocial,
+}
+
+/// The 15 Reintegration Sustainability Survey answers, each scored 1 (worst) to 5 (best):
+/// five economic, five social, five psychosocial indicators.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RssAnswers {
+    /// Income, employment, debt, food security, access to credit.
+    #[schema(value_type = Vec<u8>, min_items = 5, max_items = 5)]
+    pub economic: [u8; 5],
+    /// Housing, education, documents, health care, safety.
+    #[schema(value_type = Vec<u8>, min_items = 5, max_items = 5)]
+    pub social: [u8; 5],
+    /// Wellbeing, distress, discrimination, social network, desire to re-migrate.
+    #[schema(value_type = Vec<u8>, min_items = 5, max_items = 5)]
+    pub psychosocial: [u8; 5],
+}
+
+/// RSS scores, each from 0 (worst) to 1 (best).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RssScores {
+    /// Economic dimension.
+    pub economic: f64,
+    /// Social dimension.
+    pub social: f64,
+    /// Psychosocial dimension.
+    pub psychosocial: f64,
+    /// The mean of the three.
+    pub composite: f64,
+}
+
+impl RssAnswers {
+    fn dimension(answers: &[u8; 5]) -> f64 {
+        let sum: f64 = answers.iter().map(|&a| f64::from(a) - 1.0).sum();
+        (sum / 20.0 * 100.0).round() / 100.0
+    }
+
+    /// Scores each dimension as the mean answer rescaled to 0..1; the composite is their mean.
+    pub fn scores(&self) -> RssScores {
+        let economic = Self::dimension(&self.economic);
+        let social = Self::dimension(&self.social);
+        let psychosocial = Self::dimension(&self.psychosocial);
+        let composite = ((economic + social + psychosocial) / 3.0 * 100.0).round() / 100.0;
+        RssScores {
+            economic,
+            social,
+            psychosocial,
+            composite,
+        }
+    }
+
+    fn check(&self) -> Result<(), String> {
+        let all = self
+            .economic
+            .iter()
+            .chain(&self.social)
+            .chain(&self.psychosocial);
+        if all.into_iter().all(|a| (1..=5).contains(a)) {
+            Ok(())
+        } else {
+            Err("answers must each be from 1 to 5".into())
+        }
+    }
+}
+
+/// What a completion says; one variant per kind of task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum TaskOutcome {
+    /// Counselling session outcome.
+    Counselling {
+        /// The returnee's decision.
+        decision: CounsellingDecision,
+    },
+    /// A signed (or refused) declaration.
+    Consent {
+        /// Whether it was signed.
+        signed: bool,
+    },
+    /// A best-interests determination or family assessment.
+    Assessment {
+        /// Whether it supports the return.
+        supports_return: bool,
+    },
+    /// An approval decision.
+    Approval {
+        /// Approved or rejected.
+        approved: bool,
+    },
+    /// The travel document issued.
+    TravelDocument {
+        /// The last day it is valid.
+        #[schema(value_type = String, format = Date)]
+        expires_on: NaiveDate,
+    },
+    /// The medical check.
+    FitToTravel {
+        /// Whether the returnee may fly.
+        fit: bool,
+        /// Whether a medical escort must fly along.
+        medical_escort: bool,
+    },
+    /// Departure day.
+    Departure {
+        /// Departed (true) or did not show up (false).
+        departed: bool,
+    },
+    /// Reception in the country of origin.
+    Arrival {
+        /// Received (for a child: handed over to family or guardian).
+        received: bool,
+    },
+    /// The reintegration plan.
+    Plan {
+        /// The areas it supports.
+        support: Vec<SupportArea>,
+    },
+    /// A milestone verified.
+    Milestone {
+        /// Whether the milestone was reached.
+        reached: bool,
+    },
+    /// A monitoring survey.
+    Survey {
+        /// Whether the returnee was reached.
+        reached: bool,
+        /// The answers, when reached.
+        answers: Option<RssAnswers>,
+    },
+    /// How an escalation or failure was resolved.
+    Resolution {
+        /// What to do next.
+        action: Resolution,
+    },
+}
+
+impl TaskOutcome {
+    /// Content checks that depend only on the outcome and the clock.
+    pub(crate) fn check(
+        &self,
+        today: NaiveDate,
+        min_document_expiry: Option<NaiveDate>,
+    ) -> Result<(), String> {
+        match self {
+            TaskOutcome::TravelDocument { expires_on } => {
+                if *expires_on <= today {
+                    return Err(format!("expires_on: {expires_on} is not in the future"));
+                }
+                if let Some(min) = min_document_expiry
+                    && *expires_on < min
+                {
+                    return Err(format!(
+                        "expires_on: the document must be valid until at least {min} to cover the flight"
+                    ));
+                }
+                Ok(())
+            }
+            TaskOutcome::Plan { support } if support.is_empty() => {
+                Err("support: a plan must name at least one area".into())
+            }
+            TaskOutcome::Survey {
+                reached: true,
+                answers: None,
+            } => Err("answers: a reached returnee's survey needs all 15 answers".into()),
+            TaskOutcome::Survey {
+                answers: Some(a), ..
+            } => a.check().map_err(|e| format!("answers: {e}")),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether this outcome is a refusal that needs a written reason.
+    pub(crate) fn is_negative(&self) -> bool {
+        matches!(
+            self,
+            TaskOutcome::Approval { approved: false }
+                | TaskOutcome::Consent { signed: false }
+                | TaskOutcome::Assessment {
+                    supports_return: false
+                }
+                | TaskOutcome::Resolution {
+                    action: Resolution::Close
+                }
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rss_scores_are_rescaled_means() {
+        let a = RssAnswers {
+            economic: [5; 5],
+            social: [3; 5],
+            psychosocial: [1; 5],
+        };
+        let s = a.scores();
+        assert_eq!(
+            (s.economic, s.social, s.psychosocial, s.composite),
+            (1.0, 0.5, 0.0, 0.5)
+        );
+    }
+}

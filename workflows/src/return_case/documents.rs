@@ -1,0 +1,85 @@
+//! Stages 5-6: travel documents from the consulate (reminders, then an escalation to operations
+//! when late), and the pre-embarkation fit-to-travel check of a medical case.
+
+use super::effects::{Ctx, Step, enter, notify, now};
+use super::record::ClosureReason;
+use super::waits::{Ask, answer_within, ask, escalation_answered, open, retract};
+use crate::activities::{Audience, NoticeTemplate};
+use crate::domain::Stage;
+use crate::rules;
+use crate::tasks::{TaskOutcome, TaskType};
+
+/// Waits for the travel document; reminds the consulate, escalates past the deadline
+/// (operations keep waiting, or close the case).
+pub(super) async fn travel_documents(ctx: &mut Ctx) -> Step<()> {
+    enter(ctx, Stage::TravelDocuments).await?;
+    let (deadline, every) = ctx.state(|s| {
+        (
+            s.case.rules.deadlines.travel_documents,
+            s.case.rules.deadlines.document_reminder_every,
+        )
+    });
+    notify(ctx, NoticeTemplate::DocumentsRequested, Audience::Consulate).await?;
+    let doc = open(ctx, Ask::new(TaskType::TravelDocument).due(deadline));
+    let escalate_at = now(ctx) + deadline.chrono();
+    let mut escalation: Option<u32> = None;
+    loop {
+        let waiting: Vec<u32> = std::iter::once(doc).chain(escalation).collect();
+        let next_reminder = every.get();
+        let until_escalation = (escalate_at - now(ctx)).to_std().unwrap_or_default();
+        let wait = if escalation.is_none() {
+            next_reminder.min(until_escalation)
+        } else {
+            next_reminder
+        };
+        match answer_within(ctx, &waiting, Some(wait)).await? {
+            Some((id, answer)) if id == doc => {
+                if let Some(e) = escalation {
+                    retract(ctx, e);
+                }
+                if let TaskOutcome::TravelDocument { expires_on } = answer.outcome {
+                    ctx.state_mut(|s| s.facts.document_expires_on = Some(expires_on));
+                }
+                return Ok(());
+            }
+            Some((_, answer)) => {
+                // Operations resolved the escalation: keep waiting, or close.
+                escalation = None;
+                escalation_answered(ctx, answer, doc, ClosureReason::TravelNotPossible)?;
+            }
+            None => {
+                if escalation.is_none() && now(ctx) >= escalate_at {
+                    let approval = ctx.state(|s| s.case.rules.deadlines.approval);
+                    escalation = Some(open(
+                        ctx,
+                        Ask::new(TaskType::DocumentEscalation).due(approval),
+                    ));
+                    notify(ctx, NoticeTemplate::DocumentsOverdue, Audience::Operations).await?;
+                } else {
+                    notify(ctx, NoticeTemplate::DocumentsReminder, Audience::Consulate).await?;
+                }
+            }
+        }
+    }
+}
+
+/// The pre-embarkation medical check of a medical case, repeated until the returnee is fit to
+/// fly (noting whether a medical escort must fly along).
+pub(super) async fn fit_to_travel(ctx: &mut Ctx) -> Step<()> {
+    if !ctx.state(|s| rules::needs_fit_to_travel(&s.case.intake)) {
+        return Ok(());
+    }
+    enter(ctx, Stage::FitToTravel).await?;
+    let due = ctx.state(|s| s.case.rules.deadlines.fit_to_travel);
+    loop {
+        let answer = ask(ctx, Ask::new(TaskType::FitToTravel).due(due)).await?;
+        if let TaskOutcome::FitToTravel {
+            fit: true,
+            medical_escort,
+        } = answer.outcome
+        {
+            ctx.state_mut(|s| s.facts.medical_escort = medical_escort);
+            return Ok(());
+        }
+    }
+}

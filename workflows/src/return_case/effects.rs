@@ -1,0 +1,239 @@
+//! The case's effects on the world and the control flow its stages share: how a stage stops
+//! early ([`Halt`], carried by `?`), which recorded changes this run makes (patch markers),
+//! workflow time, the activity options, entering a stage, sending a notice.
+//!
+//! Deterministic: no I/O, no host clock, no randomness.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use temporalio_workflow::{
+    ActivityExecutionError, ActivityOptions, LocalActivityOptions, RetryPolicy, WorkflowContext,
+    WorkflowTermination,
+};
+
+use super::record::{Closure, ClosureReason, Patches};
+use super::{ReturnCase, time_of};
+use crate::activities::{
+    Audience, CaseStoreActivities, Notice, NoticeTemplate, OutreachActivities, StageChange,
+};
+use crate::domain::Stage;
+use crate::idempotency::IdempotencyKey;
+use crate::tasks::Actor;
+
+/// The workflow context of a case.
+pub(super) type Ctx = WorkflowContext<ReturnCase>;
+
+/// Why a stage stopped before its end; `?` carries it up to `run`.
+pub(super) enum Halt {
+    /// The case ended on the way (the returnee declined, operations closed it, …).
+    Closed(Closure),
+    /// A withdrawal or early closure was accepted; unwind.
+    Interrupted,
+    /// Temporal ended the run (cancellation, eviction, a failed activity).
+    Engine(WorkflowTermination),
+}
+
+impl<E: Into<WorkflowTermination>> From<E> for Halt {
+    fn from(e: E) -> Self {
+        Halt::Engine(e.into())
+    }
+}
+
+/// What a stage answers.
+pub(super) type Step<T> = Result<T, Halt>;
+
+// ---------------------------------------------------------------------------------------------
+// Versioning (`ctx.patched`): each id marks a change of the commands a case issues, so
+// histories recorded before it replay as they ran (the corpus in tests/histories/ proves it).
+// Remove one (with `deprecate_patch` first) only once no case that ran without it is open.
+// ---------------------------------------------------------------------------------------------
+
+/// The returnee is told (SMS) when a tranche is paid.
+pub(super) const PATCH_TRANCHE_PAID_NOTICE: &str = "tranche-paid-notice";
+/// On flight day the case asks the travel partner where its order stands.
+pub(super) const PATCH_FLIGHT_DAY_CHECK: &str = "flight-day-order-check";
+/// Asked once when a run starts; what it changes: [`Patches`].
+const PATCH_PROTECTED_DECISIONS: &str = "protected-decisions";
+
+/// Asks, before the run issues any other command, which recorded changes it makes. Once per
+/// run: a run recorded before a change replays without it to its end; a new run (and every
+/// continued one) has it.
+pub(super) fn ask_patches(ctx: &Ctx) {
+    let protected_decisions = ctx.patched(PATCH_PROTECTED_DECISIONS);
+    ctx.state_mut(|s| {
+        s.patches = Patches {
+            protected_decisions,
+        }
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Time and interruption.
+// ---------------------------------------------------------------------------------------------
+
+/// The workflow's current time, also kept in state for validators.
+pub(super) fn now(ctx: &Ctx) -> DateTime<Utc> {
+    let t = time_of(ctx.workflow_time()).unwrap_or_else(|| ctx.state(|s| s.now));
+    ctx.state_mut(|s| s.now = t);
+    t
+}
+
+/// Stops the stage if a withdrawal or early closure was accepted.
+pub(super) fn interrupted(ctx: &Ctx) -> Step<()> {
+    if ctx.state(|s| s.interrupt.is_some()) {
+        Err(Halt::Interrupted)
+    } else {
+        Ok(())
+    }
+}
+
+/// The case's closure, now, for `reason`, decided by `by`.
+pub(super) fn closure(
+    ctx: &Ctx,
+    reason: ClosureReason,
+    by: Actor,
+    note: impl Into<String>,
+) -> Closure {
+    Closure {
+        reason,
+        at: now(ctx),
+        by,
+        note: note.into(),
+    }
+}
+
+/// Ends the case early: `Err(Halt::Closed(…))`, for `?` to carry.
+pub(super) fn closed<T>(
+    ctx: &Ctx,
+    reason: ClosureReason,
+    by: Actor,
+    note: impl Into<String>,
+) -> Step<T> {
+    Err(Halt::Closed(closure(ctx, reason, by, note)))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Activity options.
+// ---------------------------------------------------------------------------------------------
+
+/// Case-store writes: local activities (a marker in history instead of a scheduled task and a
+/// workflow task of its own), idempotent, retried patiently through a database outage.
+pub(super) fn store() -> LocalActivityOptions {
+    LocalActivityOptions::builder()
+        .start_to_close_timeout(Duration::from_secs(10))
+        .retry_policy(
+            RetryPolicy::builder()
+                .initial_interval(Duration::from_secs(1))
+                .maximum_interval(Duration::from_secs(60))
+                .build(),
+        )
+        .build()
+}
+
+/// Notification calls: cheap, idempotent, retried patiently through outages.
+pub(super) fn quick() -> ActivityOptions {
+    ActivityOptions::with_start_to_close_timeout(Duration::from_secs(30))
+        .retry_policy(
+            RetryPolicy::builder()
+                .initial_interval(Duration::from_secs(1))
+                .maximum_interval(Duration::from_secs(60))
+                .build(),
+        )
+        .build()
+}
+
+/// Partner calls that create something: bounded retries, so that a partner's outage becomes a
+/// task for a human instead of an endless loop. Permanent failures (4xx) are not retried.
+pub(super) fn partner() -> ActivityOptions {
+    ActivityOptions::with_start_to_close_timeout(Duration::from_secs(60))
+        .heartbeat_timeout(Duration::from_secs(20))
+        .retry_policy(
+            RetryPolicy::builder()
+                .initial_interval(Duration::from_secs(2))
+                .maximum_interval(Duration::from_secs(120))
+                .maximum_attempts(10)
+                .build(),
+        )
+        .build()
+}
+
+/// Asking a partner where something stands: a few quick tries, then the next poll.
+pub(super) fn status_poll() -> ActivityOptions {
+    ActivityOptions::with_start_to_close_timeout(Duration::from_secs(30))
+        .retry_policy(
+            RetryPolicy::builder()
+                .initial_interval(Duration::from_secs(1))
+                .maximum_interval(Duration::from_secs(10))
+                .maximum_attempts(3)
+                .build(),
+        )
+        .build()
+}
+
+/// The partner's own message from a failed activity (the innermost cause), for a human.
+pub(super) fn failure_message(e: &ActivityExecutionError) -> String {
+    let mut source: Option<&dyn std::error::Error> = Some(e);
+    let mut last = e.to_string();
+    while let Some(s) = source {
+        last = s.to_string();
+        source = s.source();
+    }
+    last.chars().take(300).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Effects.
+// ---------------------------------------------------------------------------------------------
+
+/// Moves the case to `stage` and mirrors the change into the case store.
+pub(super) async fn enter(ctx: &mut Ctx, stage: Stage) -> Step<()> {
+    interrupted(ctx)?;
+    let at = now(ctx);
+    ctx.state_mut(|s| s.stage = stage);
+    super::visibility::refresh(ctx);
+    let reference = ctx.state(|s| s.case.reference.clone());
+    ctx.execute_local_activity(
+        CaseStoreActivities::record_stage,
+        StageChange {
+            reference,
+            stage,
+            at,
+        },
+        store(),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Sends a templated notice (to the returnee in their language); each gets its own
+/// idempotency key.
+pub(super) async fn notify(
+    ctx: &mut Ctx,
+    template: NoticeTemplate,
+    audience: Audience,
+) -> Step<()> {
+    let (reference, n, language) = ctx.state_mut(|s| {
+        s.facts.notices_sent += 1;
+        let language = match audience {
+            Audience::Returnee => s.case.intake.language.clone(),
+            _ => None,
+        };
+        (s.case.reference.clone(), s.facts.notices_sent, language)
+    });
+    let notice = Notice {
+        idempotency_key: IdempotencyKey::Notice {
+            reference: reference.clone(),
+            template,
+            n,
+        }
+        .into(),
+        reference,
+        template,
+        audience,
+        language,
+    };
+    ctx.execute_activity(OutreachActivities::notify, notice, quick())
+        .await?;
+    Ok(())
+}

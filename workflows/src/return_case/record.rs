@@ -1,0 +1,255 @@
+//! What a case records and shows: how it closed, the decisions people took, the facts it
+//! established, its input (and where a continued run resumes), the decision Updates' inputs,
+//! and the view the API shows. Serialised in workflow history: a field added here needs a
+//! serde default, so recorded histories still decode.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::activities::{Order, Receipt};
+use crate::domain::{CaseRef, Intake, OpenCase, Stage};
+use crate::tasks::{Actor, RssScores, Task, TaskOutcome};
+
+/// Why a case closed (IOM Reintegration Handbook reasons, plus the pre-departure ones).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ClosureReason {
+    /// The support period ended.
+    SupportPeriodEnded,
+    /// The returnee opted out of further support.
+    OptedOut,
+    /// The returnee migrated again.
+    ReMigrated,
+    /// The returnee moved away from the partner's area.
+    MovedAway,
+    /// The returnee died.
+    Died,
+    /// Funding ended.
+    FundingEnded,
+    /// Security conditions ended support.
+    SecurityEnded,
+    /// The returnee decided not to return.
+    DoesNotWantToReturn,
+    /// Consent was withdrawn before departure.
+    ConsentWithdrawn,
+    /// Operations found the case ineligible.
+    Ineligible,
+    /// The best-interests determination or family assessment did not support return.
+    NotInChildsBestInterests,
+    /// Travel could not be arranged.
+    TravelNotPossible,
+    /// The returnee did not show up and was not rebooked.
+    NoShow,
+    /// The returnee could not be reached.
+    Unreachable,
+}
+
+/// How the case ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Closure {
+    /// Why.
+    pub reason: ClosureReason,
+    /// When (workflow time).
+    pub at: DateTime<Utc>,
+    /// Who decided (or `system`).
+    pub by: Actor,
+    /// A note without personal data.
+    pub note: String,
+}
+
+/// An accepted human decision, kept in the case's history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DecisionRecord {
+    /// The task it completed (0 for withdrawal and early closure).
+    pub task_id: u32,
+    /// What was decided, e.g. `eligibility_approval` or `consent_withdrawn`.
+    pub what: String,
+    /// Who decided.
+    pub actor: Actor,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Why.
+    pub reason: String,
+    /// The answer, when a task was completed.
+    pub outcome: Option<TaskOutcome>,
+}
+
+/// A compensation done while unwinding a withdrawn or closed case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Compensation {
+    /// The flight order was cancelled.
+    OrderCancelled {
+        /// The order.
+        order_id: String,
+    },
+    /// Tranches not yet paid were voided.
+    TranchesVoided {
+        /// Their names.
+        tranches: Vec<String>,
+    },
+    /// The partner (or consulate) was told the return is off.
+    PartnerNotified,
+}
+
+/// A tranche's payment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentRecord {
+    /// The tranche's name.
+    pub tranche: String,
+    /// Cash or in kind.
+    pub kind: crate::programme::PaymentKind,
+    /// What was paid.
+    pub amount: crate::programme::Money,
+    /// The provider's receipt.
+    pub receipt: Receipt,
+    /// When it was paid.
+    pub at: DateTime<Utc>,
+}
+
+/// One monitoring follow-up's scores.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScoreRecord {
+    /// Which follow-up (0-based).
+    pub follow_up: u32,
+    /// The scores.
+    pub scores: RssScores,
+}
+
+/// What the case has established so far; carried across continue-as-new.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Facts {
+    /// The travel document's last valid day.
+    pub document_expires_on: Option<chrono::NaiveDate>,
+    /// A medical escort must fly along.
+    pub medical_escort: bool,
+    /// Booking attempts so far.
+    pub booking_attempts: u32,
+    /// The current flight order.
+    pub order: Option<Order>,
+    /// Orders cancelled (rebooking, withdrawal).
+    pub cancelled_orders: Vec<String>,
+    /// When the returnee departed.
+    pub departed_at: Option<DateTime<Utc>>,
+    /// When the partner confirmed reception.
+    pub arrived_at: Option<DateTime<Utc>>,
+    /// When operations approved the reintegration plan.
+    pub plan_approved_at: Option<DateTime<Utc>>,
+    /// Tranches paid.
+    pub payments: Vec<PaymentRecord>,
+    /// Tranches that will not be paid.
+    pub voided_tranches: Vec<String>,
+    /// Monitoring scores.
+    pub scores: Vec<ScoreRecord>,
+    /// Compensations done while unwinding.
+    pub compensations: Vec<Compensation>,
+    /// How many notices were sent (numbers each notice's idempotency key).
+    pub notices_sent: u32,
+}
+
+/// Why the lifecycle stopped early, set by an Update and seen by every wait.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Interrupt {
+    /// Consent was withdrawn before departure.
+    Withdrawn {
+        /// By whom.
+        by: Actor,
+        /// Why.
+        reason: String,
+    },
+    /// Operations closed the case early.
+    ClosedEarly {
+        /// By whom.
+        by: Actor,
+        /// The reason.
+        reason: ClosureReason,
+        /// A note.
+        note: String,
+    },
+}
+
+/// Where a continued run resumes: everything needed for reintegration and monitoring.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Resume {
+    /// The next task id to hand out.
+    pub next_task_id: u32,
+    /// The decisions so far.
+    pub decisions: Vec<DecisionRecord>,
+    /// The facts so far.
+    pub facts: Facts,
+    /// How many of the decisions the case has written to the audit trail itself (absent in
+    /// runs continued before the case did: then all are written again, once each).
+    #[serde(default)]
+    pub audited: usize,
+}
+
+/// Which recorded changes of what a case does this run makes, asked once when the run starts
+/// (`ctx.patched`, before any other command): a run recorded without a change replays without
+/// it, and a new run has them all. See `steps.rs` for the ids.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Patches {
+    /// `protected-decisions`: the case writes each accepted decision to the audit trail, its
+    /// search attributes name the roles whose work waits (never task types), and a payment
+    /// webhook's word is confirmed with the provider before the case acts on it.
+    pub protected_decisions: bool,
+}
+
+/// The workflow's input: a new case, or a continued one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaseInput {
+    /// The case as opened, with its pinned programme rules.
+    pub case: OpenCase,
+    /// Set when the run continues as new for the reintegration phase.
+    #[serde(default)]
+    pub resume: Option<Resume>,
+}
+
+impl CaseInput {
+    /// A new case.
+    pub fn new(case: OpenCase) -> Self {
+        Self { case, resume: None }
+    }
+}
+
+/// Consent withdrawal, through the `withdraw_consent` Update.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Withdrawal {
+    /// Who records it (a return officer or operations).
+    pub actor: Actor,
+    /// Why; required.
+    pub reason: String,
+}
+
+/// Early closure, through the `close_case` Update.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EarlyClosure {
+    /// Who closes (operations).
+    pub actor: Actor,
+    /// Why.
+    pub reason: ClosureReason,
+    /// A note; required.
+    pub note: String,
+}
+
+/// What `GET /api/v1/cases/{ref}` shows of a case: no personal data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaseView {
+    /// The case's public reference.
+    pub reference: CaseRef,
+    /// Where the case stands.
+    pub stage: Stage,
+    /// The intake it was opened with.
+    pub intake: Intake,
+    /// The programme version pinned at opening.
+    pub programme_version: String,
+    /// When it was opened.
+    pub opened_at: DateTime<Utc>,
+    /// Open tasks.
+    pub tasks: Vec<Task>,
+    /// Decisions so far, oldest first.
+    pub decisions: Vec<DecisionRecord>,
+    /// What has been established.
+    pub facts: Facts,
+    /// How it ended, once closed.
+    pub closure: Option<Closure>,
+}

@@ -1,0 +1,203 @@
+//! Stages 7-8: booking through the travel partner (operations approve a price over budget),
+//! flight day (the airline may have cancelled or moved the flight), and the departure the
+//! officer confirms. A refused booking, a cancelled flight or a no-show goes to operations, who
+//! rebook (under a new key: never a second order for one attempt) or close the case.
+
+use super::effects::{
+    Ctx, PATCH_FLIGHT_DAY_CHECK, Step, enter, failure_message, notify, now, partner, status_poll,
+};
+use super::record::ClosureReason;
+use super::waits::{Ask, answer_within, ask, decide, open, retract, sleep_until};
+use crate::activities::{
+    Audience, CancelRequest, NoticeTemplate, OfferRequest, Order, OrderRequest, TravelActivities,
+};
+use crate::domain::Stage;
+use crate::idempotency::IdempotencyKey;
+use crate::rules;
+use crate::tasks::{TaskCompletion, TaskOutcome, TaskType};
+
+/// Books a flight, waits for the day, and confirms departure; a failed booking or a missed
+/// flight goes to operations, who rebook or close.
+pub(super) async fn book_and_depart(ctx: &mut Ctx) -> Step<()> {
+    loop {
+        enter(ctx, Stage::FlightBooking).await?;
+        let attempt = ctx.state_mut(|s| {
+            s.facts.booking_attempts += 1;
+            s.facts.booking_attempts
+        });
+        let order = match book_flight(ctx, attempt).await? {
+            Ok(order) => order,
+            Err(note) => {
+                let failed = Ask::new(TaskType::BookingFailed).note(Some(note));
+                decide(ctx, failed)
+                    .await?
+                    .or_close(ctx, ClosureReason::TravelNotPossible)?;
+                continue;
+            }
+        };
+        ctx.state_mut(|s| s.facts.order = Some(order.clone()));
+        notify(ctx, NoticeTemplate::FlightBooked, Audience::ReturnOfficer).await?;
+        notify(ctx, NoticeTemplate::FlightBooked, Audience::Returnee).await?;
+
+        // 8. Departure: wait for the day, then for the officer's confirmation.
+        enter(ctx, Stage::Departure).await?;
+        sleep_until(ctx, order.departs_at).await?;
+        // Flight day: the airline may have cancelled or moved the flight since the booking.
+        // (Asked right after the timer, before any local activity in this workflow task.)
+        if ctx.patched(PATCH_FLIGHT_DAY_CHECK)
+            && let Some(note) = flight_day_check(ctx, &order).await?
+        {
+            cancel_order(ctx).await?;
+            let failed = Ask::new(TaskType::BookingFailed).note(Some(note));
+            decide(ctx, failed)
+                .await?
+                .or_close(ctx, ClosureReason::TravelNotPossible)?;
+            continue;
+        }
+        let grace = ctx.state(|s| s.case.rules.deadlines.departure_grace);
+        let confirm = open(ctx, Ask::new(TaskType::DepartureConfirmation).due(grace));
+        let answer = answer_within(ctx, &[confirm], Some(grace.get())).await?;
+        if let Some((
+            _,
+            TaskCompletion {
+                outcome: TaskOutcome::Departure { departed: true },
+                ..
+            },
+        )) = answer
+        {
+            let at = now(ctx);
+            ctx.state_mut(|s| s.facts.departed_at = Some(at));
+            return Ok(());
+        }
+        if answer.is_none() {
+            retract(ctx, confirm);
+        }
+        // No-show: cancel what is booked, then operations rebook or close.
+        cancel_order(ctx).await?;
+        decide(ctx, Ask::new(TaskType::NoShow))
+            .await?
+            .or_close(ctx, ClosureReason::NoShow)?;
+    }
+}
+
+/// One booking attempt: offers within the document's validity, operations' approval when over
+/// budget, then the order under this attempt's key. `Ok(Err(note))` says why it failed.
+async fn book_flight(ctx: &mut Ctx, attempt: u32) -> Step<Result<Order, String>> {
+    let (request, budget) = ctx.state(|s| {
+        let d = &s.case.rules.deadlines;
+        let travellers =
+            rules::travellers(s.case.intake.household_size.get(), s.facts.medical_escort);
+        (
+            OfferRequest {
+                reference: s.case.reference.clone(),
+                from_country: s.case.intake.host_country.clone(),
+                to_country: s.case.intake.origin_country.clone(),
+                earliest: (s.now + d.booking_lead_time.chrono()).date_naive(),
+                latest: rules::last_flight_day(s.facts.document_expires_on, d),
+                travellers,
+                medical_escort: s.facts.medical_escort,
+            },
+            rules::booking_budget(&s.case.rules, travellers),
+        )
+    });
+    let offers = ctx
+        .execute_activity(TravelActivities::search_offers, request.clone(), partner())
+        .await;
+    let (offer, failure) = match offers {
+        Ok(offers) => (
+            rules::cheapest_offer(offers, request.latest),
+            "no offer departs while the travel document is valid".to_owned(),
+        ),
+        Err(e) => (None, failure_message(&e)),
+    };
+    let Some(offer) = offer else {
+        return Ok(Err(failure));
+    };
+    if offer.total.minor > budget {
+        let due = ctx.state(|s| s.case.rules.deadlines.approval);
+        let answer = ask(ctx, Ask::new(TaskType::BookingApproval).due(due)).await?;
+        if let TaskOutcome::Approval { approved: false } = answer.outcome {
+            return Ok(Err(format!(
+                "operations refused the price: {}",
+                answer.reason
+            )));
+        }
+    }
+    let reference = ctx.state(|s| s.case.reference.clone());
+    let order = ctx
+        .execute_activity(
+            TravelActivities::create_order,
+            OrderRequest {
+                idempotency_key: IdempotencyKey::Booking {
+                    reference: reference.clone(),
+                    attempt,
+                }
+                .into(),
+                reference,
+                offer_id: offer.offer_id,
+            },
+            partner(),
+        )
+        .await;
+    Ok(order.map_err(|e| failure_message(&e)))
+}
+
+/// Asks the travel partner where the order stands when the flight is due; follows a flight
+/// moved later (the hand-over then announces the new time). `Some(note)` if the airline
+/// cancelled it. An unreachable partner changes nothing: the officer confirms departure as
+/// always.
+async fn flight_day_check(ctx: &mut Ctx, order: &Order) -> Step<Option<String>> {
+    loop {
+        let status = ctx
+            .execute_activity(
+                TravelActivities::fetch_order,
+                order.order_id.clone(),
+                status_poll(),
+            )
+            .await;
+        let Ok(status) = status else {
+            return Ok(None);
+        };
+        if status.cancelled {
+            return Ok(Some(format!(
+                "the airline cancelled order {} before departure",
+                order.order_id
+            )));
+        }
+        if status.departs_at <= now(ctx) {
+            return Ok(None);
+        }
+        ctx.state_mut(|s| {
+            if let Some(o) = s.facts.order.as_mut() {
+                o.departs_at = status.departs_at;
+            }
+        });
+        sleep_until(ctx, status.departs_at).await?;
+    }
+}
+
+/// Cancels the current order, if any (idempotent: the key names the order).
+pub(super) async fn cancel_order(ctx: &mut Ctx) -> Step<()> {
+    let Some(order) = ctx.state(|s| s.facts.order.clone()) else {
+        return Ok(());
+    };
+    let reference = ctx.state(|s| s.case.reference.clone());
+    ctx.execute_activity(
+        TravelActivities::cancel_order,
+        CancelRequest {
+            idempotency_key: IdempotencyKey::Cancel {
+                reference,
+                order_id: order.order_id.clone(),
+            }
+            .into(),
+            order_id: order.order_id.clone(),
+        },
+        partner(),
+    )
+    .await?;
+    ctx.state_mut(|s| {
+        s.facts.order = None;
+        s.facts.cancelled_orders.push(order.order_id);
+    });
+    Ok(())
+}

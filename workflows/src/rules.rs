@@ -1,0 +1,347 @@
+//! The AVRR rules a case applies, as pure functions: who signs, which protection gates a
+//! household needs, what a booking may cost, how much a tranche pays, when each grant and
+//! follow-up falls, what is still unpaid, which scores open a referral. The case's stages
+//! (`return_case/`) call them; the unit tests below state them as a programme document would.
+//!
+//! Deterministic and without I/O, like the workflow itself.
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use crate::activities::Offer;
+use crate::domain::{Intake, Member, Vulnerability};
+use crate::programme::{Anchor, Deadlines, Money, PaymentKind, ProgrammeRules, Tranche};
+use crate::return_case::PaymentRecord;
+use crate::tasks::{RssScores, TaskType};
+
+/// The household members (their positions) who sign a voluntary-return declaration: every
+/// adult, and a 16- or 17-year-old, who co-signs with the legal representative (DOMAIN.md,
+/// "Informed consent").
+pub fn signers(members: &[Member]) -> Vec<u32> {
+    members
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| m.signs_declaration())
+        .map(|(i, _)| u32::try_from(i).unwrap_or(u32::MAX))
+        .collect()
+}
+
+/// The child-protection gates a household needs before it may return: for an unaccompanied
+/// child, the best-interests determination, the guardian's consent and the family assessment.
+pub fn child_protection_gates(intake: &Intake) -> Vec<TaskType> {
+    if intake.has(Vulnerability::UnaccompaniedChild) {
+        vec![
+            TaskType::BestInterestsDetermination,
+            TaskType::GuardianConsent,
+            TaskType::FamilyAssessment,
+        ]
+    } else {
+        Vec::new()
+    }
+}
+
+/// Whether the household needs a pre-embarkation fit-to-travel check (a medical case).
+pub fn needs_fit_to_travel(intake: &Intake) -> bool {
+    intake.has(Vulnerability::Medical)
+}
+
+/// The earliest expiry a travel document recorded `today` may have: it must outlast the
+/// earliest possible flight (after the booking lead time) by the programme's margin.
+pub fn min_document_expiry(now: DateTime<Utc>, d: &Deadlines) -> NaiveDate {
+    (now + d.booking_lead_time.chrono() + d.document_validity_after_flight.chrono()).date_naive()
+}
+
+/// The last day the returnee may fly on a document expiring `expires_on` (none recorded: no
+/// limit).
+pub fn last_flight_day(expires_on: Option<NaiveDate>, d: &Deadlines) -> NaiveDate {
+    expires_on
+        .map(|e| e - d.document_validity_after_flight.chrono())
+        .unwrap_or(NaiveDate::MAX)
+}
+
+/// Seats to book: the household, and a medical escort when one must fly along.
+pub fn travellers(household_size: u8, medical_escort: bool) -> u8 {
+    household_size.saturating_add(u8::from(medical_escort))
+}
+
+/// What a booking may cost without operations' approval (minor units).
+pub fn booking_budget(rules: &ProgrammeRules, travellers: u8) -> i64 {
+    rules.booking.budget_per_person * i64::from(travellers)
+}
+
+/// The cheapest offer that departs while the travel document is still valid.
+pub fn cheapest_offer(offers: Vec<Offer>, last_day: NaiveDate) -> Option<Offer> {
+    offers
+        .into_iter()
+        .filter(|o| o.departs_at.date_naive() <= last_day)
+        .min_by_key(|o| o.total.minor)
+}
+
+/// What a tranche pays this household: its per-adult and per-child amounts; cash is capped per
+/// household over the whole case (what was paid in cash before counts against the cap).
+pub fn tranche_amount(
+    tranche: &Tranche,
+    (adults, children): (i64, i64),
+    rules: &ProgrammeRules,
+    paid: &[PaymentRecord],
+) -> Money {
+    let mut amount = tranche.per_adult * adults + tranche.per_child * children;
+    if tranche.kind == PaymentKind::Cash {
+        let paid_cash: i64 = paid
+            .iter()
+            .filter(|p| p.kind == PaymentKind::Cash)
+            .map(|p| p.amount.minor)
+            .sum();
+        amount = amount.min((rules.cash_cap - paid_cash).max(0));
+    }
+    Money {
+        minor: amount,
+        currency: rules.currency.clone(),
+    }
+}
+
+/// A point on the reintegration timeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Milestone {
+    /// The tranche at this position in the programme's list falls due.
+    Tranche(usize),
+    /// The follow-up at this position falls due.
+    FollowUp(usize),
+}
+
+/// The reintegration timeline: each tranche after its anchor (arrival or plan approval) and
+/// offset, each follow-up after arrival, in time order; a tranche before a follow-up due at
+/// the same moment.
+pub fn reintegration_timeline(
+    rules: &ProgrammeRules,
+    arrived: DateTime<Utc>,
+    plan_approved: DateTime<Utc>,
+) -> Vec<(DateTime<Utc>, Milestone)> {
+    let mut timeline: Vec<(DateTime<Utc>, Milestone)> = Vec::new();
+    for (i, t) in rules.tranches.iter().enumerate() {
+        let anchor = match t.after {
+            Anchor::Arrival => arrived,
+            Anchor::PlanApproved => plan_approved,
+        };
+        timeline.push((anchor + t.offset.chrono(), Milestone::Tranche(i)));
+    }
+    for (i, f) in rules.monitoring.follow_ups.iter().enumerate() {
+        timeline.push((arrived + f.chrono(), Milestone::FollowUp(i)));
+    }
+    timeline.sort_by_key(|(at, m)| (*at, matches!(m, Milestone::FollowUp(_))));
+    timeline
+}
+
+/// The tranches neither paid nor voided yet, in programme order (voided when a case unwinds).
+pub fn unpaid_tranches(
+    rules: &ProgrammeRules,
+    paid: &[PaymentRecord],
+    voided: &[String],
+) -> Vec<String> {
+    rules
+        .tranches
+        .iter()
+        .map(|t| t.name.clone())
+        .filter(|n| !paid.iter().any(|p| &p.tranche == n) && !voided.contains(n))
+        .collect()
+}
+
+/// The RSS dimensions (0 economic, 1 social, 2 psychosocial) whose score falls below the
+/// programme's threshold: each opens a referral (e.g. a low psychosocial score, a mental-health
+/// and psychosocial support referral).
+pub fn referrals(scores: &RssScores, threshold: f64) -> Vec<u32> {
+    [scores.economic, scores.social, scores.psychosocial]
+        .into_iter()
+        .enumerate()
+        .filter(|(_, s)| *s < threshold)
+        .map(|(i, _)| u32::try_from(i).unwrap_or(u32::MAX))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::activities::Receipt;
+    use crate::domain::AgeGroup;
+    use chrono::TimeZone;
+
+    fn nl() -> ProgrammeRules {
+        toml::from_str(include_str!("../../config/programmes/nl-avrr.toml")).expect("nl-avrr")
+    }
+
+    fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, m, d, 9, 0, 0).unwrap()
+    }
+
+    fn member(age_group: AgeGroup, v: &[Vulnerability]) -> Member {
+        Member {
+            age_group,
+            vulnerabilities: v.to_vec(),
+        }
+    }
+
+    fn intake(members: Vec<Member>) -> Intake {
+        serde_json::from_value(serde_json::json!({
+            "programme": "nl-avrr", "host_country": "NLD", "origin_country": "IRQ",
+            "household_size": members.len(), "members": members,
+        }))
+        .unwrap()
+    }
+
+    fn paid(kind: PaymentKind, minor: i64) -> PaymentRecord {
+        PaymentRecord {
+            tranche: "earlier".into(),
+            kind,
+            amount: Money {
+                minor,
+                currency: "EUR".into(),
+            },
+            receipt: Receipt {
+                payment_id: "p".into(),
+                idempotency_key: "k".into(),
+                state: Default::default(),
+            },
+            at: at(2027, 1, 1),
+        }
+    }
+
+    #[test]
+    fn every_adult_signs_and_a_16_or_17_year_old_co_signs() {
+        let household = [
+            member(AgeGroup::Adult, &[]),
+            member(AgeGroup::MinorUnder16, &[]),
+            member(AgeGroup::Minor16To17, &[]),
+        ];
+        assert_eq!(signers(&household), [0, 2]);
+    }
+
+    #[test]
+    fn only_an_unaccompanied_child_needs_the_three_protection_gates() {
+        let child = intake(vec![member(
+            AgeGroup::MinorUnder16,
+            &[Vulnerability::UnaccompaniedChild],
+        )]);
+        assert_eq!(child_protection_gates(&child).len(), 3);
+        let family = intake(vec![member(
+            AgeGroup::Adult,
+            &[Vulnerability::SingleParent],
+        )]);
+        assert!(child_protection_gates(&family).is_empty());
+        assert!(!needs_fit_to_travel(&family));
+        let medical = intake(vec![member(AgeGroup::Adult, &[Vulnerability::Medical])]);
+        assert!(needs_fit_to_travel(&medical));
+    }
+
+    #[test]
+    fn a_document_must_outlast_the_earliest_flight_by_the_programmes_margin() {
+        let d = &nl().deadlines;
+        let now = at(2027, 1, 1);
+        let min = min_document_expiry(now, d);
+        assert_eq!(
+            min,
+            (now + d.booking_lead_time.chrono() + d.document_validity_after_flight.chrono())
+                .date_naive()
+        );
+        let expires = NaiveDate::from_ymd_opt(2027, 6, 30).unwrap();
+        assert_eq!(
+            last_flight_day(Some(expires), d),
+            expires - d.document_validity_after_flight.chrono()
+        );
+        assert_eq!(last_flight_day(None, d), NaiveDate::MAX);
+    }
+
+    #[test]
+    fn a_booking_over_the_budget_per_traveller_needs_approval_and_an_escort_has_a_seat() {
+        let rules = nl();
+        assert_eq!(travellers(2, true), 3);
+        assert_eq!(
+            booking_budget(&rules, 3),
+            rules.booking.budget_per_person * 3
+        );
+        let offer = |id: &str, day: u32, minor: i64| Offer {
+            offer_id: id.into(),
+            departs_at: at(2027, 2, day),
+            total: Money {
+                minor,
+                currency: "EUR".into(),
+            },
+        };
+        let last = NaiveDate::from_ymd_opt(2027, 2, 10).unwrap();
+        let best = cheapest_offer(
+            vec![
+                offer("a", 1, 500),
+                offer("b", 5, 400),
+                offer("late", 20, 100),
+            ],
+            last,
+        );
+        assert_eq!(best.map(|o| o.offer_id), Some("b".into()));
+    }
+
+    #[test]
+    fn a_tranche_pays_per_adult_and_child_and_cash_is_capped_per_household() {
+        let rules = nl();
+        for t in &rules.tranches {
+            let money = tranche_amount(t, (2, 1), &rules, &[]);
+            let full = t.per_adult * 2 + t.per_child;
+            match t.kind {
+                PaymentKind::InKind => assert_eq!(money.minor, full, "{}", t.name),
+                PaymentKind::Cash => assert_eq!(money.minor, full.min(rules.cash_cap)),
+            }
+            assert_eq!(money.currency, rules.currency);
+        }
+        if let Some(cash) = rules.tranches.iter().find(|t| t.kind == PaymentKind::Cash) {
+            let spent = paid(PaymentKind::Cash, rules.cash_cap);
+            assert_eq!(tranche_amount(cash, (2, 1), &rules, &[spent]).minor, 0);
+            let in_kind = paid(PaymentKind::InKind, rules.cash_cap);
+            assert!(tranche_amount(cash, (2, 1), &rules, &[in_kind]).minor > 0);
+        }
+    }
+
+    #[test]
+    fn grants_and_follow_ups_fall_in_time_order_counted_from_their_anchor() {
+        let rules = nl();
+        let arrived = at(2027, 1, 1);
+        let approved = at(2027, 1, 20);
+        let timeline = reintegration_timeline(&rules, arrived, approved);
+        assert_eq!(
+            timeline.len(),
+            rules.tranches.len() + rules.monitoring.follow_ups.len()
+        );
+        assert!(timeline.windows(2).all(|w| w[0].0 <= w[1].0));
+        for (when, m) in &timeline {
+            if let Milestone::Tranche(i) = m {
+                let t = &rules.tranches[*i];
+                let anchor = match t.after {
+                    Anchor::Arrival => arrived,
+                    Anchor::PlanApproved => approved,
+                };
+                assert_eq!(*when, anchor + t.offset.chrono());
+            }
+        }
+    }
+
+    #[test]
+    fn unpaid_tranches_are_those_neither_paid_nor_voided() {
+        let rules = nl();
+        let names: Vec<String> = rules.tranches.iter().map(|t| t.name.clone()).collect();
+        let mut first = paid(PaymentKind::InKind, 1);
+        first.tranche = names[0].clone();
+        let voided = vec![names[1].clone()];
+        assert_eq!(
+            unpaid_tranches(&rules, &[first], &voided),
+            names[2..].to_vec()
+        );
+    }
+
+    #[test]
+    fn a_score_below_the_threshold_opens_a_referral_in_that_dimension() {
+        let scores = RssScores {
+            economic: 0.7,
+            social: 0.2,
+            psychosocial: 0.1,
+            composite: 0.33,
+        };
+        assert_eq!(referrals(&scores, 0.4), [1, 2]);
+        assert!(referrals(&scores, 0.05).is_empty());
+    }
+}
