@@ -68,14 +68,7 @@ impl FromRequestParts<AppState> for Caller {
         else {
             return Err(refused("the Authorization header must be Bearer <API key>"));
         };
-        let user = state
-            .store
-            .authenticate(key, chrono::Utc::now())
-            .await
-            .map_err(|e| {
-                tracing::warn!(error = %e, "case store unavailable");
-                ApiError::Unavailable("the case store is unavailable; retry later".into())
-            })?;
+        let user = state.store.authenticate(key, chrono::Utc::now()).await?;
         let Some(user) = user else {
             return Err(refused("unknown, revoked or expired API key"));
         };

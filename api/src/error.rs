@@ -56,15 +56,26 @@ pub enum ApiError {
     /// `503 Service Unavailable`: Temporal or the database cannot be reached; retry later.
     #[error("{0}")]
     Unavailable(String),
+    /// The case store failed: `503` (retry later) when the database cannot be reached, `500`
+    /// when it holds something it should not; logged in full, the client sees a generic
+    /// message either way.
+    #[error("the case store is unavailable; retry later")]
+    Store(#[from] homeward_activities::StoreError),
     /// `500 Internal Server Error`: logged in full; the client sees a generic message.
     #[error("internal error")]
     Internal(String),
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    error: &'a str,
+/// Every error's body (also its OpenAPI schema).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// A stable code: invalid_request, unauthorized, forbidden, not_found, conflict,
+    /// unprocessable, payload_too_large, unsupported_media_type, too_many_requests,
+    /// unavailable, internal.
+    error: String,
+    /// What went wrong, for people.
     message: String,
+    /// Field or parameter name to problem, for 400s.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     fields: BTreeMap<String, String>,
 }
@@ -104,6 +115,10 @@ impl ApiError {
                 (StatusCode::TOO_MANY_REQUESTS, "too_many_requests")
             }
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::Store(homeward_activities::StoreError::Database(_)) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+            }
+            ApiError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -122,12 +137,19 @@ impl IntoResponse for ApiError {
             ApiError::BadRequest { fields, .. } => fields.clone(),
             _ => BTreeMap::new(),
         };
-        if let ApiError::Internal(detail) = &self {
-            tracing::error!(error = %detail, "request failed");
+        match &self {
+            ApiError::Internal(detail) => tracing::error!(error = %detail, "request failed"),
+            ApiError::Store(e) => tracing::error!(error = %e, "case store failed"),
+            _ => {}
         }
+        let message = match &self {
+            ApiError::Store(homeward_activities::StoreError::Database(_)) => self.to_string(),
+            ApiError::Store(_) => "internal error".to_owned(),
+            _ => self.to_string(),
+        };
         let body = ErrorBody {
-            error: code,
-            message: self.to_string(),
+            error: code.to_owned(),
+            message,
             fields,
         };
         let mut response = (status, Json(body)).into_response();

@@ -13,7 +13,7 @@ use homeward_workflows::tasks::{Role, Task};
 use crate::auth::Caller;
 
 /// A case as a reception partner sees it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PartnerCaseView {
     /// The case's public reference.
     pub reference: CaseRef,
@@ -42,7 +42,7 @@ pub struct PartnerCaseView {
 }
 
 /// The answer of `GET /api/v1/cases/{ref}` and of every decision: the view the caller may see.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum CaseFor {
     /// Office staff, auditors, admins.

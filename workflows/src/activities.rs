@@ -115,7 +115,7 @@ pub struct Offer {
 }
 
 /// Book an offer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OrderRequest {
     /// `<ref>:booking:<attempt>`: a retried call finds the order it already created.
     pub idempotency_key: String,
@@ -126,7 +126,7 @@ pub struct OrderRequest {
 }
 
 /// A booked order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Order {
     /// The partner's order id.
     pub order_id: String,
@@ -148,7 +148,7 @@ pub struct OrderStatus {
 }
 
 /// Where a disbursement stands at the payment provider.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PaymentState {
     /// Accepted, not yet confirmed by the provider.
@@ -186,7 +186,7 @@ pub struct Disbursement {
 }
 
 /// The provider's receipt.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Receipt {
     /// The provider's payment id.
     pub payment_id: String,

@@ -55,7 +55,7 @@ impl Role {
 
 /// Who acts: an authenticated user's id and the role they act in. The id is opaque (`u-…`),
 /// never a name.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Actor {
     /// The user's id.
     pub id: String,

@@ -60,6 +60,23 @@ macro_rules! parsed_string_type {
 /// paragraph, not for a document pasted by mistake.
 pub const MAX_FREE_TEXT: usize = 2000;
 
+/// The OpenAPI schema of a domain string type, from the rule its `parse` applies.
+macro_rules! string_schema {
+    ($ty:ident, $description:expr, $pattern:expr, $example:expr) => {
+        impl utoipa::PartialSchema for $ty {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .description(Some($description))
+                    .pattern(Some($pattern))
+                    .examples([serde_json::json!($example)])
+                    .into()
+            }
+        }
+        impl utoipa::ToSchema for $ty {}
+    };
+}
+
 /// Crockford base32: no I, L, O or U, so a reference read over the phone is unambiguous.
 const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 const CASE_REF_PREFIX: &str = "HW-";
@@ -72,6 +89,12 @@ const CASE_REF_LEN: usize = 12;
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CaseRef(String);
 parsed_string_type!(CaseRef);
+string_schema!(
+    CaseRef,
+    "A case's reference: HW- and 12 characters of Crockford base32",
+    "^HW-[0-9A-HJKMNP-TV-Z]{12}$",
+    "HW-7K3M9Q2XA4TB"
+);
 
 impl CaseRef {
     /// Parses a reference, accepting lower case and trimming surrounding white space.
@@ -105,6 +128,12 @@ impl CaseRef {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ProgrammeId(String);
 parsed_string_type!(ProgrammeId);
+string_schema!(
+    ProgrammeId,
+    "A programme id from GET /api/v1/programmes",
+    "^[a-z0-9][a-z0-9-]{1,39}$",
+    "nl-avrr"
+);
 
 impl ProgrammeId {
     /// Lower-case letters, digits and dashes, 2 to 40 characters.
@@ -129,6 +158,12 @@ impl ProgrammeId {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Language(String);
 parsed_string_type!(Language);
+string_schema!(
+    Language,
+    "The language the returnee reads messages in, ISO 639-1",
+    "^[A-Za-z]{2}$",
+    "ar"
+);
 
 impl Language {
     /// Two ASCII letters; upper case is accepted and normalised to lower case.
@@ -148,6 +183,12 @@ impl Language {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CountryCode(String);
 parsed_string_type!(CountryCode);
+string_schema!(
+    CountryCode,
+    "An ISO 3166-1 alpha-3 country code",
+    "^[A-Za-z]{3}$",
+    "IRQ"
+);
 
 impl CountryCode {
     /// Three ASCII letters; lower case is accepted and normalised to upper case.
@@ -192,6 +233,18 @@ impl HouseholdSize {
         self.0
     }
 }
+
+impl utoipa::PartialSchema for HouseholdSize {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::Integer)
+            .description(Some("How many people return together"))
+            .minimum(Some(1))
+            .maximum(Some(Self::MAX))
+            .into()
+    }
+}
+impl utoipa::ToSchema for HouseholdSize {}
 
 impl<'de> Deserialize<'de> for HouseholdSize {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -356,8 +409,9 @@ impl Member {
 }
 
 /// The minimal intake that opens a case. Household members' personal data is kept out of
-/// workflow inputs altogether; members appear only as age groups and vulnerabilities.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// workflow inputs altogether; members appear only as age groups and vulnerabilities. Also
+/// the body of `POST /api/v1/cases` (its OpenAPI schema).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Intake {
     /// The programme whose rules govern the case, as they were on the day it opened.
     pub programme: ProgrammeId,

@@ -54,7 +54,7 @@ pub struct RssAnswers {
 }
 
 /// RSS scores, each from 0 (worst) to 1 (best).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RssScores {
     /// Economic dimension.
     pub economic: f64,

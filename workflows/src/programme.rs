@@ -52,7 +52,7 @@ impl<'de> Deserialize<'de> for Span {
 }
 
 /// An amount of money in minor units (cents) of a currency. Never a float.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Money {
     /// Minor units, e.g. 180000 for EUR 1,800.00.
     pub minor: i64,
@@ -61,7 +61,7 @@ pub struct Money {
 }
 
 /// How a tranche is paid.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PaymentKind {
     /// To the returnee (bank or mobile money); capped per programme.

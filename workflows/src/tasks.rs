@@ -205,7 +205,7 @@ impl fmt::Display for TaskType {
 }
 
 /// An open task.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Task {
     /// Unique within the case.
     pub id: u32,

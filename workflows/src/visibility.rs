@@ -103,7 +103,7 @@ pub struct CaseMemo {
 
 /// What an inbox shows of an open task: what, for whom, by when. Published in the workflow's
 /// memo, so carries no personal data and no free text (a partner's message stays in the case).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TaskSummary {
     /// Unique within the case.
     pub id: u32,

@@ -43,10 +43,13 @@ pub fn router() -> Router<AppState> {
 }
 
 /// The answer to `POST /api/v1/cases`.
-#[derive(Debug, Serialize)]
-struct CaseOpened {
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct CaseOpened {
+    /// The new case's reference.
     reference: CaseRef,
+    /// Its stage.
     stage: Stage,
+    /// Where to read it.
     href: String,
 }
 
@@ -171,17 +174,17 @@ fn sha256_hex(parts: &[&[u8]]) -> String {
     post,
     path = "/api/v1/cases",
     tag = "cases",
-    request_body = crate::openapi::OpenCaseDoc,
+    request_body = homeward_workflows::domain::Intake,
     params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters")),
     responses(
-        (status = 201, description = "Opened (or, with a used key, the first case)", body = crate::openapi::CaseOpenedDoc),
-        (status = 400, description = "A bad field or parameter, named", body = crate::openapi::ErrorDoc),
-        (status = 401, description = "No valid API key", body = crate::openapi::ErrorDoc),
-        (status = 403, description = "Not a return officer", body = crate::openapi::ErrorDoc),
-        (status = 409, description = "Reference collision; retry", body = crate::openapi::ErrorDoc),
-        (status = 413, description = "Body too large", body = crate::openapi::ErrorDoc),
-        (status = 415, description = "Not JSON", body = crate::openapi::ErrorDoc),
-        (status = 422, description = "Idempotency-Key used for another request", body = crate::openapi::ErrorDoc),
+        (status = 201, description = "Opened (or, with a used key, the first case)", body = CaseOpened),
+        (status = 400, description = "A bad field or parameter, named", body = crate::error::ErrorBody),
+        (status = 401, description = "No valid API key", body = crate::error::ErrorBody),
+        (status = 403, description = "Not a return officer", body = crate::error::ErrorBody),
+        (status = 409, description = "Reference collision; retry", body = crate::error::ErrorBody),
+        (status = 413, description = "Body too large", body = crate::error::ErrorBody),
+        (status = 415, description = "Not JSON", body = crate::error::ErrorBody),
+        (status = 422, description = "Idempotency-Key used for another request", body = crate::error::ErrorBody),
     ),
     security(("api_key" = []))
 )]
@@ -215,8 +218,7 @@ pub(crate) async fn open_case(
         match state
             .store
             .claim_idempotency_key(&key_hash, &request_hash, &reference, opened_at)
-            .await
-            .map_err(|e| ApiError::Internal(e.to_string()))?
+            .await?
         {
             Claim::New => {}
             Claim::Used {
@@ -309,8 +311,9 @@ pub(crate) async fn open_case(
 }
 
 /// A page of cases.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct CaseList {
+    /// The cases on this page, newest first.
     cases: Vec<CaseSummary>,
     /// Pass as `page_token` for the next page; absent on the last.
     next_page_token: Option<String>,
@@ -359,9 +362,9 @@ pub(crate) fn scope_filter(caller: &Caller) -> Option<String> {
         ("page_token" = Option<String>, Query, description = "From the previous page"),
     ),
     responses(
-        (status = 200, description = "A page of cases", body = serde_json::Value),
-        (status = 400, description = "A bad field or parameter, named", body = crate::openapi::ErrorDoc),
-        (status = 401, description = "No valid API key", body = crate::openapi::ErrorDoc),
+        (status = 200, description = "A page of cases", body = CaseList),
+        (status = 400, description = "A bad field or parameter, named", body = crate::error::ErrorBody),
+        (status = 401, description = "No valid API key", body = crate::error::ErrorBody),
     ),
     security(("api_key" = []))
 )]
@@ -455,10 +458,10 @@ pub(crate) async fn query_view(
     tag = "cases",
     params(("reference" = String, Path, pattern = r"^HW-[0-9A-HJKMNP-TV-Z]{12}$", description = "HW- and 12 characters")),
     responses(
-        (status = 200, description = "The case", body = serde_json::Value),
-        (status = 400, description = "A bad field or parameter, named", body = crate::openapi::ErrorDoc),
-        (status = 401, description = "No valid API key", body = crate::openapi::ErrorDoc),
-        (status = 404, description = "No such case in your scope", body = crate::openapi::ErrorDoc),
+        (status = 200, description = "The case, as the caller may see it", body = CaseFor),
+        (status = 400, description = "A bad field or parameter, named", body = crate::error::ErrorBody),
+        (status = 401, description = "No valid API key", body = crate::error::ErrorBody),
+        (status = 404, description = "No such case in your scope", body = crate::error::ErrorBody),
     ),
     security(("api_key" = []))
 )]
@@ -485,10 +488,7 @@ pub(crate) async fn check_scope(
     caller: &Caller,
     reference: &CaseRef,
 ) -> Result<(), ApiError> {
-    let record = state.store.get_case(reference).await.map_err(|e| {
-        tracing::warn!(error = %e, "case store unavailable");
-        ApiError::Unavailable("the case store is unavailable; retry later".into())
-    })?;
+    let record = state.store.get_case(reference).await?;
     let stage = record.as_ref().and_then(|r| {
         Stage::ALL
             .into_iter()

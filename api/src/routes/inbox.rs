@@ -30,20 +30,25 @@ pub fn router() -> Router<AppState> {
 }
 
 /// One task in an inbox.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct InboxItem {
+    /// The case.
     reference: CaseRef,
+    /// The task.
     #[serde(flatten)]
     task: TaskSummary,
+    /// Past its due date.
     overdue: bool,
     /// The caller asked for this approval, so another person must give it (four-eyes).
     requested_by_you: bool,
+    /// Where to complete it.
     href: String,
 }
 
 /// An inbox page.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct Inbox {
+    /// The tasks on this page, earliest due first.
     tasks: Vec<InboxItem>,
     /// Tasks matching, over every page.
     total: usize,
@@ -66,9 +71,9 @@ pub(crate) struct Inbox {
         ("offset" = Option<i64>, Query, minimum = 0, description = "From next_offset"),
     ),
     responses(
-        (status = 200, description = "Tasks", body = serde_json::Value),
-        (status = 400, description = "A bad field or parameter, named", body = crate::openapi::ErrorDoc),
-        (status = 401, description = "No valid API key", body = crate::openapi::ErrorDoc),
+        (status = 200, description = "Tasks", body = Inbox),
+        (status = 400, description = "A bad field or parameter, named", body = crate::error::ErrorBody),
+        (status = 401, description = "No valid API key", body = crate::error::ErrorBody),
     ),
     security(("api_key" = []))
 )]

@@ -22,7 +22,7 @@ pub fn router() -> Router<AppState> {
     tag = "programmes",
     responses(
         (status = 200, description = "Programmes", body = serde_json::Value),
-        (status = 401, description = "No valid API key", body = crate::openapi::ErrorDoc),
+        (status = 401, description = "No valid API key", body = crate::error::ErrorBody),
     ),
     security(("api_key" = []))
 )]

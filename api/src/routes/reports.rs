@@ -32,8 +32,8 @@ pub fn router() -> Router<AppState> {
     tag = "reports",
     responses(
         (status = 200, description = "Statistics", body = serde_json::Value),
-        (status = 400, description = "A bad field or parameter, named", body = crate::openapi::ErrorDoc),
-        (status = 401, description = "No valid API key", body = crate::openapi::ErrorDoc),
+        (status = 400, description = "A bad field or parameter, named", body = crate::error::ErrorBody),
+        (status = 401, description = "No valid API key", body = crate::error::ErrorBody),
     ),
     security(("api_key" = []))
 )]
@@ -50,12 +50,7 @@ pub(crate) async fn statistics(
         .acquire()
         .await
         .map_err(|_| ApiError::Unavailable("shutting down".into()))?;
-    state
-        .store
-        .statistics(&caller.actor.scope())
-        .await
-        .map(Json)
-        .map_err(|e| ApiError::Internal(e.to_string()))
+    Ok(Json(state.store.statistics(&caller.actor.scope()).await?))
 }
 
 /// Rows read from the store at a time while streaming an export.
@@ -76,9 +71,9 @@ const AUDIT_COLUMNS: &str = "id,occurred_at,case,actor,role,action,outcome,detai
     ),
     responses(
         (status = 200, description = "CSV", content_type = "text/csv", body = String),
-        (status = 400, description = "A bad field or parameter, named", body = crate::openapi::ErrorDoc),
-        (status = 401, description = "No valid API key", body = crate::openapi::ErrorDoc),
-        (status = 403, description = "Not an auditor or admin", body = crate::openapi::ErrorDoc),
+        (status = 400, description = "A bad field or parameter, named", body = crate::error::ErrorBody),
+        (status = 401, description = "No valid API key", body = crate::error::ErrorBody),
+        (status = 403, description = "Not an auditor or admin", body = crate::error::ErrorBody),
     ),
     security(("api_key" = []))
 )]
@@ -104,8 +99,7 @@ pub(crate) async fn audit_csv(
     let first = state
         .store
         .audit_export(case.as_ref(), after, EXPORT_PAGE.min(limit))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        .await?;
     let store = state.store.clone();
     let mut head = String::from(AUDIT_COLUMNS);
     head.push_str("\r\n");

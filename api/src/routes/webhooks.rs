@@ -34,10 +34,10 @@ pub fn router() -> Router<AppState> {
     responses(
         (status = 202, description = "Accepted: the case was told (it confirms with the provider)"),
         (status = 200, description = "An event seen before: acknowledged, ignored"),
-        (status = 400, description = "A malformed signature header, or a signed body that is not a disbursement event; the field named", body = crate::openapi::ErrorDoc),
-        (status = 401, description = "Missing, stale or wrong signature", body = crate::openapi::ErrorDoc),
-        (status = 404, description = "No open case with that reference", body = crate::openapi::ErrorDoc),
-        (status = 503, description = "Temporal is unavailable; send it again", body = crate::openapi::ErrorDoc),
+        (status = 400, description = "A malformed signature header, or a signed body that is not a disbursement event; the field named", body = crate::error::ErrorBody),
+        (status = 401, description = "Missing, stale or wrong signature", body = crate::error::ErrorBody),
+        (status = 404, description = "No open case with that reference", body = crate::error::ErrorBody),
+        (status = 503, description = "Temporal is unavailable; send it again", body = crate::error::ErrorBody),
     )
 )]
 pub(crate) async fn payment_settled(
@@ -67,16 +67,7 @@ pub(crate) async fn payment_settled(
     // An event acted on before (the provider retried, or someone replays a captured one) is
     // acknowledged and ignored. Recorded only once the case was told, so a delivery that
     // failed here can be retried by the provider.
-    let unavailable = |e: homeward_activities::StoreError| {
-        tracing::warn!(error = %e, "case store unavailable");
-        ApiError::Unavailable("the case store is unavailable; retry later".into())
-    };
-    if state
-        .store
-        .webhook_event_seen(&event.id)
-        .await
-        .map_err(unavailable)?
-    {
+    if state.store.webhook_event_seen(&event.id).await? {
         tracing::info!(case = %reference, "payment webhook event seen before; ignored");
         return Ok(StatusCode::OK);
     }
@@ -104,7 +95,6 @@ pub(crate) async fn payment_settled(
     state
         .store
         .record_webhook_event(&event.id, chrono::Utc::now())
-        .await
-        .map_err(unavailable)?;
+        .await?;
     Ok(StatusCode::ACCEPTED)
 }

@@ -45,7 +45,7 @@ pub enum ClosureReason {
 }
 
 /// How the case ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Closure {
     /// Why.
     pub reason: ClosureReason,
@@ -58,7 +58,7 @@ pub struct Closure {
 }
 
 /// An accepted human decision, kept in the case's history.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DecisionRecord {
     /// The task it completed (0 for withdrawal and early closure).
     pub task_id: u32,
@@ -75,7 +75,7 @@ pub struct DecisionRecord {
 }
 
 /// A compensation done while unwinding a withdrawn or closed case.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Compensation {
     /// The flight order was cancelled.
@@ -93,7 +93,7 @@ pub enum Compensation {
 }
 
 /// A tranche's payment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PaymentRecord {
     /// The tranche's name.
     pub tranche: String,
@@ -108,7 +108,7 @@ pub struct PaymentRecord {
 }
 
 /// One monitoring follow-up's scores.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ScoreRecord {
     /// Which follow-up (0-based).
     pub follow_up: u32,
@@ -117,7 +117,7 @@ pub struct ScoreRecord {
 }
 
 /// What the case has established so far; carried across continue-as-new.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Facts {
     /// The travel document's last valid day.
     pub document_expires_on: Option<chrono::NaiveDate>,
@@ -232,7 +232,7 @@ pub struct EarlyClosure {
 }
 
 /// What `GET /api/v1/cases/{ref}` shows of a case: no personal data.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CaseView {
     /// The case's public reference.
     pub reference: CaseRef,
