@@ -6,6 +6,11 @@
 //! Keys (see ARCHITECTURE.md, "Keys"):
 //! - `keys.decisions`: seals every decision the API sends a case; every api and worker process
 //!   needs the same one (`homeward_workflows::seal`).
+//! - `keys.kek` (and `keys.previous_keks`): wraps each case's data key in the person vault
+//!   (`homeward_activities::vault`).
+//! - `keys.blind_index`: keys the index that finds people without decrypting them.
+//! - `keys.payloads` (and `keys.previous_payloads`): the payload codec's key: every payload in
+//!   Temporal's history is encrypted with it (`homeward_activities::codec`).
 
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
@@ -14,15 +19,31 @@ use std::path::Path;
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
 
+use std::sync::Arc;
+
+use homeward_activities::codec::PayloadCodecKeys;
+use homeward_activities::vault::{IndexKey, LocalKeys};
 use homeward_workflows::seal::DecisionKey;
 
 use crate::settings::{ConfigError, Settings};
 
 /// The keys a process works with, parsed.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Keys {
     /// Seals decisions (api) and checks the seals (worker).
     pub decisions: DecisionKey,
+    /// Wraps and unwraps the person vault's data keys.
+    pub kek: Arc<LocalKeys>,
+    /// The blind index's key.
+    pub index: IndexKey,
+    /// The payload codec's keys.
+    pub payloads: PayloadCodecKeys,
+}
+
+impl std::fmt::Debug for Keys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Keys([REDACTED])")
+    }
 }
 
 /// A key's bytes from its hex text, or a config error naming it.
@@ -36,28 +57,70 @@ fn parse(name: &str, hex_text: &str) -> Result<Vec<u8>, ConfigError> {
     }
 }
 
+/// A required key's 32 bytes, or a config error naming it.
+fn required(name: &str, value: Option<&SecretString>) -> Result<[u8; 32], ConfigError> {
+    let value = value.ok_or_else(|| {
+        ConfigError::new(format!(
+            "key keys.{name}: is required (64 hex characters; the same for every api and \
+             worker); set HOMEWARD_KEYS__{}",
+            name.to_ascii_uppercase()
+        ))
+    })?;
+    array(name, value)
+}
+
+fn array(name: &str, value: &SecretString) -> Result<[u8; 32], ConfigError> {
+    let bytes = parse(name, value.expose_secret())?;
+    bytes
+        .try_into()
+        .map_err(|_| ConfigError::new(format!("key keys.{name}: must be 32 bytes")))
+}
+
 impl Keys {
-    /// The keys in `settings`; a missing one is a config error naming it.
+    /// The keys in `settings`; a missing or malformed one is a config error naming it.
     pub fn from_settings(settings: &Settings) -> Result<Self, ConfigError> {
-        let decisions = settings.keys.decisions.as_ref().ok_or_else(|| {
-            ConfigError::new(
-                "key keys.decisions: is required (64 hex characters; the same for every api and \
-                 worker); set HOMEWARD_KEYS__DECISIONS",
-            )
-        })?;
-        let bytes = parse("decisions", decisions.expose_secret())?;
-        let decisions = DecisionKey::new(&bytes)
+        let k = &settings.keys;
+        let decisions = DecisionKey::new(&required("decisions", k.decisions.as_ref())?)
             .ok_or_else(|| ConfigError::new("key keys.decisions: too short"))?;
-        Ok(Self { decisions })
+        let previous_keks = k
+            .previous_keks
+            .iter()
+            .map(|p| array("previous_keks", p))
+            .collect::<Result<Vec<_>, _>>()?;
+        let previous_payloads = k
+            .previous_payloads
+            .iter()
+            .map(|p| array("previous_payloads", p))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            decisions,
+            kek: Arc::new(LocalKeys::new(
+                required("kek", k.kek.as_ref())?,
+                previous_keks,
+            )),
+            index: IndexKey::new(required("blind_index", k.blind_index.as_ref())?),
+            payloads: PayloadCodecKeys::new(
+                required("payloads", k.payloads.as_ref())?,
+                previous_payloads,
+            ),
+        })
     }
 }
 
 /// For `homeward dev`: fills every key the configuration leaves unset from `keys.dir`,
 /// creating the file (0600, in a 0700 folder) with fresh random bytes the first time.
 pub fn fill_dev_keys(settings: &mut Settings) -> anyhow::Result<()> {
-    if settings.keys.decisions.is_none() {
-        let text = dev_key(&settings.keys.dir, "decisions")?;
-        settings.keys.decisions = Some(SecretString::from(text));
+    let dir = settings.keys.dir.clone();
+    let k = &mut settings.keys;
+    for (name, slot) in [
+        ("decisions", &mut k.decisions),
+        ("kek", &mut k.kek),
+        ("blind_index", &mut k.blind_index),
+        ("payloads", &mut k.payloads),
+    ] {
+        if slot.is_none() {
+            *slot = Some(SecretString::from(dev_key(&dir, name)?));
+        }
     }
     Ok(())
 }

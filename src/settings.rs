@@ -67,6 +67,25 @@ pub struct KeySettings {
     /// for every api and worker process. Prefer HOMEWARD_KEYS__DECISIONS.
     #[serde(default)]
     pub decisions: Option<SecretString>,
+    /// The key-encryption key: wraps each case's data key in the person vault. Prefer
+    /// HOMEWARD_KEYS__KEK. After rotating it, keep the old one in `previous_keks` until
+    /// `homeward keys rewrap` has re-wrapped every data key.
+    #[serde(default)]
+    pub kek: Option<SecretString>,
+    /// Earlier key-encryption keys, still accepted to unwrap data keys.
+    #[serde(default)]
+    pub previous_keks: Vec<SecretString>,
+    /// The blind index's key (searching people without decrypting them). Never rotated
+    /// without rebuilding the index.
+    #[serde(default)]
+    pub blind_index: Option<SecretString>,
+    /// Encrypts every payload in Temporal's history (the payload codec). Prefer
+    /// HOMEWARD_KEYS__PAYLOADS.
+    #[serde(default)]
+    pub payloads: Option<SecretString>,
+    /// Earlier payload keys, still accepted to decrypt histories written with them.
+    #[serde(default)]
+    pub previous_payloads: Vec<SecretString>,
 }
 
 /// Where the HTTP API listens.

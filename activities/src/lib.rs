@@ -17,6 +17,7 @@
 
 pub mod bench;
 pub mod case_store;
+pub mod codec;
 pub mod http_partners;
 pub mod journal;
 pub mod notices;
@@ -25,6 +26,7 @@ pub mod reports;
 pub mod sandbox;
 pub mod store;
 pub mod users;
+pub mod vault;
 
 pub use case_store::CaseStoreActivitiesImpl;
 pub use partners::{LocalLedger, PartnerActivities, Partners};

@@ -20,7 +20,7 @@ pub struct DomainError {
 }
 
 impl DomainError {
-    fn new(field: &'static str, problem: impl Into<String>) -> Self {
+    pub(crate) fn new(field: &'static str, problem: impl Into<String>) -> Self {
         Self {
             field,
             problem: problem.into(),

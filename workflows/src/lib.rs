@@ -9,6 +9,7 @@
 //! - [`rules`]: the AVRR rules a case applies, as pure functions with their unit tests.
 //! - [`visibility`], [`idempotency`]: contracts with other processes (search attributes and
 //!   memo; idempotency keys), defined once.
+//! - [`person`]: the returnee as a person (names, documents, phone, …): never in a workflow.
 //! - [`seal`]: decision seals: the API signs each decision, the worker refuses unsigned ones.
 //! - [`twin`]: the benchmark's twin workflow (same engine work as a case, no domain logic).
 //!
@@ -21,6 +22,7 @@ pub mod domain;
 pub mod idempotency;
 pub mod ids;
 pub mod outcomes;
+pub mod person;
 pub mod programme;
 pub mod return_case;
 pub mod rules;
