@@ -270,6 +270,9 @@ fn the_published_sandbox_secret_is_refused_outside_dev() {
         let out = homeward().arg(command).output().expect("runs");
         assert_eq!(out.status.code(), Some(2), "{command}");
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains("key partners.webhook_secret"), "{command}: {err}");
+        assert!(
+            err.contains("key partners.webhook_secret"),
+            "{command}: {err}"
+        );
     }
 }
