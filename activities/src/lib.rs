@@ -5,7 +5,8 @@
 //! - [`bench`]: the benchmark twin's no-op activity.
 //! - [`case_store`]: the activities that write workflow facts into the store.
 //! - [`reports`]: statistics, the audit export, mirrored outcomes and idempotency keys.
-//! - [`http_partners`]: the partners' HTTP clients (the only code that knows wire formats).
+//! - [`http_partners`]: the partners' HTTP clients, and the payment webhook's signature.
+//! - [`wire`]: the partners' wire formats, one submodule per partner (clients and sandbox).
 //! - [`sandbox`]: the local partner sandbox server (same wire formats, ledger, faults).
 //! - [`partners`]: travel, payments and outreach as traits, their activities, and the
 //!   in-process ledger (the tests' partner, and the sandbox's books).
@@ -25,6 +26,7 @@ pub mod reports;
 pub mod sandbox;
 pub mod store;
 pub mod users;
+pub mod wire;
 
 pub use case_store::CaseStoreActivitiesImpl;
 pub use partners::{LocalLedger, PartnerActivities, Partners};

@@ -26,9 +26,10 @@ use homeward_workflows::activities::{
 use homeward_workflows::domain::{CaseRef, CountryCode, Language};
 use homeward_workflows::programme::{Money, PaymentKind};
 
-use crate::http_partners::{from_minor, payment_webhook, to_minor};
+use crate::http_partners::payment_webhook;
 use crate::notices::{Channel, Message};
 use crate::partners::{LocalLedger, Outreach, PartnerError, PaymentProvider, TravelPartner};
+use crate::wire::{from_minor, to_minor};
 
 /// Faults the sandbox injects.
 #[derive(Debug, Clone, Default)]
