@@ -13,8 +13,9 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use homeward_activities::notices::Templates;
-use homeward_activities::{CaseStore, LocalLedger, Partners};
+use homeward_activities::{CaseStore, Partners};
 use homeward_api::{ApiMetrics, AppState};
+use homeward_devkit::ledger::{LocalLedger, local_partners_with};
 use homeward_worker::{TemporalConnection, WorkerTuning};
 
 use crate::settings::{PartnerMode, PartnerOverride, Settings};
@@ -219,15 +220,8 @@ pub fn partners_from(settings: &Settings) -> anyhow::Result<Partners> {
     let p = &settings.partners;
     let templates = Arc::new(templates_from(settings)?);
     match p.mode {
-        PartnerMode::Local => {
-            let ledger = Arc::new(LocalLedger::new());
-            Ok(Partners {
-                travel: ledger.clone(),
-                payments: ledger.clone(),
-                outreach: ledger,
-                templates,
-            })
-        }
+        // The devkit's in-process ledger: for development only (nothing leaves the process).
+        PartnerMode::Local => Ok(local_partners_with(Arc::new(LocalLedger::new()), templates)),
         PartnerMode::Http => {
             let endpoint = |url: &url::Url, own: &PartnerOverride| Endpoint {
                 base_url: url.clone(),

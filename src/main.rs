@@ -13,7 +13,7 @@ use secrecy::ExposeSecret;
 use homeward::application::{Application, Role, shutdown_signal};
 use homeward::devserver::{DevServer, DevServerConfig, db_file_in};
 use homeward::settings::{CONFIG_FILE_ENV, LogFormat, Settings};
-use homeward_activities::sandbox::Sandbox;
+use homeward_devkit::sandbox::{Sandbox, SandboxFaults, Webhook};
 
 /// Homeward: assisted voluntary return and reintegration cases as durable workflows.
 #[derive(Debug, Parser)]
@@ -472,7 +472,7 @@ async fn start_sandbox(
     settings: &Settings,
 ) -> anyhow::Result<(std::net::SocketAddr, tokio::task::JoinHandle<()>)> {
     let sb = &settings.sandbox;
-    let faults = homeward_activities::sandbox::SandboxFaults {
+    let faults = SandboxFaults {
         error_rate: sb.error_rate,
         timeout_rate: sb.timeout_rate,
         hang: settings.partners.timeout + Duration::from_secs(5),
@@ -485,7 +485,7 @@ async fn start_sandbox(
             .webhook_url
             .clone()
             .zip(settings.partners.webhook_secret())
-            .map(|(url, secret)| homeward_activities::sandbox::Webhook { url, secret }),
+            .map(|(url, secret)| Webhook { url, secret }),
     };
     let sandbox = if sb.ledger == "memory" {
         Sandbox::new(faults, sb.seed)

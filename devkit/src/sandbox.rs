@@ -26,10 +26,12 @@ use homeward_workflows::activities::{
 use homeward_workflows::domain::{CaseRef, CountryCode, Language};
 use homeward_workflows::programme::{Money, PaymentKind};
 
-use crate::http_partners::payment_webhook;
-use crate::notices::{Channel, Message};
-use crate::partners::{LocalLedger, Outreach, PartnerError, PaymentProvider, TravelPartner};
-use crate::wire::{from_minor, to_minor};
+use homeward_activities::http_partners::payment_webhook;
+use homeward_activities::notices::{Channel, Message};
+use homeward_activities::partners::{Outreach, PartnerError, PaymentProvider, TravelPartner};
+use homeward_activities::wire::{from_minor, to_minor};
+
+use crate::ledger::{Confirmation, Faults, LocalLedger};
 
 /// Faults the sandbox injects.
 #[derive(Debug, Clone, Default)]
@@ -113,13 +115,13 @@ impl Sandbox {
         Ok(sandbox)
     }
 
-    fn ledger_faults(faults: &SandboxFaults) -> crate::partners::Faults {
-        crate::partners::Faults {
+    fn ledger_faults(faults: &SandboxFaults) -> Faults {
+        Faults {
             departs_in: faults.departs_in,
             // Pending until the settlement timer below settles it.
             confirmation: match faults.confirm_after {
-                Some(_) => crate::partners::Confirmation::WhenSettled,
-                None => crate::partners::Confirmation::AtOnce,
+                Some(_) => Confirmation::WhenSettled,
+                None => Confirmation::AtOnce,
             },
             ..Default::default()
         }
