@@ -2,7 +2,6 @@
 //!
 //! - [`store`]: the case store (sqlx; SQLite or PostgreSQL by URL scheme).
 //! - [`users`]: users and their API keys (hashed; expiry, revocation, rotation).
-//! - [`bench`]: the benchmark twin's no-op activity.
 //! - [`case_store`]: the activities that write workflow facts into the store.
 //! - [`reports`]: statistics, the audit export, mirrored outcomes and idempotency keys.
 //! - [`partners`]: travel, payments and outreach as traits, and their activities.
@@ -13,9 +12,9 @@
 //!
 //! Activities are thin: each body calls a plain function that can be tested without Temporal.
 //! Only this crate knows SQL and partner wire formats; it knows nothing of HTTP status codes.
-//! Fakes (the in-process ledger, the sandbox) live in `homeward-devkit`.
+//! Fakes (the in-process ledger, the sandbox, the benchmark's twin and its no-op activity)
+//! live in `homeward-devkit`, which no production worker registers.
 
-pub mod bench;
 pub mod case_store;
 pub mod http_partners;
 pub mod notices;

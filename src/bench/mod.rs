@@ -30,9 +30,9 @@ use temporalio_common::protos::temporal::api::enums::v1::EventType;
 use temporalio_common::protos::temporal::api::workflowservice::v1::GetWorkflowExecutionHistoryRequest;
 use tokio::sync::Semaphore;
 
+use homeward_devkit::twin::{Twin, TwinShape};
 use homeward_workflows::domain::CountryCode;
 use homeward_workflows::tasks::Role;
-use homeward_workflows::twin::{Twin, TwinShape};
 
 use crate::settings::Settings;
 use driver::{Pair, Tally};

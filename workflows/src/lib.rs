@@ -6,7 +6,6 @@
 //! - [`activities`]: the contracts of the activities workflows call (implemented elsewhere).
 //! - [`return_case`]: the ReturnCase workflow, one per case, from intake to closure.
 //! - [`seal`]: decision seals: the API signs each decision, the worker refuses unsigned ones.
-//! - [`twin`]: the benchmark's twin workflow (same engine work as a case, no domain logic).
 //!
 //! This crate does no I/O and reads no clock: everything here must replay deterministically.
 //! It depends on neither sqlx, reqwest nor tokio; CI checks that.
@@ -19,7 +18,6 @@ pub mod return_case;
 pub mod seal;
 mod steps;
 pub mod tasks;
-pub mod twin;
 
 /// The task queue every Homeward worker polls.
 pub const TASK_QUEUE: &str = "homeward-cases";

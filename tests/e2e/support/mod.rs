@@ -109,7 +109,8 @@ impl RunningApp {
                 .enable_all()
                 .build()?;
             runtime.block_on(async move {
-                let app = match Application::build_with(&settings, Role::Both, true, partners).await
+                let app = match Application::build_with(&settings, Role::Both, true, partners, None)
+                    .await
                 {
                     Ok(app) => app,
                     Err(e) => {
