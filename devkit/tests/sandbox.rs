@@ -294,3 +294,93 @@ async fn the_sandbox_refuses_the_inputs_it_is_told_to_with_a_4xx() {
         .await
         .expect("others are paid");
 }
+
+#[tokio::test]
+async fn a_body_the_sandbox_cannot_read_is_refused_with_the_field_named() {
+    use homeward_devkit::sandbox::{Sandbox, SandboxFaults};
+    let (addr, _task) = Sandbox::new(SandboxFaults::default(), 1)
+        .serve(0)
+        .await
+        .expect("serve");
+    let http = reqwest::Client::new();
+    let post = |path: &str, key: Option<&str>, body: &str| {
+        let mut request = http
+            .post(format!("http://{addr}{path}"))
+            .header("content-type", "application/json")
+            .body(body.to_owned());
+        if let Some(key) = key {
+            request = request.header("idempotency-key", key);
+        }
+        request.send()
+    };
+    // (path, key, body, status, the start of the partner's message)
+    let cases = [
+        (
+            "/air/orders",
+            Some("k1"),
+            r#"{"data":{"metadata":{"case":"HW-0123456789AB"},"selected_offers":"off_1"}}"#,
+            422,
+            "data.selected_offers: invalid type",
+        ),
+        (
+            "/air/orders",
+            Some("k2"),
+            r#"{"data":{"metadata":{"case":"nobody"},"selected_offers":["off_1"]}}"#,
+            422,
+            "data.metadata.case",
+        ),
+        (
+            "/disbursements",
+            Some("k3"),
+            r#"{"reference":"HW-0123456789AB","kind":"cash","tranche":"start"}"#,
+            422,
+            "body: missing field `amount`",
+        ),
+        (
+            "/disbursements",
+            Some("k4"),
+            r#"{"reference":"HW-0123456789AB","kind":"cash","amount":"1.234"}"#,
+            422,
+            "amount: ",
+        ),
+        (
+            "/messages",
+            Some("k5"),
+            r#"{"channel":"sms","language":"en","subject":"s","template":"flight_booked","text":"t","to":{"audience":"neighbours","case":"HW-0123456789AB"}}"#,
+            422,
+            "to.audience: unknown variant",
+        ),
+        (
+            "/messages",
+            Some("k6"),
+            r#"{"channel":"sms","language":"en","subject":" ","template":"flight_booked","text":"t","to":{"audience":"returnee","case":"HW-0123456789AB"}}"#,
+            422,
+            "subject: is required",
+        ),
+        // The key is checked first, as partners do; malformed JSON is a 400.
+        ("/disbursements", None, "{}", 400, "Idempotency-Key"),
+        ("/disbursements", Some("k7"), "{", 400, ""),
+    ];
+    for (path, key, body, status, message) in cases {
+        let response = post(path, key, body).await.expect("answered");
+        assert_eq!(response.status().as_u16(), status, "{path} {body}");
+        let text = response.text().await.unwrap_or_default();
+        if !message.is_empty() {
+            let answer: serde_json::Value = serde_json::from_str(&text).expect("JSON errors");
+            let said = answer["errors"][0]["message"].as_str().unwrap_or_default();
+            assert!(said.starts_with(message), "{path} {body}: {said}");
+        }
+    }
+    // Nothing was booked, paid or sent.
+    let ledger: homeward_devkit::sandbox::LedgerView =
+        reqwest::get(format!("http://{addr}/ledger"))
+            .await
+            .expect("ledger")
+            .json()
+            .await
+            .expect("the ledger's own format");
+    assert_eq!(
+        (ledger.orders.len(), ledger.payments.len(), ledger.notices),
+        (0, 0, 0)
+    );
+}
