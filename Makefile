@@ -49,6 +49,7 @@ lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	bash scripts/check-workflow-deps.sh
+	bash scripts/check-devkit-deps.sh
 
 fmt:
 	cargo fmt --all

@@ -14,7 +14,7 @@ fi
 if scripts/no-protoc --version >/dev/null 2>&1; then
   echo "check-bare-build: scripts/no-protoc must refuse to run" >&2; fail=1
 fi
-for crate in homeward homeward-workflows homeward-activities homeward-worker homeward-api; do
+for crate in homeward homeward-workflows homeward-activities homeward-worker homeward-api homeward-devkit; do
   tree="$(cargo tree -p "$crate" -e features -i temporalio-protos)"
   if ! grep -q 'temporalio-protos feature "vendored-protox"' <<<"$tree"; then
     echo "check-bare-build: $crate builds temporalio-protos without vendored-protox (it would need protoc)" >&2

@@ -44,3 +44,4 @@ echo "test PostgreSQL on 127.0.0.1:$PG_PORT"
 cargo test --workspace --all-targets "$@"
 bash scripts/check-bare-build.sh
 bash scripts/check-workflow-deps.sh
+bash scripts/check-devkit-deps.sh

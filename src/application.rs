@@ -1,6 +1,7 @@
 //! The application: the case store, a Temporal client, and the worker and/or HTTP API built on
 //! them. `homeward dev`, `homeward api`, `homeward worker` and the tests all go through
-//! [`Application::build`], so what the tests exercise is what production runs.
+//! [`Application::build_with`] (or [`Application::build`]), so what the tests exercise is what
+//! production runs.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -13,9 +14,10 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use homeward_activities::notices::Templates;
-use homeward_activities::{CaseStore, LocalLedger, Partners};
+use homeward_activities::{CaseStore, Partners};
 use homeward_api::{ApiMetrics, AppState};
-use homeward_worker::{TemporalConnection, WorkerTuning};
+use homeward_devkit::ledger::{LocalLedger, local_partners_with};
+use homeward_worker::{ExtraRegistrations, TemporalConnection, WorkerTuning};
 
 use crate::settings::{PartnerMode, PartnerOverride, Settings};
 use homeward_activities::http_partners::{Endpoint, HttpPartner};
@@ -50,15 +52,18 @@ impl Application {
     /// worker if the role has one, and binds the HTTP port (port 0 picks a free one).
     pub async fn build(settings: &Settings, role: Role, migrate: bool) -> anyhow::Result<Self> {
         let partners = partners_from(settings)?;
-        Self::build_with(settings, role, migrate, partners).await
+        Self::build_with(settings, role, migrate, partners, None).await
     }
 
-    /// Like [`Application::build`], with the partners the worker talks to.
+    /// Like [`Application::build`], with the partners the worker talks to, and workflows and
+    /// activities to register beside Homeward's own (the benchmark's twin; `None` in
+    /// production).
     pub async fn build_with(
         settings: &Settings,
         role: Role,
         migrate: bool,
         partners: Partners,
+        extra: Option<ExtraRegistrations>,
     ) -> anyhow::Result<Self> {
         let programmes = crate::programmes::load(&settings.programmes.dir)?;
         let keys = crate::keys::Keys::from_settings(settings)?;
@@ -95,6 +100,7 @@ impl Application {
                     max_cached_workflows: settings.worker.max_cached_workflows,
                 },
                 keys.decisions.clone(),
+                extra,
             )?),
         };
         let port = match role {
@@ -219,15 +225,8 @@ pub fn partners_from(settings: &Settings) -> anyhow::Result<Partners> {
     let p = &settings.partners;
     let templates = Arc::new(templates_from(settings)?);
     match p.mode {
-        PartnerMode::Local => {
-            let ledger = Arc::new(LocalLedger::new());
-            Ok(Partners {
-                travel: ledger.clone(),
-                payments: ledger.clone(),
-                outreach: ledger,
-                templates,
-            })
-        }
+        // The devkit's in-process ledger: for development only (nothing leaves the process).
+        PartnerMode::Local => Ok(local_partners_with(Arc::new(LocalLedger::new()), templates)),
         PartnerMode::Http => {
             let endpoint = |url: &url::Url, own: &PartnerOverride| Endpoint {
                 base_url: url.clone(),

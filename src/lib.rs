@@ -2,7 +2,9 @@
 //!
 //! A tour of the workspace (see ARCHITECTURE.md for the invariants):
 //! - `workflows/` (`homeward_workflows`): domain types and the ReturnCase workflow; no I/O.
-//! - `activities/` (`homeward_activities`): the case store and, later, partner clients.
+//! - `activities/` (`homeward_activities`): the case store, partner clients, wire formats.
+//! - `devkit/` (`homeward_devkit`): the partner sandbox, the in-process ledger and the
+//!   benchmark's twin; for `dev`, `sandbox`, `bench`, local partners and tests only.
 //! - `worker/` (`homeward_worker`): Temporal runtime, client and worker wiring.
 //! - `api/` (`homeward_api`): the HTTP API; the only place that knows status codes.
 //! - this crate: the API's command-line client ([`client`]), configuration ([`settings`]), logging ([`telemetry`]), the embedded Temporal

@@ -10,10 +10,11 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use secrecy::ExposeSecret;
 
-use homeward::application::{Application, Role, shutdown_signal};
+use homeward::application::{Application, Role, partners_from, shutdown_signal};
 use homeward::devserver::{DevServer, DevServerConfig, db_file_in};
 use homeward::settings::{CONFIG_FILE_ENV, LogFormat, Settings};
-use homeward_activities::sandbox::Sandbox;
+use homeward_devkit::sandbox::{Sandbox, SandboxFaults, Webhook};
+use homeward_worker::ExtraRegistrations;
 
 /// Homeward: assisted voluntary return and reintegration cases as durable workflows.
 #[derive(Debug, Parser)]
@@ -39,7 +40,12 @@ enum Command {
     Dev,
     /// Run a worker against an external Temporal cluster (temporal.address). Scale out by
     /// running more. Serves /healthz, /readyz and /metrics on worker.metrics_port.
-    Worker,
+    Worker {
+        /// Also register the benchmark's twin workflow and its no-op activity (from
+        /// homeward-devkit): for the workers `homeward bench` starts, never in production.
+        #[arg(long, hide = true)]
+        bench_twin: bool,
+    },
     /// Run the HTTP API against an external Temporal cluster. Scale out behind a load balancer.
     Api,
     /// Apply the case-store migrations (database.url) and exit.
@@ -458,8 +464,11 @@ async fn run(command: Command, settings: Settings, config_dir: &Path) -> anyhow:
             task.abort();
             Ok(())
         }
-        Command::Api => serve(&settings, Role::Api, false).await,
-        Command::Worker => serve(&settings, Role::Worker, false).await,
+        Command::Api => serve(&settings, Role::Api, None).await,
+        Command::Worker { bench_twin } => {
+            let extra = bench_twin.then_some(homeward_devkit::twin::register as ExtraRegistrations);
+            serve(&settings, Role::Worker, extra).await
+        }
         Command::Dev => dev(settings).await,
         Command::Case { .. } | Command::Inbox { .. } | Command::Task { .. } => {
             anyhow::bail!("API client commands run without configuration")
@@ -472,7 +481,7 @@ async fn start_sandbox(
     settings: &Settings,
 ) -> anyhow::Result<(std::net::SocketAddr, tokio::task::JoinHandle<()>)> {
     let sb = &settings.sandbox;
-    let faults = homeward_activities::sandbox::SandboxFaults {
+    let faults = SandboxFaults {
         error_rate: sb.error_rate,
         timeout_rate: sb.timeout_rate,
         hang: settings.partners.timeout + Duration::from_secs(5),
@@ -485,7 +494,7 @@ async fn start_sandbox(
             .webhook_url
             .clone()
             .zip(settings.partners.webhook_secret())
-            .map(|(url, secret)| homeward_activities::sandbox::Webhook { url, secret }),
+            .map(|(url, secret)| Webhook { url, secret }),
     };
     let sandbox = if sb.ledger == "memory" {
         Sandbox::new(faults, sb.seed)
@@ -500,10 +509,17 @@ async fn start_sandbox(
         .with_context(|| format!("failed to bind the sandbox on 127.0.0.1:{}", sb.port))
 }
 
-async fn serve(settings: &Settings, role: Role, migrate: bool) -> anyhow::Result<()> {
+/// Runs the API or a worker against an external cluster; `extra` registers workflows and
+/// activities beside Homeward's own (the benchmark's twin, on its workers only).
+async fn serve(
+    settings: &Settings,
+    role: Role,
+    extra: Option<ExtraRegistrations>,
+) -> anyhow::Result<()> {
     // Outside `homeward dev`, the secrets published in config/default.toml are refused.
     settings.refuse_published_secrets()?;
-    let app = Application::build(settings, role, migrate).await?;
+    let partners = partners_from(settings)?;
+    let app = Application::build_with(settings, role, false, partners, extra).await?;
     tracing::info!(addr = %app.http_addr(), ?role, "listening");
     app.run_until(shutdown_signal()).await
 }

@@ -1,4 +1,6 @@
-//! Partner clients over HTTP (reqwest). The wire formats live here and nowhere else.
+//! Partner clients over HTTP (reqwest): requests, answers, failures and the payment webhook's
+//! signature. The bodies themselves are the structs of [`crate::wire`], shared with the
+//! development sandbox.
 //!
 //! Travel is shaped after Duffel's public API (offer requests carry offers; an order books one
 //! offer; orders are cancelled through an action), so that a real provider plugs in by
@@ -11,10 +13,9 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, NaiveDate, Utc};
 use reqwest::{Client, RequestBuilder, Response, StatusCode};
-use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde::Deserialize;
+use serde::de::IgnoredAny;
 
 use homeward_workflows::activities::{
     CancelRequest, Disbursement, HandOver, Offer, OfferRequest, Order, OrderRequest, OrderStatus,
@@ -24,6 +25,7 @@ use homeward_workflows::programme::Money;
 
 use crate::notices::Message;
 use crate::partners::{Outreach, PartnerError, PaymentProvider, TravelPartner};
+use crate::wire::{Data, outreach, payments, to_minor, travel};
 
 /// How to reach one partner.
 #[derive(Clone)]
@@ -181,52 +183,6 @@ fn partner_message(body: &str) -> Option<String> {
         .map(|m| m.chars().take(300).collect())
 }
 
-/// Parses a decimal amount (`"600.50"`) into minor units, exactly.
-pub fn to_minor(amount: &str) -> Option<i64> {
-    let (whole, frac) = amount.trim().split_once('.').unwrap_or((amount.trim(), ""));
-    if frac.len() > 2 || whole.is_empty() {
-        return None;
-    }
-    let whole: i64 = whole.parse().ok()?;
-    let frac: i64 = format!("{frac:0<2}").parse().ok()?;
-    whole
-        .checked_mul(100)?
-        .checked_add(if whole < 0 { -frac } else { frac })
-}
-
-/// Formats minor units as a decimal amount.
-pub fn from_minor(minor: i64) -> String {
-    format!("{}.{:02}", minor / 100, (minor % 100).abs())
-}
-
-#[derive(Deserialize)]
-struct Data<T> {
-    data: T,
-}
-
-#[derive(Deserialize)]
-struct WireOfferRequest {
-    offers: Vec<WireOffer>,
-}
-
-#[derive(Deserialize)]
-struct WireOffer {
-    id: String,
-    total_amount: String,
-    total_currency: String,
-    departing_at: DateTime<Utc>,
-}
-
-#[derive(Deserialize)]
-struct WireOrder {
-    id: String,
-    total_amount: String,
-    total_currency: String,
-    departing_at: DateTime<Utc>,
-    #[serde(default)]
-    cancelled_at: Option<DateTime<Utc>>,
-}
-
 impl HttpPartner {
     fn money(&self, amount: &str, currency: String) -> Result<Money, PartnerError> {
         Ok(Money {
@@ -242,21 +198,10 @@ impl HttpPartner {
 #[async_trait::async_trait]
 impl TravelPartner for HttpPartner {
     async fn search_offers(&self, request: &OfferRequest) -> Result<Vec<Offer>, PartnerError> {
-        let passengers: Vec<_> = (0..request.travellers)
-            .map(|_| json!({"type": "adult"}))
-            .collect();
-        let body = json!({"data": {
-            "slices": [{
-                "origin": request.from_country.as_str(),
-                "destination": request.to_country.as_str(),
-                "departure_date": request.earliest,
-                "latest_departure_date": request.latest.min(NaiveDate::from_ymd_opt(9999, 12, 31).unwrap_or(request.latest)),
-            }],
-            "passengers": passengers,
-            "assistance": { "medical_escort": request.medical_escort },
-            "metadata": { "case": request.reference.as_str() },
-        }});
-        let answer: Data<WireOfferRequest> = self
+        let body = Data {
+            data: travel::CreateOfferRequest::from(request),
+        };
+        let answer: Data<travel::OfferRequest> = self
             .send(
                 self.request(reqwest::Method::POST, "air/offer_requests")
                     .json(&body),
@@ -277,11 +222,10 @@ impl TravelPartner for HttpPartner {
     }
 
     async fn create_order(&self, request: &OrderRequest) -> Result<Order, PartnerError> {
-        let body = json!({"data": {
-            "selected_offers": [request.offer_id],
-            "metadata": { "case": request.reference.as_str() },
-        }});
-        let answer: Data<WireOrder> = self
+        let body = Data {
+            data: travel::CreateOrder::from(request),
+        };
+        let answer: Data<travel::Order> = self
             .send(
                 self.request(reqwest::Method::POST, "air/orders")
                     .header("Idempotency-Key", &request.idempotency_key)
@@ -298,11 +242,12 @@ impl TravelPartner for HttpPartner {
 
     async fn cancel_order(&self, request: &CancelRequest) -> Result<(), PartnerError> {
         let path = format!("air/orders/{}/actions/cancel", segment(&request.order_id));
-        let _: serde_json::Value = self
+        // Any JSON answer will do: cancelling twice succeeds.
+        let _: IgnoredAny = self
             .send(
                 self.request(reqwest::Method::POST, &path)
                     .header("Idempotency-Key", &request.idempotency_key)
-                    .json(&json!({})),
+                    .json(&travel::CreateCancellation {}),
             )
             .await?;
         Ok(())
@@ -310,10 +255,11 @@ impl TravelPartner for HttpPartner {
 
     async fn order_status(&self, order_id: &str) -> Result<OrderStatus, PartnerError> {
         let path = format!("air/orders/{}", segment(order_id));
-        let answer: Data<WireOrder> = self.send(self.request(reqwest::Method::GET, &path)).await?;
+        let answer: Data<travel::OrderStatus> =
+            self.send(self.request(reqwest::Method::GET, &path)).await?;
         Ok(OrderStatus {
-            order_id: answer.data.id,
-            departs_at: answer.data.departing_at,
+            order_id: answer.data.order.id,
+            departs_at: answer.data.order.departing_at,
             cancelled: answer.data.cancelled_at.is_some(),
         })
     }
@@ -324,27 +270,14 @@ fn segment(id: &str) -> String {
     url::form_urlencoded::byte_serialize(id.as_bytes()).collect()
 }
 
-#[derive(Serialize, Deserialize)]
-struct WireDisbursement {
-    id: String,
-    status: String,
-}
-
 #[async_trait::async_trait]
 impl PaymentProvider for HttpPartner {
     async fn disburse(&self, request: &Disbursement) -> Result<Receipt, PartnerError> {
-        let body = json!({
-            "reference": request.reference.as_str(),
-            "tranche": request.tranche,
-            "kind": request.kind,
-            "amount": from_minor(request.amount.minor),
-            "currency": request.amount.currency,
-        });
-        let created: WireDisbursement = self
+        let created: payments::Disbursement = self
             .send(
                 self.request(reqwest::Method::POST, "disbursements")
                     .header("Idempotency-Key", &request.idempotency_key)
-                    .json(&body),
+                    .json(&payments::CreateDisbursement::from(request)),
             )
             .await?;
         // Pending is an answer, not a failure: the case waits for the provider's webhook or
@@ -358,34 +291,25 @@ impl PaymentProvider for HttpPartner {
 
     async fn disbursement_status(&self, payment_id: &str) -> Result<PaymentState, PartnerError> {
         let path = format!("disbursements/{}", segment(payment_id));
-        let d: WireDisbursement = self.send(self.request(reqwest::Method::GET, &path)).await?;
+        let d: payments::Disbursement =
+            self.send(self.request(reqwest::Method::GET, &path)).await?;
         self.payment_state(&d)
     }
 }
 
 impl HttpPartner {
-    fn payment_state(&self, d: &WireDisbursement) -> Result<PaymentState, PartnerError> {
-        wire_payment_state(&d.status).ok_or_else(|| PartnerError::Refused {
+    fn payment_state(&self, d: &payments::Disbursement) -> Result<PaymentState, PartnerError> {
+        payments::payment_state(&d.status).ok_or_else(|| PartnerError::Refused {
             partner: self.name,
             message: format!("disbursement {} has an unknown status {:?}", d.id, d.status),
         })
     }
 }
 
-/// The provider's status words.
-fn wire_payment_state(status: &str) -> Option<PaymentState> {
-    match status {
-        "confirmed" | "paid" => Some(PaymentState::Confirmed),
-        "failed" | "rejected" | "returned" => Some(PaymentState::Failed),
-        "pending" | "processing" => Some(PaymentState::Pending),
-        _ => None,
-    }
-}
-
 /// The payment provider's webhook: a JSON event signed with a shared secret.
 ///
 /// `Webhook-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>`; the
-/// timestamp bounds replays. The body is
+/// timestamp bounds replays. The body is a [`crate::wire::payments::Event`]:
 /// `{"type":"disbursement.updated","data":{"id","status","reference","idempotency_key"}}`.
 pub mod payment_webhook {
     use chrono::{DateTime, Utc};
@@ -394,6 +318,8 @@ pub mod payment_webhook {
 
     use homeward_workflows::activities::{PaymentSettlement, PaymentState};
     use homeward_workflows::domain::CaseRef;
+
+    use crate::wire::payments::{Event, payment_state};
 
     /// The header that carries the signature.
     pub const SIGNATURE_HEADER: &str = "webhook-signature";
@@ -440,18 +366,8 @@ pub mod payment_webhook {
     /// The event body for a disbursement's state. The event's `id` names the payment and the
     /// state, so a provider that sends the same event again sends the same id.
     pub fn body(payment_id: &str, state: PaymentState, reference: &CaseRef, key: &str) -> Vec<u8> {
-        let status = match state {
-            PaymentState::Pending => "pending",
-            PaymentState::Confirmed => "confirmed",
-            PaymentState::Failed => "failed",
-        };
-        serde_json::to_vec(&serde_json::json!({
-            "id": format!("evt_{payment_id}_{status}"),
-            "type": "disbursement.updated",
-            "data": {"id": payment_id, "status": status, "reference": reference.as_str(),
-                     "idempotency_key": key},
-        }))
-        .unwrap_or_default()
+        let event = Event::disbursement_updated(payment_id, state, reference, key);
+        serde_json::to_vec(&event).unwrap_or_default()
     }
 
     /// A webhook event, read and verified.
@@ -503,43 +419,76 @@ pub mod payment_webhook {
         mac(secret, t, body)
             .verify_slice(&v1)
             .map_err(|_| WebhookError::Signature("the signature does not match"))?;
-        let event: serde_json::Value =
-            serde_json::from_slice(body).map_err(|e| WebhookError::Body {
-                field: "body",
-                problem: format!("malformed JSON: {e}"),
-            })?;
-        let data = &event["data"];
-        let text = |field: &'static str| {
-            data[field].as_str().ok_or(WebhookError::Body {
-                field,
-                problem: "is required (a string)".into(),
-            })
-        };
-        let reference = CaseRef::parse(text("reference")?).map_err(|e| WebhookError::Body {
-            field: "reference",
-            problem: e.to_string(),
+        let event = parse(body)?;
+        let data = &event.data;
+        let reference = CaseRef::parse(required("reference", &data.reference)?).map_err(|e| {
+            WebhookError::Body {
+                field: "reference",
+                problem: e.to_string(),
+            }
         })?;
-        let state = super::wire_payment_state(text("status")?).ok_or(WebhookError::Body {
+        let state = payment_state(required("status", &data.status)?).ok_or(WebhookError::Body {
             field: "status",
             problem: "must be pending, processing, confirmed, paid, failed, rejected or returned"
                 .into(),
         })?;
-        let id = event["id"]
-            .as_str()
-            .filter(|id| (1..=200).contains(&id.len()))
-            .ok_or(WebhookError::Body {
+        if !(1..=200).contains(&event.id.len()) {
+            return Err(WebhookError::Body {
                 field: "id",
                 problem: "is required (the event's id, 1 to 200 characters)".into(),
-            })?
-            .to_owned();
+            });
+        }
         Ok(WebhookEvent {
-            id,
+            id: event.id.clone(),
             settlement: PaymentSettlement {
                 reference,
-                payment_id: text("id")?.to_owned(),
+                payment_id: required("id", &data.id)?.to_owned(),
                 state,
             },
         })
+    }
+
+    /// A field the event must carry (absent and empty are the same to the reader).
+    fn required<'a>(field: &'static str, value: &'a str) -> Result<&'a str, WebhookError> {
+        Some(value)
+            .filter(|v| !v.is_empty())
+            .ok_or(WebhookError::Body {
+                field,
+                problem: "is required (a string)".into(),
+            })
+    }
+
+    /// Reads the event's JSON; a field of the wrong type is named (by the last step of its
+    /// path, when it is one of the event's own fields).
+    fn parse(body: &[u8]) -> Result<Event, WebhookError> {
+        let malformed = |e: &serde_json::Error| WebhookError::Body {
+            field: "body",
+            problem: format!("malformed JSON: {e}"),
+        };
+        let mut json = serde_json::Deserializer::from_slice(body);
+        let event = serde_path_to_error::deserialize(&mut json).map_err(|e| {
+            if !e.inner().is_data() {
+                return malformed(e.inner());
+            }
+            let last = e.path().iter().next_back().map(ToString::to_string);
+            let field = [
+                "data",
+                "id",
+                "type",
+                "idempotency_key",
+                "reference",
+                "status",
+            ]
+            .into_iter()
+            .find(|f| last.as_deref() == Some(*f))
+            .unwrap_or("body");
+            WebhookError::Body {
+                field,
+                problem: e.inner().to_string(),
+            }
+        })?;
+        json.end().map_err(|e| malformed(&e))?;
+        Ok(event)
     }
 }
 
@@ -548,31 +497,22 @@ impl Outreach for HttpPartner {
     async fn notify(&self, message: &Message) -> Result<(), PartnerError> {
         // The gateway resolves the audience of a case to its recipients' addresses (it keeps
         // the contact book); Homeward sends the rendered text and never an address.
-        let notice = &message.notice;
-        let body = json!({
-            "channel": message.channel,
-            "to": { "audience": notice.audience, "case": notice.reference.as_str() },
-            "template": notice.template,
-            "language": message.language,
-            "subject": message.subject,
-            "text": message.text,
-        });
-        let _: serde_json::Value = self
+        let _: IgnoredAny = self
             .send(
                 self.request(reqwest::Method::POST, "messages")
-                    .header("Idempotency-Key", &notice.idempotency_key)
-                    .json(&body),
+                    .header("Idempotency-Key", &message.notice.idempotency_key)
+                    .json(&outreach::Message::from(message)),
             )
             .await?;
         Ok(())
     }
 
     async fn hand_over(&self, record: &HandOver) -> Result<(), PartnerError> {
-        let _: serde_json::Value = self
+        let _: IgnoredAny = self
             .send(
                 self.request(reqwest::Method::POST, "handovers")
                     .header("Idempotency-Key", &record.idempotency_key)
-                    .json(record),
+                    .json(&outreach::HandOver::from(record)),
             )
             .await?;
         Ok(())
@@ -587,7 +527,7 @@ mod tests {
     fn webhooks_are_read_only_with_a_fresh_matching_signature() {
         use payment_webhook::{WebhookError, body, read, sign};
         let reference = homeward_workflows::domain::CaseRef::parse("HW-0123456789AB").unwrap();
-        let now = Utc::now();
+        let now = chrono::Utc::now();
         let event = body("pay-1", PaymentState::Confirmed, &reference, "k");
         let good = sign(b"secret", &event, now);
         let read_with =
@@ -639,15 +579,5 @@ mod tests {
                 .next(),
             Some("status")
         );
-    }
-
-    #[test]
-    fn amounts_convert_exactly() {
-        assert_eq!(to_minor("600.50"), Some(60050));
-        assert_eq!(to_minor("600.5"), Some(60050));
-        assert_eq!(to_minor("600"), Some(60000));
-        assert_eq!(to_minor("1.234"), None);
-        assert_eq!(to_minor("abc"), None);
-        assert_eq!(from_minor(60005), "600.05");
     }
 }

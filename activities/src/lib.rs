@@ -2,32 +2,30 @@
 //!
 //! - [`store`]: the case store (sqlx; SQLite or PostgreSQL by URL scheme).
 //! - [`users`]: users and their API keys (hashed; expiry, revocation, rotation).
-//! - [`bench`]: the benchmark twin's no-op activity.
 //! - [`case_store`]: the activities that write workflow facts into the store.
 //! - [`reports`]: statistics, the audit export, mirrored outcomes and idempotency keys.
-//! - [`http_partners`]: the partners' HTTP clients (the only code that knows wire formats).
-//! - [`sandbox`]: the local partner sandbox server (same wire formats, ledger, faults).
-//! - [`partners`]: travel, payments and outreach as traits, their activities, and the
-//!   in-process ledger (the tests' partner, and the sandbox's books).
-//! - [`journal`]: the sandbox ledger's SQLite journal (it survives a restart).
+//! - [`partners`]: travel, payments and outreach as traits, and their activities.
+//! - [`http_partners`]: the partners' HTTP clients, and the payment webhook's signature.
+//! - [`wire`]: the partners' wire formats, one submodule per partner (shared with the
+//!   development sandbox in `homeward-devkit`).
 //! - [`notices`]: notice templates per language, rendered by the notify activity.
 //!
 //! Activities are thin: each body calls a plain function that can be tested without Temporal.
 //! Only this crate knows SQL and partner wire formats; it knows nothing of HTTP status codes.
+//! Fakes (the in-process ledger, the sandbox, the benchmark's twin and its no-op activity)
+//! live in `homeward-devkit`, which no production worker registers.
 
-pub mod bench;
 pub mod case_store;
 pub mod codec;
 pub mod http_partners;
-pub mod journal;
 pub mod notices;
 pub mod partners;
 pub mod reports;
-pub mod sandbox;
 pub mod store;
 pub mod users;
 pub mod vault;
+pub mod wire;
 
 pub use case_store::CaseStoreActivitiesImpl;
-pub use partners::{LocalLedger, PartnerActivities, Partners};
+pub use partners::{PartnerActivities, Partners};
 pub use store::{CaseStore, StoreError};

@@ -377,8 +377,9 @@ async fn insert_audit(
 /// Prepares a SQLite file so that a fresh checkout's `./data` need not exist, and so that no
 /// other local user can read it: a missing folder is created 0700 and a missing file 0600
 /// (SQLite gives its WAL and shared-memory files the database file's mode); an existing file
-/// readable by others is tightened to 0600, with a log line.
-pub(crate) fn prepare_sqlite_path(url: &str) {
+/// readable by others is tightened to 0600, with a log line. (The devkit's sandbox journal
+/// prepares its file the same way.)
+pub fn prepare_sqlite_path(url: &str) {
     use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
     let path = url
         .trim_start_matches("sqlite://")

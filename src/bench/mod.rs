@@ -30,9 +30,11 @@ use temporalio_common::protos::temporal::api::enums::v1::EventType;
 use temporalio_common::protos::temporal::api::workflowservice::v1::GetWorkflowExecutionHistoryRequest;
 use tokio::sync::Semaphore;
 
+use homeward_devkit::sandbox::LedgerView;
+use homeward_devkit::twin::{Twin, TwinShape};
+use homeward_workflows::activities::PaymentState;
 use homeward_workflows::domain::CountryCode;
 use homeward_workflows::tasks::Role;
-use homeward_workflows::twin::{Twin, TwinShape};
 
 use crate::settings::Settings;
 use driver::{Pair, Tally};
@@ -694,35 +696,29 @@ async fn check(
     worker_kills: u32,
     server_restarts: u32,
 ) -> anyhow::Result<Checks> {
-    let ledger: Value = reqwest::get(format!("{sandbox}/ledger"))
+    let ledger: LedgerView = reqwest::get(format!("{sandbox}/ledger"))
         .await?
         .json()
         .await?;
     let mut live_orders: BTreeMap<String, usize> = BTreeMap::new();
-    for o in ledger["orders"].as_array().into_iter().flatten() {
-        let case = o["idempotency_key"]
-            .as_str()
-            .and_then(homeward_workflows::idempotency::IdempotencyKey::parse)
+    for o in ledger.orders.iter().filter(|o| !o.cancelled) {
+        let case = homeward_workflows::idempotency::IdempotencyKey::parse(&o.idempotency_key)
             .map(|k| k.reference().to_string())
             .unwrap_or_default();
-        if o["cancelled"] != true {
-            *live_orders.entry(case).or_default() += 1;
-        }
+        *live_orders.entry(case).or_default() += 1;
     }
     let mut ledger_payments: BTreeMap<(String, String), usize> = BTreeMap::new();
     let mut pending_payments = 0;
-    for p in ledger["payments"].as_array().into_iter().flatten() {
+    for p in &ledger.payments {
         // A payment the provider failed was not made; a retry under a new key is no duplicate.
-        match p["state"].as_str() {
-            Some("failed") => continue,
-            Some("pending") => pending_payments += 1,
-            _ => {}
+        match p.state {
+            PaymentState::Failed => continue,
+            PaymentState::Pending => pending_payments += 1,
+            PaymentState::Confirmed => {}
         }
-        let key = (
-            p["case"].as_str().unwrap_or_default().to_owned(),
-            p["tranche"].as_str().unwrap_or_default().to_owned(),
-        );
-        *ledger_payments.entry(key).or_default() += 1;
+        *ledger_payments
+            .entry((p.case.clone(), p.tranche.clone()))
+            .or_default() += 1;
     }
     let mut checks = Checks {
         closed,
@@ -730,7 +726,7 @@ async fn check(
         duplicate_orders: live_orders.values().filter(|&&n| n > 1).count(),
         duplicate_payments: ledger_payments.values().map(|&n| n.saturating_sub(1)).sum(),
         pending_payments,
-        webhooks_sent: ledger["webhooks_sent"].as_u64().unwrap_or(0),
+        webhooks_sent: ledger.webhooks_sent,
         stale_completions: tally.stale,
         refused: tally.refused.iter().take(20).cloned().collect(),
         worker_kills,

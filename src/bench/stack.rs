@@ -178,9 +178,15 @@ impl Stack {
             .with_context(|| format!("cannot start homeward {subcommand}"))
     }
 
-    /// Starts a worker process and waits until it is ready.
+    /// Starts a worker process, with the twin registered beside the cases (`--bench-twin`),
+    /// and waits until it is ready.
     pub async fn start_worker(&mut self) -> anyhow::Result<()> {
-        self.worker = Some(self.spawn("worker")?);
+        let worker = self
+            .command("worker")?
+            .arg("--bench-twin")
+            .spawn()
+            .context("cannot start homeward worker")?;
+        self.worker = Some(worker);
         wait_ready(&self.worker_ready_url).await
     }
 

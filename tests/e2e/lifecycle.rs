@@ -1,7 +1,7 @@
 //! The ReturnCase lifecycle on the real time-skipping test server: a full year in seconds, and
 //! one test per branch.
 
-use homeward_activities::partners::Confirmation;
+use homeward_devkit::ledger::Confirmation;
 
 use crate::support::lifecycle::{Lifecycle, days, finance, officer, ops, partner};
 
@@ -502,7 +502,7 @@ async fn late_documents_send_reminders_then_escalate() {
 
 #[tokio::test]
 async fn a_refused_booking_is_rebooked_after_operations_decide() {
-    let lc = Lifecycle::start_with(homeward_activities::partners::Faults {
+    let lc = Lifecycle::start_with(homeward_devkit::ledger::Faults {
         refuse_orders: 1,
         ..Default::default()
     })
@@ -764,7 +764,7 @@ async fn the_requester_of_an_approval_cannot_grant_it() {
 
 #[tokio::test]
 async fn a_tranche_is_paid_exactly_once_when_answers_are_lost_and_retried() {
-    let lc = Lifecycle::start_with(homeward_activities::partners::Faults {
+    let lc = Lifecycle::start_with(homeward_devkit::ledger::Faults {
         lose_payment_answers: 2,
         ..Default::default()
     })
@@ -790,7 +790,7 @@ async fn a_tranche_is_paid_exactly_once_when_answers_are_lost_and_retried() {
 
 #[tokio::test]
 async fn a_pending_payment_is_recorded_only_once_the_provider_confirms_it_by_polling() {
-    let lc = Lifecycle::start_with(homeward_activities::partners::Faults {
+    let lc = Lifecycle::start_with(homeward_devkit::ledger::Faults {
         confirmation: Confirmation::AfterPolls(2),
         ..Default::default()
     })
@@ -852,7 +852,7 @@ async fn a_pending_payment_is_recorded_only_once_the_provider_confirms_it_by_pol
 
 #[tokio::test]
 async fn a_payment_the_provider_never_confirms_goes_to_finance_and_a_webhook_settles_it() {
-    let lc = Lifecycle::start_with(homeward_activities::partners::Faults {
+    let lc = Lifecycle::start_with(homeward_devkit::ledger::Faults {
         // Polling never settles it: only the webhook's signal can.
         confirmation: Confirmation::WhenSettled,
         ..Default::default()
@@ -918,7 +918,7 @@ async fn a_payment_the_provider_never_confirms_goes_to_finance_and_a_webhook_set
 
 #[tokio::test]
 async fn a_payment_that_fails_at_the_provider_is_retried_under_a_new_key_after_finance_decide() {
-    let lc = Lifecycle::start_with(homeward_activities::partners::Faults {
+    let lc = Lifecycle::start_with(homeward_devkit::ledger::Faults {
         failing_payments: 1,
         ..Default::default()
     })
@@ -1083,7 +1083,7 @@ async fn editing_a_programme_never_changes_a_running_case() {
 
 #[tokio::test]
 async fn a_booking_over_budget_waits_for_operations_approval() {
-    let lc = Lifecycle::start_with(homeward_activities::partners::Faults {
+    let lc = Lifecycle::start_with(homeward_devkit::ledger::Faults {
         price_per_traveller: Some(120_000),
         ..Default::default()
     })
@@ -1109,7 +1109,7 @@ async fn a_booking_over_budget_waits_for_operations_approval() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cases_complete_over_flaky_http_partners_with_one_order_and_one_payment_per_tranche() {
     use homeward_activities::http_partners::{Endpoint, HttpPartner};
-    use homeward_activities::sandbox::{Sandbox, SandboxFaults};
+    use homeward_devkit::sandbox::{Sandbox, SandboxFaults};
     use std::sync::Arc;
     use std::time::Duration;
 

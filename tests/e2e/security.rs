@@ -57,7 +57,7 @@ async fn webhook(url: String, secret: &str, body: &[u8]) -> u16 {
 #[tokio::test]
 async fn a_forged_failed_webhook_is_checked_with_the_provider_and_nothing_is_paid_twice() {
     use homeward_activities::http_partners::{Endpoint, HttpPartner};
-    use homeward_activities::sandbox::{Sandbox, SandboxFaults};
+    use homeward_devkit::sandbox::{Sandbox, SandboxFaults};
     use std::sync::Arc;
 
     // The provider keeps payments pending for an hour of real time: longer than this test.

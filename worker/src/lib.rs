@@ -1,5 +1,6 @@
 //! Temporal wiring: the runtime (with its Prometheus exporter), the client connection, and the
-//! worker that runs Homeward's workflows and activities.
+//! worker that runs Homeward's workflows and activities (those of production only: anything
+//! else is registered by the caller, through [`ExtraRegistrations`]).
 //!
 //! This crate decides *how* work is executed (task queue, cache size, pollers); it must not
 //! contain domain logic, SQL or HTTP handlers.
@@ -13,7 +14,7 @@ use temporalio_common::telemetry::{
     PrometheusExporterOptions, TelemetryOptions, start_prometheus_metric_exporter,
 };
 use temporalio_sdk::runtime::RuntimeOptions;
-use temporalio_sdk::{Runtime, Worker, WorkerOptions};
+use temporalio_sdk::{Runtime, Worker, WorkerOptions, WorkflowRegistrationError};
 
 use homeward_activities::{CaseStore, CaseStoreActivitiesImpl, PartnerActivities, Partners};
 use homeward_workflows::return_case::ReturnCase;
@@ -141,8 +142,14 @@ pub struct WorkerTuning {
     pub max_cached_workflows: usize,
 }
 
-/// Builds the worker with every Homeward workflow and activity registered, and the decision
-/// gate that refuses a decision without the API's seal (`decisions` is `keys.decisions`).
+/// Workflows and activities registered beyond Homeward's own, on a worker's options before it
+/// starts. Production workers have none; the benchmark's workers add its twin
+/// (`homeward_devkit::twin::register`, by `homeward worker --bench-twin`).
+pub type ExtraRegistrations = fn(&mut WorkerOptions) -> Result<(), WorkflowRegistrationError>;
+
+/// Builds the worker with every Homeward workflow and activity registered (and `extra`, if
+/// any), and the decision gate that refuses a decision without the API's seal (`decisions` is
+/// `keys.decisions`).
 pub fn build_worker(
     runtime: &Runtime,
     client: Client,
@@ -150,18 +157,19 @@ pub fn build_worker(
     partners: Partners,
     tuning: &WorkerTuning,
     decisions: DecisionKey,
+    extra: Option<ExtraRegistrations>,
 ) -> Result<Worker, WorkerError> {
-    let options = WorkerOptions::new(tuning.task_queue.clone())
+    let mut options = WorkerOptions::new(tuning.task_queue.clone())
         .max_cached_workflows(tuning.max_cached_workflows)
         .graceful_shutdown_period(Duration::from_secs(10))
         .workflow_interceptor(DecisionGate::constructor(decisions))
         .register_activities(CaseStoreActivitiesImpl::new(store))
         .register_activities(PartnerActivities::new(partners))
-        .register_activities(homeward_activities::bench::BenchActivitiesImpl)
         .register_workflow::<ReturnCase>()
         .map_err(|e| WorkerError::Worker(e.to_string()))?
-        .register_workflow::<homeward_workflows::twin::Twin>()
-        .map_err(|e| WorkerError::Worker(e.to_string()))?
         .build();
+    if let Some(register) = extra {
+        register(&mut options).map_err(|e| WorkerError::Worker(e.to_string()))?;
+    }
     Worker::new(runtime, client, options).map_err(|e| WorkerError::Worker(e.to_string()))
 }

@@ -353,18 +353,6 @@ impl CaseStoreActivities {
     }
 }
 
-/// The benchmark's twin workflow's one activity.
-pub struct BenchActivities;
-
-#[activity_definitions]
-impl BenchActivities {
-    /// Does nothing and returns its input: the cost of an activity, and nothing else.
-    #[activity(name = "bench.noop")]
-    pub fn noop(_n: u32) -> Result<u32, ActivityError> {
-        unimplemented!()
-    }
-}
-
 /// The travel partner.
 pub struct TravelActivities;
 
@@ -435,7 +423,6 @@ impl OutreachActivities {
 /// The definitions' marker types, for `#[activity(definition = …)]` on implementations, which
 /// makes the compiler check that an implementation's input and output match its contract.
 pub mod markers {
-    pub use super::bench_activities::Noop;
     pub use super::case_store_activities::{
         RecordCaseOpened, RecordDecisions, RecordOutcome, RecordStage,
     };

@@ -11,7 +11,6 @@
 //!   memo; idempotency keys), defined once.
 //! - [`person`]: the returnee as a person (names, documents, phone, …): never in a workflow.
 //! - [`seal`]: decision seals: the API signs each decision, the worker refuses unsigned ones.
-//! - [`twin`]: the benchmark's twin workflow (same engine work as a case, no domain logic).
 //!
 //! This crate does no I/O and reads no clock: everything here must replay deterministically.
 //! It depends on neither sqlx, reqwest nor tokio; CI checks that.
@@ -28,7 +27,6 @@ pub mod return_case;
 pub mod rules;
 pub mod seal;
 pub mod tasks;
-pub mod twin;
 pub mod visibility;
 
 /// The task queue every Homeward worker polls.

@@ -1,8 +1,9 @@
 //! Partners' webhooks. `POST /api/v1/webhooks/payments`: the payment provider announces that a
 //! pending disbursement settled. No API key: the body is signed with a shared secret
 //! (`partners.webhook_secret`), checked by `homeward_activities::http_partners::payment_webhook`,
-//! which alone knows the provider's wire format. The settlement reaches the case as the
-//! `payment_settled` signal, durable once Temporal accepts it, even while no worker runs.
+//! which reads the provider's event (`homeward_activities::wire::payments::Event`). The
+//! settlement reaches the case as the `payment_settled` signal, durable once Temporal accepts
+//! it, even while no worker runs.
 
 use axum::Router;
 use axum::body::Bytes;

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use homeward::devserver::free_port;
-use homeward_activities::partners::Faults;
-use homeward_activities::{LocalLedger, Partners};
+use homeward_activities::Partners;
+use homeward_devkit::ledger::{Faults, LocalLedger, local_partners};
 use homeward_workflows::ids::return_case_workflow_id;
 use homeward_workflows::return_case::{CaseView, Closure, EarlyClosure, ReturnCase, Withdrawal};
 use homeward_workflows::tasks::{Actor, Role, Task, TaskCompletion, TaskOutcome, TaskType};
@@ -99,7 +99,7 @@ impl Lifecycle {
     /// Like [`Lifecycle::start_with`], reading programmes from `programmes`.
     pub async fn start_in(faults: Faults, programmes: PathBuf) -> Self {
         let ledger = Arc::new(LocalLedger::faulty(faults));
-        Self::start_full(Partners::local(ledger.clone()), ledger, programmes).await
+        Self::start_full(local_partners(ledger.clone()), ledger, programmes).await
     }
 
     /// With the given partners; `ledger` is what the test inspects.

@@ -12,7 +12,8 @@ use std::time::Duration;
 use homeward::application::{Application, Role};
 use homeward::devserver::{DevServer, DevServerConfig, free_port};
 use homeward::settings::Settings;
-use homeward_activities::{LocalLedger, Partners};
+use homeward_activities::Partners;
+use homeward_devkit::ledger::{LocalLedger, local_partners};
 use tokio::sync::oneshot;
 
 /// The project folder (for config/ and .tools/).
@@ -94,7 +95,7 @@ pub struct RunningApp {
 impl RunningApp {
     /// Builds and runs the application (worker and API) with `settings`.
     pub async fn start(settings: &Settings) -> Self {
-        Self::start_with(settings, Partners::local(Arc::new(LocalLedger::new()))).await
+        Self::start_with(settings, local_partners(Arc::new(LocalLedger::new()))).await
     }
 
     /// Like [`RunningApp::start`], with the partners the worker talks to.
@@ -108,7 +109,8 @@ impl RunningApp {
                 .enable_all()
                 .build()?;
             runtime.block_on(async move {
-                let app = match Application::build_with(&settings, Role::Both, true, partners).await
+                let app = match Application::build_with(&settings, Role::Both, true, partners, None)
+                    .await
                 {
                     Ok(app) => app,
                     Err(e) => {

@@ -1,12 +1,15 @@
-//! The partner sandbox: one HTTP server that speaks the partners' wire formats (as the clients in
-//! `http_partners.rs` expect them), backed by a [`LocalLedger`], with realistic delays and fault
-//! injection. `homeward sandbox` runs it alone; `homeward dev` runs it beside the stack, so a new
-//! user sees complete cases without any outside account. `GET /ledger` shows what was booked and
-//! paid, so tests and benchmarks can prove there are no duplicates.
+//! The partner sandbox: one HTTP server that plays the travel, payment and outreach partners,
+//! backed by a [`LocalLedger`], with realistic delays and fault injection. It reads and answers
+//! the very structs Homeward's clients send and read (`homeward_activities::wire`), and turns
+//! them into the ledger's domain types here, refusing what it cannot read with a 4xx that names
+//! the field. `homeward sandbox` runs it alone; `homeward dev` runs it beside the stack, so a
+//! new user sees complete cases without any outside account. `GET /ledger` ([`LedgerView`])
+//! shows what was booked and paid, so tests and benchmarks can prove there are no duplicates.
 
 // Handlers short-circuit with a ready axum `Response` as their error, as axum intends.
 #![allow(clippy::result_large_err)]
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -15,20 +18,23 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use rand::{Rng, SeedableRng};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
+use homeward_activities::http_partners::payment_webhook;
+use homeward_activities::notices::{Channel, Message};
+use homeward_activities::partners::{Outreach, PartnerError, PaymentProvider, TravelPartner};
+use homeward_activities::wire::{self, Data, from_minor, outreach, payments, to_minor, travel};
 use homeward_workflows::activities::{
     CancelRequest, Disbursement, HandOver, Notice, OfferRequest, OrderRequest, PaymentState,
 };
 use homeward_workflows::domain::{CaseRef, CountryCode, Language};
-use homeward_workflows::programme::{Money, PaymentKind};
+use homeward_workflows::programme::Money;
 
-use crate::http_partners::{from_minor, payment_webhook, to_minor};
-use crate::notices::{Channel, Message};
-use crate::partners::{LocalLedger, Outreach, PartnerError, PaymentProvider, TravelPartner};
+use crate::ledger::{Confirmation, Faults, LocalLedger};
 
 /// Faults the sandbox injects.
 #[derive(Debug, Clone, Default)]
@@ -112,13 +118,13 @@ impl Sandbox {
         Ok(sandbox)
     }
 
-    fn ledger_faults(faults: &SandboxFaults) -> crate::partners::Faults {
-        crate::partners::Faults {
+    fn ledger_faults(faults: &SandboxFaults) -> Faults {
+        Faults {
             departs_in: faults.departs_in,
             // Pending until the settlement timer below settles it.
             confirmation: match faults.confirm_after {
-                Some(_) => crate::partners::Confirmation::WhenSettled,
-                None => crate::partners::Confirmation::AtOnce,
+                Some(_) => Confirmation::WhenSettled,
+                None => Confirmation::AtOnce,
             },
             ..Default::default()
         }
@@ -261,13 +267,13 @@ fn unavailable() -> Response {
     (
         StatusCode::SERVICE_UNAVAILABLE,
         [("retry-after", "1")],
-        Json(json!({"errors": [{"message": "sandbox: injected outage"}]})),
+        Json(wire::Errors::message("sandbox: injected outage")),
     )
         .into_response()
 }
 
 fn refused(status: StatusCode, message: &str) -> Response {
-    (status, Json(json!({"errors": [{"message": message}]}))).into_response()
+    (status, Json(wire::Errors::message(message))).into_response()
 }
 
 fn partner_error(e: PartnerError) -> Response {
@@ -314,7 +320,7 @@ fn key(headers: &HeaderMap) -> Result<String, Response> {
 }
 
 /// Answers after the work, unless the fault roll said the answer gets lost.
-fn answer(lost: bool, status: StatusCode, body: Value) -> Response {
+fn answer(lost: bool, status: StatusCode, body: impl Serialize) -> Response {
     if lost {
         unavailable()
     } else {
@@ -322,46 +328,36 @@ fn answer(lost: bool, status: StatusCode, body: Value) -> Response {
     }
 }
 
-#[derive(Deserialize)]
-struct OfferRequestBody {
-    data: OfferRequestData,
-}
-
-#[derive(Deserialize)]
-struct OfferRequestData {
-    slices: Vec<Slice>,
-    passengers: Vec<Value>,
-    #[serde(default)]
-    assistance: Value,
-    #[serde(default)]
-    metadata: Value,
-}
-
-#[derive(Deserialize)]
-struct Slice {
-    origin: String,
-    destination: String,
-    departure_date: NaiveDate,
-    latest_departure_date: Option<NaiveDate>,
-}
-
 fn bad(message: impl std::fmt::Display) -> Response {
     refused(StatusCode::UNPROCESSABLE_ENTITY, &message.to_string())
 }
 
-async fn offer_requests(State(sb): State<Sandbox>, Json(body): Json<OfferRequestBody>) -> Response {
+/// Reads a keyed request's body as its wire struct. The body arrives as JSON (malformed JSON is
+/// axum's 400) and is read only after the Idempotency-Key check and the injected faults, as
+/// the sandbox always did; a body of another shape is a 422 naming the field, e.g.
+/// `data.selected_offers: invalid type: …`.
+fn read<T: DeserializeOwned>(body: Value) -> Result<T, Response> {
+    serde_path_to_error::deserialize(body).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." { "body" } else { path.as_str() };
+        bad(format!("{field}: {}", e.inner()))
+    })
+}
+
+async fn offer_requests(
+    State(sb): State<Sandbox>,
+    Json(body): Json<Data<travel::CreateOfferRequest>>,
+) -> Response {
     let lost = match sb.before().await {
         Ok(lost) => lost,
         Err(r) => return r,
     };
-    let Some(slice) = body.data.slices.first() else {
+    let search = body.data;
+    let Some(slice) = search.slices.first() else {
         return bad("slices: one slice is required");
     };
-    let reference = body.data.metadata["case"]
-        .as_str()
-        .and_then(|r| CaseRef::parse(r).ok());
-    let (Some(reference), Ok(from), Ok(to)) = (
-        reference,
+    let (Ok(reference), Ok(from), Ok(to)) = (
+        CaseRef::parse(&search.metadata.case),
         CountryCode::parse(&slice.origin),
         CountryCode::parse(&slice.destination),
     ) else {
@@ -373,26 +369,20 @@ async fn offer_requests(State(sb): State<Sandbox>, Json(body): Json<OfferRequest
         to_country: to,
         earliest: slice.departure_date,
         latest: slice.latest_departure_date.unwrap_or(slice.departure_date),
-        travellers: u8::try_from(body.data.passengers.len()).unwrap_or(u8::MAX),
-        medical_escort: body.data.assistance["medical_escort"]
-            .as_bool()
-            .unwrap_or(false),
+        travellers: u8::try_from(search.passengers.len()).unwrap_or(u8::MAX),
+        medical_escort: search.assistance.medical_escort,
     };
     match sb.ledger.search_offers(&request).await {
-        Ok(offers) => {
-            let offers: Vec<Value> = offers
-                .iter()
-                .map(|o| {
-                    json!({"id": o.offer_id, "total_amount": from_minor(o.total.minor),
-                           "total_currency": o.total.currency, "departing_at": o.departs_at})
-                })
-                .collect();
-            answer(
-                lost,
-                StatusCode::CREATED,
-                json!({"data": {"id": "orq", "offers": offers}}),
-            )
-        }
+        Ok(offers) => answer(
+            lost,
+            StatusCode::CREATED,
+            Data {
+                data: travel::OfferRequest {
+                    id: "orq".into(),
+                    offers: offers.iter().map(travel::Offer::from).collect(),
+                },
+            },
+        ),
         Err(e) => partner_error(e),
     }
 }
@@ -406,10 +396,11 @@ async fn orders(
         Ok(k) => k,
         Err(r) => return r,
     };
-    let offer_id = body["data"]["selected_offers"][0]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let order = match read::<Data<travel::CreateOrder>>(body) {
+        Ok(body) => body.data,
+        Err(r) => return r,
+    };
+    let offer_id = order.selected_offers.first().cloned().unwrap_or_default();
     if let Some(bad_offer) = &sb.faults.refuse_offers_containing
         && offer_id.contains(bad_offer.as_str())
     {
@@ -418,10 +409,7 @@ async fn orders(
             "The selected offer has expired",
         );
     }
-    let Some(reference) = body["data"]["metadata"]["case"]
-        .as_str()
-        .and_then(|r| CaseRef::parse(r).ok())
-    else {
+    let Ok(reference) = CaseRef::parse(&order.metadata.case) else {
         return bad("data.metadata.case is required");
     };
     let request = OrderRequest {
@@ -433,8 +421,9 @@ async fn orders(
         Ok(o) => answer(
             lost,
             StatusCode::CREATED,
-            json!({"data": {"id": o.order_id, "total_amount": from_minor(o.total.minor),
-                            "total_currency": o.total.currency, "departing_at": o.departs_at}}),
+            Data {
+                data: travel::Order::from(&o),
+            },
         ),
         Err(e) => partner_error(e),
     }
@@ -443,7 +432,6 @@ async fn orders(
 async fn order(State(sb): State<Sandbox>, Path(id): Path<String>) -> Response {
     match sb.ledger.order_status(&id).await {
         Ok(o) => {
-            let cancelled_at = o.cancelled.then(Utc::now);
             let total = sb
                 .ledger
                 .snapshot()
@@ -455,16 +443,16 @@ async fn order(State(sb): State<Sandbox>, Path(id): Path<String>) -> Response {
                     minor: 0,
                     currency: "EUR".into(),
                 });
-            (
-                StatusCode::OK,
-                Json(
-                    json!({"data": {"id": o.order_id, "departing_at": o.departs_at,
-                                     "total_amount": from_minor(total.minor),
-                                     "total_currency": total.currency,
-                                     "cancelled_at": cancelled_at}}),
-                ),
-            )
-                .into_response()
+            let status = travel::OrderStatus {
+                cancelled_at: o.cancelled.then(Utc::now),
+                order: travel::Order {
+                    departing_at: o.departs_at,
+                    id: o.order_id,
+                    total_amount: from_minor(total.minor),
+                    total_currency: total.currency,
+                },
+            };
+            (StatusCode::OK, Json(Data { data: status })).into_response()
         }
         Err(e) => not_found(e),
     }
@@ -472,7 +460,14 @@ async fn order(State(sb): State<Sandbox>, Path(id): Path<String>) -> Response {
 
 async fn disbursement(State(sb): State<Sandbox>, Path(id): Path<String>) -> Response {
     match sb.ledger.disbursement_status(&id).await {
-        Ok(state) => (StatusCode::OK, Json(json!({"id": id, "status": state}))).into_response(),
+        Ok(state) => (
+            StatusCode::OK,
+            Json(payments::Disbursement {
+                id,
+                status: payments::status_word(state).into(),
+            }),
+        )
+            .into_response(),
         Err(e) => not_found(e),
     }
 }
@@ -480,7 +475,7 @@ async fn disbursement(State(sb): State<Sandbox>, Path(id): Path<String>) -> Resp
 fn not_found(e: PartnerError) -> Response {
     (
         StatusCode::NOT_FOUND,
-        Json(json!({"errors": [{"title": "not found", "message": e.to_string()}]})),
+        Json(wire::Errors::titled(Some("not found"), e.to_string())),
     )
         .into_response()
 }
@@ -498,7 +493,12 @@ async fn cancel(State(sb): State<Sandbox>, headers: HeaderMap, Path(id): Path<St
         Ok(()) => answer(
             lost,
             StatusCode::OK,
-            json!({"data": {"id": id, "status": "cancelled"}}),
+            Data {
+                data: travel::Cancellation {
+                    id,
+                    status: "cancelled".into(),
+                },
+            },
         ),
         Err(e) => partner_error(e),
     }
@@ -513,22 +513,25 @@ async fn disbursements(
         Ok(k) => k,
         Err(r) => return r,
     };
-    let reference = body["reference"]
-        .as_str()
-        .and_then(|r| CaseRef::parse(r).ok());
-    let minor = body["amount"].as_str().and_then(to_minor);
-    let kind: Option<PaymentKind> = serde_json::from_value(body["kind"].clone()).ok();
-    let (Some(reference), Some(minor), Some(kind)) = (reference, minor, kind) else {
-        return bad("reference, kind and amount are required");
+    let payment = match read::<payments::CreateDisbursement>(body) {
+        Ok(payment) => payment,
+        Err(r) => return r,
+    };
+    let reference = match CaseRef::parse(&payment.reference) {
+        Ok(r) => r,
+        Err(e) => return bad(format!("reference: {e}")),
+    };
+    let Some(minor) = to_minor(&payment.amount) else {
+        return bad("amount: must be a decimal amount with at most two decimals, e.g. \"1500.00\"");
     };
     let request = Disbursement {
         idempotency_key: key,
         reference,
-        tranche: body["tranche"].as_str().unwrap_or_default().to_owned(),
-        kind,
+        tranche: payment.tranche,
+        kind: payment.kind,
         amount: Money {
             minor,
-            currency: body["currency"].as_str().unwrap_or("EUR").to_owned(),
+            currency: payment.currency,
         },
     };
     match sb.ledger.disburse(&request).await {
@@ -539,7 +542,10 @@ async fn disbursements(
             answer(
                 lost,
                 StatusCode::OK,
-                json!({"id": r.payment_id, "status": r.state}),
+                payments::Disbursement {
+                    status: payments::status_word(r.state).into(),
+                    id: r.payment_id,
+                },
             )
         }
         Err(e) => partner_error(e),
@@ -555,61 +561,47 @@ async fn messages(
         Ok(k) => k,
         Err(r) => return r,
     };
-    let to = &body["to"];
-    let reference = to["case"].as_str().and_then(|r| CaseRef::parse(r).ok());
-    let audience = serde_json::from_value(to["audience"].clone()).ok();
-    let template = serde_json::from_value(body["template"].clone()).ok();
-    let channel = match body["channel"].as_str() {
-        Some("sms") => Some(Channel::Sms),
-        Some("email") => Some(Channel::Email),
-        _ => None,
+    let sent = match read::<outreach::Message>(body) {
+        Ok(message) => message,
+        Err(r) => return r,
     };
-    let text = |field: &str| {
-        body[field]
-            .as_str()
-            .filter(|t| !t.trim().is_empty())
-            .map(str::to_owned)
+    let reference = match CaseRef::parse(&sent.to.case) {
+        Ok(r) => r,
+        Err(e) => return bad(format!("to.case: {e}")),
     };
-    let (
-        Some(reference),
-        Some(audience),
-        Some(template),
-        Some(channel),
-        Some(language),
-        Some(subject),
-        Some(text),
-    ) = (
-        reference,
-        audience,
-        template,
-        channel,
-        text("language"),
-        text("subject"),
-        text("text"),
-    )
-    else {
-        return bad(
-            "to.case, to.audience, template, channel, language, subject and text are required",
-        );
-    };
-    if channel == Channel::Sms && text.chars().count() > 480 {
+    for (field, value) in [
+        ("language", &sent.language),
+        ("subject", &sent.subject),
+        ("text", &sent.text),
+    ] {
+        if value.trim().is_empty() {
+            return bad(format!("{field}: is required"));
+        }
+    }
+    if sent.channel == Channel::Sms && sent.text.chars().count() > 480 {
         return bad("text: an SMS holds at most 480 characters (three parts)");
     }
     let message = Message {
         notice: Notice {
             idempotency_key: key,
             reference,
-            template,
-            audience,
-            language: Language::parse(&language).ok(),
+            template: sent.template,
+            audience: sent.to.audience,
+            language: Language::parse(&sent.language).ok(),
         },
-        channel,
-        language,
-        subject,
-        text,
+        channel: sent.channel,
+        language: sent.language,
+        subject: sent.subject,
+        text: sent.text,
     };
     match sb.ledger.notify(&message).await {
-        Ok(()) => answer(lost, StatusCode::ACCEPTED, json!({"status": "queued"})),
+        Ok(()) => answer(
+            lost,
+            StatusCode::ACCEPTED,
+            outreach::Accepted {
+                status: "queued".into(),
+            },
+        ),
         Err(e) => partner_error(e),
     }
 }
@@ -617,42 +609,132 @@ async fn messages(
 async fn handovers(
     State(sb): State<Sandbox>,
     headers: HeaderMap,
-    Json(record): Json<HandOver>,
+    Json(record): Json<outreach::HandOver>,
 ) -> Response {
     let lost = match keyed(&sb, &headers).await {
         Ok((_, lost)) => lost,
         Err(r) => return r,
     };
+    let (reference, origin_country) = match (
+        CaseRef::parse(&record.reference),
+        CountryCode::parse(&record.origin_country),
+    ) {
+        (Ok(r), Ok(c)) => (r, c),
+        (Err(e), _) => return bad(format!("reference: {e}")),
+        (_, Err(e)) => return bad(format!("origin_country: {e}")),
+    };
+    let record = HandOver {
+        idempotency_key: record.idempotency_key,
+        reference,
+        origin_country,
+        arrives_at: record.arrives_at,
+        household_size: record.household_size,
+        unaccompanied_child: record.unaccompanied_child,
+        medical_assistance: record.medical_assistance,
+    };
     match sb.ledger.hand_over(&record).await {
-        Ok(()) => answer(lost, StatusCode::ACCEPTED, json!({"status": "received"})),
+        Ok(()) => answer(
+            lost,
+            StatusCode::ACCEPTED,
+            outreach::Accepted {
+                status: "received".into(),
+            },
+        ),
         Err(e) => partner_error(e),
     }
 }
 
-async fn ledger(State(sb): State<Sandbox>) -> Json<Value> {
+/// What `GET /ledger` shows: every order and payment the sandbox holds, and counts of the rest.
+/// The sandbox's own format (no partner has it); `homeward bench` checks its runs against it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LedgerView {
+    /// When the ledger was read.
+    pub at: DateTime<Utc>,
+    /// How many `disburse` calls arrived (retries included).
+    pub disburse_calls: u32,
+    /// How many faults were injected (errors, hangs and dropped webhooks).
+    pub faults_injected: u64,
+    /// How many hand-overs were received.
+    pub hand_overs: usize,
+    /// How many notices were sent.
+    pub notices: usize,
+    /// Notices by language.
+    pub notices_by_language: BTreeMap<String, u32>,
+    /// Every order, by idempotency key.
+    pub orders: Vec<LedgerOrder>,
+    /// Every payment, by idempotency key.
+    pub payments: Vec<LedgerPayment>,
+    /// How many webhooks were delivered.
+    pub webhooks_sent: u64,
+}
+
+/// An order in the [`LedgerView`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerOrder {
+    /// Whether it was cancelled.
+    pub cancelled: bool,
+    /// The key it was booked under (`<ref>:booking:<n>`).
+    pub idempotency_key: String,
+    /// The sandbox's order id.
+    pub order_id: String,
+}
+
+/// A payment in the [`LedgerView`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerPayment {
+    /// The amount, as a decimal string.
+    pub amount: String,
+    /// The case reference.
+    pub case: String,
+    /// ISO 4217.
+    pub currency: String,
+    /// The key it was paid under (`<ref>:tranche:<name>…`).
+    pub idempotency_key: String,
+    /// The sandbox's payment id.
+    pub payment_id: String,
+    /// Where it stands.
+    pub state: PaymentState,
+    /// The tranche's name.
+    pub tranche: String,
+}
+
+async fn ledger(State(sb): State<Sandbox>) -> Json<LedgerView> {
     let s = sb.ledger.snapshot();
-    let orders: Vec<Value> = s
+    let orders = s
         .orders
         .iter()
-        .map(|(k, o)| json!({"idempotency_key": k, "order_id": o.order_id, "cancelled": s.cancelled.contains(&o.order_id)}))
+        .map(|(k, o)| LedgerOrder {
+            cancelled: s.cancelled.contains(&o.order_id),
+            idempotency_key: k.clone(),
+            order_id: o.order_id.clone(),
+        })
         .collect();
-    let payments: Vec<Value> = s
+    let payments = s
         .payments
         .iter()
-        .map(|(k, (d, r))| json!({"idempotency_key": k, "payment_id": r.payment_id, "state": r.state, "case": d.reference, "tranche": d.tranche, "amount": from_minor(d.amount.minor), "currency": d.amount.currency}))
+        .map(|(k, (d, r))| LedgerPayment {
+            amount: from_minor(d.amount.minor),
+            case: d.reference.as_str().to_owned(),
+            currency: d.amount.currency.clone(),
+            idempotency_key: k.clone(),
+            payment_id: r.payment_id.clone(),
+            state: r.state,
+            tranche: d.tranche.clone(),
+        })
         .collect();
-    Json(json!({
-        "orders": orders,
-        "payments": payments,
-        "disburse_calls": s.disburse_calls,
-        "notices": s.notices.len(),
-        "notices_by_language": s.notices.values().fold(std::collections::BTreeMap::<String, u32>::new(), |mut m, n| {
-            *m.entry(n.language.clone()).or_default() += 1;
-            m
-        }),
-        "hand_overs": s.hand_overs.len(),
-        "faults_injected": sb.injected.load(std::sync::atomic::Ordering::Relaxed),
-        "webhooks_sent": sb.webhooks_sent.load(std::sync::atomic::Ordering::Relaxed),
-        "at": DateTime::<Utc>::from(std::time::SystemTime::now()),
-    }))
+    let mut notices_by_language = BTreeMap::<String, u32>::new();
+    for n in s.notices.values() {
+        *notices_by_language.entry(n.language.clone()).or_default() += 1;
+    }
+    Json(LedgerView {
+        at: DateTime::<Utc>::from(std::time::SystemTime::now()),
+        disburse_calls: s.disburse_calls,
+        faults_injected: sb.injected.load(std::sync::atomic::Ordering::Relaxed),
+        hand_overs: s.hand_overs.len(),
+        notices: s.notices.len(),
+        notices_by_language,
+        orders,
+        payments,
+        webhooks_sent: sb.webhooks_sent.load(std::sync::atomic::Ordering::Relaxed),
+    })
 }

@@ -2,17 +2,64 @@
 //! activities and timers as a ReturnCase, and no domain logic. `homeward bench` runs both on the
 //! same worker and server; the ratio of their throughputs says how much of the engine's ceiling
 //! the domain logic costs.
+//!
+//! Here too are the twin's own activity contract ([`BenchActivities`], `bench.noop`), its
+//! implementation ([`BenchActivitiesImpl`]) and [`register`], which adds both to a worker's
+//! options: only `homeward worker --bench-twin` (the benchmark's workers) calls it. The
+//! workflow code follows the workflow crate's rules (no I/O, no clock: it must replay).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use temporalio_macros::{workflow, workflow_methods};
+use temporalio_macros::{activities, activity_definitions, workflow, workflow_methods};
+use temporalio_sdk::activities::{ActivityContext, ActivityError};
+use temporalio_sdk::{WorkerOptions, WorkflowRegistrationError};
 use temporalio_workflow::{
     ActivityOptions, LocalActivityOptions, SyncWorkflowContext, WorkflowContext,
     WorkflowContextView, WorkflowResult,
 };
 
-use crate::activities::BenchActivities;
+/// The twin's one activity (its contract).
+pub struct BenchActivities;
+
+#[activity_definitions]
+impl BenchActivities {
+    /// Does nothing and returns its input: the cost of an activity, and nothing else.
+    #[activity(name = "bench.noop")]
+    pub fn noop(_n: u32) -> Result<u32, ActivityError> {
+        unimplemented!()
+    }
+}
+
+/// The contract's marker type, for `#[activity(definition = …)]` on the implementation.
+pub mod markers {
+    pub use super::bench_activities::Noop;
+}
+
+/// The twin's activity implementer, registered by [`register`].
+pub struct BenchActivitiesImpl;
+
+#[activities]
+impl BenchActivitiesImpl {
+    #[activity(definition = markers::Noop)]
+    pub async fn noop(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        n: u32,
+    ) -> Result<u32, ActivityError> {
+        Ok(n)
+    }
+}
+
+/// Registers the twin workflow and its activity on a worker's options (beside Homeward's
+/// own, on the same task queue): what `homeward worker --bench-twin` adds.
+pub fn register(options: &mut WorkerOptions) -> Result<(), WorkflowRegistrationError> {
+    options
+        .register_activities(BenchActivitiesImpl)
+        .register_workflow::<Twin>()?;
+    Ok(())
+}
 
 /// How much work a twin does, copied from a closed case's history.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteSynchronous};
 use sqlx::{ConnectOptions, Row};
 
-use crate::partners::PartnerError;
+use homeward_activities::partners::PartnerError;
 
 /// An append-or-replace journal of ledger entries, one row per (kind, key).
 #[derive(Debug, Clone)]
@@ -43,7 +43,7 @@ impl Journal {
             .strip_prefix("sqlite://")
             .or_else(|| url.strip_prefix("sqlite:"))
             .ok_or_else(|| format!("{url:?} is not a sqlite:// URL"))?;
-        crate::store::prepare_sqlite_path(url);
+        homeward_activities::store::prepare_sqlite_path(url);
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)

@@ -1,0 +1,197 @@
+//! The partners' wire formats, one submodule per partner: the JSON bodies that Homeward's HTTP
+//! clients ([`crate::http_partners`]) send and read, and that the development sandbox
+//! (`homeward-devkit`) reads and answers. Defined once, so the two sides cannot drift apart.
+//!
+//! - [`travel`]: Duffel-shaped offer requests, offers, orders, order status, cancellations.
+//! - [`payments`]: disbursements, their status, and the provider's webhook event.
+//! - [`outreach`]: messages to the notification gateway, hand-overs to the reception partner.
+//!
+//! The structs mirror the JSON and nothing more: strings, dates, numbers, and the domain's own
+//! serde enums where a body carries exactly those. Building a body from domain values is a
+//! `From` beside its struct; reading one into domain values, with the checks each side needs,
+//! is the business of the side that reads it. Fields are declared in alphabetical order where
+//! the body used to be written with `json!` (serde_json sorts those keys), so the bytes on the
+//! wire did not change when these structs replaced it. This module does no I/O.
+
+use serde::{Deserialize, Serialize};
+
+pub mod outreach;
+pub mod payments;
+pub mod travel;
+
+/// Duffel's envelope: every travel body, sent or answered, is `{"data": …}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Data<T> {
+    /// The body proper.
+    pub data: T,
+}
+
+/// A partner's refusal, as the sandbox writes it (Duffel's shape):
+/// `{"errors": [{"message": …}]}`. The clients read any partner's error text more leniently
+/// (`http_partners::classify`): a real partner may answer `{"message": …}` or `{"error": …}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Errors {
+    /// What went wrong; the first entry's message is the one shown.
+    pub errors: Vec<ErrorEntry>,
+}
+
+/// One entry of [`Errors`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorEntry {
+    /// The partner's own words (no personal data).
+    pub message: String,
+    /// A short title (`not found`), when the partner gives one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+}
+
+impl Errors {
+    /// A refusal with one message.
+    pub fn message(message: impl Into<String>) -> Self {
+        Self::titled(None, message)
+    }
+
+    /// A refusal with a title and a message.
+    pub fn titled(title: Option<&str>, message: impl Into<String>) -> Self {
+        Self {
+            errors: vec![ErrorEntry {
+                message: message.into(),
+                title: title.map(str::to_owned),
+            }],
+        }
+    }
+}
+
+/// Parses a decimal amount (`"600.50"`) into minor units, exactly.
+pub fn to_minor(amount: &str) -> Option<i64> {
+    let (whole, frac) = amount.trim().split_once('.').unwrap_or((amount.trim(), ""));
+    if frac.len() > 2 || whole.is_empty() {
+        return None;
+    }
+    let whole: i64 = whole.parse().ok()?;
+    let frac: i64 = format!("{frac:0<2}").parse().ok()?;
+    whole
+        .checked_mul(100)?
+        .checked_add(if whole < 0 { -frac } else { frac })
+}
+
+/// Formats minor units as a decimal amount.
+pub fn from_minor(minor: i64) -> String {
+    format!("{}.{:02}", minor / 100, (minor % 100).abs())
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{NaiveDate, TimeZone, Utc};
+    use homeward_workflows::activities as contract;
+    use homeward_workflows::domain::{CaseRef, CountryCode};
+    use homeward_workflows::programme::{Money, PaymentKind};
+
+    use super::*;
+    use crate::notices::{Channel, Message};
+
+    fn json(body: &impl Serialize) -> String {
+        serde_json::to_string(body).unwrap_or_default()
+    }
+
+    /// The bytes each client sent before these structs existed (captured from the `json!`
+    /// bodies they replaced): a partner that parsed them then parses them now.
+    #[test]
+    fn request_bodies_are_the_bytes_they_always_were() {
+        let reference = CaseRef::parse("HW-0123456789AB").expect("ref");
+        let search = contract::OfferRequest {
+            reference: reference.clone(),
+            from_country: CountryCode::parse("NLD").expect("NLD"),
+            to_country: CountryCode::parse("IRQ").expect("IRQ"),
+            earliest: NaiveDate::from_ymd_opt(2027, 1, 10).expect("date"),
+            latest: NaiveDate::from_ymd_opt(2027, 3, 1).expect("date"),
+            travellers: 2,
+            medical_escort: true,
+        };
+        assert_eq!(
+            json(&Data {
+                data: travel::CreateOfferRequest::from(&search)
+            }),
+            r#"{"data":{"assistance":{"medical_escort":true},"metadata":{"case":"HW-0123456789AB"},"passengers":[{"type":"adult"},{"type":"adult"}],"slices":[{"departure_date":"2027-01-10","destination":"IRQ","latest_departure_date":"2027-03-01","origin":"NLD"}]}}"#
+        );
+        let order = contract::OrderRequest {
+            idempotency_key: "k".into(),
+            reference: reference.clone(),
+            offer_id: "off_1".into(),
+        };
+        assert_eq!(
+            json(&Data {
+                data: travel::CreateOrder::from(&order)
+            }),
+            r#"{"data":{"metadata":{"case":"HW-0123456789AB"},"selected_offers":["off_1"]}}"#
+        );
+        assert_eq!(json(&travel::CreateCancellation {}), "{}");
+        let payment = contract::Disbursement {
+            idempotency_key: "k".into(),
+            reference: reference.clone(),
+            tranche: "start".into(),
+            kind: PaymentKind::InKind,
+            amount: Money {
+                minor: 150005,
+                currency: "EUR".into(),
+            },
+        };
+        assert_eq!(
+            json(&payments::CreateDisbursement::from(&payment)),
+            r#"{"amount":"1500.05","currency":"EUR","kind":"in_kind","reference":"HW-0123456789AB","tranche":"start"}"#
+        );
+        let message = Message {
+            notice: contract::Notice {
+                idempotency_key: "k".into(),
+                reference: reference.clone(),
+                template: contract::NoticeTemplate::FlightBooked,
+                audience: contract::Audience::Returnee,
+                language: None,
+            },
+            channel: Channel::Sms,
+            language: "en".into(),
+            subject: "Booked".into(),
+            text: "Case HW-0123456789AB.".into(),
+        };
+        assert_eq!(
+            json(&outreach::Message::from(&message)),
+            r#"{"channel":"sms","language":"en","subject":"Booked","template":"flight_booked","text":"Case HW-0123456789AB.","to":{"audience":"returnee","case":"HW-0123456789AB"}}"#
+        );
+        let hand_over = contract::HandOver {
+            idempotency_key: "k".into(),
+            reference: reference.clone(),
+            origin_country: CountryCode::parse("IRQ").expect("IRQ"),
+            arrives_at: Utc
+                .with_ymd_and_hms(2027, 1, 12, 15, 0, 0)
+                .single()
+                .expect("time"),
+            household_size: 3,
+            unaccompanied_child: false,
+            medical_assistance: true,
+        };
+        // The hand-over was sent as the workflow contract's own serde shape: still the same.
+        assert_eq!(
+            json(&outreach::HandOver::from(&hand_over)),
+            json(&hand_over)
+        );
+        assert_eq!(
+            json(&payments::Event::disbursement_updated(
+                "pay-1",
+                contract::PaymentState::Confirmed,
+                &reference,
+                "k"
+            )),
+            r#"{"data":{"id":"pay-1","idempotency_key":"k","reference":"HW-0123456789AB","status":"confirmed"},"id":"evt_pay-1_confirmed","type":"disbursement.updated"}"#
+        );
+    }
+
+    #[test]
+    fn amounts_convert_exactly() {
+        assert_eq!(to_minor("600.50"), Some(60050));
+        assert_eq!(to_minor("600.5"), Some(60050));
+        assert_eq!(to_minor("600"), Some(60000));
+        assert_eq!(to_minor("1.234"), None);
+        assert_eq!(to_minor("abc"), None);
+        assert_eq!(from_minor(60005), "600.05");
+    }
+}

@@ -1,0 +1,98 @@
+//! The outreach partners' wire formats:
+//! - the notification gateway: `POST /messages` (with `Idempotency-Key`), a [`Message`],
+//!   answered by an [`Accepted`] (`queued`);
+//! - the reception partner: `POST /handovers` (with `Idempotency-Key`), a [`HandOver`],
+//!   answered by an [`Accepted`] (`received`).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use homeward_workflows::activities::{self as contract, Audience, NoticeTemplate};
+
+use crate::notices::{self, Channel};
+
+/// A rendered notice for the gateway. The gateway resolves the audience of a case to its
+/// recipients' addresses (it keeps the contact book): Homeward never sends an address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    /// SMS or e-mail.
+    pub channel: Channel,
+    /// The text's language (ISO 639-1).
+    pub language: String,
+    /// The subject line.
+    pub subject: String,
+    /// Which notice it is.
+    pub template: NoticeTemplate,
+    /// The text, rendered (no personal data but the case reference).
+    pub text: String,
+    /// Who it is for.
+    pub to: Recipient,
+}
+
+/// Who a message is for: an audience of a case, never a person's address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recipient {
+    /// The role or partner whose contacts the gateway uses.
+    pub audience: Audience,
+    /// The case reference (`HW-…`).
+    pub case: String,
+}
+
+impl From<&notices::Message> for Message {
+    fn from(message: &notices::Message) -> Self {
+        let notice = &message.notice;
+        Self {
+            channel: message.channel,
+            language: message.language.clone(),
+            subject: message.subject.clone(),
+            template: notice.template,
+            text: message.text.clone(),
+            to: Recipient {
+                audience: notice.audience,
+                case: notice.reference.as_str().to_owned(),
+            },
+        }
+    }
+}
+
+/// The answer to a message or a hand-over (the clients do not read it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Accepted {
+    /// `queued` (a message) or `received` (a hand-over).
+    pub status: String,
+}
+
+/// The record the reception partner receives when a departure is booked (data minimisation:
+/// no names; the partner's own channel carries what it needs to recognise the returnees).
+/// Fields in the order they have always been sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandOver {
+    /// `<ref>:handover:<order id>`, also sent as the `Idempotency-Key` header.
+    pub idempotency_key: String,
+    /// The case reference (`HW-…`).
+    pub reference: String,
+    /// Where they arrive (ISO alpha-3).
+    pub origin_country: String,
+    /// When they are expected.
+    pub arrives_at: DateTime<Utc>,
+    /// How many people.
+    pub household_size: u8,
+    /// Whether a child must be handed over to family or a guardian.
+    pub unaccompanied_child: bool,
+    /// Whether medical assistance on arrival is needed.
+    pub medical_assistance: bool,
+}
+
+impl From<&contract::HandOver> for HandOver {
+    fn from(record: &contract::HandOver) -> Self {
+        Self {
+            idempotency_key: record.idempotency_key.clone(),
+            reference: record.reference.as_str().to_owned(),
+            origin_country: record.origin_country.as_str().to_owned(),
+            arrives_at: record.arrives_at,
+            household_size: record.household_size,
+            unaccompanied_child: record.unaccompanied_child,
+            medical_assistance: record.medical_assistance,
+        }
+    }
+}

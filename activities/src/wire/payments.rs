@@ -1,0 +1,135 @@
+//! The payment provider's wire format:
+//! - `POST /disbursements` (with `Idempotency-Key`): [`CreateDisbursement`], answered by a
+//!   [`Disbursement`];
+//! - `GET /disbursements/{id}`: answered by a [`Disbursement`];
+//! - the provider's webhook to Homeward: an [`Event`] (`disbursement.updated`), signed as
+//!   `http_partners::payment_webhook` describes.
+//!
+//! A disbursement's `status` is one of the provider's words, read by [`payment_state`].
+
+use serde::{Deserialize, Serialize};
+
+use homeward_workflows::activities::{self as contract, PaymentState};
+use homeward_workflows::domain::CaseRef;
+use homeward_workflows::programme::PaymentKind;
+
+use super::from_minor;
+
+/// A payment to make (once per `Idempotency-Key`, however often it is sent).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateDisbursement {
+    /// The amount, as a decimal string (`"1500.00"`): exact, unlike a JSON number.
+    pub amount: String,
+    /// ISO 4217 (absent reads as EUR, as the sandbox always assumed).
+    #[serde(default = "euro")]
+    pub currency: String,
+    /// In cash or in kind.
+    pub kind: PaymentKind,
+    /// The case reference (`HW-…`).
+    pub reference: String,
+    /// The tranche's name in the programme, e.g. `start` (absent reads as empty).
+    #[serde(default)]
+    pub tranche: String,
+}
+
+fn euro() -> String {
+    "EUR".into()
+}
+
+impl From<&contract::Disbursement> for CreateDisbursement {
+    fn from(request: &contract::Disbursement) -> Self {
+        Self {
+            amount: from_minor(request.amount.minor),
+            currency: request.amount.currency.clone(),
+            kind: request.kind,
+            reference: request.reference.as_str().to_owned(),
+            tranche: request.tranche.clone(),
+        }
+    }
+}
+
+/// A disbursement and where it stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Disbursement {
+    /// The provider's payment id.
+    pub id: String,
+    /// The provider's word for its state (see [`payment_state`]).
+    pub status: String,
+}
+
+/// The provider's status words: `pending`/`processing`, `confirmed`/`paid`,
+/// `failed`/`rejected`/`returned`; any other word is unknown (`None`).
+pub fn payment_state(status: &str) -> Option<PaymentState> {
+    match status {
+        "confirmed" | "paid" => Some(PaymentState::Confirmed),
+        "failed" | "rejected" | "returned" => Some(PaymentState::Failed),
+        "pending" | "processing" => Some(PaymentState::Pending),
+        _ => None,
+    }
+}
+
+/// The word the sandbox uses for a state.
+pub fn status_word(state: PaymentState) -> &'static str {
+    match state {
+        PaymentState::Pending => "pending",
+        PaymentState::Confirmed => "confirmed",
+        PaymentState::Failed => "failed",
+    }
+}
+
+/// The event type of a disbursement's change of state.
+pub const DISBURSEMENT_UPDATED: &str = "disbursement.updated";
+
+/// The provider's webhook event. Read leniently: an absent field reads as empty, and
+/// `payment_webhook::read` refuses what it needs field by field, naming it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// The disbursement it is about.
+    #[serde(default)]
+    pub data: EventData,
+    /// The event's id: a provider that sends the same event again sends the same id.
+    #[serde(default)]
+    pub id: String,
+    /// [`DISBURSEMENT_UPDATED`] (not read: only disbursements have webhooks).
+    #[serde(default, rename = "type")]
+    pub kind: String,
+}
+
+/// The disbursement an [`Event`] is about.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventData {
+    /// The provider's payment id.
+    #[serde(default)]
+    pub id: String,
+    /// The payment's idempotency key (not read: the case knows its keys).
+    #[serde(default)]
+    pub idempotency_key: String,
+    /// The case reference.
+    #[serde(default)]
+    pub reference: String,
+    /// The provider's word for the new state.
+    #[serde(default)]
+    pub status: String,
+}
+
+impl Event {
+    /// The event announcing a disbursement's state. Its id names the payment and the state.
+    pub fn disbursement_updated(
+        payment_id: &str,
+        state: PaymentState,
+        reference: &CaseRef,
+        idempotency_key: &str,
+    ) -> Self {
+        let status = status_word(state);
+        Self {
+            data: EventData {
+                id: payment_id.to_owned(),
+                idempotency_key: idempotency_key.to_owned(),
+                reference: reference.as_str().to_owned(),
+                status: status.to_owned(),
+            },
+            id: format!("evt_{payment_id}_{status}"),
+            kind: DISBURSEMENT_UPDATED.to_owned(),
+        }
+    }
+}

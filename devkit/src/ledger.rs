@@ -1,0 +1,511 @@
+//! The in-process partner ledger: travel, payments and outreach in memory (or journalled in
+//! SQLite), with the idempotency a real partner gives (an idempotency key maps to one order or
+//! one payment, forever) and faults to inject. It is the tests' partner, `partners.mode =
+//! "local"`'s, and the books of the sandbox. It implements the production traits of
+//! `homeward_activities::partners`; it knows no wire format and no HTTP.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{Datelike, TimeZone, Utc};
+
+use homeward_activities::Partners;
+use homeward_activities::notices::{Message, Templates};
+use homeward_activities::partners::{Outreach, PartnerError, PaymentProvider, TravelPartner};
+use homeward_workflows::activities::{
+    CancelRequest, Disbursement, HandOver, Offer, OfferRequest, Order, OrderRequest, OrderStatus,
+    PaymentState, Receipt,
+};
+use homeward_workflows::programme::Money;
+
+use crate::journal::{Journal, kind};
+
+/// Every partner served by one in-process ledger, with the shipped notice texts.
+pub fn local_partners(ledger: Arc<LocalLedger>) -> Partners {
+    local_partners_with(ledger, Arc::new(Templates::builtin()))
+}
+
+/// Every partner served by one in-process ledger, with the given notice texts.
+pub fn local_partners_with(ledger: Arc<LocalLedger>, templates: Arc<Templates>) -> Partners {
+    Partners {
+        travel: ledger.clone(),
+        payments: ledger.clone(),
+        outreach: ledger,
+        templates,
+    }
+}
+
+/// Faults to inject, for tests of retries and failures.
+#[derive(Debug, Default)]
+pub struct Faults {
+    /// Fail this many `disburse` calls *after* recording the payment (as if the answer was
+    /// lost), so that retries must be absorbed by the idempotency key.
+    pub lose_payment_answers: u32,
+    /// Refuse the next N `create_order` calls with a permanent error.
+    pub refuse_orders: u32,
+    /// Offer prices (minor units per traveller) to return; default 30000.
+    pub price_per_traveller: Option<i64>,
+    /// Flights leave this long after the search, instead of at 09:00 on the earliest day the
+    /// request allows (the benchmark compresses a year into seconds).
+    pub departs_in: Option<std::time::Duration>,
+    /// When new payments are confirmed.
+    pub confirmation: Confirmation,
+    /// The next N payments fail at the provider (known when they settle).
+    pub failing_payments: u32,
+}
+
+/// When the ledger confirms a new payment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Confirmation {
+    /// At once: the answer to `disburse` says confirmed.
+    #[default]
+    AtOnce,
+    /// Pending for this many status reads, then confirmed (unless settled earlier).
+    AfterPolls(u32),
+    /// Pending until [`LocalLedger::settle`] settles it (the sandbox's timer, a test).
+    WhenSettled,
+}
+
+/// What the ledger has recorded.
+#[derive(Debug, Default, Clone)]
+pub struct LedgerState {
+    /// Offers made, by id.
+    pub offers: BTreeMap<String, Offer>,
+    /// Orders by idempotency key.
+    pub orders: BTreeMap<String, Order>,
+    /// Cancelled order ids.
+    pub cancelled: BTreeSet<String>,
+    /// Payments by idempotency key; the receipt holds the payment's current state.
+    pub payments: BTreeMap<String, (Disbursement, Receipt)>,
+    /// Status reads a pending payment still waits for, by payment id.
+    pub polls_left: BTreeMap<String, u32>,
+    /// Payments that will fail when they settle, by payment id.
+    pub doomed: BTreeSet<String>,
+    /// How many `disburse` calls arrived (retries included).
+    pub disburse_calls: u32,
+    /// Notices by idempotency key, as rendered.
+    pub notices: BTreeMap<String, Message>,
+    /// Hand-overs by idempotency key.
+    pub hand_overs: BTreeMap<String, HandOver>,
+}
+
+/// A partner ledger: idempotent orders and payments, recorded notices. The tests' in-process
+/// partner, and the books of the sandbox, which can keep them in a SQLite [`Journal`].
+#[derive(Debug, Default)]
+pub struct LocalLedger {
+    /// Everything recorded.
+    state: Mutex<LedgerState>,
+    /// Faults to inject.
+    faults: Mutex<Faults>,
+    /// Where every entry is written before the answer, if anywhere (else: memory only).
+    journal: Option<Journal>,
+}
+
+impl LocalLedger {
+    /// An empty ledger without faults.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A ledger with faults to inject.
+    pub fn faulty(faults: Faults) -> Self {
+        Self {
+            state: Mutex::default(),
+            faults: Mutex::new(faults),
+            journal: None,
+        }
+    }
+
+    /// A ledger kept in `journal`, with what it already holds.
+    pub async fn durable(faults: Faults, journal: Journal) -> Result<Self, String> {
+        let mut state = LedgerState {
+            offers: journal.all(kind::OFFER).await?.into_iter().collect(),
+            orders: journal.all(kind::ORDER).await?.into_iter().collect(),
+            cancelled: journal
+                .all::<bool>(kind::CANCELLED)
+                .await?
+                .into_iter()
+                .map(|(k, _)| k)
+                .collect(),
+            payments: journal.all(kind::PAYMENT).await?.into_iter().collect(),
+            notices: journal.all(kind::NOTICE).await?.into_iter().collect(),
+            hand_overs: journal.all(kind::HAND_OVER).await?.into_iter().collect(),
+            ..LedgerState::default()
+        };
+        for (id, (polls, doomed)) in journal
+            .all::<(Option<u32>, bool)>(kind::PAYMENT_META)
+            .await?
+        {
+            if let Some(n) = polls {
+                state.polls_left.insert(id.clone(), n);
+            }
+            if doomed {
+                state.doomed.insert(id);
+            }
+        }
+        state.disburse_calls = journal
+            .all::<u32>(kind::COUNTER)
+            .await?
+            .into_iter()
+            .find_map(|(k, n)| (k == "disburse_calls").then_some(n))
+            .unwrap_or(0);
+        Ok(Self {
+            state: Mutex::new(state),
+            faults: Mutex::new(faults),
+            journal: Some(journal),
+        })
+    }
+
+    /// Writes an entry to the journal, if there is one.
+    async fn record(
+        &self,
+        kind: &'static str,
+        key: &str,
+        value: &impl serde::Serialize,
+    ) -> Result<(), PartnerError> {
+        match &self.journal {
+            Some(j) => j.put(kind, key, value).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Journals a payment and its pending bookkeeping.
+    async fn record_payment(&self, key: &str) -> Result<(), PartnerError> {
+        if self.journal.is_none() {
+            return Ok(());
+        }
+        let entry = self.with_state(|s| {
+            s.payments.get(key).cloned().map(|(d, r)| {
+                let meta = (
+                    s.polls_left.get(&r.payment_id).copied(),
+                    s.doomed.contains(&r.payment_id),
+                );
+                (d, r, meta)
+            })
+        });
+        let Some((d, r, meta)) = entry else {
+            return Ok(());
+        };
+        self.record(kind::PAYMENT_META, &r.payment_id, &meta)
+            .await?;
+        self.record(kind::PAYMENT, key, &(d, r)).await
+    }
+
+    /// A copy of what the ledger holds.
+    pub fn snapshot(&self) -> LedgerState {
+        self.state.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    fn with_state<T>(&self, f: impl FnOnce(&mut LedgerState) -> T) -> T {
+        let mut guard = match self.state.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        f(&mut guard)
+    }
+
+    fn faults_mut<T>(&self, f: impl FnOnce(&mut Faults) -> T) -> T {
+        let mut guard = match self.faults.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        f(&mut guard)
+    }
+}
+
+#[async_trait::async_trait]
+impl TravelPartner for LocalLedger {
+    async fn search_offers(&self, request: &OfferRequest) -> Result<Vec<Offer>, PartnerError> {
+        let (price, departs_in) =
+            self.faults_mut(|f| (f.price_per_traveller.unwrap_or(30_000), f.departs_in));
+        // One morning flight on the earliest day, and a cheaper one a week later if allowed.
+        let day = request.earliest;
+        let at = |d: chrono::NaiveDate| {
+            Utc.with_ymd_and_hms(d.year(), d.month(), d.day(), 9, 0, 0)
+                .single()
+                .unwrap_or_default()
+        };
+        let travellers = i64::from(request.travellers);
+        let mut offers = vec![Offer {
+            offer_id: format!("off-{}-{}", request.reference, day),
+            departs_at: match departs_in.and_then(|d| chrono::Duration::from_std(d).ok()) {
+                Some(d) => Utc::now() + d,
+                None => at(day),
+            },
+            total: Money {
+                minor: price * travellers,
+                currency: "EUR".into(),
+            },
+        }];
+        let later = day + chrono::Duration::days(7);
+        if later <= request.latest {
+            offers.push(Offer {
+                offer_id: format!("off-{}-{}", request.reference, later),
+                departs_at: match departs_in.and_then(|d| chrono::Duration::from_std(d).ok()) {
+                    Some(d) => Utc::now() + d + d,
+                    None => at(later),
+                },
+                total: Money {
+                    minor: price * travellers * 9 / 10,
+                    currency: "EUR".into(),
+                },
+            });
+        }
+        self.with_state(|s| {
+            for o in &offers {
+                s.offers.insert(o.offer_id.clone(), o.clone());
+            }
+        });
+        for o in &offers {
+            self.record(kind::OFFER, &o.offer_id, o).await?;
+        }
+        Ok(offers)
+    }
+
+    async fn create_order(&self, request: &OrderRequest) -> Result<Order, PartnerError> {
+        if let Some(existing) = self.with_state(|s| s.orders.get(&request.idempotency_key).cloned())
+        {
+            return Ok(existing);
+        }
+        let refuse = self.faults_mut(|f| {
+            if f.refuse_orders > 0 {
+                f.refuse_orders -= 1;
+                true
+            } else {
+                false
+            }
+        });
+        if refuse {
+            return Err(PartnerError::Refused {
+                partner: "travel",
+                message: "offer no longer available".into(),
+            });
+        }
+        let offer = self
+            .with_state(|s| s.offers.get(&request.offer_id).cloned())
+            .ok_or_else(|| PartnerError::Refused {
+                partner: "travel",
+                message: format!("unknown offer {}", request.offer_id),
+            })?;
+        let order = self.with_state(|s| {
+            let order = Order {
+                order_id: format!("ord-{}", s.orders.len() + 1),
+                departs_at: offer.departs_at,
+                total: offer.total.clone(),
+            };
+            s.orders
+                .entry(request.idempotency_key.clone())
+                .or_insert(order)
+                .clone()
+        });
+        self.record(kind::ORDER, &request.idempotency_key, &order)
+            .await?;
+        Ok(order)
+    }
+
+    async fn cancel_order(&self, request: &CancelRequest) -> Result<(), PartnerError> {
+        self.with_state(|s| s.cancelled.insert(request.order_id.clone()));
+        self.record(kind::CANCELLED, &request.order_id, &true).await
+    }
+
+    async fn order_status(&self, order_id: &str) -> Result<OrderStatus, PartnerError> {
+        self.with_state(|s| {
+            s.orders
+                .values()
+                .find(|o| o.order_id == order_id)
+                .map(|o| OrderStatus {
+                    order_id: o.order_id.clone(),
+                    departs_at: o.departs_at,
+                    cancelled: s.cancelled.contains(order_id),
+                })
+        })
+        .ok_or_else(|| PartnerError::Refused {
+            partner: "travel",
+            message: format!("no order {order_id}"),
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl PaymentProvider for LocalLedger {
+    async fn disburse(&self, request: &Disbursement) -> Result<Receipt, PartnerError> {
+        let (confirmation, doomed) = self.faults_mut(|f| (f.confirmation, f.failing_payments > 0));
+        let (receipt, new) = self.with_state(|s| {
+            s.disburse_calls += 1;
+            if let Some((_, r)) = s.payments.get(&request.idempotency_key) {
+                return (r.clone(), false);
+            }
+            let payment_id = format!("pay-{}", s.payments.len() + 1);
+            if doomed {
+                s.doomed.insert(payment_id.clone());
+            }
+            let state = match confirmation {
+                Confirmation::AfterPolls(n) => {
+                    s.polls_left.insert(payment_id.clone(), n);
+                    PaymentState::Pending
+                }
+                Confirmation::WhenSettled => PaymentState::Pending,
+                Confirmation::AtOnce if doomed => PaymentState::Failed,
+                Confirmation::AtOnce => PaymentState::Confirmed,
+            };
+            let receipt = Receipt {
+                payment_id,
+                idempotency_key: request.idempotency_key.clone(),
+                state,
+            };
+            s.payments.insert(
+                request.idempotency_key.clone(),
+                (request.clone(), receipt.clone()),
+            );
+            (receipt, true)
+        });
+        if new && doomed {
+            self.faults_mut(|f| f.failing_payments = f.failing_payments.saturating_sub(1));
+        }
+        let calls = self.with_state(|s| s.disburse_calls);
+        self.record(kind::COUNTER, "disburse_calls", &calls).await?;
+        if new {
+            self.record_payment(&request.idempotency_key).await?;
+        }
+        let lose = self.faults_mut(|f| {
+            if f.lose_payment_answers > 0 {
+                f.lose_payment_answers -= 1;
+                true
+            } else {
+                false
+            }
+        });
+        if lose {
+            return Err(PartnerError::Unavailable {
+                partner: "payments",
+                message: "connection reset before the answer arrived".into(),
+                retry_after: Some(Duration::from_millis(100)),
+            });
+        }
+        Ok(receipt)
+    }
+
+    async fn disbursement_status(&self, payment_id: &str) -> Result<PaymentState, PartnerError> {
+        // Answers the state and, if a read changed the books, the payment's key to journal.
+        let read = self.with_state(|s| {
+            let (key, state) = s
+                .payments
+                .iter()
+                .find(|(_, (_, r))| r.payment_id == payment_id)
+                .map(|(k, (_, r))| (k.clone(), r.state))?;
+            if state != PaymentState::Pending {
+                return Some((state, None));
+            }
+            match s.polls_left.get_mut(payment_id) {
+                Some(0) => Some((s.settle(payment_id), Some(key))),
+                Some(n) => {
+                    *n -= 1;
+                    Some((PaymentState::Pending, Some(key)))
+                }
+                // Pending until settled: reading changes nothing.
+                None => Some((PaymentState::Pending, None)),
+            }
+        });
+        let (state, changed) = read.ok_or_else(|| PartnerError::Refused {
+            partner: "payments",
+            message: format!("no disbursement {payment_id}"),
+        })?;
+        if let Some(key) = changed {
+            self.record_payment(&key).await?;
+        }
+        Ok(state)
+    }
+}
+
+impl LedgerState {
+    /// A payment's receipt by the provider's id.
+    pub fn payment(&self, payment_id: &str) -> Option<&Receipt> {
+        self.payments
+            .values()
+            .map(|(_, r)| r)
+            .find(|r| r.payment_id == payment_id)
+    }
+
+    /// Settles a pending payment (confirmed, or failed if it was doomed); a settled one keeps
+    /// its state. Answers the state.
+    fn settle(&mut self, payment_id: &str) -> PaymentState {
+        let end = if self.doomed.contains(payment_id) {
+            PaymentState::Failed
+        } else {
+            PaymentState::Confirmed
+        };
+        self.polls_left.remove(payment_id);
+        match self
+            .payments
+            .values_mut()
+            .map(|(_, r)| r)
+            .find(|r| r.payment_id == payment_id)
+        {
+            Some(r) if r.state == PaymentState::Pending => {
+                r.state = end;
+                end
+            }
+            Some(r) => r.state,
+            None => end,
+        }
+    }
+}
+
+impl LocalLedger {
+    /// Settles a pending payment, as the provider does when the money has moved; answers its
+    /// final state and its case and idempotency key (for a webhook), or `None` if unknown.
+    pub async fn settle(
+        &self,
+        payment_id: &str,
+    ) -> Result<Option<(PaymentState, Disbursement)>, PartnerError> {
+        let settled = self.with_state(|s| {
+            let (d, _) = s
+                .payments
+                .values()
+                .find(|(_, r)| r.payment_id == payment_id)?
+                .clone();
+            Some((s.settle(payment_id), d))
+        });
+        if let Some((_, d)) = &settled {
+            self.record_payment(&d.idempotency_key).await?;
+        }
+        Ok(settled)
+    }
+
+    /// Payments still pending (for a restarted sandbox to settle).
+    pub fn pending_payments(&self) -> Vec<String> {
+        self.with_state(|s| {
+            s.payments
+                .values()
+                .filter(|(_, r)| r.state == PaymentState::Pending)
+                .map(|(_, r)| r.payment_id.clone())
+                .collect()
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl Outreach for LocalLedger {
+    async fn notify(&self, message: &Message) -> Result<(), PartnerError> {
+        let key = &message.notice.idempotency_key;
+        let first = self.with_state(|s| {
+            s.notices
+                .entry(key.clone())
+                .or_insert_with(|| message.clone())
+                .clone()
+        });
+        self.record(kind::NOTICE, key, &first).await
+    }
+
+    async fn hand_over(&self, record: &HandOver) -> Result<(), PartnerError> {
+        let key = &record.idempotency_key;
+        let first = self.with_state(|s| {
+            s.hand_overs
+                .entry(key.clone())
+                .or_insert_with(|| record.clone())
+                .clone()
+        });
+        self.record(kind::HAND_OVER, key, &first).await
+    }
+}

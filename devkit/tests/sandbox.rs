@@ -1,0 +1,386 @@
+//! The partner sandbox over real HTTP, through Homeward's own HTTP clients: pending payments
+//! settled by a signed webhook, a restart on its SQLite ledger, and the refusals it is told
+//! to make.
+
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use homeward_activities::http_partners::{Endpoint, HttpPartner};
+use homeward_activities::partners::{PartnerError, PaymentProvider, TravelPartner};
+use homeward_workflows::activities::{Disbursement, OfferRequest, OrderRequest};
+use homeward_workflows::domain::{CaseRef, CountryCode};
+use homeward_workflows::programme::{Money, PaymentKind};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+/// Serves a sandbox on a free loopback port; answers its address, its task and a client of it.
+async fn serve_sandbox(
+    sandbox: homeward_devkit::sandbox::Sandbox,
+) -> (
+    std::net::SocketAddr,
+    tokio::task::JoinHandle<()>,
+    HttpPartner,
+) {
+    let (addr, task) = sandbox.serve(0).await.expect("serve");
+    let endpoint = Endpoint {
+        base_url: format!("http://{addr}").parse().expect("url"),
+        token: None,
+        timeout: Duration::from_secs(5),
+    };
+    (
+        addr,
+        task,
+        HttpPartner::new("partners", endpoint).expect("client"),
+    )
+}
+
+fn reference() -> CaseRef {
+    CaseRef::parse("HW-0123456789AB").expect("ref")
+}
+
+fn offer_request() -> OfferRequest {
+    OfferRequest {
+        reference: reference(),
+        from_country: CountryCode::parse("NLD").unwrap(),
+        to_country: CountryCode::parse("IRQ").unwrap(),
+        earliest: NaiveDate::from_ymd_opt(2027, 1, 10).unwrap(),
+        latest: NaiveDate::from_ymd_opt(2027, 3, 1).unwrap(),
+        travellers: 2,
+        medical_escort: false,
+    }
+}
+
+#[tokio::test]
+async fn the_sandbox_answers_status_fetches_and_settles_pending_payments_with_a_signed_webhook() {
+    use homeward_activities::http_partners::payment_webhook;
+    use homeward_devkit::sandbox::{Sandbox, SandboxFaults, Webhook};
+    use homeward_workflows::activities::PaymentState;
+    // Homeward's side of the webhook: a fake receiver that records what it gets.
+    let receiver = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/v1/webhooks/payments"))
+        .respond_with(ResponseTemplate::new(202))
+        .mount(&receiver)
+        .await;
+    let sandbox = Sandbox::new(
+        SandboxFaults {
+            confirm_after: Some(Duration::from_millis(300)),
+            webhook: Some(Webhook {
+                url: format!("{}/api/v1/webhooks/payments", receiver.uri())
+                    .parse()
+                    .expect("url"),
+                secret: "s3cret".into(),
+            }),
+            ..SandboxFaults::default()
+        },
+        1,
+    );
+    let (addr, _task, partner) = serve_sandbox(sandbox).await;
+    let (travel, payments) = (&partner, &partner);
+
+    let offers = travel
+        .search_offers(&offer_request())
+        .await
+        .expect("offers");
+    let order = travel
+        .create_order(&OrderRequest {
+            idempotency_key: "HW-0123456789AB:booking:1".into(),
+            reference: reference(),
+            offer_id: offers[0].offer_id.clone(),
+        })
+        .await
+        .expect("order");
+    let status = travel.order_status(&order.order_id).await.expect("status");
+    assert_eq!(
+        (status.departs_at, status.cancelled),
+        (order.departs_at, false)
+    );
+    let request = Disbursement {
+        idempotency_key: "HW-0123456789AB:tranche:start".into(),
+        reference: reference(),
+        tranche: "start".into(),
+        kind: PaymentKind::InKind,
+        amount: Money {
+            minor: 150000,
+            currency: "EUR".into(),
+        },
+    };
+    let receipt = payments.disburse(&request).await.expect("accepted");
+    assert_eq!(receipt.state, PaymentState::Pending);
+    assert_eq!(
+        payments
+            .disbursement_status(&receipt.payment_id)
+            .await
+            .expect("status"),
+        PaymentState::Pending
+    );
+    // The same key while pending: the same payment, still pending, never a second one.
+    let again = payments.disburse(&request).await.expect("accepted");
+    assert_eq!(again, receipt);
+
+    // After confirm_after: confirmed, and one signed webhook announced it.
+    let mut received = vec![];
+    for _ in 0..50 {
+        received = receiver.received_requests().await.unwrap_or_default();
+        if !received.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(received.len(), 1, "one webhook");
+    let hook = &received[0];
+    let signature = hook
+        .headers
+        .get(payment_webhook::SIGNATURE_HEADER)
+        .and_then(|v| v.to_str().ok());
+    let settled = payment_webhook::read(Some(b"s3cret"), signature, &hook.body, chrono::Utc::now())
+        .map(|e| e.settlement)
+        .expect("a correctly signed settlement");
+    assert_eq!(
+        (
+            settled.payment_id.as_str(),
+            settled.state,
+            &settled.reference
+        ),
+        (
+            receipt.payment_id.as_str(),
+            PaymentState::Confirmed,
+            &reference()
+        )
+    );
+    assert!(
+        payment_webhook::read(Some(b"other"), signature, &hook.body, chrono::Utc::now()).is_err()
+    );
+    assert_eq!(
+        payments
+            .disbursement_status(&receipt.payment_id)
+            .await
+            .expect("status"),
+        PaymentState::Confirmed
+    );
+    let err = payments.disbursement_status("pay-404").await.unwrap_err();
+    assert!(matches!(err, PartnerError::Refused { .. }), "{err:?}");
+    let ledger: serde_json::Value = reqwest::get(format!("http://{addr}/ledger"))
+        .await
+        .expect("ledger")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        ledger["payments"].as_array().map(Vec::len),
+        Some(1),
+        "{ledger}"
+    );
+    assert_eq!(ledger["payments"][0]["state"], "confirmed");
+    assert_eq!(ledger["webhooks_sent"], 1);
+}
+
+#[tokio::test]
+async fn a_restarted_sandbox_with_a_sqlite_ledger_remembers_its_keys_and_settles_what_was_pending()
+{
+    use homeward_devkit::sandbox::{Sandbox, SandboxFaults};
+    use homeward_workflows::activities::PaymentState;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}/ledger.db", dir.path().display());
+    let faults = |confirm_after| SandboxFaults {
+        confirm_after: Some(confirm_after),
+        ..SandboxFaults::default()
+    };
+    let order_request = |offer_id: String| OrderRequest {
+        idempotency_key: "HW-0123456789AB:booking:1".into(),
+        reference: reference(),
+        offer_id,
+    };
+    let payment = Disbursement {
+        idempotency_key: "HW-0123456789AB:tranche:start".into(),
+        reference: reference(),
+        tranche: "start".into(),
+        kind: PaymentKind::InKind,
+        amount: Money {
+            minor: 150000,
+            currency: "EUR".into(),
+        },
+    };
+
+    // First life: book and pay; the payment stays pending (for an hour).
+    let first = Sandbox::durable(faults(Duration::from_secs(3600)), 1, &url)
+        .await
+        .expect("opens");
+    let (_, task, partner) = serve_sandbox(first).await;
+    let offers = partner
+        .search_offers(&offer_request())
+        .await
+        .expect("offers");
+    let order = partner
+        .create_order(&order_request(offers[0].offer_id.clone()))
+        .await
+        .expect("order");
+    let receipt = partner.disburse(&payment).await.expect("accepted");
+    assert_eq!(receipt.state, PaymentState::Pending);
+    task.abort();
+
+    // Second life on the same file: the same keys find the same order and payment, and the
+    // pending payment is settled by the restarted sandbox.
+    let second = Sandbox::durable(faults(Duration::from_millis(200)), 1, &url)
+        .await
+        .expect("reopens");
+    let (addr, _task, partner) = serve_sandbox(second).await;
+    let again = partner
+        .create_order(&order_request(offers[0].offer_id.clone()))
+        .await
+        .expect("order");
+    assert_eq!(again.order_id, order.order_id, "no second order");
+    let paid = partner.disburse(&payment).await.expect("answered");
+    assert_eq!(paid.payment_id, receipt.payment_id, "no second payment");
+    let mut state = PaymentState::Pending;
+    for _ in 0..50 {
+        state = partner
+            .disbursement_status(&receipt.payment_id)
+            .await
+            .expect("status");
+        if state != PaymentState::Pending {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(state, PaymentState::Confirmed);
+    let ledger: serde_json::Value = reqwest::get(format!("http://{addr}/ledger"))
+        .await
+        .expect("ledger")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        ledger["orders"].as_array().map(Vec::len),
+        Some(1),
+        "{ledger}"
+    );
+    assert_eq!(
+        ledger["payments"].as_array().map(Vec::len),
+        Some(1),
+        "{ledger}"
+    );
+    assert_eq!(ledger["disburse_calls"], 2, "{ledger}");
+}
+
+#[tokio::test]
+async fn the_sandbox_refuses_the_inputs_it_is_told_to_with_a_4xx() {
+    use homeward_devkit::sandbox::{Sandbox, SandboxFaults};
+    let sandbox = Sandbox::new(
+        SandboxFaults {
+            refuse_keys_containing: Some("tranche:cash".into()),
+            ..SandboxFaults::default()
+        },
+        1,
+    );
+    let (_, _task, payments) = serve_sandbox(sandbox).await;
+    let pay = |tranche: &str| Disbursement {
+        idempotency_key: format!("HW-0123456789AB:tranche:{tranche}"),
+        reference: reference(),
+        tranche: tranche.into(),
+        kind: PaymentKind::Cash,
+        amount: Money {
+            minor: 20000,
+            currency: "EUR".into(),
+        },
+    };
+    let err = payments.disburse(&pay("cash")).await.unwrap_err();
+    assert!(
+        matches!(&err, PartnerError::Refused { message, .. } if message.contains("422")),
+        "{err:?}"
+    );
+    payments
+        .disburse(&pay("start"))
+        .await
+        .expect("others are paid");
+}
+
+#[tokio::test]
+async fn a_body_the_sandbox_cannot_read_is_refused_with_the_field_named() {
+    use homeward_devkit::sandbox::{Sandbox, SandboxFaults};
+    let (addr, _task) = Sandbox::new(SandboxFaults::default(), 1)
+        .serve(0)
+        .await
+        .expect("serve");
+    let http = reqwest::Client::new();
+    let post = |path: &str, key: Option<&str>, body: &str| {
+        let mut request = http
+            .post(format!("http://{addr}{path}"))
+            .header("content-type", "application/json")
+            .body(body.to_owned());
+        if let Some(key) = key {
+            request = request.header("idempotency-key", key);
+        }
+        request.send()
+    };
+    // (path, key, body, status, the start of the partner's message)
+    let cases = [
+        (
+            "/air/orders",
+            Some("k1"),
+            r#"{"data":{"metadata":{"case":"HW-0123456789AB"},"selected_offers":"off_1"}}"#,
+            422,
+            "data.selected_offers: invalid type",
+        ),
+        (
+            "/air/orders",
+            Some("k2"),
+            r#"{"data":{"metadata":{"case":"nobody"},"selected_offers":["off_1"]}}"#,
+            422,
+            "data.metadata.case",
+        ),
+        (
+            "/disbursements",
+            Some("k3"),
+            r#"{"reference":"HW-0123456789AB","kind":"cash","tranche":"start"}"#,
+            422,
+            "body: missing field `amount`",
+        ),
+        (
+            "/disbursements",
+            Some("k4"),
+            r#"{"reference":"HW-0123456789AB","kind":"cash","amount":"1.234"}"#,
+            422,
+            "amount: ",
+        ),
+        (
+            "/messages",
+            Some("k5"),
+            r#"{"channel":"sms","language":"en","subject":"s","template":"flight_booked","text":"t","to":{"audience":"neighbours","case":"HW-0123456789AB"}}"#,
+            422,
+            "to.audience: unknown variant",
+        ),
+        (
+            "/messages",
+            Some("k6"),
+            r#"{"channel":"sms","language":"en","subject":" ","template":"flight_booked","text":"t","to":{"audience":"returnee","case":"HW-0123456789AB"}}"#,
+            422,
+            "subject: is required",
+        ),
+        // The key is checked first, as partners do; malformed JSON is a 400.
+        ("/disbursements", None, "{}", 400, "Idempotency-Key"),
+        ("/disbursements", Some("k7"), "{", 400, ""),
+    ];
+    for (path, key, body, status, message) in cases {
+        let response = post(path, key, body).await.expect("answered");
+        assert_eq!(response.status().as_u16(), status, "{path} {body}");
+        let text = response.text().await.unwrap_or_default();
+        if !message.is_empty() {
+            let answer: serde_json::Value = serde_json::from_str(&text).expect("JSON errors");
+            let said = answer["errors"][0]["message"].as_str().unwrap_or_default();
+            assert!(said.starts_with(message), "{path} {body}: {said}");
+        }
+    }
+    // Nothing was booked, paid or sent.
+    let ledger: homeward_devkit::sandbox::LedgerView =
+        reqwest::get(format!("http://{addr}/ledger"))
+            .await
+            .expect("ledger")
+            .json()
+            .await
+            .expect("the ledger's own format");
+    assert_eq!(
+        (ledger.orders.len(), ledger.payments.len(), ledger.notices),
+        (0, 0, 0)
+    );
+}
