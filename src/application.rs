@@ -83,7 +83,7 @@ impl Application {
         let connection = TemporalConnection {
             address: settings.temporal.address.clone(),
             namespace: settings.temporal.namespace.clone(),
-            api_key: settings.temporal_api_key(),
+            api_key: settings.temporal_api_key().map(Into::into),
             connect_timeout: settings.temporal.connect_timeout,
             identity: format!("homeward-{role:?}-{}", std::process::id()).to_lowercase(),
         };
@@ -230,7 +230,7 @@ pub fn partners_from(settings: &Settings) -> anyhow::Result<Partners> {
         PartnerMode::Http => {
             let endpoint = |url: &url::Url, own: &PartnerOverride| Endpoint {
                 base_url: url.clone(),
-                token: p.token_for(own),
+                token: p.token_for(own).map(Into::into),
                 timeout: own.timeout.unwrap_or(p.timeout),
             };
             let travel = HttpPartner::new("travel", endpoint(&p.travel_url, &p.travel))?;

@@ -7,13 +7,17 @@
 //!   benchmark's twin; for `dev`, `sandbox`, `bench`, local partners and tests only.
 //! - `worker/` (`homeward_worker`): Temporal runtime, client and worker wiring.
 //! - `api/` (`homeward_api`): the HTTP API; the only place that knows status codes.
-//! - this crate: the API's command-line client ([`client`]), configuration ([`settings`]), logging ([`telemetry`]), the embedded Temporal
-//!   dev server ([`devserver`]), and [`application`], which assembles the parts for the
-//!   `homeward` binary's subcommands and for the tests.
+//! - this crate: the command line ([`cli`]) and what each command does ([`commands`]), the
+//!   API's command-line client ([`client`]), configuration ([`settings`], [`keys`]), logging
+//!   ([`telemetry`]), file permissions ([`files`]), the embedded Temporal dev server
+//!   ([`devserver`]), the replay corpus format ([`histories`]), the benchmark ([`bench`]), and
+//!   [`application`], which assembles the parts for the commands and for the tests.
 
 pub mod application;
 pub mod bench;
+pub mod cli;
 pub mod client;
+pub mod commands;
 pub mod devserver;
 pub mod files;
 pub mod histories;
@@ -21,4 +25,3 @@ pub mod keys;
 pub mod programmes;
 pub mod settings;
 pub mod telemetry;
-pub mod user_commands;

@@ -17,8 +17,8 @@ use futures_util::future::BoxFuture;
 use prost::Message;
 use serde::{Deserialize, Serialize};
 use temporalio_common::data_converters::{
-    DataConverter, DefaultFailureConverter, PayloadCodec, PayloadConversionError,
-    PayloadConverter, SerializationContextData,
+    DataConverter, DefaultFailureConverter, PayloadCodec, PayloadConversionError, PayloadConverter,
+    SerializationContextData,
 };
 use temporalio_common::protos::temporal::api::common::v1::Payload;
 use zeroize::Zeroizing;
@@ -243,7 +243,11 @@ mod tests {
         // A payload recorded before the codec passes through.
         assert_eq!(keys.decode(secret.clone()).unwrap(), secret);
         // Another key cannot read it; a rotated set still can.
-        assert!(PayloadCodecKeys::new([5; 32], vec![]).decode(sealed.clone()).is_err());
+        assert!(
+            PayloadCodecKeys::new([5; 32], vec![])
+                .decode(sealed.clone())
+                .is_err()
+        );
         let rotated = PayloadCodecKeys::new([5; 32], vec![[4; 32]]);
         assert_eq!(rotated.decode(sealed).unwrap(), secret);
     }

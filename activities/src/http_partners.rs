@@ -14,6 +14,7 @@
 use std::time::Duration;
 
 use reqwest::{Client, RequestBuilder, Response, StatusCode};
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
@@ -28,24 +29,14 @@ use crate::partners::{Outreach, PartnerError, PaymentProvider, TravelPartner};
 use crate::wire::{Data, outreach, payments, to_minor, travel};
 
 /// How to reach one partner.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct Endpoint {
     /// The API's base URL, e.g. `https://api.duffel.com`.
     pub base_url: url::Url,
-    /// The bearer token, if the partner wants one.
-    pub token: Option<String>,
+    /// The bearer token, if the partner wants one (its `Debug` prints `[REDACTED]`).
+    pub token: Option<SecretString>,
     /// Per-request timeout.
     pub timeout: Duration,
-}
-
-impl std::fmt::Debug for Endpoint {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Endpoint")
-            .field("base_url", &self.base_url.as_str())
-            .field("token", &self.token.as_ref().map(|_| "[REDACTED]"))
-            .field("timeout", &self.timeout)
-            .finish()
-    }
 }
 
 /// A JSON-over-HTTP partner client.
@@ -87,7 +78,12 @@ impl HttpPartner {
             .http
             .request(method, url)
             .header("Accept", "application/json");
-        if let Some(token) = &self.endpoint.token {
+        if let Some(token) = self
+            .endpoint
+            .token
+            .as_ref()
+            .map(ExposeSecret::expose_secret)
+        {
             req = req.bearer_auth(token);
         }
         req

@@ -331,10 +331,11 @@ impl Vault {
 
     /// The case's data key, created (and stored wrapped) on first use.
     async fn data_key(&self, reference: &CaseRef, create: bool) -> Result<DataKey, VaultError> {
-        let row = sqlx::query("SELECT kek_id, wrapped, erased_at FROM case_keys WHERE reference = $1")
-            .bind(reference.as_str())
-            .fetch_optional(&self.store.pool)
-            .await?;
+        let row =
+            sqlx::query("SELECT kek_id, wrapped, erased_at FROM case_keys WHERE reference = $1")
+                .bind(reference.as_str())
+                .fetch_optional(&self.store.pool)
+                .await?;
         if let Some(row) = row {
             if row.try_get::<Option<String>, _>("erased_at")?.is_some() {
                 return Err(VaultError::Erased);
@@ -566,19 +567,20 @@ impl Vault {
         };
         let mut found = std::collections::BTreeSet::new();
         for digest in digests {
-            let rows = sqlx::query(
-                "SELECT reference, member, kind FROM person_index WHERE digest = $1",
-            )
-            .bind(&digest)
-            .fetch_all(&self.store.pool)
-            .await?;
+            let rows =
+                sqlx::query("SELECT reference, member, kind FROM person_index WHERE digest = $1")
+                    .bind(&digest)
+                    .fetch_all(&self.store.pool)
+                    .await?;
             for row in rows {
                 // A full date matches a year-only record; a year-only record with a full date
                 // only on the same year (both carry name_year entries).
-                let reference = CaseRef::parse(&row.try_get::<String, _>("reference")?)
-                    .map_err(|e| StoreError::Corrupt {
-                        column: "person_index.reference",
-                        problem: e.to_string(),
+                let reference =
+                    CaseRef::parse(&row.try_get::<String, _>("reference")?).map_err(|e| {
+                        StoreError::Corrupt {
+                            column: "person_index.reference",
+                            problem: e.to_string(),
+                        }
                     })?;
                 let member = u32::try_from(row.try_get::<i64, _>("member")?).unwrap_or(u32::MAX);
                 found.insert(Found { reference, member });
@@ -602,7 +604,10 @@ mod tests {
             normalise_name("José-María", "Núñez"),
             normalise_name("jose maria", "nunez")
         );
-        assert_ne!(normalise_name("Amal", "Hassan"), normalise_name("Amal", "Hussein"));
+        assert_ne!(
+            normalise_name("Amal", "Hassan"),
+            normalise_name("Amal", "Hussein")
+        );
         // Arabic script is kept (letters), only lower-cased where that applies.
         assert_eq!(normalise_name("أمل", "حسن"), normalise_name("حسن", "أمل"));
     }

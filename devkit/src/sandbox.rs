@@ -9,6 +9,7 @@
 // Handlers short-circuit with a ready axum `Response` as their error, as axum intends.
 #![allow(clippy::result_large_err)]
 
+use secrecy::{ExposeSecret, SecretString};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -63,21 +64,12 @@ pub struct SandboxFaults {
 }
 
 /// A webhook subscription: where to post and the shared signing secret.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct Webhook {
     /// The receiving URL (Homeward's `/api/v1/webhooks/payments`).
     pub url: url::Url,
-    /// The shared secret the signature is made with.
-    pub secret: String,
-}
-
-impl std::fmt::Debug for Webhook {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Webhook")
-            .field("url", &self.url.as_str())
-            .field("secret", &"[REDACTED]")
-            .finish()
-    }
+    /// The shared secret the signature is made with (its `Debug` prints `[REDACTED]`).
+    pub secret: SecretString,
 }
 
 /// The sandbox's state.
@@ -178,7 +170,11 @@ impl Sandbox {
             }
             let body = payment_webhook::body(&payment_id, state, &d.reference, &d.idempotency_key);
             for attempt in 0..5u32 {
-                let signature = payment_webhook::sign(hook.secret.as_bytes(), &body, Utc::now());
+                let signature = payment_webhook::sign(
+                    hook.secret.expose_secret().as_bytes(),
+                    &body,
+                    Utc::now(),
+                );
                 let sent = sb
                     .http
                     .post(hook.url.clone())

@@ -98,16 +98,10 @@ impl Stack {
                 "HOMEWARD_PARTNERS__WEBHOOK_SECRET",
                 format!("bench-{:016x}", rand::random::<u64>()),
             ),
-            (
-                "HOMEWARD_KEYS__DECISIONS",
-                format!(
-                    "{:016x}{:016x}{:016x}{:016x}",
-                    rand::random::<u64>(),
-                    rand::random::<u64>(),
-                    rand::random::<u64>(),
-                    rand::random::<u64>()
-                ),
-            ),
+            ("HOMEWARD_KEYS__DECISIONS", random_key()),
+            ("HOMEWARD_KEYS__KEK", random_key()),
+            ("HOMEWARD_KEYS__BLIND_INDEX", random_key()),
+            ("HOMEWARD_KEYS__PAYLOADS", random_key()),
             // The bench measures throughput: its few simulated users must not be throttled.
             ("HOMEWARD_API__RATE_LIMIT_PER_SECOND", "1000000".into()),
             ("HOMEWARD_API__RATE_LIMIT_BURST", "1000000".into()),
@@ -275,4 +269,11 @@ async fn wait_ready(url: &str) -> anyhow::Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// 32 random bytes as hex: a fresh key for each of the bench stack's `[keys]`.
+fn random_key() -> String {
+    (0..4)
+        .map(|_| format!("{:016x}", rand::random::<u64>()))
+        .collect()
 }

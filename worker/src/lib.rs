@@ -6,6 +6,8 @@
 //! contain domain logic, SQL or HTTP handlers.
 
 use std::net::SocketAddr;
+
+use secrecy::{ExposeSecret, SecretString};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -40,28 +42,18 @@ pub enum WorkerError {
 }
 
 /// How to reach Temporal; built from the `[temporal]` configuration section.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct TemporalConnection {
     /// The frontend's URL.
     pub address: url::Url,
     /// The namespace.
     pub namespace: String,
-    /// A Temporal Cloud API key, if any.
-    pub api_key: Option<String>,
+    /// A Temporal Cloud API key, if any (its `Debug` prints `[REDACTED]`).
+    pub api_key: Option<SecretString>,
     /// How long the first connection may take.
     pub connect_timeout: Duration,
     /// The identity reported to the server (process role and pid; no personal data).
     pub identity: String,
-}
-
-impl std::fmt::Debug for TemporalConnection {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TemporalConnection")
-            .field("address", &self.address.as_str())
-            .field("namespace", &self.namespace)
-            .field("api_key", &self.api_key.as_ref().map(|_| "[REDACTED]"))
-            .finish()
-    }
 }
 
 /// The SDK runtime and the address of its Prometheus exporter (served on loopback and merged
@@ -105,7 +97,7 @@ pub async fn connect(conn: &TemporalConnection) -> Result<Client, WorkerError> {
     let connection = loop {
         let options = ConnectionOptions::new(conn.address.clone())
             .identity(conn.identity.clone())
-            .maybe_api_key(conn.api_key.clone())
+            .maybe_api_key(conn.api_key.as_ref().map(|k| k.expose_secret().to_owned()))
             .connect_timeout(conn.connect_timeout)
             .build();
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());

@@ -64,6 +64,9 @@ pub fn base_settings() -> Settings {
         Settings::load(&project_dir().join("config"), None).expect("default config loads");
     settings.api.port = 0;
     settings.keys.decisions = Some(random_key().into());
+    settings.keys.kek = Some(random_key().into());
+    settings.keys.blind_index = Some(random_key().into());
+    settings.keys.payloads = Some(random_key().into());
     settings.api.rate_limit_per_second = 1_000_000;
     settings.api.rate_limit_burst = 1_000_000;
     settings

@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::{Subcommand, ValueEnum};
 use secrecy::ExposeSecret;
 
 use homeward_activities::CaseStore;
@@ -12,80 +11,8 @@ use homeward_activities::users::NewUser;
 use homeward_workflows::domain::CountryCode;
 use homeward_workflows::tasks::{Role, check_user_scope};
 
+use crate::cli::UserCommand;
 use crate::settings::Settings;
-
-/// The roles a person can have (DOMAIN.md, "Who uses it").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-#[value(rename_all = "snake_case")]
-pub enum RoleArg {
-    /// Opens cases, records counselling, consent and documents (needs --office).
-    ReturnOfficer,
-    /// Approvals and escalations (needs --office).
-    Operations,
-    /// Releases grant payments (needs --office).
-    Finance,
-    /// Reception and reintegration partner (needs --office, the office that hands cases over,
-    /// and --country, the country of origin it works in).
-    Partner,
-    /// Reads every case, changes nothing (no office: sees all).
-    Auditor,
-    /// Manages users (no office: sees all).
-    Admin,
-}
-
-impl From<RoleArg> for Role {
-    fn from(r: RoleArg) -> Self {
-        match r {
-            RoleArg::ReturnOfficer => Role::ReturnOfficer,
-            RoleArg::Operations => Role::Operations,
-            RoleArg::Finance => Role::Finance,
-            RoleArg::Partner => Role::Partner,
-            RoleArg::Auditor => Role::Auditor,
-            RoleArg::Admin => Role::Admin,
-        }
-    }
-}
-
-/// `homeward user …`.
-#[derive(Debug, Subcommand)]
-pub enum UserCommand {
-    /// Create a user and print their API key, once; it is stored only as a hash. Return
-    /// officers, operations and finance need --office; partners --office and --country; only
-    /// auditors and admins see every case, and take neither.
-    Create {
-        /// Display name.
-        #[arg(long)]
-        name: String,
-        /// The user's role.
-        #[arg(long, value_enum)]
-        role: RoleArg,
-        /// Office (host country, ISO alpha-3) whose cases the user sees; for a partner, the
-        /// office that hands cases over to it.
-        #[arg(long)]
-        office: Option<String>,
-        /// For a partner: the country of origin (ISO alpha-3) it receives returnees in.
-        #[arg(long)]
-        country: Option<String>,
-        /// The key stops working after this long, e.g. 90days.
-        #[arg(long, value_parser = humantime::parse_duration)]
-        expires_in: Option<Duration>,
-    },
-    /// List users and their keys (prefix, created, expires, last used, revoked; never a key).
-    List,
-    /// Revoke every key of a user; refused from the next request on.
-    Revoke {
-        /// The user's id (u-…).
-        user: String,
-    },
-    /// Issue a user a new key and revoke their others; prints the new key once.
-    Rotate {
-        /// The user's id (u-…).
-        user: String,
-        /// The new key stops working after this long.
-        #[arg(long, value_parser = humantime::parse_duration)]
-        expires_in: Option<Duration>,
-    },
-}
 
 async fn store(settings: &Settings) -> anyhow::Result<CaseStore> {
     let store = CaseStore::connect(settings.database.url.expose_secret(), 1)

@@ -1,0 +1,40 @@
+//! `homeward bench`: the load, latency and chaos benchmark on a private stack.
+
+use std::path::Path;
+
+use crate::cli::Command;
+use crate::settings::Settings;
+
+/// Runs the benchmark and prints its summary; fails when its checks did.
+pub async fn run(command: Command, settings: &Settings, config_dir: &Path) -> anyhow::Result<()> {
+    let Command::Bench {
+        cases,
+        parked,
+        chaos,
+        out,
+        parallel,
+        cache,
+        timeout,
+        record_history,
+    } = command
+    else {
+        anyhow::bail!("not the bench command");
+    };
+    let options = crate::bench::Options {
+        cases,
+        parked,
+        chaos,
+        out: out.clone(),
+        parallel: parallel.max(1),
+        cache,
+        timeout,
+        record_history,
+    };
+    let report = crate::bench::run(settings, config_dir, options).await?;
+    println!("{}", crate::bench::summary(&report));
+    println!("report: {}", out.display());
+    if !crate::bench::passed(&report) {
+        anyhow::bail!("the benchmark's checks failed (see the report)");
+    }
+    Ok(())
+}

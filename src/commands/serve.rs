@@ -1,0 +1,166 @@
+//! Running the stack: `homeward dev` (everything on this machine), `homeward api` and
+//! `homeward worker` (against an external cluster), `homeward sandbox` (the partners' fake),
+//! and `homeward migrate`.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use secrecy::ExposeSecret;
+
+use crate::application::{Application, Role, partners_from, shutdown_signal};
+use crate::devserver::{DevServer, DevServerConfig, db_file_in};
+use crate::settings::Settings;
+use homeward_devkit::sandbox::{Sandbox, SandboxFaults, Webhook};
+use homeward_worker::ExtraRegistrations;
+
+/// `homeward migrate`: applies the case-store migrations.
+pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
+    let store = homeward_activities::CaseStore::connect(settings.database.url.expose_secret(), 1)
+        .await
+        .context("failed to open the case store (database.url)")?;
+    store.migrate().await.context("failed to migrate")?;
+    println!("migrations applied ({:?})", store.backend());
+    Ok(())
+}
+
+/// `homeward sandbox`: the partner sandbox alone, until Ctrl-C.
+pub async fn sandbox(settings: &Settings) -> anyhow::Result<()> {
+    let (addr, task) = start_sandbox(settings).await?;
+    println!("partner sandbox on http://{addr} (ledger: http://{addr}/ledger)");
+    shutdown_signal().await;
+    task.abort();
+    Ok(())
+}
+
+/// `homeward api`.
+pub async fn api(settings: &Settings) -> anyhow::Result<()> {
+    serve(settings, Role::Api, None).await
+}
+
+/// `homeward worker`; `bench_twin` also registers the benchmark's twin (its workers only).
+pub async fn worker(settings: &Settings, bench_twin: bool) -> anyhow::Result<()> {
+    let extra = bench_twin.then_some(homeward_devkit::twin::register as ExtraRegistrations);
+    serve(settings, Role::Worker, extra).await
+}
+
+/// Starts the partner sandbox on sandbox.port (loopback).
+async fn start_sandbox(
+    settings: &Settings,
+) -> anyhow::Result<(std::net::SocketAddr, tokio::task::JoinHandle<()>)> {
+    let sb = &settings.sandbox;
+    let faults = SandboxFaults {
+        error_rate: sb.error_rate,
+        timeout_rate: sb.timeout_rate,
+        hang: settings.partners.timeout + Duration::from_secs(5),
+        latency: sb.latency,
+        refuse_offers_containing: sb.refuse_offers_containing.clone(),
+        refuse_keys_containing: sb.refuse_keys_containing.clone(),
+        departs_in: sb.departs_in,
+        confirm_after: sb.confirm_after,
+        webhook: sb
+            .webhook_url
+            .clone()
+            .zip(settings.partners.webhook_secret())
+            .map(|(url, secret)| Webhook {
+                url,
+                secret: secret.into(),
+            }),
+    };
+    let sandbox = if sb.ledger == "memory" {
+        Sandbox::new(faults, sb.seed)
+    } else {
+        Sandbox::durable(faults, sb.seed, &sb.ledger)
+            .await
+            .map_err(|e| anyhow::anyhow!("key sandbox.ledger: {e}"))?
+    };
+    sandbox
+        .serve(sb.port)
+        .await
+        .with_context(|| format!("failed to bind the sandbox on 127.0.0.1:{}", sb.port))
+}
+
+/// Runs the API or a worker against an external cluster; `extra` registers workflows and
+/// activities beside Homeward's own (the benchmark's twin, on its workers only).
+async fn serve(
+    settings: &Settings,
+    role: Role,
+    extra: Option<ExtraRegistrations>,
+) -> anyhow::Result<()> {
+    // Outside `homeward dev`, the secrets published in config/default.toml are refused.
+    settings.refuse_published_secrets()?;
+    let partners = partners_from(settings)?;
+    let app = Application::build_with(settings, role, false, partners, extra).await?;
+    tracing::info!(addr = %app.http_addr(), ?role, "listening");
+    app.run_until(shutdown_signal()).await
+}
+
+/// `homeward dev`: the embedded stack, until Ctrl-C.
+pub async fn dev(mut settings: Settings) -> anyhow::Result<()> {
+    let dev = settings.dev.clone();
+    // Everything the stack writes (databases, keys, Temporal's files) is the user's alone.
+    crate::files::private_umask();
+    crate::files::secure_data_dir(&dev.data_dir)
+        .with_context(|| format!("failed to prepare {}", dev.data_dir.display()))?;
+    crate::keys::fill_dev_keys(&mut settings)?;
+    let server = DevServer::start(&DevServerConfig {
+        cli: dev.temporal_cli.clone(),
+        port: dev.temporal_port,
+        ui_port: Some(dev.ui_port),
+        db_file: Some(db_file_in(&dev.data_dir)),
+        namespace: settings.temporal.namespace.clone(),
+        startup_timeout: dev.startup_timeout,
+        inherit_output: true,
+    })
+    .await?;
+    settings.temporal.address = server
+        .url()
+        .parse()
+        .context("dev server address is not a URL")?;
+    // The embedded sandbox calls this stack's own API with its webhooks, whatever its port.
+    let api_port = settings.api.port;
+    if let Some(url) = settings.sandbox.webhook_url.as_mut()
+        && settings.sandbox.embedded
+        && api_port != 0
+        && url.host_str() == Some("127.0.0.1")
+    {
+        let _ = url.set_port(Some(api_port));
+    }
+    let sandbox = if settings.sandbox.embedded {
+        match start_sandbox(&settings).await {
+            Ok((addr, task)) => Some((addr, task)),
+            Err(e) => {
+                server.stop(Duration::from_secs(10)).await;
+                return Err(e);
+            }
+        }
+    } else {
+        None
+    };
+    let app = match Application::build(&settings, Role::Both, true).await {
+        Ok(app) => app,
+        Err(e) => {
+            server.stop(Duration::from_secs(10)).await;
+            return Err(e);
+        }
+    };
+    let api = app.http_addr();
+    println!();
+    println!("  Homeward is running.");
+    println!("  API:               http://{api}/api/v1/cases");
+    println!("  Health / metrics:  http://{api}/readyz  http://{api}/metrics");
+    println!("  Temporal Web UI:   http://127.0.0.1:{}", dev.ui_port);
+    println!("  Temporal frontend: {}", server.url());
+    println!("  Data:              {}", dev.data_dir.display());
+    if let Some((addr, _)) = &sandbox {
+        println!("  Partner sandbox:   http://{addr}/ledger");
+    }
+    println!("  Press Ctrl-C to stop everything.");
+    println!();
+    let result = app.run_until(shutdown_signal()).await;
+    if let Some((_, task)) = sandbox {
+        task.abort();
+    }
+    tracing::info!("stopping the Temporal dev server");
+    server.stop(Duration::from_secs(10)).await;
+    result
+}
