@@ -307,28 +307,9 @@ impl TestStack {
             .expect("id")
     }
 
-    /// Opens a case with a valid intake; returns its reference.
+    /// Opens a case of three adults; returns its reference.
     pub async fn open_case(&self) -> String {
-        let resp = self
-            .http
-            .post(self.url("/api/v1/cases"))
-            .json(&serde_json::json!({
-                "programme": "nl-avrr",
-                "host_country": "NLD",
-                "origin_country": "IRQ",
-                "household_size": 3
-            }))
-            .send()
-            .await
-            .expect("request");
-        assert_eq!(
-            resp.status(),
-            201,
-            "{}",
-            resp.text().await.unwrap_or_default()
-        );
-        let body: serde_json::Value = resp.json().await.expect("json");
-        body["reference"].as_str().expect("reference").to_owned()
+        self.open_case_of(3).await
     }
 
     /// Waits (bounded) until the case reaches `stage`; returns its view.

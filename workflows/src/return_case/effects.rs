@@ -131,44 +131,38 @@ pub(super) fn store() -> LocalActivityOptions {
         .build()
 }
 
+/// Activity options: this long per attempt, retried with backoff from `first` to `longest`,
+/// at most `attempts` times (0: until it succeeds).
+fn retried(timeout: u64, first: u64, longest: u64, attempts: u32) -> ActivityOptions {
+    let retry = RetryPolicy::builder()
+        .initial_interval(Duration::from_secs(first))
+        .maximum_interval(Duration::from_secs(longest));
+    let retry = if attempts > 0 {
+        retry.maximum_attempts(attempts).build()
+    } else {
+        retry.build()
+    };
+    ActivityOptions::with_start_to_close_timeout(Duration::from_secs(timeout))
+        .retry_policy(retry)
+        .build()
+}
+
 /// Notification calls: cheap, idempotent, retried patiently through outages.
 pub(super) fn quick() -> ActivityOptions {
-    ActivityOptions::with_start_to_close_timeout(Duration::from_secs(30))
-        .retry_policy(
-            RetryPolicy::builder()
-                .initial_interval(Duration::from_secs(1))
-                .maximum_interval(Duration::from_secs(60))
-                .build(),
-        )
-        .build()
+    retried(30, 1, 60, 0)
 }
 
 /// Partner calls that create something: bounded retries, so that a partner's outage becomes a
 /// task for a human instead of an endless loop. Permanent failures (4xx) are not retried.
 pub(super) fn partner() -> ActivityOptions {
-    ActivityOptions::with_start_to_close_timeout(Duration::from_secs(60))
-        .heartbeat_timeout(Duration::from_secs(20))
-        .retry_policy(
-            RetryPolicy::builder()
-                .initial_interval(Duration::from_secs(2))
-                .maximum_interval(Duration::from_secs(120))
-                .maximum_attempts(10)
-                .build(),
-        )
-        .build()
+    let mut options = retried(60, 2, 120, 10);
+    options.heartbeat_timeout = Some(Duration::from_secs(20));
+    options
 }
 
 /// Asking a partner where something stands: a few quick tries, then the next poll.
 pub(super) fn status_poll() -> ActivityOptions {
-    ActivityOptions::with_start_to_close_timeout(Duration::from_secs(30))
-        .retry_policy(
-            RetryPolicy::builder()
-                .initial_interval(Duration::from_secs(1))
-                .maximum_interval(Duration::from_secs(10))
-                .maximum_attempts(3)
-                .build(),
-        )
-        .build()
+    retried(30, 1, 10, 3)
 }
 
 /// The partner's own message from a failed activity (the innermost cause), for a human.
@@ -192,6 +186,16 @@ pub(super) async fn enter(ctx: &mut Ctx, stage: Stage) -> Step<()> {
     let at = now(ctx);
     ctx.state_mut(|s| s.stage = stage);
     super::visibility::refresh(ctx);
+    record_stage(ctx, stage, at).await?;
+    Ok(())
+}
+
+/// Mirrors the case's stage into the case store (a local activity, idempotent).
+pub(super) async fn record_stage(
+    ctx: &Ctx,
+    stage: Stage,
+    at: DateTime<Utc>,
+) -> Result<(), temporalio_workflow::ActivityExecutionError> {
     let reference = ctx.state(|s| s.case.reference.clone());
     ctx.execute_local_activity(
         CaseStoreActivities::record_stage,
@@ -202,8 +206,8 @@ pub(super) async fn enter(ctx: &mut Ctx, stage: Stage) -> Step<()> {
         },
         store(),
     )
-    .await?;
-    Ok(())
+    .await
+    .map(|_| ())
 }
 
 /// Sends a templated notice (to the returnee in their language); each gets its own

@@ -4,11 +4,11 @@
 
 use temporalio_workflow::WorkflowResult;
 
-use super::effects::{Ctx, Halt, Step, closure, notify, store};
+use super::effects::{Ctx, Halt, Step, closure, notify, record_stage};
 use super::record::{Closure, ClosureReason, Compensation, Interrupt};
 use super::travel::cancel_order;
 use super::waits::{record_decisions, retract};
-use crate::activities::{Audience, CaseStoreActivities, NoticeTemplate, StageChange};
+use crate::activities::{Audience, NoticeTemplate};
 use crate::domain::Stage;
 use crate::rules;
 use crate::tasks::Actor;
@@ -27,17 +27,7 @@ pub(super) async fn close(ctx: &mut Ctx, closure: Closure) -> WorkflowResult<Clo
     let at = closure.at;
     ctx.state_mut(|s| s.stage = Stage::Closed);
     super::visibility::refresh(ctx);
-    let reference = ctx.state(|s| s.case.reference.clone());
-    ctx.execute_local_activity(
-        CaseStoreActivities::record_stage,
-        StageChange {
-            reference,
-            stage: Stage::Closed,
-            at,
-        },
-        store(),
-    )
-    .await?;
+    record_stage(ctx, Stage::Closed, at).await?;
     Ok(closure)
 }
 
