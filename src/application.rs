@@ -79,6 +79,23 @@ impl Application {
                 .await
                 .context("failed to migrate the case store")?;
         }
+        let vault = homeward_activities::vault::Vault::new(
+            store.clone(),
+            keys.kek.clone(),
+            keys.index.clone(),
+        );
+        // A key that does not open the data already stored stops the process here.
+        match vault.check_keys().await {
+            Ok(()) => {}
+            Err(e @ homeward_activities::vault::VaultError::Key(_)) => {
+                return Err(crate::settings::ConfigError::new(format!(
+                    "key keys.kek: {e}; set the key the data was written with (or list it in \
+                     keys.previous_keks)"
+                ))
+                .into());
+            }
+            Err(e) => return Err(e).context("failed to check the person vault's keys"),
+        }
         let runtime = homeward_worker::start_runtime()?;
         let connection = TemporalConnection {
             address: settings.temporal.address.clone(),
@@ -86,6 +103,7 @@ impl Application {
             api_key: settings.temporal_api_key().map(Into::into),
             connect_timeout: settings.temporal.connect_timeout,
             identity: format!("homeward-{role:?}-{}", std::process::id()).to_lowercase(),
+            codec: Some(keys.payloads.clone()),
         };
         let client = homeward_worker::connect(&connection).await?;
         let worker = match role {
@@ -93,16 +111,34 @@ impl Application {
             Role::Worker | Role::Both => Some(homeward_worker::build_worker(
                 &runtime.runtime,
                 client.clone(),
-                store.clone(),
-                partners,
+                homeward_worker::WorkerParts {
+                    store: store.clone(),
+                    partners,
+                    vault: vault.clone(),
+                    retention: programmes
+                        .iter()
+                        .map(|(id, rules)| (id.to_string(), rules.personal_data_retention))
+                        .collect(),
+                    decisions: keys.decisions.clone(),
+                },
                 &WorkerTuning {
                     task_queue: settings.temporal.task_queue.clone(),
                     max_cached_workflows: settings.worker.max_cached_workflows,
                 },
-                keys.decisions.clone(),
                 extra,
             )?),
         };
+        if worker.is_some()
+            && let Err(e) = homeward_worker::ensure_retention_schedule(
+                &client,
+                &settings.temporal.task_queue,
+                settings.worker.retention_sweep_every,
+            )
+            .await
+        {
+            // A server without schedules (the time-skipping test server) runs no sweep; say so.
+            tracing::warn!(error = %e, "the retention sweep is not scheduled");
+        }
         let port = match role {
             Role::Worker => settings.worker.metrics_port,
             Role::Api | Role::Both => settings.api.port,
@@ -120,6 +156,10 @@ impl Application {
             programmes: Arc::new(programmes),
             payment_webhook_secret: settings.partners.webhook_secret().map(Arc::from),
             decision_key: keys.decisions.clone(),
+            payload_keys: keys.payloads.clone(),
+            vault: vault.clone(),
+            codec_origins: Arc::new(settings.api.codec_origins.clone()),
+            dev_codec_token: settings.dev_codec_token.clone().map(Arc::from),
             limits: homeward_api::limits::Limits::new(homeward_api::limits::LimitSettings {
                 per_second: settings.api.rate_limit_per_second,
                 burst: settings.api.rate_limit_burst,

@@ -57,6 +57,8 @@ pub struct DevServerConfig {
     pub startup_timeout: Duration,
     /// Whether to pass the server's own output through (false in tests).
     pub inherit_output: bool,
+    /// The Web UI's codec endpoint (Homeward's `/codec…`), so it shows decrypted payloads.
+    pub ui_codec_endpoint: Option<String>,
 }
 
 /// A running dev server; stopped by [`DevServer::stop`] or, failing that, killed on drop.
@@ -96,6 +98,9 @@ impl DevServer {
             Some(ui) => cmd.arg("--ui-port").arg(ui.to_string()),
             None => cmd.arg("--headless"),
         };
+        if let (Some(_), Some(endpoint)) = (config.ui_port, &config.ui_codec_endpoint) {
+            cmd.arg("--ui-codec-endpoint").arg(endpoint);
+        }
         if let Some(db) = &config.db_file {
             if let Some(parent) = db.parent() {
                 let _ = std::fs::create_dir_all(parent);

@@ -55,6 +55,10 @@ pub struct Settings {
     pub log: LogSettings,
     /// Secret keys.
     pub keys: KeySettings,
+    /// Not configuration: set by `homeward dev` for its own local Web UI's codec endpoint
+    /// (`/codec/dev/<token>`).
+    #[serde(skip)]
+    pub dev_codec_token: Option<String>,
 }
 
 /// Secret keys (see `keys.rs`): 64 hex characters each; prefer the environment.
@@ -109,6 +113,9 @@ pub struct ApiSettings {
     pub failed_auth_per_minute: u32,
     /// Heavy reads (statistics, audit exports) served at once; more wait their turn.
     pub heavy_reads: usize,
+    /// Origins (the Temporal Web UI's) allowed to call `/codec/decode` from a browser.
+    #[serde(default)]
+    pub codec_origins: Vec<String>,
 }
 
 /// The case store's connection.
@@ -148,6 +155,10 @@ pub struct WorkerSettings {
     pub max_cached_workflows: usize,
     /// The port of a standalone worker's `/metrics`, `/healthz` and `/readyz`; 0 picks one.
     pub metrics_port: u16,
+    /// How often the retention sweep runs (a Temporal Schedule the worker makes sure exists):
+    /// it erases personal data kept past its programme's retention.
+    #[serde(deserialize_with = "humantime_duration")]
+    pub retention_sweep_every: Duration,
 }
 
 /// The embedded stack started by `homeward dev`.

@@ -41,6 +41,16 @@ pub struct PayloadCodecKeys {
     all: Arc<Vec<(String, Zeroizing<[u8; 32]>)>>,
 }
 
+impl std::fmt::Debug for PayloadCodecKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "PayloadCodecKeys(current {}, [REDACTED])",
+            self.current.0
+        )
+    }
+}
+
 impl PayloadCodecKeys {
     /// The current key and earlier ones.
     pub fn new(current: [u8; 32], previous: Vec<[u8; 32]>) -> Self {

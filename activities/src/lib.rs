@@ -21,6 +21,7 @@ pub mod http_partners;
 pub mod notices;
 pub mod partners;
 pub mod reports;
+pub mod retention;
 pub mod store;
 pub mod users;
 pub mod vault;

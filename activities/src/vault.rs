@@ -297,6 +297,11 @@ impl Vault {
         Self { store, keys, index }
     }
 
+    /// The case store it keeps its tables in.
+    pub fn store(&self) -> &CaseStore {
+        &self.store
+    }
+
     /// Checks at start that every data key in the store is wrapped by a configured key; the
     /// error says which id is missing (configuration names it: `keys.kek`).
     pub async fn check_keys(&self) -> Result<(), VaultError> {

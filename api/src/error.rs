@@ -8,7 +8,21 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use homeward_activities::StoreError;
+use homeward_activities::vault::VaultError;
 use homeward_workflows::domain::DomainError;
+
+/// What a client is told of a vault failure: never more than that it failed.
+fn vault_message(e: &VaultError) -> String {
+    match e {
+        VaultError::Erased => "this case's personal data was erased".into(),
+        VaultError::NotFound => "no personal record for that member".into(),
+        VaultError::Store(StoreError::Database(_)) => {
+            "the case store is unavailable; retry later".into()
+        }
+        _ => "internal error".into(),
+    }
+}
 
 /// Everything a handler can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +48,9 @@ pub enum ApiError {
     /// `404 Not Found`: no such resource.
     #[error("{0}")]
     NotFound(String),
+    /// `410 Gone`: it existed and was erased (a case's personal data).
+    #[error("{0}")]
+    Gone(String),
     /// `409 Conflict`: the request collides with existing state.
     #[error("{0}")]
     Conflict(String),
@@ -56,6 +73,10 @@ pub enum ApiError {
     /// `503 Service Unavailable`: Temporal or the database cannot be reached; retry later.
     #[error("{0}")]
     Unavailable(String),
+    /// The person vault failed: erased (`410`), no such record (`404`), a key that does not
+    /// open the data (`500`, logged), or the store (as `Store`).
+    #[error("{}", vault_message(.0))]
+    Vault(#[from] homeward_activities::vault::VaultError),
     /// The case store failed: `503` (retry later) when the database cannot be reached, `500`
     /// when it holds something it should not; logged in full, the client sees a generic
     /// message either way.
@@ -105,6 +126,7 @@ impl ApiError {
             ApiError::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unprocessable"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::Gone(_) => (StatusCode::GONE, "gone"),
             ApiError::PayloadTooLarge { .. } => {
                 (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
             }
@@ -115,10 +137,16 @@ impl ApiError {
                 (StatusCode::TOO_MANY_REQUESTS, "too_many_requests")
             }
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
-            ApiError::Store(homeward_activities::StoreError::Database(_)) => {
+            ApiError::Store(StoreError::Database(_)) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
             }
             ApiError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            ApiError::Vault(VaultError::Erased) => (StatusCode::GONE, "gone"),
+            ApiError::Vault(VaultError::NotFound) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::Vault(VaultError::Store(StoreError::Database(_))) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+            }
+            ApiError::Vault(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -140,10 +168,13 @@ impl IntoResponse for ApiError {
         match &self {
             ApiError::Internal(detail) => tracing::error!(error = %detail, "request failed"),
             ApiError::Store(e) => tracing::error!(error = %e, "case store failed"),
+            ApiError::Vault(e @ (VaultError::Key(_) | VaultError::Store(_))) => {
+                tracing::error!(error = %e, "person vault failed")
+            }
             _ => {}
         }
         let message = match &self {
-            ApiError::Store(homeward_activities::StoreError::Database(_)) => self.to_string(),
+            ApiError::Store(StoreError::Database(_)) => self.to_string(),
             ApiError::Store(_) => "internal error".to_owned(),
             _ => self.to_string(),
         };

@@ -13,6 +13,7 @@ pub mod json;
 pub mod limits;
 pub mod metrics;
 pub mod openapi;
+pub mod person_input;
 pub mod query;
 pub mod routes;
 pub mod state;
@@ -40,6 +41,8 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::tasks::router())
         .merge(routes::programmes::router())
         .merge(routes::inbox::router())
+        .merge(routes::people::router())
+        .merge(routes::codec::router(&state.codec_origins))
         .merge(routes::reports::router())
         .merge(routes::webhooks::router())
         .merge(openapi::router())

@@ -7,6 +7,8 @@ use std::sync::Arc;
 use temporalio_client::Client;
 
 use homeward_activities::CaseStore;
+use homeward_activities::codec::PayloadCodecKeys;
+use homeward_activities::vault::Vault;
 use homeward_workflows::domain::ProgrammeId;
 use homeward_workflows::programme::ProgrammeRules;
 use homeward_workflows::seal::DecisionKey;
@@ -40,4 +42,14 @@ pub struct AppState {
     pub decision_key: DecisionKey,
     /// Rate limits, the failed-authentication back-off and the heavy-read gate.
     pub limits: Arc<Limits>,
+    /// The payload codec's keys: memos read from visibility are decrypted with them, and the
+    /// codec endpoints (`/codec/decode`) serve them to the Temporal Web UI.
+    pub payload_keys: PayloadCodecKeys,
+    /// The person vault: personal data, encrypted per case.
+    pub vault: Vault,
+    /// Origins allowed to call the codec endpoints from a browser (the Temporal Web UI).
+    pub codec_origins: Arc<Vec<String>>,
+    /// `homeward dev` only: the secret path segment of the codec endpoints it gives its own
+    /// local Web UI (`/codec/dev/<token>`). `None` everywhere else.
+    pub dev_codec_token: Option<Arc<str>>,
 }

@@ -16,6 +16,7 @@ use temporalio_common::protos::temporal::api::common::v1::Payload;
 use temporalio_common::protos::temporal::api::workflow::v1::WorkflowExecutionInfo;
 use temporalio_common::protos::temporal::api::workflowservice::v1::ListWorkflowExecutionsRequest;
 
+use homeward_activities::codec::PayloadCodecKeys;
 use homeward_workflows::domain::CaseRef;
 use homeward_workflows::ids::RETURN_CASE_PREFIX;
 use homeward_workflows::visibility::{self as sa, CaseMemo, INBOX_MEMO, TaskSummary};
@@ -102,7 +103,11 @@ pub async fn list_page(
         })?
         .into_inner();
     Ok(Page {
-        cases: response.executions.iter().filter_map(summary).collect(),
+        cases: response
+            .executions
+            .iter()
+            .filter_map(|info| summary(&state.payload_keys, info))
+            .collect(),
         next_page_token: (!response.next_page_token.is_empty())
             .then(|| seal_token(state, &response.next_page_token)),
     })
@@ -158,11 +163,14 @@ fn keyword(info: &WorkflowExecutionInfo, name: &str) -> Option<String> {
     serde_json::from_slice(&payload.data).ok()
 }
 
-fn json<T: serde::de::DeserializeOwned>(payload: &Payload) -> Option<T> {
-    serde_json::from_slice(&payload.data).ok()
+/// A memo payload's JSON, decrypted through the payload codec first (a memo written before
+/// the codec passes through).
+fn json<T: serde::de::DeserializeOwned>(keys: &PayloadCodecKeys, payload: &Payload) -> Option<T> {
+    let plain = keys.decode(payload.clone()).ok()?;
+    serde_json::from_slice(&plain.data).ok()
 }
 
-fn summary(info: &WorkflowExecutionInfo) -> Option<CaseSummary> {
+fn summary(keys: &PayloadCodecKeys, info: &WorkflowExecutionInfo) -> Option<CaseSummary> {
     let workflow_id = &info.execution.as_ref()?.workflow_id;
     let reference = CaseRef::parse(workflow_id.strip_prefix(RETURN_CASE_PREFIX)?).ok()?;
     // Running = 1 in temporal.api.enums.v1.WorkflowExecutionStatus; continued-as-new runs are
@@ -172,7 +180,7 @@ fn summary(info: &WorkflowExecutionInfo) -> Option<CaseSummary> {
         .memo
         .as_ref()
         .and_then(|m| m.fields.get(INBOX_MEMO))
-        .and_then(json);
+        .and_then(|p| json(keys, p));
     let (opened_at, open_tasks) = match memo {
         Some(m) if status == "open" => (Some(m.opened_at), m.open_tasks),
         Some(m) => (Some(m.opened_at), Vec::new()),

@@ -207,6 +207,7 @@ async fn run_on(settings: &Settings, opts: &Options, stack: Stack) -> anyhow::Re
         api_key: None,
         connect_timeout: Duration::from_secs(30),
         identity: "homeward-bench".into(),
+        codec: Some(stack.payload_keys.clone()),
     })
     .await?;
     let store = homeward_activities::CaseStore::connect(&stack.database_url, 2).await?;

@@ -42,6 +42,9 @@ pub struct Stack {
     worker_ready_url: String,
     /// The case store's URL.
     pub database_url: String,
+    /// The payload codec's keys the stack's processes share (the bench's own client reads
+    /// histories through them).
+    pub payload_keys: homeward_activities::codec::PayloadCodecKeys,
 }
 
 impl Stack {
@@ -63,11 +66,20 @@ impl Stack {
             namespace: settings.temporal.namespace.clone(),
             startup_timeout: settings.dev.startup_timeout,
             inherit_output: false,
+            ui_codec_endpoint: None,
         };
         let server = DevServer::start(&server_config).await?;
         let sandbox_url = format!("http://127.0.0.1:{sport}");
         let database_url = format!("sqlite://{}/homeward.db", dir.display());
         let temporal_url = server.url();
+        let payloads = random_key();
+        let payload_keys = homeward_activities::codec::PayloadCodecKeys::new(
+            hex::decode(&payloads)
+                .ok()
+                .and_then(|b| b.try_into().ok())
+                .context("a fresh payload key")?,
+            vec![],
+        );
         let programmes = std::fs::canonicalize(config_dir.join("bench"))
             .context("the bench programme folder (config/bench) is missing")?;
         let env: Vec<(String, String)> = [
@@ -101,7 +113,7 @@ impl Stack {
             ("HOMEWARD_KEYS__DECISIONS", random_key()),
             ("HOMEWARD_KEYS__KEK", random_key()),
             ("HOMEWARD_KEYS__BLIND_INDEX", random_key()),
-            ("HOMEWARD_KEYS__PAYLOADS", random_key()),
+            ("HOMEWARD_KEYS__PAYLOADS", payloads),
             // The bench measures throughput: its few simulated users must not be throttled.
             ("HOMEWARD_API__RATE_LIMIT_PER_SECOND", "1000000".into()),
             ("HOMEWARD_API__RATE_LIMIT_BURST", "1000000".into()),
@@ -128,6 +140,7 @@ impl Stack {
             api_url: format!("http://127.0.0.1:{aport}"),
             sandbox_url,
             temporal_url,
+            payload_keys,
             worker_ready_url: format!("http://127.0.0.1:{wport}/readyz"),
             database_url,
         };

@@ -102,6 +102,15 @@ pub async fn dev(mut settings: Settings) -> anyhow::Result<()> {
     crate::files::secure_data_dir(&dev.data_dir)
         .with_context(|| format!("failed to prepare {}", dev.data_dir.display()))?;
     crate::keys::fill_dev_keys(&mut settings)?;
+    // The local Web UI reads encrypted histories through this stack's codec endpoint, under a
+    // fresh random path (the dev UI has no sign-in of its own).
+    let token = format!(
+        "{:016x}{:016x}",
+        rand::random::<u64>(),
+        rand::random::<u64>()
+    );
+    let codec = format!("http://127.0.0.1:{}/codec/dev/{token}", settings.api.port);
+    settings.dev_codec_token = Some(token);
     let server = DevServer::start(&DevServerConfig {
         cli: dev.temporal_cli.clone(),
         port: dev.temporal_port,
@@ -110,6 +119,7 @@ pub async fn dev(mut settings: Settings) -> anyhow::Result<()> {
         namespace: settings.temporal.namespace.clone(),
         startup_timeout: dev.startup_timeout,
         inherit_output: true,
+        ui_codec_endpoint: Some(codec),
     })
     .await?;
     settings.temporal.address = server

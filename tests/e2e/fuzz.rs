@@ -38,6 +38,10 @@ async fn fuzzing_the_api_from_its_openapi_document_finds_no_server_error() {
             // KeyError in hypothesis.internal.cache, seen once with two).
             "--workers=1".into(),
             "--generation-deterministic".into(),
+            // The stateful phase infers links between operations from the response schemas;
+            // 4.32 infers some that name a parameter the target does not have (POST /cases →
+            // GET /programmes with `reference`) and fails on its own definitions.
+            "--phases=examples,coverage,fuzzing".into(),
             "--request-timeout=30".into(),
             "--no-color".into(),
             "-H".into(),
@@ -60,7 +64,7 @@ async fn fuzzing_the_api_from_its_openapi_document_finds_no_server_error() {
             "schemathesis found failures:\n{stdout}\n{stderr}"
         );
         // It really ran: every selected operation was exercised, and nothing was skipped.
-        let selected = if only.is_some() { "1/1" } else { "11/11" };
+        let selected = if only.is_some() { "1/1" } else { "18/18" };
         assert!(
             stdout.contains(&format!("Selected: {selected}")),
             "{stdout}"

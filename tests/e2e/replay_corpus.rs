@@ -9,11 +9,15 @@ use temporalio_sdk::workflow_replayer::{WorkflowReplayer, WorkflowReplayerOption
 
 use crate::support::histories::corpus_dir;
 
+/// The replayer as a worker is configured: with the payload codec, which passes the
+/// plaintext payloads of histories recorded before it through unchanged.
 fn replayer() -> WorkflowReplayer {
+    let keys = homeward_activities::codec::PayloadCodecKeys::new([7; 32], vec![]);
     WorkflowReplayer::new(
         WorkflowReplayerOptions::new()
             .register_workflow::<ReturnCase>()
             .expect("register")
+            .data_converter(homeward_activities::codec::data_converter(keys))
             .build(),
     )
     .expect("replayer")

@@ -98,12 +98,18 @@ async fn a_forged_failed_webhook_is_checked_with_the_provider_and_nothing_is_pai
         events.iter().any(|e| is_activity(e, "payments.disburse"))
     })
     .await;
-    let (disbursement, receipt) = ledger
-        .snapshot()
-        .payments
-        .into_values()
-        .next()
-        .expect("a payment at the provider");
+    // The history says it was scheduled; the provider has it once the call arrives.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let (disbursement, receipt) = loop {
+        if let Some(p) = ledger.snapshot().payments.into_values().next() {
+            break p;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no payment at the provider"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     assert_eq!(receipt.state, PaymentState::Pending);
     let reference = disbursement.reference.clone();
     let hook = lc.api_url("/api/v1/webhooks/payments");
@@ -466,6 +472,7 @@ async fn a_visibility_query_for_child_protection_task_types_finds_nothing() {
         api_key: None,
         connect_timeout: Duration::from_secs(10),
         identity: "security-test".into(),
+        codec: Some(crate::support::keys(&stack.settings).payloads),
     })
     .await
     .expect("client");

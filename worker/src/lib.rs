@@ -18,7 +18,14 @@ use temporalio_common::telemetry::{
 use temporalio_sdk::runtime::RuntimeOptions;
 use temporalio_sdk::{Runtime, Worker, WorkerOptions, WorkflowRegistrationError};
 
+use homeward_activities::codec::{self, PayloadCodecKeys};
+use std::collections::BTreeMap;
+
+use homeward_activities::retention::RetentionActivitiesImpl;
+use homeward_activities::vault::Vault;
 use homeward_activities::{CaseStore, CaseStoreActivitiesImpl, PartnerActivities, Partners};
+use homeward_workflows::programme::Span;
+use homeward_workflows::retention::RetentionSweep;
 use homeward_workflows::return_case::ReturnCase;
 use homeward_workflows::seal::{DecisionGate, DecisionKey};
 
@@ -54,6 +61,10 @@ pub struct TemporalConnection {
     pub connect_timeout: Duration,
     /// The identity reported to the server (process role and pid; no personal data).
     pub identity: String,
+    /// The payload codec's keys: every payload this client (and a worker built on it) sends is
+    /// encrypted with them, and read back through them. `None` only for a client that must
+    /// see payloads as the server holds them (a test proving they are unreadable).
+    pub codec: Option<PayloadCodecKeys>,
 }
 
 /// The SDK runtime and the address of its Prometheus exporter (served on loopback and merged
@@ -115,11 +126,13 @@ pub async fn connect(conn: &TemporalConnection) -> Result<Client, WorkerError> {
         tracing::debug!(%message, "Temporal not ready yet; retrying");
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
-    Client::new(
-        connection,
-        ClientOptions::new(conn.namespace.clone()).build(),
-    )
-    .map_err(|e| WorkerError::Connect {
+    let options = match &conn.codec {
+        Some(keys) => ClientOptions::new(conn.namespace.clone())
+            .data_converter(codec::data_converter(keys.clone()))
+            .build(),
+        None => ClientOptions::new(conn.namespace.clone()).build(),
+    };
+    Client::new(connection, options).map_err(|e| WorkerError::Connect {
         address: conn.address.to_string(),
         message: e.to_string(),
     })
@@ -139,29 +152,72 @@ pub struct WorkerTuning {
 /// (`homeward_devkit::twin::register`, by `homeward worker --bench-twin`).
 pub type ExtraRegistrations = fn(&mut WorkerOptions) -> Result<(), WorkflowRegistrationError>;
 
+/// What the worker's activities work with.
+pub struct WorkerParts {
+    /// The case store.
+    pub store: CaseStore,
+    /// The partners.
+    pub partners: Partners,
+    /// The person vault (the retention sweep erases through it).
+    pub vault: Vault,
+    /// Each programme's retention of personal data after closure, by programme id.
+    pub retention: BTreeMap<String, Span>,
+    /// `keys.decisions`: the decision gate refuses a decision without the API's seal.
+    pub decisions: DecisionKey,
+}
+
 /// Builds the worker with every Homeward workflow and activity registered (and `extra`, if
-/// any), and the decision gate that refuses a decision without the API's seal (`decisions` is
-/// `keys.decisions`).
+/// any), and the decision gate that refuses a decision without the API's seal.
 pub fn build_worker(
     runtime: &Runtime,
     client: Client,
-    store: CaseStore,
-    partners: Partners,
+    parts: WorkerParts,
     tuning: &WorkerTuning,
-    decisions: DecisionKey,
     extra: Option<ExtraRegistrations>,
 ) -> Result<Worker, WorkerError> {
     let mut options = WorkerOptions::new(tuning.task_queue.clone())
         .max_cached_workflows(tuning.max_cached_workflows)
         .graceful_shutdown_period(Duration::from_secs(10))
-        .workflow_interceptor(DecisionGate::constructor(decisions))
-        .register_activities(CaseStoreActivitiesImpl::new(store))
-        .register_activities(PartnerActivities::new(partners))
+        .workflow_interceptor(DecisionGate::constructor(parts.decisions))
+        .register_activities(CaseStoreActivitiesImpl::new(parts.store))
+        .register_activities(PartnerActivities::new(parts.partners))
+        .register_activities(RetentionActivitiesImpl::new(parts.vault, parts.retention))
         .register_workflow::<ReturnCase>()
+        .map_err(|e| WorkerError::Worker(e.to_string()))?
+        .register_workflow::<RetentionSweep>()
         .map_err(|e| WorkerError::Worker(e.to_string()))?
         .build();
     if let Some(register) = extra {
         register(&mut options).map_err(|e| WorkerError::Worker(e.to_string()))?;
     }
     Worker::new(runtime, client, options).map_err(|e| WorkerError::Worker(e.to_string()))
+}
+
+/// Makes sure the daily retention sweep is scheduled (once per namespace; a worker that finds
+/// it already there leaves it as it is).
+pub async fn ensure_retention_schedule(
+    client: &Client,
+    task_queue: &str,
+    every: Duration,
+) -> Result<(), WorkerError> {
+    use temporalio_client::schedules::{CreateScheduleOptions, ScheduleAction, ScheduleSpec};
+    let options = CreateScheduleOptions::builder()
+        .action(ScheduleAction::start_workflow(
+            RetentionSweep::run,
+            (),
+            task_queue,
+            homeward_workflows::retention::SCHEDULE_ID,
+        ))
+        .spec(ScheduleSpec::from_interval(every))
+        .build();
+    match client
+        .create_schedule(homeward_workflows::retention::SCHEDULE_ID, options)
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.to_string().to_ascii_lowercase().contains("already") => Ok(()),
+        Err(e) => Err(WorkerError::Worker(format!(
+            "could not schedule the retention sweep: {e}"
+        ))),
+    }
 }

@@ -353,6 +353,19 @@ impl CaseStoreActivities {
     }
 }
 
+/// The retention of personal data.
+pub struct RetentionActivities;
+
+#[activity_definitions]
+impl RetentionActivities {
+    /// Erases the personal data of every case closed longer ago than its programme keeps it;
+    /// how many were erased. Idempotent: an erased case is skipped.
+    #[activity(name = "vault.sweep_retention")]
+    pub fn sweep_retention(_input: ()) -> Result<u32, ActivityError> {
+        unimplemented!()
+    }
+}
+
 /// The travel partner.
 pub struct TravelActivities;
 
@@ -428,5 +441,6 @@ pub mod markers {
     };
     pub use super::outreach_activities::{HandOver, Notify};
     pub use super::payment_activities::{Disburse, DisbursementStatus};
+    pub use super::retention_activities::SweepRetention;
     pub use super::travel_activities::{CancelOrder, CreateOrder, FetchOrder, SearchOffers};
 }

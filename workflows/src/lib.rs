@@ -10,6 +10,7 @@
 //! - [`visibility`], [`idempotency`]: contracts with other processes (search attributes and
 //!   memo; idempotency keys), defined once.
 //! - [`person`]: the returnee as a person (names, documents, phone, …): never in a workflow.
+//! - [`retention`]: the daily sweep that erases personal data past its programme's retention.
 //! - [`seal`]: decision seals: the API signs each decision, the worker refuses unsigned ones.
 //!
 //! This crate does no I/O and reads no clock: everything here must replay deterministically.
@@ -23,6 +24,7 @@ pub mod ids;
 pub mod outcomes;
 pub mod person;
 pub mod programme;
+pub mod retention;
 pub mod return_case;
 pub mod rules;
 pub mod seal;

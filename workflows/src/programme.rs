@@ -192,6 +192,10 @@ pub struct ProgrammeRules {
     pub cash_cap: i64,
     /// How long reintegration support lasts after arrival.
     pub support_period: Span,
+    /// How long the people's personal data is kept after the case closes; then the retention
+    /// sweep erases it (its statistics stay). Absent in files written before: two years.
+    #[serde(default = "ProgrammeRules::default_retention")]
+    pub personal_data_retention: Span,
     /// Deadlines.
     pub deadlines: Deadlines,
     /// Booking rules.
@@ -203,6 +207,10 @@ pub struct ProgrammeRules {
 }
 
 impl ProgrammeRules {
+    fn default_retention() -> Span {
+        Span::new(Duration::from_secs(730 * 24 * 3600))
+    }
+
     /// Checks what the types cannot; returns the first problem, naming the key.
     pub fn check(&self) -> Result<(), String> {
         if self.currency.len() != 3 || !self.currency.bytes().all(|b| b.is_ascii_uppercase()) {

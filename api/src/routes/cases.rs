@@ -51,6 +51,9 @@ pub(crate) struct CaseOpened {
     stage: Stage,
     /// Where to read it.
     href: String,
+    /// Members found in other cases (prior assistance is an eligibility question).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    warnings: Vec<DuplicateWarning>,
 }
 
 /// Turns the request body into an [`Intake`], naming every bad field.
@@ -197,7 +200,7 @@ pub(crate) async fn open_case(
     caller.require(&[Role::ReturnOfficer])?;
     let key = idempotency_key(&headers)?;
     let request_hash = sha256_hex(&[body.to_string().as_bytes()]);
-    let intake = parse_intake(body)?;
+    let (intake, people) = parse_opening(body, &caller)?;
     if let Some(office) = &caller.actor.office
         && office != intake.host_country.as_str()
     {
@@ -292,6 +295,33 @@ pub(crate) async fn open_case(
         tracing::info!(case = %reference, "case opened");
         Stage::Intake
     };
+    // The people go into the vault (never into the workflow); a member found in another case
+    // (open or past: prior AVRR assistance matters for eligibility) is a warning.
+    let mut warnings = Vec::new();
+    if !replayed {
+        for (member, person) in people.iter().enumerate() {
+            let Some(person) = person else { continue };
+            let member = u32::try_from(member).unwrap_or(u32::MAX);
+            state
+                .vault
+                .put(&reference, member, person, opened_at)
+                .await?;
+            if let Some(w) = duplicates(&state, &caller, &reference, member, person).await? {
+                warnings.push(w);
+            }
+        }
+        if !people.is_empty() {
+            let n = people.iter().filter(|p| p.is_some()).count();
+            crate::audit::record_detail(
+                &state,
+                &caller,
+                &reference,
+                "people_written",
+                format!("{n} members at opening"),
+            )
+            .await;
+        }
+    }
     let href = format!("/api/v1/cases/{reference}");
     Ok((
         StatusCode::CREATED,
@@ -306,8 +336,117 @@ pub(crate) async fn open_case(
             reference,
             stage,
             href,
+            warnings,
         }),
     ))
+}
+
+/// The opening body: the intake (what the workflow may hold) and, apart, the people (what it
+/// must not): `people[i]` is member i's personal record, or absent.
+fn parse_opening(
+    mut body: Value,
+    caller: &Caller,
+) -> Result<(Intake, Vec<Option<homeward_workflows::person::Person>>), ApiError> {
+    let people = body
+        .as_object_mut()
+        .and_then(|o| o.remove("people"))
+        .unwrap_or(Value::Null);
+    let intake = parse_intake(body)?;
+    let now = chrono::Utc::now();
+    let by = crate::person_input::Recorder {
+        user: &caller.actor.id,
+        at: now,
+    };
+    let people = match people {
+        Value::Null => Vec::new(),
+        Value::Array(items) if items.len() <= usize::from(intake.household_size.get()) => items
+            .iter()
+            .enumerate()
+            .map(|(i, p)| match p {
+                Value::Null => Ok(None),
+                p => crate::person_input::parse_person(
+                    p,
+                    &format!("people[{i}]"),
+                    now.date_naive(),
+                    &by,
+                )
+                .map(Some),
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+        Value::Array(_) => {
+            return Err(ApiError::field(
+                "people",
+                "must have at most household_size records",
+            ));
+        }
+        _ => {
+            return Err(ApiError::field(
+                "people",
+                "must be a list of person records",
+            ));
+        }
+    };
+    Ok((intake, people))
+}
+
+/// A member of a new case found in other cases.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct DuplicateWarning {
+    /// The new case's member.
+    member: u32,
+    /// The cases of your office the person also appears in.
+    references: Vec<CaseRef>,
+    /// How many cases of other offices they appear in (ask operations: their references are
+    /// not yours to see).
+    elsewhere: usize,
+}
+
+/// Looks for the person in other cases (by name and birth date, and by each document).
+async fn duplicates(
+    state: &AppState,
+    caller: &Caller,
+    reference: &CaseRef,
+    member: u32,
+    person: &homeward_workflows::person::Person,
+) -> Result<Option<DuplicateWarning>, ApiError> {
+    use homeward_activities::vault::Lookup;
+    let mut lookups = Vec::new();
+    if let Some(born) = person.date_of_birth {
+        for name in std::iter::once(&person.names.document).chain(&person.names.transliteration) {
+            lookups.push(Lookup::Name {
+                given: name.given.as_str().to_owned(),
+                family: name.family.as_str().to_owned(),
+                born,
+            });
+        }
+    }
+    for d in &person.documents {
+        lookups.push(Lookup::Document(d.number.as_str().to_owned()));
+    }
+    let mut others = std::collections::BTreeSet::new();
+    for lookup in &lookups {
+        for found in state.vault.find(lookup).await? {
+            if &found.reference != reference {
+                others.insert(found.reference);
+            }
+        }
+    }
+    if others.is_empty() {
+        return Ok(None);
+    }
+    let mut references = Vec::new();
+    let mut elsewhere = 0;
+    for other in others {
+        match state.store.get_case(&other).await? {
+            Some(case) if in_scope(caller, &case) => references.push(other),
+            _ => elsewhere += 1,
+        }
+    }
+    Ok(Some(DuplicateWarning {
+        member,
+        references,
+        elsewhere,
+    }))
 }
 
 /// A page of cases.
@@ -488,23 +627,34 @@ pub(crate) async fn check_scope(
     caller: &Caller,
     reference: &CaseRef,
 ) -> Result<(), ApiError> {
+    case_in_scope(state, caller, reference).await.map(|_| ())
+}
+
+/// The case's projection row, if the case is in the caller's scope (else the same 404 as for
+/// a case that does not exist).
+pub(crate) async fn case_in_scope(
+    state: &AppState,
+    caller: &Caller,
+    reference: &CaseRef,
+) -> Result<homeward_activities::store::CaseRecord, ApiError> {
     let record = state.store.get_case(reference).await?;
-    let stage = record.as_ref().and_then(|r| {
-        Stage::ALL
-            .into_iter()
-            .find(|s| s.as_str() == r.stage.as_str())
-    });
-    match (record, stage) {
-        (Some(r), Some(stage))
-            if caller
-                .actor
-                .scope()
-                .covers(&r.host_country, &r.origin_country, stage) =>
-        {
-            Ok(())
-        }
+    match record {
+        Some(r) if in_scope(caller, &r) => Ok(r),
         _ => Err(ApiError::NotFound(format!("no case {reference}"))),
     }
+}
+
+/// Whether a projected case is in the caller's scope.
+pub(crate) fn in_scope(caller: &Caller, r: &homeward_activities::store::CaseRecord) -> bool {
+    Stage::ALL
+        .into_iter()
+        .find(|s| s.as_str() == r.stage.as_str())
+        .is_some_and(|stage| {
+            caller
+                .actor
+                .scope()
+                .covers(&r.host_country, &r.origin_country, stage)
+        })
 }
 
 #[cfg(test)]

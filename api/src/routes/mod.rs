@@ -1,8 +1,10 @@
 //! One module per resource; each exposes `fn router() -> Router<AppState>`.
 
 pub mod cases;
+pub mod codec;
 pub mod health;
 pub mod inbox;
+pub mod people;
 pub mod programmes;
 pub mod reports;
 pub mod tasks;

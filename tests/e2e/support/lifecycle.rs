@@ -139,6 +139,7 @@ impl Lifecycle {
             api_key: None,
             connect_timeout: Duration::from_secs(10),
             identity: "lifecycle-test".into(),
+            codec: Some(super::keys(&settings).payloads),
         })
         .await
         .expect("client");
@@ -506,6 +507,9 @@ impl Lifecycle {
             WorkflowReplayerOptions::new()
                 .register_workflow::<ReturnCase>()
                 .expect("register")
+                .data_converter(homeward_activities::codec::data_converter(
+                    super::keys(&self.settings).payloads,
+                ))
                 .build(),
         )
         .expect("replayer");

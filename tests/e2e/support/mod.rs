@@ -44,6 +44,7 @@ pub async fn start_temporal(db_file: &Path, port: u16) -> DevServer {
         namespace: "default".into(),
         startup_timeout: Duration::from_secs(60),
         inherit_output: false,
+        ui_codec_endpoint: None,
     })
     .await
     .expect("failed to start the Temporal dev server")
@@ -79,11 +80,14 @@ pub fn random_key() -> String {
         .collect()
 }
 
+/// The keys of `settings` (to seal Updates sent straight to Temporal, to read payloads).
+pub fn keys(settings: &Settings) -> homeward::keys::Keys {
+    homeward::keys::Keys::from_settings(settings).expect("test settings have keys")
+}
+
 /// The decision key of `settings`, to seal Updates sent straight to Temporal.
 pub fn decision_key(settings: &Settings) -> homeward_workflows::seal::DecisionKey {
-    homeward::keys::Keys::from_settings(settings)
-        .expect("test settings have keys")
-        .decisions
+    keys(settings).decisions
 }
 
 /// The application running in the background, on its own thread and tokio runtime, as it
