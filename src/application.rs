@@ -85,17 +85,10 @@ impl Application {
             keys.index.clone(),
         );
         // A key that does not open the data already stored stops the process here.
-        match vault.check_keys().await {
-            Ok(()) => {}
-            Err(e @ homeward_activities::vault::VaultError::Key(_)) => {
-                return Err(crate::settings::ConfigError::new(format!(
-                    "key keys.kek: {e}; set the key the data was written with (or list it in \
-                     keys.previous_keks)"
-                ))
-                .into());
-            }
-            Err(e) => return Err(e).context("failed to check the person vault's keys"),
-        }
+        vault
+            .check_keys()
+            .await
+            .map_err(crate::keys::vault_start_error)?;
         let runtime = homeward_worker::start_runtime()?;
         let connection = TemporalConnection {
             address: settings.temporal.address.clone(),

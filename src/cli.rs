@@ -53,6 +53,11 @@ pub enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Manage the person vault's keys (this talks to the case store directly).
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Open, show and list cases through the HTTP API (needs an API key).
     Case {
         #[command(subcommand)]
@@ -293,4 +298,16 @@ pub enum UserCommand {
         #[arg(long, value_parser = humantime::parse_duration)]
         expires_in: Option<Duration>,
     },
+}
+
+/// `homeward keys …`.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Re-wrap every case's data key with the current key-encryption key (keys.kek), after
+    /// rotating it: put the new key in keys.kek and the old one in keys.previous_keks, run
+    /// this, then drop the old one. Records are not touched.
+    Rewrap,
+    /// Check that the configured keys open the data already stored (what every api and worker
+    /// checks at start); exits 2 naming the key otherwise.
+    Check,
 }

@@ -157,6 +157,19 @@ fn dev_key(dir: &Path, name: &str) -> anyhow::Result<String> {
     }
 }
 
+/// A vault failure at start-up: a key that does not open the stored data is a config error
+/// naming `keys.kek`; anything else is the store failing.
+pub fn vault_start_error(e: homeward_activities::vault::VaultError) -> anyhow::Error {
+    match e {
+        homeward_activities::vault::VaultError::Key(_) => ConfigError::new(format!(
+            "key keys.kek: {e}; set the key the data was written with (or list it in \
+             keys.previous_keks)"
+        ))
+        .into(),
+        other => anyhow::Error::new(other).context("failed to check the person vault's keys"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -47,6 +47,7 @@ fn main() -> ExitCode {
             Command::Migrate => commands::serve::migrate(&settings).await,
             Command::Sandbox => commands::serve::sandbox(&settings).await,
             Command::User { command } => commands::users::run(&settings, command).await,
+            Command::Keys { command } => commands::keys::run(&settings, command).await,
             bench @ Command::Bench { .. } => {
                 commands::bench::run(bench, &settings, &cli.config_dir).await
             }

@@ -347,6 +347,38 @@ impl CaseStore {
         self.audit_export(Some(reference), 0, i64::MAX).await
     }
 
+    /// Every row of every table as text, for tests that prove what the database does not
+    /// hold (no personal value in clear).
+    #[doc(hidden)]
+    pub async fn dump_text(&self) -> Result<String, StoreError> {
+        let tables: Vec<String> = match self.backend {
+            Backend::Postgres => sqlx::query(
+                "SELECT CAST(table_name AS TEXT) AS t FROM information_schema.tables \
+                 WHERE table_schema = 'public'",
+            ),
+            Backend::Sqlite => {
+                sqlx::query("SELECT name AS t FROM sqlite_master WHERE type = 'table'")
+            }
+        }
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| r.try_get::<String, _>("t"))
+        .collect::<Result<_, _>>()?;
+        let mut out = String::new();
+        for t in tables {
+            let sql = match self.backend {
+                Backend::Postgres => format!("SELECT CAST(x AS TEXT) AS row FROM \"{t}\" x"),
+                Backend::Sqlite => continue,
+            };
+            for row in sqlx::query(&sql).fetch_all(&self.pool).await? {
+                out.push_str(&row.try_get::<String, _>("row")?);
+                out.push('\n');
+            }
+        }
+        Ok(out)
+    }
+
     /// Executes raw SQL. For tests that prove what the database itself refuses.
     #[doc(hidden)]
     pub async fn execute_raw(&self, sql: &str) -> Result<u64, StoreError> {

@@ -312,12 +312,8 @@ impl Vault {
         )
         .fetch_all(&self.store.pool)
         .await?;
-        let mut checked = std::collections::BTreeSet::new();
         for row in rows {
             let kek_id: String = row.try_get("kek_id")?;
-            if !checked.insert(kek_id.clone()) {
-                continue;
-            }
             if !self.keys.knows(&kek_id) {
                 return Err(VaultError::Key(format!(
                     "the case store holds data keys wrapped with key {kek_id}, which no \

@@ -4,6 +4,7 @@
 use chrono::{Duration, TimeZone, Utc};
 use homeward_activities::store::{Backend, CaseStore, NewAuditEvent};
 use homeward_activities::users::NewUser;
+use homeward_activities::vault::{IndexKey, LocalKeys, Vault, VaultError};
 use homeward_workflows::domain::{
     CaseRef, CountryCode, HouseholdSize, Intake, OpenCase, ProgrammeId, Stage,
 };
@@ -303,4 +304,122 @@ async fn an_unknown_url_scheme_is_a_clear_error() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("database.url"), "{err}");
+}
+
+fn amal() -> homeward_workflows::person::Person {
+    serde_json::from_value(serde_json::json!({
+        "names": {"document": {"given": "Amal", "family": "Hassan"}},
+        "date_of_birth": "1990-04-02"
+    }))
+    .expect("a person")
+}
+
+fn vault(store: &CaseStore, kek: [u8; 32], previous: Vec<[u8; 32]>) -> Vault {
+    Vault::new(
+        store.clone(),
+        std::sync::Arc::new(LocalKeys::new(kek, previous)),
+        IndexKey::new([9; 32]),
+    )
+}
+
+#[tokio::test]
+async fn a_record_is_stored_sealed_and_opens_only_with_its_key_or_after_a_rewrap() {
+    for (store, _guard) in stores().await {
+        let c = case(7);
+        store.record_case_opened(&c).await.unwrap();
+        let old = vault(&store, [1; 32], vec![]);
+        old.put(&c.reference, 0, &amal(), c.opened_at)
+            .await
+            .unwrap();
+        // Rotated without the old key: start-up check and reads refuse, naming no data.
+        let stranger = vault(&store, [2; 32], vec![]);
+        assert!(matches!(
+            stranger.check_keys().await,
+            Err(VaultError::Key(_))
+        ));
+        assert!(matches!(
+            stranger.people(&c.reference).await,
+            Err(VaultError::Key(_))
+        ));
+
+        // Rotated with the old key listed: readable, and re-wrapping moves every key over.
+        let rotated = vault(&store, [2; 32], vec![[1; 32]]);
+        rotated.check_keys().await.unwrap();
+        assert_eq!(rotated.rewrap_all().await.unwrap(), 1);
+        assert_eq!(rotated.rewrap_all().await.unwrap(), 0, "idempotent");
+        let new_only = vault(&store, [2; 32], vec![]);
+        new_only.check_keys().await.unwrap();
+        let people = new_only.people(&c.reference).await.unwrap();
+        assert_eq!(people.len(), 1);
+        assert_eq!(people[0].person.names.document.family.as_str(), "Hassan");
+        assert!(matches!(old.check_keys().await, Err(VaultError::Key(_))));
+    }
+}
+
+#[tokio::test]
+async fn the_retention_sweep_erases_only_cases_closed_longer_than_their_programme_keeps_data() {
+    use homeward_activities::retention::sweep;
+    use homeward_workflows::programme::Span;
+    let at = |y, m, d| Utc.with_ymd_and_hms(y, m, d, 12, 0, 0).unwrap();
+    for (store, _guard) in stores().await {
+        let v = vault(&store, [1; 32], vec![]);
+        let (long_closed, lately_closed, open) = (case(1), case(2), case(3));
+        for c in [&long_closed, &lately_closed, &open] {
+            store.record_case_opened(c).await.unwrap();
+            v.put(&c.reference, 0, &amal(), c.opened_at).await.unwrap();
+        }
+        // The long-closed case closed two years and a day before `now`.
+        store
+            .record_stage(&long_closed.reference, Stage::Closed, at(2026, 11, 28))
+            .await
+            .unwrap();
+        store
+            .record_stage(&lately_closed.reference, Stage::Closed, at(2028, 6, 1))
+            .await
+            .unwrap();
+        let retention = [(
+            "nl-avrr".to_owned(),
+            Span::new(std::time::Duration::from_secs(2 * 365 * 86_400)),
+        )]
+        .into();
+        let now = at(2028, 11, 28);
+        assert_eq!(sweep(&v, &retention, now).await.unwrap(), 1);
+        assert!(matches!(
+            v.people(&long_closed.reference).await,
+            Err(VaultError::Erased)
+        ));
+        assert_eq!(v.people(&lately_closed.reference).await.unwrap().len(), 1);
+        assert_eq!(v.people(&open.reference).await.unwrap().len(), 1);
+        let trail = store.audit_trail(&long_closed.reference).await.unwrap();
+        let erased: Vec<_> = trail
+            .iter()
+            .filter(|e| e.event.action == "personal_data_erased")
+            .collect();
+        assert_eq!(erased.len(), 1, "{trail:?}");
+        assert_eq!(erased[0].event.actor, "system");
+        assert!(
+            erased[0]
+                .event
+                .detail
+                .as_deref()
+                .unwrap()
+                .contains("retention")
+        );
+        // The case row stays for statistics; a second sweep finds nothing more.
+        assert!(
+            store
+                .get_case(&long_closed.reference)
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert_eq!(sweep(&v, &retention, now).await.unwrap(), 0);
+        // A programme without a retention rule keeps its data.
+        assert_eq!(
+            sweep(&v, &Default::default(), at(2040, 1, 1))
+                .await
+                .unwrap(),
+            0
+        );
+    }
 }

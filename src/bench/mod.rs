@@ -6,7 +6,7 @@
 
 mod driver;
 mod measure;
-mod stack;
+pub mod stack;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};

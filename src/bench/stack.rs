@@ -31,6 +31,8 @@ pub struct Stack {
     pub worker_peak_rss: u64,
     others: Vec<Child>,
     env: Vec<(String, String)>,
+    /// The `homeward` executable each part runs.
+    exe: PathBuf,
     config_dir: PathBuf,
     /// The API's base URL.
     pub api_url: String,
@@ -54,6 +56,20 @@ impl Stack {
         config_dir: &Path,
         dir: PathBuf,
         max_cached_workflows: usize,
+    ) -> anyhow::Result<Self> {
+        let exe = std::env::current_exe().context("cannot find this executable")?;
+        Self::start_with(settings, config_dir, dir, max_cached_workflows, exe, &[]).await
+    }
+
+    /// Like [`Stack::start`], running `exe` for each part, with `overrides` in every part's
+    /// environment (e.g. another database or log level), over the bench's own settings.
+    pub async fn start_with(
+        settings: &Settings,
+        config_dir: &Path,
+        dir: PathBuf,
+        max_cached_workflows: usize,
+        exe: PathBuf,
+        overrides: &[(&str, String)],
     ) -> anyhow::Result<Self> {
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;
@@ -125,7 +141,14 @@ impl Stack {
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
+        .filter(|(k, _)| !overrides.iter().any(|(o, _)| o == k))
+        .chain(overrides.iter().map(|(k, v)| ((*k).to_owned(), v.clone())))
         .collect();
+        let database_url = overrides
+            .iter()
+            .find(|(k, _)| *k == "HOMEWARD_DATABASE__URL")
+            .map(|(_, v)| v.clone())
+            .unwrap_or(database_url);
         let mut stack = Self {
             dir,
             server: Some(server),
@@ -136,6 +159,7 @@ impl Stack {
             worker_peak_rss: 0,
             others: vec![],
             env,
+            exe,
             config_dir: config_dir.to_owned(),
             api_url: format!("http://127.0.0.1:{aport}"),
             sandbox_url,
@@ -162,12 +186,11 @@ impl Stack {
     }
 
     fn command(&self, subcommand: &str) -> anyhow::Result<Command> {
-        let exe = std::env::current_exe().context("cannot find this executable")?;
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(self.dir.join(format!("{subcommand}.log")))?;
-        let mut cmd = Command::new(exe);
+        let mut cmd = Command::new(&self.exe);
         cmd.arg("--config-dir")
             .arg(&self.config_dir)
             .arg(subcommand)

@@ -2,5 +2,6 @@
 
 pub mod bench;
 pub mod client;
+pub mod keys;
 pub mod serve;
 pub mod users;

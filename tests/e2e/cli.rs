@@ -276,3 +276,87 @@ fn the_published_sandbox_secret_is_refused_outside_dev() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_kek_that_does_not_open_the_stored_data_stops_start_up_until_listed_then_rewrapped() {
+    use homeward_activities::vault::{IndexKey, LocalKeys, Vault};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}", dir.path().join("cases.db").display());
+    let store = homeward_activities::CaseStore::connect(&url, 1)
+        .await
+        .expect("store");
+    store.migrate().await.expect("migrate");
+    use homeward_workflows::domain::{
+        CaseRef, CountryCode, HouseholdSize, Intake, OpenCase, ProgrammeId,
+    };
+    let reference = CaseRef::from_entropy(5);
+    store
+        .record_case_opened(&OpenCase {
+            reference: reference.clone(),
+            intake: Intake {
+                programme: ProgrammeId::parse("nl-avrr").unwrap(),
+                host_country: CountryCode::parse("NLD").unwrap(),
+                origin_country: CountryCode::parse("IRQ").unwrap(),
+                household_size: HouseholdSize::parse(1).unwrap(),
+                members: vec![],
+                language: None,
+            },
+            opened_at: chrono::Utc::now(),
+            rules: toml::from_str(include_str!("../../config/programmes/nl-avrr.toml")).unwrap(),
+        })
+        .await
+        .expect("case");
+    let person = serde_json::from_value(serde_json::json!({
+        "names": {"document": {"given": "Amal", "family": "Hassan"}}
+    }))
+    .expect("person");
+    Vault::new(
+        store.clone(),
+        std::sync::Arc::new(LocalKeys::new([1; 32], vec![])),
+        IndexKey::new([9; 32]),
+    )
+    .put(&reference, 0, &person, chrono::Utc::now())
+    .await
+    .expect("put");
+    store.close().await;
+
+    let keys = |command: &str, previous: Option<&str>| {
+        let mut cmd = homeward();
+        cmd.env("HOMEWARD_DATABASE__URL", &url)
+            .env("HOMEWARD_KEYS__DECISIONS", "33".repeat(32))
+            .env("HOMEWARD_KEYS__BLIND_INDEX", "09".repeat(32))
+            .env("HOMEWARD_KEYS__PAYLOADS", "44".repeat(32))
+            .env("HOMEWARD_PARTNERS__WEBHOOK_SECRET", "a-test-secret-of-enough-length")
+            .env("HOMEWARD_KEYS__KEK", "02".repeat(32))
+            .args(match command {
+                "api" | "worker" => vec![command],
+                _ => vec!["keys", command],
+            });
+        if let Some(p) = previous {
+            cmd.env("HOMEWARD_KEYS__PREVIOUS_KEKS", format!("[\"{p}\"]"));
+        }
+        cmd.output().expect("runs")
+    };
+    // `api` and `worker` check the same way before serving anything.
+    for command in ["check", "api", "worker"] {
+        let out = keys(command, None);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{command}: {err}");
+        assert!(err.contains("keys.kek"), "{command}: {err}");
+        assert!(!err.contains("02020202"), "a key printed: {err}");
+    }
+
+    let out = keys("rewrap", Some(&"01".repeat(32)));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("re-wrapped 1"));
+    let out = keys("check", None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -10,6 +10,8 @@ mod cli;
 mod cli_client;
 mod fuzz;
 mod lifecycle;
+mod people;
 mod replay_corpus;
 mod security;
+mod sentinel;
 mod support;

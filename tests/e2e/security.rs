@@ -297,7 +297,7 @@ async fn a_decision_sent_straight_to_temporal_without_the_apis_seal_is_refused()
 
 /// Drives a two-adult case through the API to its booked departure (hand-over to the
 /// partner); answers its reference.
-async fn case_at_departure(stack: &TestStack, ops: &reqwest::Client) -> String {
+pub(crate) async fn case_at_departure(stack: &TestStack, ops: &reqwest::Client) -> String {
     let r = stack.open_case_of(2).await;
     let complete = |who: &reqwest::Client, task: &str, outcome: Value| {
         let (who, task, r) = (who.clone(), task.to_owned(), r.clone());
