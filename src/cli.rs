@@ -63,6 +63,12 @@ pub enum Command {
         #[command(subcommand)]
         command: CaseCommand,
     },
+    /// Read, write, find, export and erase the people of a case (through the HTTP API; what
+    /// you see depends on your role, and every read is audited).
+    Person {
+        #[command(subcommand)]
+        command: PersonCommand,
+    },
     /// The open tasks your role can act on, earliest due first (through the HTTP API).
     Inbox {
         /// Only this task type, e.g. eligibility_approval.
@@ -203,6 +209,73 @@ pub enum CaseCommand {
         /// The token printed under the previous page.
         #[arg(long)]
         page_token: Option<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}
+
+/// `homeward person …`. Personal data goes in through a file, never as an argument: the command
+/// line of a process is visible to every local user.
+#[derive(Debug, Subcommand)]
+pub enum PersonCommand {
+    /// The people of a case (the fields your role may see).
+    Show {
+        /// The case reference, HW-…
+        reference: String,
+        /// Only this member (0-based position in the household).
+        #[arg(long)]
+        member: Option<u32>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Write a member's whole record from a JSON file (see the OpenAPI document's Person).
+    Set {
+        /// The case reference, HW-…
+        reference: String,
+        /// The member (0-based position in the household).
+        member: u32,
+        /// The JSON file holding the record.
+        #[arg(long)]
+        file: PathBuf,
+        /// Change only the fields in the file (PATCH) instead of replacing the record.
+        #[arg(long)]
+        merge: bool,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Find people in your office's cases by name and date of birth, or by document number.
+    Search {
+        /// Given names (with --family and --born).
+        #[arg(long)]
+        given: Option<String>,
+        /// Family name.
+        #[arg(long)]
+        family: Option<String>,
+        /// Date (1990-05-31) or year (1990) of birth.
+        #[arg(long)]
+        born: Option<String>,
+        /// A document number (alone).
+        #[arg(long)]
+        document: Option<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// A subject-access export of one member's record, as JSON.
+    Export {
+        /// The case reference, HW-…
+        reference: String,
+        /// The member (0-based position in the household).
+        member: u32,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Erase a case's personal data (admins): cannot be undone.
+    Erase {
+        /// The case reference, HW-…
+        reference: String,
+        /// subject_request, retention, legal_obligation or other.
+        #[arg(long)]
+        reason: String,
         #[command(flatten)]
         client: ClientArgs,
     },

@@ -1,4 +1,4 @@
-//! `homeward case|inbox|task`: thin clients of the HTTP API (never of the database), for people
+//! `homeward case|person|inbox|task`: thin clients of the HTTP API (never of the database), for people
 //! at a terminal. Tables by default, the API's JSON with `--json`.
 
 use anyhow::{Context, bail};
@@ -446,6 +446,156 @@ pub async fn complete_task(
         )
         .await?;
     Ok((case.clone(), case_record(&case)))
+}
+
+/// The people of a case, or one member: a row per member, the fields the caller may see.
+pub async fn people(
+    client: &ApiClient,
+    reference: &str,
+    member: Option<u32>,
+) -> anyhow::Result<(Value, Output)> {
+    let path = match member {
+        Some(m) => format!("/api/v1/cases/{}/people/{m}", urlencode(reference)),
+        None => format!("/api/v1/cases/{}/people", urlencode(reference)),
+    };
+    let json = client.call(Method::GET, &path, &[], None, &[]).await?;
+    let views = match &json {
+        Value::Array(items) => items.clone(),
+        one => vec![one.clone()],
+    };
+    let rows = views
+        .iter()
+        .map(|v| {
+            let f = &v["fields"];
+            let name = &f["names"]["document"];
+            vec![
+                text(&v["member"]),
+                [text(&name["given"]), text(&name["family"])].join(" "),
+                text(&f["date_of_birth"]),
+                text(&f["nationality"]),
+                text(&f["phone"]),
+                when(&v["updated_at"]),
+            ]
+        })
+        .collect();
+    Ok((
+        json,
+        Output::Table {
+            header: vec!["MEMBER", "NAME", "BORN", "NATIONALITY", "PHONE", "UPDATED"],
+            rows,
+            footer: Some("fields your role may not see show as -; --json for all".into()),
+        },
+    ))
+}
+
+/// Writes a member's record: replaces it, or (merge) changes only the fields given.
+pub async fn set_person(
+    client: &ApiClient,
+    reference: &str,
+    member: u32,
+    record: Value,
+    merge: bool,
+) -> anyhow::Result<(Value, Output)> {
+    let method = if merge { Method::PATCH } else { Method::PUT };
+    let path = format!("/api/v1/cases/{}/people/{member}", urlencode(reference));
+    let json = client.call(method, &path, &[], Some(record), &[]).await?;
+    Ok((
+        json,
+        Output::Record(
+            vec![
+                ("case", reference.to_owned()),
+                ("member", member.to_string()),
+            ],
+            vec![],
+        ),
+    ))
+}
+
+/// What `homeward person search` looks for.
+#[derive(Debug, Default, Clone)]
+pub struct PersonQuery {
+    /// Given names.
+    pub given: Option<String>,
+    /// Family name.
+    pub family: Option<String>,
+    /// Date or year of birth.
+    pub born: Option<String>,
+    /// A document number.
+    pub document: Option<String>,
+}
+
+/// Finds members by name and birth date or by document number (the API's blind index).
+pub async fn search_people(client: &ApiClient, q: &PersonQuery) -> anyhow::Result<(Value, Output)> {
+    let query: Vec<(&str, String)> = [
+        ("given", &q.given),
+        ("family", &q.family),
+        ("date_of_birth", &q.born),
+        ("document", &q.document),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| v.clone().map(|v| (k, v)))
+    .collect();
+    let json = client
+        .call(Method::GET, "/api/v1/people/search", &query, None, &[])
+        .await?;
+    let rows = json
+        .as_array()
+        .map(|hits| {
+            hits.iter()
+                .map(|h| vec![text(&h["reference"]), text(&h["member"])])
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok((
+        json,
+        Output::Table {
+            header: vec!["CASE", "MEMBER"],
+            rows,
+            footer: None,
+        },
+    ))
+}
+
+/// A subject-access export (the command prints it as JSON).
+pub async fn export_person(
+    client: &ApiClient,
+    reference: &str,
+    member: u32,
+) -> anyhow::Result<(Value, Output)> {
+    let path = format!(
+        "/api/v1/cases/{}/people/{member}/export",
+        urlencode(reference)
+    );
+    let json = client.call(Method::GET, &path, &[], None, &[]).await?;
+    Ok((json, Output::Record(vec![], vec![])))
+}
+
+/// Erases a case's personal data.
+pub async fn erase_case(
+    client: &ApiClient,
+    reference: &str,
+    reason: &str,
+) -> anyhow::Result<(Value, Output)> {
+    let path = format!("/api/v1/cases/{}/erasure", urlencode(reference));
+    client
+        .call(
+            Method::POST,
+            &path,
+            &[],
+            Some(json!({ "reason": reason })),
+            &[],
+        )
+        .await?;
+    Ok((
+        json!({ "reference": reference, "erased": true }),
+        Output::Record(
+            vec![
+                ("case", reference.to_owned()),
+                ("personal data", "erased".into()),
+            ],
+            vec![],
+        ),
+    ))
 }
 
 fn urlencode(segment: &str) -> String {

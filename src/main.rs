@@ -16,7 +16,10 @@ fn main() -> ExitCode {
     // The API's clients need no configuration, no case store: only HTTP.
     if matches!(
         cli.command,
-        Command::Case { .. } | Command::Inbox { .. } | Command::Task { .. }
+        Command::Case { .. }
+            | Command::Person { .. }
+            | Command::Inbox { .. }
+            | Command::Task { .. }
     ) {
         return commands::client::run(cli.command);
     }
@@ -51,9 +54,12 @@ fn main() -> ExitCode {
             bench @ Command::Bench { .. } => {
                 commands::bench::run(bench, &settings, &cli.config_dir).await
             }
-            Command::Case { .. } | Command::Inbox { .. } | Command::Task { .. } => Err(
-                anyhow::anyhow!("API client commands run without configuration"),
-            ),
+            Command::Case { .. }
+            | Command::Person { .. }
+            | Command::Inbox { .. }
+            | Command::Task { .. } => Err(anyhow::anyhow!(
+                "API client commands run without configuration"
+            )),
         };
         match result {
             Ok(()) => ExitCode::SUCCESS,

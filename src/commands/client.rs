@@ -1,11 +1,11 @@
-//! `homeward case|inbox|task`: thin HTTP clients of the API (`crate::client`), with the
+//! `homeward case|person|inbox|task`: thin HTTP clients of the API (`crate::client`), with the
 //! caller's key from HOMEWARD_API_KEY or `--api-key-file`, never from the command line.
 
 use std::process::ExitCode;
 
 use anyhow::Context;
 
-use crate::cli::{CaseCommand, ClientArgs, Command, TaskCommand};
+use crate::cli::{CaseCommand, ClientArgs, Command, PersonCommand, TaskCommand};
 
 /// Runs an API client subcommand: no configuration, no case store, only HTTP.
 pub fn run(command: Command) -> ExitCode {
@@ -139,6 +139,7 @@ async fn client_command(command: Command) -> anyhow::Result<()> {
             .await;
             (args, result)
         }
+        Command::Person { command } => person_command(command, connect).await?,
         _ => anyhow::bail!("not an API client command"),
     };
     let (json, out) = result?;
@@ -148,4 +149,73 @@ async fn client_command(command: Command) -> anyhow::Result<()> {
         print!("{}", client::render(&out));
     }
     Ok(())
+}
+
+async fn person_command(
+    command: PersonCommand,
+    connect: impl Fn(&ClientArgs) -> anyhow::Result<crate::client::ApiClient>,
+) -> anyhow::Result<(
+    ClientArgs,
+    anyhow::Result<(serde_json::Value, crate::client::Output)>,
+)> {
+    use crate::client::{self, PersonQuery};
+    Ok(match command {
+        PersonCommand::Show {
+            reference,
+            member,
+            client: args,
+        } => {
+            let result = client::people(&connect(&args)?, &reference, member).await;
+            (args, result)
+        }
+        PersonCommand::Set {
+            reference,
+            member,
+            file,
+            merge,
+            client: args,
+        } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("--file {}: cannot be read", file.display()))?;
+            let record: serde_json::Value = serde_json::from_str(&text)
+                .with_context(|| format!("--file {}: is not JSON", file.display()))?;
+            let result =
+                client::set_person(&connect(&args)?, &reference, member, record, merge).await;
+            (args, result)
+        }
+        PersonCommand::Search {
+            given,
+            family,
+            born,
+            document,
+            client: args,
+        } => {
+            let query = PersonQuery {
+                given,
+                family,
+                born,
+                document,
+            };
+            let result = client::search_people(&connect(&args)?, &query).await;
+            (args, result)
+        }
+        PersonCommand::Export {
+            reference,
+            member,
+            client: mut args,
+        } => {
+            // An export is for a data-protection request: the JSON, always.
+            args.json = true;
+            let result = client::export_person(&connect(&args)?, &reference, member).await;
+            (args, result)
+        }
+        PersonCommand::Erase {
+            reference,
+            reason,
+            client: args,
+        } => {
+            let result = client::erase_case(&connect(&args)?, &reference, &reason).await;
+            (args, result)
+        }
+    })
 }

@@ -326,7 +326,10 @@ async fn a_kek_that_does_not_open_the_stored_data_stops_start_up_until_listed_th
             .env("HOMEWARD_KEYS__DECISIONS", "33".repeat(32))
             .env("HOMEWARD_KEYS__BLIND_INDEX", "09".repeat(32))
             .env("HOMEWARD_KEYS__PAYLOADS", "44".repeat(32))
-            .env("HOMEWARD_PARTNERS__WEBHOOK_SECRET", "a-test-secret-of-enough-length")
+            .env(
+                "HOMEWARD_PARTNERS__WEBHOOK_SECRET",
+                "a-test-secret-of-enough-length",
+            )
             .env("HOMEWARD_KEYS__KEK", "02".repeat(32))
             .args(match command {
                 "api" | "worker" => vec![command],

@@ -110,3 +110,103 @@ async fn an_officer_works_a_case_from_the_terminal() {
     assert!(err.contains("no API key"), "{err}");
     stack.stop().await;
 }
+
+#[tokio::test]
+async fn an_officer_records_finds_and_exports_a_person_from_the_terminal() {
+    let stack = TestStack::start().await;
+    let key = create_key(&stack.settings, "Officer", "return_officer", Some("NLD")).await;
+    let (code, out, err) = homeward(
+        &stack,
+        &key,
+        &[
+            "case",
+            "open",
+            "--programme",
+            "nl-avrr",
+            "--host-country",
+            "NLD",
+            "--origin-country",
+            "IRQ",
+            "--household-size",
+            "1",
+            "--json",
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    let opened: Value = serde_json::from_str(&out).expect("json");
+    let reference = opened["reference"].as_str().expect("reference").to_owned();
+
+    // The record goes in through a file, not the command line.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("amal.json");
+    std::fs::write(
+        &file,
+        r#"{"names": {"document": {"given": "Amal", "family": "Hassan"}},
+            "date_of_birth": "1990-05-31",
+            "documents": [{"kind": "passport", "number": "P7712", "issuing_country": "IRQ"}],
+            "phone": "+9647701234567"}"#,
+    )
+    .expect("write");
+    let file = file.to_str().expect("utf-8");
+    let (code, _, err) = homeward(
+        &stack,
+        &key,
+        &["person", "set", &reference, "0", "--file", file],
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+
+    let (code, out, err) = homeward(&stack, &key, &["person", "show", &reference]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("Amal Hassan") && out.contains("+9647701234567"),
+        "{out}"
+    );
+
+    let (code, out, err) = homeward(
+        &stack,
+        &key,
+        &[
+            "person", "search", "--given", "HASSAN", "--family", "amal", "--born", "1990",
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&reference), "{out}");
+
+    let (code, out, err) = homeward(&stack, &key, &["person", "export", &reference, "0"]).await;
+    assert_eq!(code, 0, "{err}");
+    let export: Value = serde_json::from_str(&out).expect("the export is JSON");
+    assert_eq!(
+        export["record"]["documents"][0]["number"], "P7712",
+        "{export}"
+    );
+
+    // A field the API refuses comes back as one line naming it; an officer may not erase.
+    std::fs::write(
+        file,
+        r#"{"names": {"document": {"given": "A", "family": "B"}}, "phone": "123"}"#,
+    )
+    .expect("write");
+    let (code, _, err) = homeward(
+        &stack,
+        &key,
+        &["person", "set", &reference, "0", "--file", file],
+    )
+    .await;
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("phone") && err.starts_with("homeward: 400"),
+        "{err}"
+    );
+    let (code, _, err) = homeward(
+        &stack,
+        &key,
+        &["person", "erase", &reference, "--reason", "subject_request"],
+    )
+    .await;
+    assert_eq!(code, 1);
+    assert!(err.contains("403"), "{err}");
+    stack.stop().await;
+}
