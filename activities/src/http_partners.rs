@@ -26,6 +26,7 @@ use homeward_workflows::programme::Money;
 
 use crate::notices::Message;
 use crate::partners::{Outreach, PartnerError, PaymentProvider, TravelPartner};
+use crate::sharing::Shared;
 use crate::wire::{Data, outreach, payments, to_minor, travel};
 
 /// How to reach one partner.
@@ -217,9 +218,13 @@ impl TravelPartner for HttpPartner {
             .collect()
     }
 
-    async fn create_order(&self, request: &OrderRequest) -> Result<Order, PartnerError> {
+    async fn create_order(
+        &self,
+        request: &OrderRequest,
+        passengers: &[Shared],
+    ) -> Result<Order, PartnerError> {
         let body = Data {
-            data: travel::CreateOrder::from(request),
+            data: travel::CreateOrder::from(request).with_passengers(passengers),
         };
         let answer: Data<travel::Order> = self
             .send(
@@ -268,12 +273,16 @@ fn segment(id: &str) -> String {
 
 #[async_trait::async_trait]
 impl PaymentProvider for HttpPartner {
-    async fn disburse(&self, request: &Disbursement) -> Result<Receipt, PartnerError> {
+    async fn disburse(
+        &self,
+        request: &Disbursement,
+        beneficiary: Option<&Shared>,
+    ) -> Result<Receipt, PartnerError> {
         let created: payments::Disbursement = self
             .send(
                 self.request(reqwest::Method::POST, "disbursements")
                     .header("Idempotency-Key", &request.idempotency_key)
-                    .json(&payments::CreateDisbursement::from(request)),
+                    .json(&payments::CreateDisbursement::from(request).to_beneficiary(beneficiary)),
             )
             .await?;
         // Pending is an answer, not a failure: the case waits for the provider's webhook or
@@ -503,12 +512,12 @@ impl Outreach for HttpPartner {
         Ok(())
     }
 
-    async fn hand_over(&self, record: &HandOver) -> Result<(), PartnerError> {
+    async fn hand_over(&self, record: &HandOver, people: &[Shared]) -> Result<(), PartnerError> {
         let _: IgnoredAny = self
             .send(
                 self.request(reqwest::Method::POST, "handovers")
                     .header("Idempotency-Key", &record.idempotency_key)
-                    .json(&outreach::HandOver::from(record)),
+                    .json(&outreach::HandOver::from(record).with_people(people)),
             )
             .await?;
         Ok(())

@@ -22,6 +22,7 @@ pub mod notices;
 pub mod partners;
 pub mod reports;
 pub mod retention;
+pub mod sharing;
 pub mod store;
 pub mod users;
 pub mod vault;

@@ -19,6 +19,11 @@ use homeward_workflows::activities::{
 };
 
 use crate::notices::{Message, Templates};
+use crate::sharing::{self, Shared};
+use crate::store::StoreError;
+use crate::vault::{Vault, VaultError};
+use homeward_workflows::domain::CaseRef;
+use homeward_workflows::person::Purpose;
 
 /// A partner call's failure.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -69,8 +74,13 @@ impl PartnerError {
 pub trait TravelPartner: Send + Sync {
     /// Offers for a route, window and party.
     async fn search_offers(&self, request: &OfferRequest) -> Result<Vec<Offer>, PartnerError>;
-    /// Books an offer under an idempotency key.
-    async fn create_order(&self, request: &OrderRequest) -> Result<Order, PartnerError>;
+    /// Books an offer under an idempotency key, naming the `passengers` who agreed to share
+    /// their data with the travel partner (the rest travel as anonymous seats).
+    async fn create_order(
+        &self,
+        request: &OrderRequest,
+        passengers: &[Shared],
+    ) -> Result<Order, PartnerError>;
     /// Cancels an order; cancelling twice succeeds.
     async fn cancel_order(&self, request: &CancelRequest) -> Result<(), PartnerError>;
     /// Fetches an order's status (a rebooking or a cancelled flight shows here first).
@@ -80,8 +90,13 @@ pub trait TravelPartner: Send + Sync {
 /// The payment provider.
 #[async_trait::async_trait]
 pub trait PaymentProvider: Send + Sync {
-    /// Pays under an idempotency key; the same key never pays twice.
-    async fn disburse(&self, request: &Disbursement) -> Result<Receipt, PartnerError>;
+    /// Pays under an idempotency key; the same key never pays twice. `beneficiary`: the
+    /// principal applicant, if they agreed to share with the provider.
+    async fn disburse(
+        &self,
+        request: &Disbursement,
+        beneficiary: Option<&Shared>,
+    ) -> Result<Receipt, PartnerError>;
     /// Fetches a disbursement's state by the provider's payment id.
     async fn disbursement_status(&self, payment_id: &str) -> Result<PaymentState, PartnerError>;
 }
@@ -91,8 +106,9 @@ pub trait PaymentProvider: Send + Sync {
 pub trait Outreach: Send + Sync {
     /// Sends a rendered notice through the gateway.
     async fn notify(&self, message: &Message) -> Result<(), PartnerError>;
-    /// Sends the hand-over record to the reception partner.
-    async fn hand_over(&self, record: &HandOver) -> Result<(), PartnerError>;
+    /// Sends the hand-over record to the reception partner, with the `people` who agreed to
+    /// share with it.
+    async fn hand_over(&self, record: &HandOver, people: &[Shared]) -> Result<(), PartnerError>;
 }
 
 /// The partners a worker talks to, and the texts of what it tells them.
@@ -128,12 +144,33 @@ async fn heartbeating<T>(ctx: &ActivityContext, call: impl std::future::Future<O
 pub struct PartnerActivities {
     /// The partners behind them.
     partners: Partners,
+    /// Where they read, at call time, what a partner may receive of a person.
+    vault: Vault,
 }
 
 impl PartnerActivities {
     /// Wraps the partners.
-    pub fn new(partners: Partners) -> Self {
-        Self { partners }
+    pub fn new(partners: Partners, vault: Vault) -> Self {
+        Self { partners, vault }
+    }
+
+    /// The members `purpose` may receive, read now (never from the workflow's history).
+    async fn shared(
+        &self,
+        reference: &CaseRef,
+        purpose: Purpose,
+    ) -> Result<Vec<Shared>, ActivityError> {
+        sharing::for_purpose(&self.vault, reference, purpose)
+            .await
+            .map_err(|e| match e {
+                VaultError::Store(e) => e.into_activity_error(),
+                // A key that does not open the record: retrying will not help, a person must.
+                other => StoreError::Corrupt {
+                    column: "people",
+                    problem: other.to_string(),
+                }
+                .into_activity_error(),
+            })
     }
 }
 
@@ -158,9 +195,15 @@ impl PartnerActivities {
         ctx: ActivityContext,
         request: OrderRequest,
     ) -> Result<Order, ActivityError> {
-        let order = heartbeating(&ctx, self.partners.travel.create_order(&request))
-            .await
-            .map_err(PartnerError::into_activity_error)?;
+        let passengers = self
+            .shared(&request.reference, Purpose::TravelPartner)
+            .await?;
+        let order = heartbeating(
+            &ctx,
+            self.partners.travel.create_order(&request, &passengers),
+        )
+        .await
+        .map_err(PartnerError::into_activity_error)?;
         tracing::info!(case = %request.reference, order = %order.order_id, "flight booked");
         Ok(order)
     }
@@ -193,7 +236,12 @@ impl PartnerActivities {
         ctx: ActivityContext,
         request: Disbursement,
     ) -> Result<Receipt, ActivityError> {
-        let receipt = heartbeating(&ctx, self.partners.payments.disburse(&request))
+        // The principal applicant (member 0) is the beneficiary.
+        let shared = self
+            .shared(&request.reference, Purpose::PaymentProvider)
+            .await?;
+        let beneficiary = shared.iter().find(|s| s.member == 0);
+        let receipt = heartbeating(&ctx, self.partners.payments.disburse(&request, beneficiary))
             .await
             .map_err(PartnerError::into_activity_error)?;
         tracing::info!(case = %request.reference, tranche = %request.tranche,
@@ -237,7 +285,10 @@ impl PartnerActivities {
         ctx: ActivityContext,
         record: HandOver,
     ) -> Result<(), ActivityError> {
-        heartbeating(&ctx, self.partners.outreach.hand_over(&record))
+        let people = self
+            .shared(&record.reference, Purpose::ReceptionPartner)
+            .await?;
+        heartbeating(&ctx, self.partners.outreach.hand_over(&record, &people))
             .await
             .map_err(PartnerError::into_activity_error)
     }

@@ -185,6 +185,45 @@ mod tests {
         );
     }
 
+    /// The people a partner may receive travel after the fields above, in Duffel's names.
+    #[test]
+    fn shared_people_travel_under_the_partners_names() {
+        use crate::sharing::Shared;
+        let reference = CaseRef::parse("HW-0123456789AB").expect("ref");
+        let amal = Shared {
+            member: 0,
+            given_name: Some("Amal".into()),
+            family_name: Some("Hassan".into()),
+            born_on: NaiveDate::from_ymd_opt(1990, 5, 31),
+            sex: Some("f"),
+            phone: Some("+9647701234567".into()),
+            destination: Some("Erbil".into()),
+        };
+        let order = contract::OrderRequest {
+            idempotency_key: "k".into(),
+            reference: reference.clone(),
+            offer_id: "off_1".into(),
+        };
+        assert_eq!(
+            json(&travel::CreateOrder::from(&order).with_passengers(std::slice::from_ref(&amal))),
+            r#"{"metadata":{"case":"HW-0123456789AB"},"passengers":[{"born_on":"1990-05-31","family_name":"Hassan","gender":"f","given_name":"Amal"}],"selected_offers":["off_1"]}"#
+        );
+        let payment = contract::Disbursement {
+            idempotency_key: "k".into(),
+            reference,
+            tranche: "start".into(),
+            kind: PaymentKind::Cash,
+            amount: Money {
+                minor: 100,
+                currency: "EUR".into(),
+            },
+        };
+        assert_eq!(
+            json(&payments::CreateDisbursement::from(&payment).to_beneficiary(Some(&amal))),
+            r#"{"amount":"1.00","beneficiary":{"family_name":"Hassan","given_name":"Amal","phone_number":"+9647701234567"},"currency":"EUR","kind":"cash","reference":"HW-0123456789AB","tranche":"start"}"#
+        );
+    }
+
     #[test]
     fn amounts_convert_exactly() {
         assert_eq!(to_minor("600.50"), Some(60050));

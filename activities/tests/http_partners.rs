@@ -107,8 +107,8 @@ async fn an_order_carries_its_idempotency_key() {
         offer_id: "off_1".into(),
     };
     // A retry sends the same key, so the partner can answer with the same order.
-    let first = travel.create_order(&request).await.expect("order");
-    let again = travel.create_order(&request).await.expect("order");
+    let first = travel.create_order(&request, &[]).await.expect("order");
+    let again = travel.create_order(&request, &[]).await.expect("order");
     assert_eq!(first, again);
 }
 
@@ -131,7 +131,7 @@ async fn server_errors_and_rate_limits_are_retryable_and_honour_retry_after() {
         },
     };
     let err = client(&server, "payments")
-        .disburse(&request)
+        .disburse(&request, None)
         .await
         .unwrap_err();
     match err {
@@ -146,7 +146,7 @@ async fn server_errors_and_rate_limits_are_retryable_and_honour_retry_after() {
         .mount(&server)
         .await;
     assert!(matches!(
-        client(&server, "payments").disburse(&request).await,
+        client(&server, "payments").disburse(&request, None).await,
         Err(PartnerError::Unavailable { .. })
     ));
 }
@@ -222,11 +222,14 @@ async fn a_4xx_is_permanent_and_carries_the_partners_message() {
         .mount(&server)
         .await;
     let err = client(&server, "travel")
-        .create_order(&OrderRequest {
-            idempotency_key: "k".into(),
-            reference: reference(),
-            offer_id: "off_old".into(),
-        })
+        .create_order(
+            &OrderRequest {
+                idempotency_key: "k".into(),
+                reference: reference(),
+                offer_id: "off_old".into(),
+            },
+            &[],
+        )
         .await
         .unwrap_err();
     match err {
@@ -264,14 +267,20 @@ async fn payment_states_are_answers_and_an_unknown_state_is_permanent() {
         },
     };
     // Pending is an answer: the case waits for the webhook or polls; it does not pay again.
-    let receipt = payments.disburse(&request("start")).await.expect("pending");
+    let receipt = payments
+        .disburse(&request("start"), None)
+        .await
+        .expect("pending");
     assert_eq!(
         (receipt.payment_id.as_str(), receipt.state),
         ("dis_start", PaymentState::Pending)
     );
-    let receipt = payments.disburse(&request("cash")).await.expect("failed");
+    let receipt = payments
+        .disburse(&request("cash"), None)
+        .await
+        .expect("failed");
     assert_eq!(receipt.state, PaymentState::Failed);
-    let err = payments.disburse(&request("odd")).await.unwrap_err();
+    let err = payments.disburse(&request("odd"), None).await.unwrap_err();
     assert!(
         matches!(&err, PartnerError::Refused { message, .. } if message.contains("lost")),
         "{err:?}"

@@ -13,6 +13,7 @@ use chrono::{Datelike, TimeZone, Utc};
 use homeward_activities::Partners;
 use homeward_activities::notices::{Message, Templates};
 use homeward_activities::partners::{Outreach, PartnerError, PaymentProvider, TravelPartner};
+use homeward_activities::sharing::Shared;
 use homeward_workflows::activities::{
     CancelRequest, Disbursement, HandOver, Offer, OfferRequest, Order, OrderRequest, OrderStatus,
     PaymentState, Receipt,
@@ -88,6 +89,9 @@ pub struct LedgerState {
     pub notices: BTreeMap<String, Message>,
     /// Hand-overs by idempotency key.
     pub hand_overs: BTreeMap<String, HandOver>,
+    /// The people each order, payment and hand-over named, by its idempotency key (memory
+    /// only: what a test checks a partner received).
+    pub people: BTreeMap<String, Vec<Shared>>,
 }
 
 /// A partner ledger: idempotent orders and payments, recorded notices. The tests' in-process
@@ -263,7 +267,11 @@ impl TravelPartner for LocalLedger {
         Ok(offers)
     }
 
-    async fn create_order(&self, request: &OrderRequest) -> Result<Order, PartnerError> {
+    async fn create_order(
+        &self,
+        request: &OrderRequest,
+        passengers: &[Shared],
+    ) -> Result<Order, PartnerError> {
         if let Some(existing) = self.with_state(|s| s.orders.get(&request.idempotency_key).cloned())
         {
             return Ok(existing);
@@ -289,6 +297,9 @@ impl TravelPartner for LocalLedger {
                 message: format!("unknown offer {}", request.offer_id),
             })?;
         let order = self.with_state(|s| {
+            s.people
+                .entry(request.idempotency_key.clone())
+                .or_insert_with(|| passengers.to_vec());
             let order = Order {
                 order_id: format!("ord-{}", s.orders.len() + 1),
                 departs_at: offer.departs_at,
@@ -329,10 +340,17 @@ impl TravelPartner for LocalLedger {
 
 #[async_trait::async_trait]
 impl PaymentProvider for LocalLedger {
-    async fn disburse(&self, request: &Disbursement) -> Result<Receipt, PartnerError> {
+    async fn disburse(
+        &self,
+        request: &Disbursement,
+        beneficiary: Option<&Shared>,
+    ) -> Result<Receipt, PartnerError> {
         let (confirmation, doomed) = self.faults_mut(|f| (f.confirmation, f.failing_payments > 0));
         let (receipt, new) = self.with_state(|s| {
             s.disburse_calls += 1;
+            s.people
+                .entry(request.idempotency_key.clone())
+                .or_insert_with(|| beneficiary.into_iter().cloned().collect());
             if let Some((_, r)) = s.payments.get(&request.idempotency_key) {
                 return (r.clone(), false);
             }
@@ -498,9 +516,12 @@ impl Outreach for LocalLedger {
         self.record(kind::NOTICE, key, &first).await
     }
 
-    async fn hand_over(&self, record: &HandOver) -> Result<(), PartnerError> {
+    async fn hand_over(&self, record: &HandOver, people: &[Shared]) -> Result<(), PartnerError> {
         let key = &record.idempotency_key;
         let first = self.with_state(|s| {
+            s.people
+                .entry(key.clone())
+                .or_insert_with(|| people.to_vec());
             s.hand_overs
                 .entry(key.clone())
                 .or_insert_with(|| record.clone())

@@ -28,6 +28,7 @@ use serde_json::Value;
 use homeward_activities::http_partners::payment_webhook;
 use homeward_activities::notices::{Channel, Message};
 use homeward_activities::partners::{Outreach, PartnerError, PaymentProvider, TravelPartner};
+use homeward_activities::sharing::Shared;
 use homeward_activities::wire::{self, Data, from_minor, outreach, payments, to_minor, travel};
 use homeward_workflows::activities::{
     CancelRequest, Disbursement, HandOver, Notice, OfferRequest, OrderRequest, PaymentState,
@@ -413,7 +414,25 @@ async fn orders(
         reference,
         offer_id,
     };
-    match sb.ledger.create_order(&request).await {
+    let passengers: Vec<Shared> = order
+        .passengers
+        .iter()
+        .enumerate()
+        .map(|(i, p)| Shared {
+            member: i as u32,
+            given_name: Some(p.given_name.clone()),
+            family_name: Some(p.family_name.clone()),
+            born_on: p.born_on,
+            sex: p.gender.as_deref().and_then(|g| match g {
+                "f" => Some("f"),
+                "m" => Some("m"),
+                "x" => Some("x"),
+                _ => None,
+            }),
+            ..Shared::default()
+        })
+        .collect();
+    match sb.ledger.create_order(&request, &passengers).await {
         Ok(o) => answer(
             lost,
             StatusCode::CREATED,
@@ -520,6 +539,12 @@ async fn disbursements(
     let Some(minor) = to_minor(&payment.amount) else {
         return bad("amount: must be a decimal amount with at most two decimals, e.g. \"1500.00\"");
     };
+    let beneficiary = payment.beneficiary.as_ref().map(|b| Shared {
+        given_name: Some(b.given_name.clone()),
+        family_name: Some(b.family_name.clone()),
+        phone: b.phone_number.clone(),
+        ..Shared::default()
+    });
     let request = Disbursement {
         idempotency_key: key,
         reference,
@@ -530,7 +555,7 @@ async fn disbursements(
             currency: payment.currency,
         },
     };
-    match sb.ledger.disburse(&request).await {
+    match sb.ledger.disburse(&request, beneficiary.as_ref()).await {
         Ok(r) => {
             if r.state == PaymentState::Pending {
                 sb.schedule_settlement(r.payment_id.clone());
@@ -619,6 +644,19 @@ async fn handovers(
         (Err(e), _) => return bad(format!("reference: {e}")),
         (_, Err(e)) => return bad(format!("origin_country: {e}")),
     };
+    let people: Vec<Shared> = record
+        .people
+        .iter()
+        .enumerate()
+        .map(|(i, p)| Shared {
+            member: i as u32,
+            given_name: Some(p.given_name.clone()),
+            family_name: Some(p.family_name.clone()),
+            phone: p.phone_number.clone(),
+            destination: p.destination.clone(),
+            ..Shared::default()
+        })
+        .collect();
     let record = HandOver {
         idempotency_key: record.idempotency_key,
         reference,
@@ -628,7 +666,7 @@ async fn handovers(
         unaccompanied_child: record.unaccompanied_child,
         medical_assistance: record.medical_assistance,
     };
-    match sb.ledger.hand_over(&record).await {
+    match sb.ledger.hand_over(&record, &people).await {
         Ok(()) => answer(
             lost,
             StatusCode::ACCEPTED,
@@ -660,6 +698,9 @@ pub struct LedgerView {
     pub orders: Vec<LedgerOrder>,
     /// Every payment, by idempotency key.
     pub payments: Vec<LedgerPayment>,
+    /// Every person an order, payment or hand-over named (what the partners received).
+    #[serde(default)]
+    pub people: Vec<LedgerPerson>,
     /// How many webhooks were delivered.
     pub webhooks_sent: u64,
 }
@@ -673,6 +714,26 @@ pub struct LedgerOrder {
     pub idempotency_key: String,
     /// The sandbox's order id.
     pub order_id: String,
+}
+
+/// A person a partner received, in the [`LedgerView`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerPerson {
+    /// The order's, payment's or hand-over's key (`<ref>:booking:…`, `<ref>:tranche:…`,
+    /// `<ref>:handover:…`).
+    pub idempotency_key: String,
+    /// Given names.
+    pub given_name: Option<String>,
+    /// Family name.
+    pub family_name: Option<String>,
+    /// Date of birth.
+    pub born_on: Option<chrono::NaiveDate>,
+    /// Sex.
+    pub sex: Option<String>,
+    /// Phone.
+    pub phone: Option<String>,
+    /// Destination.
+    pub destination: Option<String>,
 }
 
 /// A payment in the [`LedgerView`].
@@ -718,6 +779,21 @@ async fn ledger(State(sb): State<Sandbox>) -> Json<LedgerView> {
             tranche: d.tranche.clone(),
         })
         .collect();
+    let people = s
+        .people
+        .iter()
+        .flat_map(|(k, people)| {
+            people.iter().map(move |p| LedgerPerson {
+                idempotency_key: k.clone(),
+                given_name: p.given_name.clone(),
+                family_name: p.family_name.clone(),
+                born_on: p.born_on,
+                sex: p.sex.map(str::to_owned),
+                phone: p.phone.clone(),
+                destination: p.destination.clone(),
+            })
+        })
+        .collect();
     let mut notices_by_language = BTreeMap::<String, u32>::new();
     for n in s.notices.values() {
         *notices_by_language.entry(n.language.clone()).or_default() += 1;
@@ -731,6 +807,7 @@ async fn ledger(State(sb): State<Sandbox>) -> Json<LedgerView> {
         notices_by_language,
         orders,
         payments,
+        people,
         webhooks_sent: sb.webhooks_sent.load(std::sync::atomic::Ordering::Relaxed),
     })
 }

@@ -83,11 +83,14 @@ async fn the_sandbox_answers_status_fetches_and_settles_pending_payments_with_a_
         .await
         .expect("offers");
     let order = travel
-        .create_order(&OrderRequest {
-            idempotency_key: "HW-0123456789AB:booking:1".into(),
-            reference: reference(),
-            offer_id: offers[0].offer_id.clone(),
-        })
+        .create_order(
+            &OrderRequest {
+                idempotency_key: "HW-0123456789AB:booking:1".into(),
+                reference: reference(),
+                offer_id: offers[0].offer_id.clone(),
+            },
+            &[],
+        )
         .await
         .expect("order");
     let status = travel.order_status(&order.order_id).await.expect("status");
@@ -105,7 +108,7 @@ async fn the_sandbox_answers_status_fetches_and_settles_pending_payments_with_a_
             currency: "EUR".into(),
         },
     };
-    let receipt = payments.disburse(&request).await.expect("accepted");
+    let receipt = payments.disburse(&request, None).await.expect("accepted");
     assert_eq!(receipt.state, PaymentState::Pending);
     assert_eq!(
         payments
@@ -115,7 +118,7 @@ async fn the_sandbox_answers_status_fetches_and_settles_pending_payments_with_a_
         PaymentState::Pending
     );
     // The same key while pending: the same payment, still pending, never a second one.
-    let again = payments.disburse(&request).await.expect("accepted");
+    let again = payments.disburse(&request, None).await.expect("accepted");
     assert_eq!(again, receipt);
 
     // After confirm_after: confirmed, and one signed webhook announced it.
@@ -212,10 +215,10 @@ async fn a_restarted_sandbox_with_a_sqlite_ledger_remembers_its_keys_and_settles
         .await
         .expect("offers");
     let order = partner
-        .create_order(&order_request(offers[0].offer_id.clone()))
+        .create_order(&order_request(offers[0].offer_id.clone()), &[])
         .await
         .expect("order");
-    let receipt = partner.disburse(&payment).await.expect("accepted");
+    let receipt = partner.disburse(&payment, None).await.expect("accepted");
     assert_eq!(receipt.state, PaymentState::Pending);
     task.abort();
 
@@ -226,11 +229,11 @@ async fn a_restarted_sandbox_with_a_sqlite_ledger_remembers_its_keys_and_settles
         .expect("reopens");
     let (addr, _task, partner) = serve_sandbox(second).await;
     let again = partner
-        .create_order(&order_request(offers[0].offer_id.clone()))
+        .create_order(&order_request(offers[0].offer_id.clone()), &[])
         .await
         .expect("order");
     assert_eq!(again.order_id, order.order_id, "no second order");
-    let paid = partner.disburse(&payment).await.expect("answered");
+    let paid = partner.disburse(&payment, None).await.expect("answered");
     assert_eq!(paid.payment_id, receipt.payment_id, "no second payment");
     let mut state = PaymentState::Pending;
     for _ in 0..50 {
@@ -284,13 +287,13 @@ async fn the_sandbox_refuses_the_inputs_it_is_told_to_with_a_4xx() {
             currency: "EUR".into(),
         },
     };
-    let err = payments.disburse(&pay("cash")).await.unwrap_err();
+    let err = payments.disburse(&pay("cash"), None).await.unwrap_err();
     assert!(
         matches!(&err, PartnerError::Refused { message, .. } if message.contains("422")),
         "{err:?}"
     );
     payments
-        .disburse(&pay("start"))
+        .disburse(&pay("start"), None)
         .await
         .expect("others are paid");
 }

@@ -1236,3 +1236,104 @@ async fn each_tranche_is_verified_against_its_milestone_and_approved_by_the_prog
         lc.stop().await;
     }
 }
+
+/// Workflows carry members as numbers; at booking, hand-over and payment the activities read
+/// the vault and send each partner its purpose's fields, only for the members who agreed to
+/// share with it, and audit each share (purpose, members, fields; never a value).
+#[tokio::test]
+async fn partners_receive_their_fields_only_for_members_who_agreed_to_share_with_them() {
+    use serde_json::json;
+    let lc = Lifecycle::start().await;
+    let person = |tag: &str, consents: serde_json::Value| {
+        json!({
+            "names": {"document": {"given": format!("Amal{tag}"), "family": format!("Hassan{tag}")}},
+            "sex": "female",
+            "date_of_birth": "1990-05-31",
+            "phone": format!("+96477{tag}12"),
+            "destination": {"place": format!("Erbil{tag}")},
+            "consents": consents,
+        })
+    };
+    let r = lc
+        .open(json!({
+            "programme": "nl-avrr", "host_country": "NLD", "origin_country": "IRQ",
+            "household_size": 2,
+            "people": [
+                person("5551", json!([
+                    {"purpose": "travel_partner", "given": true},
+                    {"purpose": "reception_partner", "given": true},
+                    {"purpose": "payment_provider", "given": true},
+                ])),
+                person("5552", json!([
+                    {"purpose": "travel_partner", "given": true},
+                    {"purpose": "travel_partner", "given": false},
+                ])),
+            ]
+        }))
+        .await;
+    to_documents(&lc, &r).await;
+    to_reintegration(&lc, &r).await;
+    pay_next_tranche(&lc, &r).await;
+    lc.wait_for(&r, "a paid tranche", |v| !v.facts.payments.is_empty())
+        .await;
+
+    let state = lc.ledger.snapshot();
+    let sent = |kind: &str| {
+        state
+            .people
+            .iter()
+            .filter(|(k, _)| k.starts_with(&format!("{r}:{kind}")))
+            .flat_map(|(_, p)| p.clone())
+            .collect::<Vec<_>>()
+    };
+    let travel = sent("booking");
+    assert_eq!(travel.len(), 1, "{travel:?}");
+    assert_eq!(travel[0].family_name.as_deref(), Some("Hassan5551"));
+    assert_eq!(
+        travel[0].born_on.map(|d| d.to_string()).as_deref(),
+        Some("1990-05-31")
+    );
+    assert_eq!(travel[0].sex, Some("f"));
+    assert_eq!((&travel[0].phone, &travel[0].destination), (&None, &None));
+    let reception = sent("handover");
+    assert_eq!(reception.len(), 1, "{reception:?}");
+    assert_eq!(reception[0].given_name.as_deref(), Some("Amal5551"));
+    assert_eq!(reception[0].phone.as_deref(), Some("+96477555112"));
+    assert_eq!(reception[0].destination.as_deref(), Some("Erbil5551"));
+    assert_eq!(reception[0].born_on, None);
+    let paid = sent("tranche");
+    assert_eq!(paid.len(), 1, "{paid:?}");
+    assert_eq!(paid[0].family_name.as_deref(), Some("Hassan5551"));
+    assert!(paid[0].phone.is_some() && paid[0].born_on.is_none());
+    // The member who withdrew consent reached no partner.
+    for p in state.people.values().flatten() {
+        assert_ne!(p.family_name.as_deref(), Some("Hassan5552"));
+    }
+
+    let store = homeward_activities::CaseStore::connect(
+        secrecy::ExposeSecret::expose_secret(&lc.settings().database.url),
+        1,
+    )
+    .await
+    .expect("store");
+    let trail = store
+        .audit_trail(&homeward_workflows::domain::CaseRef::parse(&r).expect("ref"))
+        .await
+        .expect("trail");
+    let shares: Vec<String> = trail
+        .iter()
+        .filter(|e| e.event.action == "personal_data_shared")
+        .filter_map(|e| e.event.detail.clone())
+        .collect();
+    for expected in [
+        "travel_partner: members 0; fields name,born_on,sex",
+        "reception_partner: members 0; fields name,phone,destination",
+        "payment_provider: members 0; fields name,phone",
+    ] {
+        assert!(
+            shares.iter().any(|d| d == expected),
+            "{expected}: {shares:?}"
+        );
+    }
+    lc.stop().await;
+}

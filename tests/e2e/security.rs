@@ -299,6 +299,13 @@ async fn a_decision_sent_straight_to_temporal_without_the_apis_seal_is_refused()
 /// partner); answers its reference.
 pub(crate) async fn case_at_departure(stack: &TestStack, ops: &reqwest::Client) -> String {
     let r = stack.open_case_of(2).await;
+    carry_to_departure(stack, ops, &r).await;
+    r
+}
+
+/// Carries an opened case of two adults to a booked departure.
+pub(crate) async fn carry_to_departure(stack: &TestStack, ops: &reqwest::Client, r: &str) {
+    let r = r.to_owned();
     let complete = |who: &reqwest::Client, task: &str, outcome: Value| {
         let (who, task, r) = (who.clone(), task.to_owned(), r.clone());
         async move {
@@ -344,7 +351,6 @@ pub(crate) async fn case_at_departure(stack: &TestStack, ops: &reqwest::Client) 
     )
     .await;
     stack.wait_for_stage(&r, "departure").await;
-    r
 }
 
 /// Item 1: an origin-country partner saw every case bound for its country from intake on, of

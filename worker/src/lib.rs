@@ -158,7 +158,8 @@ pub struct WorkerParts {
     pub store: CaseStore,
     /// The partners.
     pub partners: Partners,
-    /// The person vault (the retention sweep erases through it).
+    /// The person vault (partner activities read what a partner may receive from it; the
+    /// retention sweep erases through it).
     pub vault: Vault,
     /// Each programme's retention of personal data after closure, by programme id.
     pub retention: BTreeMap<String, Span>,
@@ -180,7 +181,7 @@ pub fn build_worker(
         .graceful_shutdown_period(Duration::from_secs(10))
         .workflow_interceptor(DecisionGate::constructor(parts.decisions))
         .register_activities(CaseStoreActivitiesImpl::new(parts.store))
-        .register_activities(PartnerActivities::new(parts.partners))
+        .register_activities(PartnerActivities::new(parts.partners, parts.vault.clone()))
         .register_activities(RetentionActivitiesImpl::new(parts.vault, parts.retention))
         .register_workflow::<ReturnCase>()
         .map_err(|e| WorkerError::Worker(e.to_string()))?

@@ -62,9 +62,9 @@ pub struct Accepted {
     pub status: String,
 }
 
-/// The record the reception partner receives when a departure is booked (data minimisation:
-/// no names; the partner's own channel carries what it needs to recognise the returnees).
-/// Fields in the order they have always been sent.
+/// The record the reception partner receives when a departure is booked: the arrival, and the
+/// people who agreed to share with it (`crate::sharing` decides what). Fields in the order
+/// they have always been sent; `people` last, and absent when no one is shared.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HandOver {
     /// `<ref>:handover:<order id>`, also sent as the `Idempotency-Key` header.
@@ -81,6 +81,47 @@ pub struct HandOver {
     pub unaccompanied_child: bool,
     /// Whether medical assistance on arrival is needed.
     pub medical_assistance: bool,
+    /// The members who agreed to share their data with the reception partner, to meet and
+    /// call them (absent: none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub people: Vec<Arriving>,
+}
+
+/// A person the reception partner meets.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Arriving {
+    /// Place and region of final destination.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination: Option<String>,
+    /// Family name.
+    pub family_name: String,
+    /// Given names.
+    pub given_name: String,
+    /// E.164.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_number: Option<String>,
+}
+
+impl std::fmt::Debug for Arriving {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Arriving { .. }")
+    }
+}
+
+impl HandOver {
+    /// The hand-over with the people who agreed to share (see `crate::sharing`).
+    pub fn with_people(mut self, people: &[crate::sharing::Shared]) -> Self {
+        self.people = people
+            .iter()
+            .map(|p| Arriving {
+                destination: p.destination.clone(),
+                family_name: p.family_name.clone().unwrap_or_default(),
+                given_name: p.given_name.clone().unwrap_or_default(),
+                phone_number: p.phone.clone(),
+            })
+            .collect();
+        self
+    }
 }
 
 impl From<&contract::HandOver> for HandOver {
@@ -93,6 +134,7 @@ impl From<&contract::HandOver> for HandOver {
             household_size: record.household_size,
             unaccompanied_child: record.unaccompanied_child,
             medical_assistance: record.medical_assistance,
+            people: vec![],
         }
     }
 }

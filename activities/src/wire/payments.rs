@@ -20,6 +20,10 @@ use super::from_minor;
 pub struct CreateDisbursement {
     /// The amount, as a decimal string (`"1500.00"`): exact, unlike a JSON number.
     pub amount: String,
+    /// Who is paid, when the principal applicant agreed to share with the provider (absent:
+    /// the provider pays against the case reference, as agreed with the office).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub beneficiary: Option<Beneficiary>,
     /// ISO 4217 (absent reads as EUR, as the sandbox always assumed).
     #[serde(default = "euro")]
     pub currency: String,
@@ -32,6 +36,36 @@ pub struct CreateDisbursement {
     pub tranche: String,
 }
 
+/// The person a payment goes to.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Beneficiary {
+    /// Family name.
+    pub family_name: String,
+    /// Given names.
+    pub given_name: String,
+    /// E.164 (a mobile-money account, where that is how the provider pays).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_number: Option<String>,
+}
+
+impl std::fmt::Debug for Beneficiary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Beneficiary { .. }")
+    }
+}
+
+impl CreateDisbursement {
+    /// The payment to a named beneficiary (see `crate::sharing`).
+    pub fn to_beneficiary(mut self, person: Option<&crate::sharing::Shared>) -> Self {
+        self.beneficiary = person.map(|p| Beneficiary {
+            family_name: p.family_name.clone().unwrap_or_default(),
+            given_name: p.given_name.clone().unwrap_or_default(),
+            phone_number: p.phone.clone(),
+        });
+        self
+    }
+}
+
 fn euro() -> String {
     "EUR".into()
 }
@@ -40,6 +74,7 @@ impl From<&contract::Disbursement> for CreateDisbursement {
     fn from(request: &contract::Disbursement) -> Self {
         Self {
             amount: from_minor(request.amount.minor),
+            beneficiary: None,
             currency: request.amount.currency.clone(),
             kind: request.kind,
             reference: request.reference.as_str().to_owned(),

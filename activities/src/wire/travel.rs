@@ -131,8 +131,50 @@ impl From<&contract::Offer> for Offer {
 pub struct CreateOrder {
     /// Homeward's own reference for the order.
     pub metadata: Metadata,
+    /// The travellers who agreed to share their data with the travel partner (absent: none;
+    /// the partner then holds anonymous seats, completed with the office).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub passengers: Vec<OrderPassenger>,
     /// The offer to book; Homeward sends one, and the sandbox reads the first.
     pub selected_offers: Vec<String>,
+}
+
+/// A named traveller, as Duffel's order passengers (`given_name`, `family_name`, `born_on`,
+/// `gender`).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderPassenger {
+    /// Date of birth (absent when only the year is known).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub born_on: Option<NaiveDate>,
+    /// Family name, as in the travel document.
+    pub family_name: String,
+    /// `f`, `m` or `x` (absent: not recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gender: Option<String>,
+    /// Given names, as in the travel document.
+    pub given_name: String,
+}
+
+impl std::fmt::Debug for OrderPassenger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OrderPassenger { .. }")
+    }
+}
+
+impl CreateOrder {
+    /// The order with the travellers who agreed to share (see `crate::sharing`).
+    pub fn with_passengers(mut self, people: &[crate::sharing::Shared]) -> Self {
+        self.passengers = people
+            .iter()
+            .map(|p| OrderPassenger {
+                born_on: p.born_on,
+                family_name: p.family_name.clone().unwrap_or_default(),
+                gender: p.sex.map(str::to_owned),
+                given_name: p.given_name.clone().unwrap_or_default(),
+            })
+            .collect();
+        self
+    }
 }
 
 impl From<&contract::OrderRequest> for CreateOrder {
@@ -141,6 +183,7 @@ impl From<&contract::OrderRequest> for CreateOrder {
             metadata: Metadata {
                 case: request.reference.as_str().to_owned(),
             },
+            passengers: vec![],
             selected_offers: vec![request.offer_id.clone()],
         }
     }

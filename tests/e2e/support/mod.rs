@@ -227,13 +227,23 @@ impl TestStack {
 
     /// Like [`TestStack::start`], with `tweak` applied to the settings first.
     pub async fn start_with(tweak: impl FnOnce(&mut Settings)) -> Self {
+        Self::start_full(tweak, local_partners(Arc::new(LocalLedger::new()))).await
+    }
+
+    /// Like [`TestStack::start`], with the partners the worker talks to (a ledger the test
+    /// holds, to see what the partners received).
+    pub async fn start_with_partners(partners: Partners) -> Self {
+        Self::start_full(|_| {}, partners).await
+    }
+
+    async fn start_full(tweak: impl FnOnce(&mut Settings), partners: Partners) -> Self {
         homeward::telemetry::init(homeward::settings::LogFormat::Pretty, "error");
         let dir = tempfile::tempdir().expect("tempdir");
         let temporal_port = free_port().expect("free port");
         let temporal = start_temporal(&dir.path().join("temporal.db"), temporal_port).await;
         let mut settings = test_settings(dir.path(), &temporal);
         tweak(&mut settings);
-        let app = RunningApp::start(&settings).await;
+        let app = RunningApp::start_with(&settings, partners).await;
         let officer = create_key(&settings, "Officer", "return_officer", Some("NLD")).await;
         Self {
             dir,

@@ -1,0 +1,230 @@
+//! What each partner receives of a person, and only with the person's consent.
+//!
+//! Workflows carry a person only as a member number; the partner activities read the vault at
+//! call time and send a partner the fields its purpose needs, for the members who agreed to
+//! share with it (the latest recorded answer per purpose counts, `Person::consents_to`). A
+//! member without a record, or without consent, travels as an anonymous seat or household
+//! count, as before people were recorded: the partner completes the booking with the office.
+//! Every share is an audit row naming the purpose, the members and the fields, never a value.
+//!
+//! The fields per purpose follow data minimisation (GDPR Art. 5(1)(c), UK GDPR the same;
+//! <https://gdpr-info.eu/art-5-gdpr/>) and what each partner cannot work without: an airline
+//! books a passenger by name, date of birth and sex (IATA passenger data, as Duffel's
+//! `passengers` require, <https://duffel.com/docs/api/v2/orders/create-order>); a reception
+//! partner meets a named person at arrival and calls them (IOM Reintegration Handbook,
+//! module 1.4 on arrival assistance, <https://publications.iom.int/books/reintegration-handbook>);
+//! a payment provider pays a named beneficiary, often to a mobile-money number.
+
+use std::fmt;
+
+use chrono::{NaiveDate, Utc};
+
+use homeward_workflows::domain::CaseRef;
+use homeward_workflows::person::{BirthDate, Person, Purpose, Sex};
+
+use crate::store::NewAuditEvent;
+use crate::vault::{Vault, VaultError};
+
+/// A field a partner may receive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    /// Given and family name, as in the travel document.
+    Name,
+    /// Date of birth (full dates only: an airline cannot book a year).
+    BornOn,
+    /// Sex, as in the document.
+    Sex,
+    /// Phone.
+    Phone,
+    /// Place and region of final destination.
+    Destination,
+}
+
+impl Field {
+    fn as_str(self) -> &'static str {
+        match self {
+            Field::Name => "name",
+            Field::BornOn => "born_on",
+            Field::Sex => "sex",
+            Field::Phone => "phone",
+            Field::Destination => "destination",
+        }
+    }
+}
+
+/// The one rule: what each purpose receives.
+pub fn fields_for(purpose: Purpose) -> &'static [Field] {
+    match purpose {
+        Purpose::TravelPartner => &[Field::Name, Field::BornOn, Field::Sex],
+        Purpose::ReceptionPartner => &[Field::Name, Field::Phone, Field::Destination],
+        Purpose::PaymentProvider => &[Field::Name, Field::Phone],
+        // Homeward sends nothing to a consulate itself; the officer applies for documents.
+        Purpose::Consulate => &[],
+    }
+}
+
+/// A member's data as one partner receives it (only its purpose's fields are filled).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Shared {
+    /// The member's position in the household.
+    pub member: u32,
+    /// Given names.
+    pub given_name: Option<String>,
+    /// Family name.
+    pub family_name: Option<String>,
+    /// Date of birth.
+    pub born_on: Option<NaiveDate>,
+    /// `f`, `m` or `x`.
+    pub sex: Option<&'static str>,
+    /// E.164.
+    pub phone: Option<String>,
+    /// Town or village, then region, in the country of origin.
+    pub destination: Option<String>,
+}
+
+impl fmt::Debug for Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Shared {{ member: {}, .. }}", self.member)
+    }
+}
+
+impl Shared {
+    /// What `purpose` receives of `person`; `None` without their consent to it.
+    pub fn of(member: u32, person: &Person, purpose: Purpose) -> Option<Self> {
+        if !person.consents_to(purpose) || fields_for(purpose).is_empty() {
+            return None;
+        }
+        let mut s = Shared {
+            member,
+            ..Shared::default()
+        };
+        for field in fields_for(purpose) {
+            match field {
+                Field::Name => {
+                    s.given_name = Some(person.names.document.given.as_str().to_owned());
+                    s.family_name = Some(person.names.document.family.as_str().to_owned());
+                }
+                Field::BornOn => {
+                    s.born_on = match person.date_of_birth {
+                        Some(BirthDate::Full(d)) => Some(d),
+                        _ => None,
+                    }
+                }
+                Field::Sex => {
+                    s.sex = person.sex.map(|x| match x {
+                        Sex::Female => "f",
+                        Sex::Male => "m",
+                        Sex::Unspecified => "x",
+                    })
+                }
+                Field::Phone => s.phone = person.phone.as_ref().map(|p| p.as_str().to_owned()),
+                Field::Destination => {
+                    s.destination = person.destination.as_ref().map(|d| match &d.region {
+                        Some(r) => format!("{}, {}", d.place.as_str(), r.as_str()),
+                        None => d.place.as_str().to_owned(),
+                    })
+                }
+            }
+        }
+        Some(s)
+    }
+}
+
+/// The members of a case who agreed to share with `purpose`, as it receives them; audited when
+/// anyone is shared. An erased case, or one without records, shares no one.
+pub async fn for_purpose(
+    vault: &Vault,
+    reference: &CaseRef,
+    purpose: Purpose,
+) -> Result<Vec<Shared>, VaultError> {
+    let records = match vault.people(reference).await {
+        Ok(r) => r,
+        Err(VaultError::Erased | VaultError::NotFound) => return Ok(vec![]),
+        Err(e) => return Err(e),
+    };
+    let shared: Vec<Shared> = records
+        .iter()
+        .filter_map(|r| Shared::of(r.member, &r.person, purpose))
+        .collect();
+    if !shared.is_empty() {
+        let members: Vec<String> = shared.iter().map(|s| s.member.to_string()).collect();
+        let fields: Vec<&str> = fields_for(purpose).iter().map(|f| f.as_str()).collect();
+        let purpose_name = serde_json::to_value(purpose)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        vault
+            .store()
+            .append_audit(&NewAuditEvent {
+                case_ref: Some(reference.clone()),
+                actor: "system".into(),
+                role: "system".into(),
+                action: "personal_data_shared".into(),
+                outcome: "recorded".into(),
+                detail: Some(format!(
+                    "{purpose_name}: members {}; fields {}",
+                    members.join(","),
+                    fields.join(",")
+                )),
+                occurred_at: Utc::now(),
+            })
+            .await?;
+    }
+    Ok(shared)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn person(consents: &[(&str, bool)]) -> Person {
+        serde_json::from_value(serde_json::json!({
+            "names": {"document": {"given": "Amal", "family": "Hassan"}},
+            "sex": "female",
+            "date_of_birth": "1990-05-31",
+            "phone": "+9647701234567",
+            "destination": {"place": "Erbil", "region": "Kurdistan"},
+            "consents": consents.iter().map(|(p, g)| serde_json::json!({
+                "purpose": p, "given": g, "recorded_by": "u-1",
+                "recorded_at": "2026-11-01T09:00:00Z"
+            })).collect::<Vec<_>>()
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn each_partner_receives_only_its_purposes_fields_and_only_with_consent() {
+        let p = person(&[
+            ("travel_partner", true),
+            ("reception_partner", true),
+            ("payment_provider", true),
+            ("consulate", true),
+        ]);
+        let travel = Shared::of(0, &p, Purpose::TravelPartner).unwrap();
+        assert_eq!(travel.family_name.as_deref(), Some("Hassan"));
+        assert_eq!(travel.born_on, NaiveDate::from_ymd_opt(1990, 5, 31));
+        assert_eq!(travel.sex, Some("f"));
+        assert_eq!((travel.phone, travel.destination), (None, None));
+        let reception = Shared::of(0, &p, Purpose::ReceptionPartner).unwrap();
+        assert_eq!(reception.phone.as_deref(), Some("+9647701234567"));
+        assert_eq!(reception.destination.as_deref(), Some("Erbil, Kurdistan"));
+        assert_eq!((reception.born_on, reception.sex), (None, None));
+        let pay = Shared::of(0, &p, Purpose::PaymentProvider).unwrap();
+        assert_eq!(pay.phone.as_deref(), Some("+9647701234567"));
+        assert_eq!(pay.destination, None);
+        assert!(Shared::of(0, &p, Purpose::Consulate).is_none());
+
+        // No answer, or a withdrawn one, shares nothing.
+        let none = person(&[]);
+        assert!(Shared::of(0, &none, Purpose::TravelPartner).is_none());
+        let withdrawn = person(&[("travel_partner", true), ("travel_partner", false)]);
+        assert!(Shared::of(0, &withdrawn, Purpose::TravelPartner).is_none());
+    }
+
+    #[test]
+    fn a_shared_person_never_prints_a_value() {
+        let p = person(&[("travel_partner", true)]);
+        let s = Shared::of(3, &p, Purpose::TravelPartner).unwrap();
+        assert_eq!(format!("{s:?}"), "Shared { member: 3, .. }");
+    }
+}
