@@ -96,7 +96,14 @@ impl Application {
             api_key: settings.temporal_api_key().map(Into::into),
             connect_timeout: settings.temporal.connect_timeout,
             identity: format!("homeward-{role:?}-{}", std::process::id()).to_lowercase(),
-            codec: Some(keys.payloads.clone()),
+            codec: if settings.plain_payloads {
+                tracing::warn!(
+                    "payloads are NOT encrypted (--bench-plain-payloads: benchmarks only)"
+                );
+                None
+            } else {
+                Some(keys.payloads.clone())
+            },
         };
         let client = homeward_worker::connect(&connection).await?;
         let worker = match role {

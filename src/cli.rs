@@ -39,9 +39,17 @@ pub enum Command {
         /// homeward-devkit): for the workers `homeward bench` starts, never in production.
         #[arg(long, hide = true)]
         bench_twin: bool,
+        /// Send Temporal payloads unencrypted: only for `homeward bench --compare-protection`,
+        /// which measures what the codec costs. Never in production.
+        #[arg(long, hide = true)]
+        bench_plain_payloads: bool,
     },
     /// Run the HTTP API against an external Temporal cluster. Scale out behind a load balancer.
-    Api,
+    Api {
+        /// See `worker --bench-plain-payloads`.
+        #[arg(long, hide = true)]
+        bench_plain_payloads: bool,
+    },
     /// Apply the case-store migrations (database.url) and exit.
     Migrate,
     /// Run the local partner sandbox (travel, payments, notifications, reception) on
@@ -121,6 +129,10 @@ pub enum Command {
         /// Give up waiting for the cases to close after this long.
         #[arg(long, default_value = "20m", value_parser = humantime::parse_duration)]
         timeout: Duration,
+        /// Also run the cases on a second stack without the person vault and the payload codec
+        /// (no person records, plain payloads) and report what protection costs.
+        #[arg(long)]
+        compare_protection: bool,
         /// Write the first case's history (every run) to this file, for the replay corpus
         /// (tests/histories/).
         #[arg(long)]

@@ -23,7 +23,7 @@ fn main() -> ExitCode {
     ) {
         return commands::client::run(cli.command);
     }
-    let settings = match Settings::load(&cli.config_dir, cli.config.as_deref()) {
+    let mut settings = match Settings::load(&cli.config_dir, cli.config.as_deref()) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("homeward: {e}");
@@ -45,8 +45,19 @@ fn main() -> ExitCode {
         homeward::telemetry::init(format, &settings.log.filter);
         let result = match cli.command {
             Command::Dev => commands::serve::dev(settings).await,
-            Command::Api => commands::serve::api(&settings).await,
-            Command::Worker { bench_twin } => commands::serve::worker(&settings, bench_twin).await,
+            Command::Api {
+                bench_plain_payloads,
+            } => {
+                settings.plain_payloads = bench_plain_payloads;
+                commands::serve::api(&settings).await
+            }
+            Command::Worker {
+                bench_twin,
+                bench_plain_payloads,
+            } => {
+                settings.plain_payloads = bench_plain_payloads;
+                commands::serve::worker(&settings, bench_twin).await
+            }
             Command::Migrate => commands::serve::migrate(&settings).await,
             Command::Sandbox => commands::serve::sandbox(&settings).await,
             Command::User { command } => commands::users::run(&settings, command).await,

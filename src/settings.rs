@@ -59,6 +59,10 @@ pub struct Settings {
     /// (`/codec/dev/<token>`).
     #[serde(skip)]
     pub dev_codec_token: Option<String>,
+    /// Not configuration: set by the hidden `--bench-plain-payloads` of `api` and `worker`, for
+    /// `homeward bench --compare-protection` only: Temporal payloads travel unencrypted.
+    #[serde(skip)]
+    pub plain_payloads: bool,
 }
 
 /// Secret keys (see `keys.rs`): 64 hex characters each; prefer the environment.

@@ -42,8 +42,9 @@ pub struct Tally {
     pub unanswered: u32,
 }
 
-/// A household to open a case for.
-pub fn household(i: usize) -> Value {
+/// A household to open a case for; `people`: with a record per member, who agreed to share
+/// with every partner (so bookings, hand-overs and payments read the vault).
+pub fn household(i: usize, people: bool) -> Value {
     let adult = json!({"age_group": "adult", "vulnerabilities": []});
     let child = json!({"age_group": "minor_under16", "vulnerabilities": []});
     let (size, members) = match i % 20 {
@@ -67,12 +68,43 @@ pub fn household(i: usize) -> Value {
         // 35%: a single adult.
         _ => (1, vec![adult]),
     };
-    json!({
+    let mut body = json!({
         "programme": "bench",
         "host_country": "NLD",
         "origin_country": "IRQ",
         "household_size": size,
         "members": members,
+    });
+    if people {
+        body["people"] = (0..size).map(|m| person(i, m)).collect();
+    }
+    body
+}
+
+/// A made-up person, member `m` of household `i`.
+fn person(i: usize, m: usize) -> Value {
+    let consents: Vec<Value> = [
+        "consulate",
+        "travel_partner",
+        "reception_partner",
+        "payment_provider",
+    ]
+    .iter()
+    .map(|p| json!({"purpose": p, "given": true}))
+    .collect();
+    json!({
+        "names": {
+            "document": {"given": format!("Bench{m}"), "family": format!("Household{i}")},
+            "original": {"given": "أمل", "family": format!("حسن{i}"), "script": "Arab"}
+        },
+        "sex": if m % 2 == 0 { "female" } else { "male" },
+        "date_of_birth": format!("{}-03-14", 1960 + (i + m) % 40),
+        "nationality": "IRQ",
+        "documents": [{"kind": "passport", "number": format!("B{i:07}{m}"),
+                       "issuing_country": "IRQ", "expires_on": "2035-01-31"}],
+        "phone": format!("+96477{:07}", (i * 10 + m) % 10_000_000),
+        "destination": {"place": "Erbil", "region": "Kurdistan", "nearest_airport": "EBL"},
+        "consents": consents,
     })
 }
 
@@ -83,6 +115,7 @@ pub async fn open_cases(
     n: usize,
     offset: usize,
     parallel: usize,
+    people: bool,
 ) -> anyhow::Result<Vec<String>> {
     let gate = Arc::new(Semaphore::new(parallel));
     let mut handles = Vec::with_capacity(n);
@@ -95,7 +128,7 @@ pub async fn open_cases(
                 let resp = officer
                     .post(format!("{api}/api/v1/cases"))
                     .header("Idempotency-Key", &key)
-                    .json(&household(offset + i))
+                    .json(&household(offset + i, people))
                     .send()
                     .await;
                 match resp {

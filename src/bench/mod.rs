@@ -60,6 +60,11 @@ pub struct Options {
     pub timeout: Duration,
     /// Write the history of the first case opened (every run) here, for the replay corpus.
     pub record_history: Option<PathBuf>,
+    /// Also run the cases unprotected (see [`ProtectionReport`]).
+    pub compare_protection: bool,
+    /// Cases carry person records (in the vault, shared with partners by consent) and the
+    /// stack encrypts Temporal payloads; `false` for the comparison run only.
+    pub protected: bool,
 }
 
 /// The JSON report.
@@ -83,8 +88,33 @@ pub struct Report {
     pub parked: Vec<ParkedReport>,
     /// Correctness after the run (chaos or not).
     pub checks: Checks,
+    /// What the person vault and the payload codec cost (with `--compare-protection`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protection: Option<ProtectionReport>,
     /// Each goal, met or not, and why.
     pub goals: Vec<Goal>,
+}
+
+/// The same cases, run on two fresh stacks of the same build one after the other: without
+/// protection (no person records, plain payloads), then with it (a record per member,
+/// consent to share with every partner, so every booking, hand-over and payment reads the
+/// vault; encrypted payloads).
+#[derive(Debug, Serialize)]
+pub struct ProtectionReport {
+    /// Cases per second without protection.
+    pub plain_per_second: f64,
+    /// Cases per second with it.
+    pub protected_per_second: f64,
+    /// 1 - protected / plain, in percent (negative: protected was faster, i.e. noise).
+    pub throughput_cost_percent: f64,
+    /// Approval latency via the API without protection.
+    pub plain_approval: Percentiles,
+    /// Approval latency via the API with it.
+    pub protected_approval: Percentiles,
+    /// Worker CPU seconds per case without protection.
+    pub plain_worker_cpu_per_case: f64,
+    /// Worker CPU seconds per case with it.
+    pub protected_worker_cpu_per_case: f64,
 }
 
 /// Throughput and cost of one phase.
@@ -153,6 +183,9 @@ pub struct Checks {
     pub pending_payments: usize,
     /// Settlements the sandbox announced by webhook (the rest the cases learnt by polling).
     pub webhooks_sent: u64,
+    /// People the partners received by name (bookings, hand-overs, payments): read from the
+    /// vault at call time in a protected run, none in a plain one.
+    pub people_shared: usize,
     /// Completions the API accepted that the case does not record.
     pub lost_completions: usize,
     /// Completions refused as no longer open (stale inbox entries), for information.
@@ -189,12 +222,72 @@ pub async fn run(settings: &Settings, config_dir: &Path, opts: Options) -> anyho
         std::process::id(),
         chrono::Utc::now().format("%Y%m%d%H%M%S")
     ));
-    eprintln!("starting the stack in {} …", dir.display());
-    let stack = Stack::start(settings, config_dir, dir.clone(), opts.cache).await?;
-    let result = run_on(settings, &opts, stack).await;
-    if result.is_ok() {
-        let _ = std::fs::remove_dir_all(&dir);
+    let plain = if opts.compare_protection {
+        let plain_opts = Options {
+            protected: false,
+            parked: vec![],
+            record_history: None,
+            out: opts.out.with_extension("plain.json"),
+            ..opts.clone()
+        };
+        eprintln!("unprotected run first (no person records, plain payloads) …");
+        Some(run_in(settings, config_dir, &plain_opts, dir.join("plain")).await?)
     } else {
+        None
+    };
+    let mut report = run_in(settings, config_dir, &opts, dir.join("protected")).await?;
+    if let Some(plain) = plain {
+        let cost = if plain.cases.per_second > 0.0 {
+            round(100.0 * (1.0 - report.cases.per_second / plain.cases.per_second))
+        } else {
+            0.0
+        };
+        report.goals.push(Goal {
+            measure: "protection throughput cost",
+            goal: "at most 5 %".into(),
+            measured: format!(
+                "{cost} % ({} vs {} cases/s)",
+                report.cases.per_second, plain.cases.per_second
+            ),
+            met: cost <= 5.0,
+        });
+        report.protection = Some(ProtectionReport {
+            plain_per_second: plain.cases.per_second,
+            protected_per_second: report.cases.per_second,
+            throughput_cost_percent: cost,
+            plain_approval: plain.approval_latency,
+            protected_approval: report.approval_latency.clone(),
+            plain_worker_cpu_per_case: plain.cases.worker_cpu_per_workflow,
+            protected_worker_cpu_per_case: report.cases.worker_cpu_per_workflow,
+        });
+        std::fs::write(&opts.out, serde_json::to_string_pretty(&report)?)
+            .with_context(|| format!("cannot write {}", opts.out.display()))?;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(report)
+}
+
+/// One run on a fresh stack in `dir` (kept, with its logs, if the run fails).
+async fn run_in(
+    settings: &Settings,
+    config_dir: &Path,
+    opts: &Options,
+    dir: PathBuf,
+) -> anyhow::Result<Report> {
+    eprintln!("starting the stack in {} …", dir.display());
+    let exe = std::env::current_exe().context("cannot find this executable")?;
+    let stack = Stack::start_with(
+        settings,
+        config_dir,
+        dir.clone(),
+        opts.cache,
+        exe,
+        &[],
+        !opts.protected,
+    )
+    .await?;
+    let result = run_on(settings, opts, stack).await;
+    if result.is_err() {
         eprintln!("logs kept in {}", dir.display());
     }
     result
@@ -207,7 +300,7 @@ async fn run_on(settings: &Settings, opts: &Options, stack: Stack) -> anyhow::Re
         api_key: None,
         connect_timeout: Duration::from_secs(30),
         identity: "homeward-bench".into(),
-        codec: Some(stack.payload_keys.clone()),
+        codec: opts.protected.then(|| stack.payload_keys.clone()),
     })
     .await?;
     let store = homeward_activities::CaseStore::connect(&stack.database_url, 2).await?;
@@ -243,7 +336,8 @@ async fn run_on(settings: &Settings, opts: &Options, stack: Stack) -> anyhow::Re
     // --- Cases, from intake to closure, with every task completed through the API. ---
     let (cpu_w0, cpu_s0) = cpu(&stack).await;
     let started = Instant::now();
-    let refs = driver::open_cases(&api, &officer, opts.cases, 0, opts.parallel).await?;
+    let refs =
+        driver::open_cases(&api, &officer, opts.cases, 0, opts.parallel, opts.protected).await?;
     let done = Arc::new(AtomicBool::new(false));
     let tally = Arc::new(Mutex::new(Tally::default()));
     let in_flight = Arc::new(Mutex::new(HashSet::new()));
@@ -343,7 +437,15 @@ async fn run_on(settings: &Settings, opts: &Options, stack: Stack) -> anyhow::Re
     for &target in &opts.parked {
         let add = target.saturating_sub(opened);
         eprintln!("parking {add} more cases (to {target}) …");
-        driver::open_cases(&api, &officer, add, 1_000_000 + opened, opts.parallel).await?;
+        driver::open_cases(
+            &api,
+            &officer,
+            add,
+            1_000_000 + opened,
+            opts.parallel,
+            opts.protected,
+        )
+        .await?;
         opened += add;
         wait_parked(&temporal, opened).await?;
         // Let the worker settle (cache fills, allocator returns) before reading.
@@ -401,6 +503,7 @@ async fn run_on(settings: &Settings, opts: &Options, stack: Stack) -> anyhow::Re
             "cases": opts.cases,
             "parked": opts.parked,
             "chaos": opts.chaos,
+            "protected": opts.protected,
             "parallel": opts.parallel,
             "worker": {
                 "max_cached_workflows": opts.cache,
@@ -417,6 +520,7 @@ async fn run_on(settings: &Settings, opts: &Options, stack: Stack) -> anyhow::Re
         history: history_report,
         parked,
         checks,
+        protection: None,
         goals,
     };
     std::fs::write(&opts.out, serde_json::to_string_pretty(&report)?)
@@ -728,6 +832,7 @@ async fn check(
         duplicate_payments: ledger_payments.values().map(|&n| n.saturating_sub(1)).sum(),
         pending_payments,
         webhooks_sent: ledger.webhooks_sent,
+        people_shared: ledger.people.len(),
         stale_completions: tally.stale,
         refused: tally.refused.iter().take(20).cloned().collect(),
         worker_kills,

@@ -47,22 +47,15 @@ pub struct Stack {
     /// The payload codec's keys the stack's processes share (the bench's own client reads
     /// histories through them).
     pub payload_keys: homeward_activities::codec::PayloadCodecKeys,
+    /// Whether the API and the worker run with `--bench-plain-payloads`.
+    plain_payloads: bool,
 }
 
 impl Stack {
-    /// Starts everything and waits until the API and the worker are ready.
-    pub async fn start(
-        settings: &Settings,
-        config_dir: &Path,
-        dir: PathBuf,
-        max_cached_workflows: usize,
-    ) -> anyhow::Result<Self> {
-        let exe = std::env::current_exe().context("cannot find this executable")?;
-        Self::start_with(settings, config_dir, dir, max_cached_workflows, exe, &[]).await
-    }
-
-    /// Like [`Stack::start`], running `exe` for each part, with `overrides` in every part's
-    /// environment (e.g. another database or log level), over the bench's own settings.
+    /// Starts everything, running `exe` for each part, with `overrides` in every part's
+    /// environment (e.g. another database or log level) over the bench's own settings, and
+    /// waits until the API and the worker are ready. `plain_payloads`: the API and the worker
+    /// send Temporal payloads unencrypted (the protection comparison only).
     pub async fn start_with(
         settings: &Settings,
         config_dir: &Path,
@@ -70,6 +63,7 @@ impl Stack {
         max_cached_workflows: usize,
         exe: PathBuf,
         overrides: &[(&str, String)],
+        plain_payloads: bool,
     ) -> anyhow::Result<Self> {
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;
@@ -165,6 +159,7 @@ impl Stack {
             sandbox_url,
             temporal_url,
             payload_keys,
+            plain_payloads,
             worker_ready_url: format!("http://127.0.0.1:{wport}/readyz"),
             database_url,
         };
@@ -194,6 +189,10 @@ impl Stack {
         cmd.arg("--config-dir")
             .arg(&self.config_dir)
             .arg(subcommand)
+            .args(
+                (self.plain_payloads && matches!(subcommand, "api" | "worker"))
+                    .then_some("--bench-plain-payloads"),
+            )
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)

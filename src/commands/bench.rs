@@ -15,6 +15,7 @@ pub async fn run(command: Command, settings: &Settings, config_dir: &Path) -> an
         parallel,
         cache,
         timeout,
+        compare_protection,
         record_history,
     } = command
     else {
@@ -29,6 +30,8 @@ pub async fn run(command: Command, settings: &Settings, config_dir: &Path) -> an
         cache,
         timeout,
         record_history,
+        compare_protection,
+        protected: true,
     };
     let report = crate::bench::run(settings, config_dir, options).await?;
     println!("{}", crate::bench::summary(&report));

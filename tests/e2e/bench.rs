@@ -17,6 +17,7 @@ async fn the_benchmark_closes_every_case_and_finds_nothing_lost_or_paid_twice() 
             "4",
             "--timeout",
             "180s",
+            "--compare-protection",
             "--out",
         ])
         .arg(&report)
@@ -47,4 +48,18 @@ async fn the_benchmark_closes_every_case_and_finds_nothing_lost_or_paid_twice() 
     assert!(report["approval_latency"]["count"].as_u64().unwrap_or(0) >= 3 * 15);
     assert!(report["history"]["events_median"].as_f64().unwrap_or(0.0) > 100.0);
     assert!(stdout.contains("goals"), "{stdout}");
+    // The protected run named people to partners (read from the vault at call time); the
+    // comparison run, on its own stack without records or codec, closed its cases too.
+    assert_eq!(report["setup"]["protected"], true);
+    assert!(
+        checks["people_shared"].as_u64().unwrap_or(0) >= 3,
+        "{checks}"
+    );
+    let protection = &report["protection"];
+    assert!(
+        protection["plain_per_second"].as_f64().unwrap_or(0.0) > 0.0,
+        "{protection}"
+    );
+    assert!(protection["protected_per_second"].as_f64().unwrap_or(0.0) > 0.0);
+    assert!(stdout.contains("protection throughput cost"), "{stdout}");
 }

@@ -164,6 +164,7 @@ async fn run_past_departure(
         100,
         env!("CARGO_BIN_EXE_homeward").into(),
         &overrides,
+        false,
     )
     .await
     .expect("stack");
