@@ -97,7 +97,7 @@ fn person(i: usize, m: usize) -> Value {
             "document": {"given": format!("Bench{m}"), "family": format!("Household{i}")},
             "original": {"given": "أمل", "family": format!("حسن{i}"), "script": "Arab"}
         },
-        "sex": if m % 2 == 0 { "female" } else { "male" },
+        "sex": if m.is_multiple_of(2) { "female" } else { "male" },
         "date_of_birth": format!("{}-03-14", 1960 + (i + m) % 40),
         "nationality": "IRQ",
         "documents": [{"kind": "passport", "number": format!("B{i:07}{m}"),
