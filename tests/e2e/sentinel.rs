@@ -3,7 +3,8 @@
 //! (Temporal dev server, sandbox, API, worker, each logging at debug level); then the raw
 //! bytes of Temporal's database, the case store (SQLite file, or every row of every
 //! PostgreSQL table), the sandbox's ledger and every log line hold none of those strings,
-//! while the API shows them to the officer.
+//! while the API shows them to the officer. A control run without the payload codec shows the
+//! scan finds them when they are there.
 
 use std::path::Path;
 use std::time::Duration;
@@ -149,6 +150,7 @@ fn found_in_files(dir: &Path, sentinels: &[Sentinels]) -> Vec<String> {
 async fn run_past_departure(
     database: Option<String>,
     cases: usize,
+    plain_payloads: bool,
 ) -> (tempfile::TempDir, Vec<Sentinels>, String) {
     let dir = tempfile::tempdir().expect("tempdir");
     let settings =
@@ -164,7 +166,7 @@ async fn run_past_departure(
         100,
         env!("CARGO_BIN_EXE_homeward").into(),
         &overrides,
-        false,
+        plain_payloads,
     )
     .await
     .expect("stack");
@@ -279,7 +281,7 @@ async fn run_past_departure(
 #[tokio::test]
 async fn no_personal_value_reaches_temporal_the_case_store_in_clear_or_a_log_line() {
     // SQLite: Temporal's database, the case store, the sandbox ledger and the logs are files.
-    let (dir, sentinels, _) = run_past_departure(None, 20).await;
+    let (dir, sentinels, _) = run_past_departure(None, 20, false).await;
     let logs: Vec<_> = std::fs::read_dir(dir.path())
         .expect("dir")
         .flatten()
@@ -306,7 +308,7 @@ async fn no_personal_value_reaches_temporal_the_case_store_in_clear_or_a_log_lin
         .expect("create");
     admin.close().await;
     let base = admin_url.rsplit_once('/').map(|(b, _)| b).expect("url");
-    let (dir, sentinels, url) = run_past_departure(Some(format!("{base}/{db}")), 5).await;
+    let (dir, sentinels, url) = run_past_departure(Some(format!("{base}/{db}")), 5, false).await;
     let found = found_in_files(dir.path(), &sentinels);
     assert!(
         found.is_empty(),
@@ -321,4 +323,13 @@ async fn no_personal_value_reaches_temporal_the_case_store_in_clear_or_a_log_lin
     for s in sentinels.iter().flat_map(Sentinels::all) {
         assert!(!dump.contains(s), "{s} in PostgreSQL");
     }
+
+    // The control: without the payload codec the same steps leave the names (of the consent
+    // reason) in Temporal's database, so the scan above can fail.
+    let (dir, sentinels, _) = run_past_departure(None, 1, true).await;
+    let found = found_in_files(dir.path(), &sentinels);
+    assert!(
+        found.iter().any(|f| f.contains("temporal.db")),
+        "the scan found nothing without the codec: {found:?}"
+    );
 }
