@@ -364,6 +364,10 @@ pub enum UserCommand {
         /// For a partner: the country of origin (ISO alpha-3) it receives returnees in.
         #[arg(long)]
         country: Option<String>,
+        /// A supervisor of the office: assigns its tasks, sees everyone's work (return
+        /// officers, operations and finance).
+        #[arg(long)]
+        supervisor: bool,
         /// The key stops working after this long, e.g. 90days.
         #[arg(long, value_parser = humantime::parse_duration)]
         expires_in: Option<Duration>,

@@ -92,6 +92,19 @@ impl CaseStoreActivitiesImpl {
             .map_err(StoreError::into_activity_error)
     }
 
+    #[activity(definition = markers::ProjectTasks)]
+    pub async fn project_tasks(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        projection: homeward_workflows::work::TaskProjection,
+    ) -> Result<(), ActivityError> {
+        self.store
+            .project_tasks(&projection)
+            .await
+            .map(|_| ())
+            .map_err(StoreError::into_activity_error)
+    }
+
     #[activity(definition = markers::RecordDecisions)]
     pub async fn record_decisions(
         self: Arc<Self>,

@@ -27,6 +27,7 @@ pub mod store;
 pub mod users;
 pub mod vault;
 pub mod wire;
+pub mod work;
 
 pub use case_store::CaseStoreActivitiesImpl;
 pub use partners::{PartnerActivities, Partners};

@@ -26,6 +26,8 @@ pub struct User {
     pub office: Option<String>,
     /// For a partner: the country of origin they work in.
     pub country: Option<String>,
+    /// A supervisor of their office (assigns tasks, sees colleagues' work).
+    pub supervisor: bool,
 }
 
 /// A user to create: the scope rule (`homeward_workflows::tasks::check_user_scope`) has been
@@ -40,6 +42,8 @@ pub struct NewUser<'a> {
     pub office: Option<&'a CountryCode>,
     /// Country of origin (partners).
     pub country: Option<&'a CountryCode>,
+    /// A supervisor of the office (not for partners, auditors or admins).
+    pub supervisor: bool,
 }
 
 /// One API key as `homeward user list` shows it: never the secret.
@@ -92,17 +96,19 @@ impl CaseStore {
             role: new.role.as_str().to_owned(),
             office: new.office.map(|c| c.as_str().to_owned()),
             country: new.country.map(|c| c.as_str().to_owned()),
+            supervisor: new.supervisor,
         };
         let mut tx = self.pool.begin().await?;
         sqlx::query(
-            "INSERT INTO users (id, name, role, office, country, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO users (id, name, role, office, country, supervisor, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&user.id)
         .bind(&user.name)
         .bind(&user.role)
         .bind(user.office.as_deref())
         .bind(user.country.as_deref())
+        .bind(i64::from(user.supervisor))
         .bind(format_ts(now))
         .execute(&mut *tx)
         .await?;
@@ -120,7 +126,8 @@ impl CaseStore {
     ) -> Result<Option<User>, StoreError> {
         let hash = hash_key(secret);
         let row = sqlx::query(
-            "SELECT u.id, u.name, u.role, u.office, u.country, k.expires_at, k.last_used_at \
+            "SELECT u.id, u.name, u.role, u.office, u.country, u.supervisor, k.expires_at, \
+             k.last_used_at \
              FROM api_keys k JOIN users u ON u.id = k.user_id \
              WHERE k.key_hash = $1 AND k.revoked_at IS NULL",
         )
@@ -146,13 +153,34 @@ impl CaseStore {
             role: row.try_get("role")?,
             office: row.try_get("office")?,
             country: row.try_get("country")?,
+            supervisor: row.try_get::<i64, _>("supervisor")? != 0,
+        }))
+    }
+
+    /// One user, by id.
+    pub async fn get_user(&self, id: &str) -> Result<Option<User>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, name, role, office, country, supervisor FROM users WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(User {
+            id: row.try_get("id")?,
+            name: row.try_get("name")?,
+            role: row.try_get("role")?,
+            office: row.try_get("office")?,
+            country: row.try_get("country")?,
+            supervisor: row.try_get::<i64, _>("supervisor")? != 0,
         }))
     }
 
     /// Every user with their keys, oldest first.
     pub async fn list_users(&self) -> Result<Vec<(User, Vec<KeyInfo>)>, StoreError> {
         let users = sqlx::query(
-            "SELECT id, name, role, office, country FROM users ORDER BY created_at, id",
+            "SELECT id, name, role, office, country, supervisor FROM users \
+             ORDER BY created_at, id",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -170,6 +198,7 @@ impl CaseStore {
                 role: row.try_get("role")?,
                 office: row.try_get("office")?,
                 country: row.try_get("country")?,
+                supervisor: row.try_get::<i64, _>("supervisor")? != 0,
             };
             let mut mine = Vec::new();
             for k in keys.iter() {

@@ -143,6 +143,7 @@ fn officer<'a>(office: &'a CountryCode) -> NewUser<'a> {
         role: Role::Operations,
         office: Some(office),
         country: None,
+        supervisor: false,
     }
 }
 

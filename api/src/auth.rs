@@ -37,7 +37,7 @@ impl Caller {
 
 /// Parses a stored role name.
 pub fn parse_role(raw: &str) -> Option<Role> {
-    serde_json::from_value(serde_json::Value::String(raw.to_owned())).ok()
+    Role::parse(raw)
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -80,6 +80,7 @@ impl FromRequestParts<AppState> for Caller {
                 role,
                 office: user.office,
                 country: user.country,
+                supervisor: user.supervisor,
             },
         })
     }

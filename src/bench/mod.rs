@@ -321,6 +321,7 @@ async fn run_on(settings: &Settings, opts: &Options, stack: Stack) -> anyhow::Re
                 role,
                 office: Some(&nld),
                 country,
+                supervisor: false,
             };
             let (user, key) = store.create_user(&new, None, chrono::Utc::now()).await?;
             users.push((user.id, client_with_key(&key)?));

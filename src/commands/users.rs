@@ -41,11 +41,18 @@ pub async fn run(settings: &Settings, command: UserCommand) -> anyhow::Result<()
             role,
             office,
             country,
+            supervisor,
             expires_in,
         } => {
             let role = Role::from(role);
             check_user_scope(role, office.is_some(), country.is_some())
                 .map_err(|e| anyhow::anyhow!("--{e}"))?;
+            if supervisor && !matches!(role, Role::ReturnOfficer | Role::Operations | Role::Finance)
+            {
+                anyhow::bail!(
+                    "--supervisor: only return officers, operations and finance supervise an office"
+                );
+            }
             let office = office
                 .map(|o| CountryCode::parse_field(&o, "office"))
                 .transpose()
@@ -63,6 +70,7 @@ pub async fn run(settings: &Settings, command: UserCommand) -> anyhow::Result<()
                 role,
                 office: office.as_ref(),
                 country: country.as_ref(),
+                supervisor,
             };
             let (user, key) = store(settings)
                 .await?
@@ -72,6 +80,9 @@ pub async fn run(settings: &Settings, command: UserCommand) -> anyhow::Result<()
             println!("user:    {}", user.id);
             println!("role:    {}", user.role);
             println!("office:  {}", user.office.as_deref().unwrap_or("(all)"));
+            if user.supervisor {
+                println!("supervisor of the office");
+            }
             if let Some(c) = &user.country {
                 println!("country: {c}");
             }
@@ -89,9 +100,10 @@ pub async fn run(settings: &Settings, command: UserCommand) -> anyhow::Result<()
             println!("USER  ROLE  OFFICE  COUNTRY  NAME");
             for (user, keys) in store(settings).await?.list_users().await? {
                 println!(
-                    "{}  {}  {}  {}  {}",
+                    "{}  {}{}  {}  {}  {}",
                     user.id,
                     user.role,
+                    if user.supervisor { " (supervisor)" } else { "" },
                     user.office.as_deref().unwrap_or("(all)"),
                     user.country.as_deref().unwrap_or("-"),
                     user.name

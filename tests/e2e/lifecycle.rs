@@ -736,6 +736,7 @@ async fn the_requester_of_an_approval_cannot_grant_it() {
         role: homeward_workflows::tasks::Role::Operations,
         office: Some("NLD".into()),
         country: None,
+        supervisor: false,
     };
     let err = lc
         .try_complete(

@@ -191,6 +191,7 @@ async fn a_decision_sent_straight_to_temporal_without_the_apis_seal_is_refused()
         role: Role::ReturnOfficer,
         office: Some("NLD".into()),
         country: None,
+        supervisor: false,
     };
     let decision = TaskCompletion {
         task_id: task.id,

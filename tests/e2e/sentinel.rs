@@ -184,6 +184,7 @@ async fn run_past_departure(
                 role,
                 office: Some(&nld),
                 country: office.then_some(&irq),
+                supervisor: false,
             };
             let (_, key) = store
                 .create_user(&new, None, chrono::Utc::now())

@@ -351,6 +351,13 @@ impl CaseStoreActivities {
     pub fn record_decisions(_decisions: DecisionsAccepted) -> Result<(), ActivityError> {
         unimplemented!()
     }
+
+    /// Replaces the case's rows of the open-task projection, unless a newer revision is
+    /// there already. Idempotent.
+    #[activity(name = "case_store.project_tasks")]
+    pub fn project_tasks(_projection: crate::work::TaskProjection) -> Result<(), ActivityError> {
+        unimplemented!()
+    }
 }
 
 /// The retention of personal data.
@@ -437,7 +444,7 @@ impl OutreachActivities {
 /// makes the compiler check that an implementation's input and output match its contract.
 pub mod markers {
     pub use super::case_store_activities::{
-        RecordCaseOpened, RecordDecisions, RecordOutcome, RecordStage,
+        ProjectTasks, RecordCaseOpened, RecordDecisions, RecordOutcome, RecordStage,
     };
     pub use super::outreach_activities::{HandOver, Notify};
     pub use super::payment_activities::{Disburse, DisbursementStatus};

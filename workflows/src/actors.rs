@@ -39,6 +39,11 @@ pub enum Role {
 }
 
 impl Role {
+    /// The role with this stable name.
+    pub fn parse(name: &str) -> Option<Self> {
+        serde_json::from_value(serde_json::Value::String(name.to_owned())).ok()
+    }
+
     /// The role's stable name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -69,6 +74,10 @@ pub struct Actor {
     /// For a partner: the country of origin they receive returnees in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub country: Option<String>,
+    /// A supervisor of their office: may assign any of its tasks to a colleague, take over or
+    /// release a task a colleague holds, and complete it (`crate::work`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub supervisor: bool,
 }
 
 impl Actor {
@@ -79,6 +88,7 @@ impl Actor {
             role: Role::System,
             office: None,
             country: None,
+            supervisor: false,
         }
     }
 
@@ -200,6 +210,7 @@ mod tests {
             role: Role::Partner,
             office: None,
             country: None,
+            supervisor: false,
         };
         assert_eq!(lost.scope(), Scope::Nobody);
     }

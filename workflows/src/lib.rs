@@ -30,6 +30,7 @@ pub mod rules;
 pub mod seal;
 pub mod tasks;
 pub mod visibility;
+pub mod work;
 
 /// The task queue every Homeward worker polls.
 pub const TASK_QUEUE: &str = "homeward-cases";

@@ -135,9 +135,25 @@ pub struct Deadlines {
     /// How often to ask the provider about a pending payment when no webhook has settled it.
     #[serde(default = "Deadlines::default_payment_status_poll")]
     pub payment_status_poll: Span,
+    /// How long a counselling session may wait to be recorded (absent in files before it:
+    /// 14 days).
+    #[serde(default = "Deadlines::default_counselling")]
+    pub counselling: Span,
+    /// How long past its due date a task waits before the office's supervisors are told
+    /// (once per task; absent: 2 days).
+    #[serde(default = "Deadlines::default_overdue_grace")]
+    pub overdue_grace: Span,
 }
 
 impl Deadlines {
+    fn default_counselling() -> Span {
+        Span::new(Duration::from_secs(14 * 24 * 3600))
+    }
+
+    fn default_overdue_grace() -> Span {
+        Span::new(Duration::from_secs(2 * 24 * 3600))
+    }
+
     fn default_payment_confirmation() -> Span {
         Span::new(Duration::from_secs(14 * 24 * 3600))
     }

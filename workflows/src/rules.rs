@@ -157,6 +157,27 @@ pub fn referrals(scores: &RssScores, threshold: f64) -> Vec<u32> {
         .collect()
 }
 
+/// How long a task of this type has before it is due, when its stage sets no other deadline:
+/// every type has one (counselling included), from the programme file.
+pub fn due_for(rules: &ProgrammeRules, task_type: TaskType) -> crate::programme::Span {
+    use TaskType::*;
+    let d = &rules.deadlines;
+    match task_type {
+        CounsellingSession => d.counselling,
+        Consent | BestInterestsDetermination | GuardianConsent | FamilyAssessment => d.consent,
+        TravelDocument => d.travel_documents,
+        FitToTravel => d.fit_to_travel,
+        DepartureConfirmation => d.departure_grace,
+        ArrivalConfirmation => d.reception,
+        ReintegrationPlan => d.reintegration_plan,
+        MilestoneVerification => d.milestone_verification,
+        MonitoringSurvey => rules.monitoring.survey_window,
+        EligibilityApproval | DocumentEscalation | BookingApproval | BookingFailed | NoShow
+        | ReceptionEscalation | PlanApproval | TrancheApproval | PaymentFailed
+        | MonitoringEscalation | Referral => d.approval,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,6 +187,22 @@ mod tests {
 
     fn nl() -> ProgrammeRules {
         toml::from_str(include_str!("../../config/programmes/nl-avrr.toml")).expect("nl-avrr")
+    }
+
+    #[test]
+    fn every_task_type_is_due_counselling_included() {
+        let rules = nl();
+        for t in TaskType::ALL {
+            assert!(due_for(&rules, t).get().as_secs() > 0, "{t}");
+        }
+        assert_eq!(
+            due_for(&rules, TaskType::CounsellingSession),
+            rules.deadlines.counselling
+        );
+        assert_eq!(
+            due_for(&rules, TaskType::MonitoringSurvey),
+            rules.monitoring.survey_window
+        );
     }
 
     fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {

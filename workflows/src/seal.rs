@@ -215,6 +215,8 @@ impl DecisionGate {
             self.key.check(id, name, d, &seal, now)
         } else if let Some(d) = input.input_ref::<EarlyClosure>() {
             self.key.check(id, name, d, &seal, now)
+        } else if let Some(d) = input.input_ref::<crate::work::TaskAssignment>() {
+            self.key.check(id, name, d, &seal, now)
         } else {
             Err(SealError::Unknown)
         }
@@ -257,6 +259,7 @@ mod tests {
                 role: Role::Operations,
                 office: Some("NLD".into()),
                 country: None,
+                supervisor: false,
             },
             reason: String::new(),
             outcome: TaskOutcome::Approval { approved: true },

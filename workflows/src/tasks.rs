@@ -226,6 +226,13 @@ pub struct Task {
     /// What the person should know, e.g. the partner's own error message after a refusal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// Who holds it (claimed, or assigned by a supervisor): only they or a supervisor may
+    /// complete it (`crate::work`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignee: Option<String>,
+    /// Since when they hold it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claimed_at: Option<DateTime<Utc>>,
 }
 
 /// A completion, as submitted through the workflow Update.
@@ -259,6 +266,8 @@ pub enum RejectionCode {
     /// The decision carries no valid seal of the API (`seal.rs`): it did not come through the
     /// Homeward API (403).
     Unsealed,
+    /// A colleague holds the task (409): they, or a supervisor, must release it first.
+    Claimed,
 }
 
 impl RejectionCode {
@@ -271,17 +280,19 @@ impl RejectionCode {
             RejectionCode::Invalid => "invalid",
             RejectionCode::OutOfScope => "out_of_scope",
             RejectionCode::Unsealed => "unsealed",
+            RejectionCode::Claimed => "claimed",
         }
     }
 
     /// Every code.
-    pub const ALL: [RejectionCode; 6] = [
+    pub const ALL: [RejectionCode; 7] = [
         RejectionCode::TaskNotOpen,
         RejectionCode::WrongRole,
         RejectionCode::FourEyes,
         RejectionCode::Invalid,
         RejectionCode::OutOfScope,
         RejectionCode::Unsealed,
+        RejectionCode::Claimed,
     ];
 
     /// Reads the code a rejection's message starts with (`<code>: <words>`, as
@@ -344,6 +355,7 @@ pub fn check_completion(
             "whoever requested an approval cannot grant it",
         ));
     }
+    crate::work::check_holder(task, &completion.actor)?;
     if !task.task_type.accepts(&completion.outcome) {
         return Err(TaskRejection::new(
             RejectionCode::Invalid,
@@ -387,6 +399,8 @@ mod tests {
             requested_by: requested_by.map(str::to_owned),
             subject: None,
             note: None,
+            assignee: None,
+            claimed_at: None,
         }
     }
 
@@ -398,6 +412,7 @@ mod tests {
                 role,
                 office: Some("NLD".into()),
                 country: None,
+                supervisor: false,
             },
             reason: String::new(),
             outcome,

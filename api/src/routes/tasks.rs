@@ -16,6 +16,7 @@ use homeward_workflows::return_case::{
     CaseView, ClosureReason, EarlyClosure, ReturnCase, Withdrawal,
 };
 use homeward_workflows::tasks::{RejectionCode, Role, TaskCompletion, TaskOutcome};
+use homeward_workflows::work::{TaskAssignment, TaskProjection};
 
 use homeward_workflows::domain::MAX_FREE_TEXT;
 use homeward_workflows::seal::{DecisionKey, SEAL_HEADER};
@@ -35,6 +36,18 @@ pub fn router() -> Router<AppState> {
             "/api/v1/cases/{reference}/tasks/{task}",
             post(complete_task),
         )
+        .route(
+            "/api/v1/cases/{reference}/tasks/{task}/claim",
+            post(claim_task),
+        )
+        .route(
+            "/api/v1/cases/{reference}/tasks/{task}/release",
+            post(release_task),
+        )
+        .route(
+            "/api/v1/cases/{reference}/tasks/{task}/assign",
+            post(assign_task),
+        )
         .route("/api/v1/cases/{reference}/withdrawal", post(withdraw))
         .route("/api/v1/cases/{reference}/closure", post(close))
 }
@@ -45,6 +58,13 @@ pub(crate) struct CompleteBody {
     outcome: TaskOutcome,
     #[serde(default)]
     reason: String,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AssignBody {
+    /// The colleague's user id (`u-…`): of the task's role, in the case's office.
+    assignee: String,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -67,7 +87,9 @@ fn update_error(reference: &CaseRef, e: WorkflowUpdateError) -> ApiError {
         WorkflowUpdateError::Failed(failure) => {
             let message = failure.message.clone();
             match RejectionCode::from_message(&message) {
-                Some(RejectionCode::TaskNotOpen) => ApiError::Conflict(message),
+                Some(RejectionCode::TaskNotOpen | RejectionCode::Claimed) => {
+                    ApiError::Conflict(message)
+                }
                 // Outside the caller's office: answered as if the case did not exist.
                 Some(RejectionCode::OutOfScope) => {
                     ApiError::NotFound(format!("no case {reference}"))
@@ -173,9 +195,166 @@ where
         "rejected"
     };
     crate::audit::record(state, caller, reference, action, outcome).await;
+    if let Ok(view) = &result
+        && view.tasks_revision == 0
+    {
+        // A run recorded before cases wrote their own tasks: keep its inbox rows current.
+        let tasks = if view.closure.is_some() {
+            &[][..]
+        } else {
+            &view.tasks[..]
+        };
+        let projection = TaskProjection::of(&view.reference, &view.intake, tasks, 0);
+        if let Err(e) = state.store.project_tasks(&projection).await {
+            tracing::warn!(case = %reference, error = %e, "the open-task projection lags");
+        }
+    }
     result
         .map(|view| Json(CaseFor::new(caller, view)))
         .map_err(|e| update_error(reference, e))
+}
+
+fn task_number(task: &str) -> Result<u32, ApiError> {
+    task.parse()
+        .map_err(|_| ApiError::field("task", "must be a task number"))
+}
+
+/// Claim a task: it is yours until you complete or release it (a workflow Update).
+#[utoipa::path(
+    post,
+    path = "/api/v1/cases/{reference}/tasks/{task}/claim",
+    tag = "decisions",
+    params(
+        ("reference" = String, Path, pattern = r"^HW-[0-9A-HJKMNP-TV-Z]{12}$", description = "HW- and 12 characters"),
+        ("task" = u32, Path, description = "The task number"),
+    ),
+    responses(
+        (status = 200, description = "Yours: the case's new state", body = CaseFor),
+        (status = 400, description = "A bad parameter, named", body = crate::error::ErrorBody),
+        (status = 401, description = "No valid API key", body = crate::error::ErrorBody),
+        (status = 403, description = "Not your role's task, or you requested it", body = crate::error::ErrorBody),
+        (status = 404, description = "No such case in your scope", body = crate::error::ErrorBody),
+        (status = 409, description = "Not open, or a colleague holds it", body = crate::error::ErrorBody),
+    ),
+    security(("api_key" = []))
+)]
+pub(crate) async fn claim_task(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((reference, task)): Path<(String, String)>,
+) -> Result<Json<CaseFor>, ApiError> {
+    let reference = CaseRef::parse(&reference)?;
+    let task_id = task_number(&task)?;
+    let a = TaskAssignment {
+        task_id,
+        actor: caller.actor.clone(),
+        assignee: Some(caller.actor.id.clone()),
+    };
+    reassign(&state, &caller, &reference, a).await
+}
+
+/// Release a task you hold (or, for a supervisor, anyone's) back to its role's pool.
+#[utoipa::path(
+    post,
+    path = "/api/v1/cases/{reference}/tasks/{task}/release",
+    tag = "decisions",
+    params(
+        ("reference" = String, Path, pattern = r"^HW-[0-9A-HJKMNP-TV-Z]{12}$", description = "HW- and 12 characters"),
+        ("task" = u32, Path, description = "The task number"),
+    ),
+    responses(
+        (status = 200, description = "Released: the case's new state", body = CaseFor),
+        (status = 400, description = "A bad parameter, named", body = crate::error::ErrorBody),
+        (status = 401, description = "No valid API key", body = crate::error::ErrorBody),
+        (status = 403, description = "A colleague holds it and you are not a supervisor", body = crate::error::ErrorBody),
+        (status = 404, description = "No such case in your scope", body = crate::error::ErrorBody),
+        (status = 409, description = "Not open", body = crate::error::ErrorBody),
+    ),
+    security(("api_key" = []))
+)]
+pub(crate) async fn release_task(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((reference, task)): Path<(String, String)>,
+) -> Result<Json<CaseFor>, ApiError> {
+    let reference = CaseRef::parse(&reference)?;
+    let task_id = task_number(&task)?;
+    let a = TaskAssignment {
+        task_id,
+        actor: caller.actor.clone(),
+        assignee: None,
+    };
+    reassign(&state, &caller, &reference, a).await
+}
+
+/// Assign a task to a colleague of its role in the case's office (supervisors).
+#[utoipa::path(
+    post,
+    path = "/api/v1/cases/{reference}/tasks/{task}/assign",
+    tag = "decisions",
+    params(
+        ("reference" = String, Path, pattern = r"^HW-[0-9A-HJKMNP-TV-Z]{12}$", description = "HW- and 12 characters"),
+        ("task" = u32, Path, description = "The task number"),
+    ),
+    request_body = AssignBody,
+    responses(
+        (status = 200, description = "Assigned: the case's new state", body = CaseFor),
+        (status = 400, description = "A bad field or parameter, named", body = crate::error::ErrorBody),
+        (status = 401, description = "No valid API key", body = crate::error::ErrorBody),
+        (status = 403, description = "Not a supervisor, or the requester of an approval", body = crate::error::ErrorBody),
+        (status = 404, description = "No such case in your scope", body = crate::error::ErrorBody),
+        (status = 409, description = "Not open", body = crate::error::ErrorBody),
+        (status = 422, description = "The assignee cannot take this task", body = crate::error::ErrorBody),
+    ),
+    security(("api_key" = []))
+)]
+pub(crate) async fn assign_task(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((reference, task)): Path<(String, String)>,
+    ApiJson(body): ApiJson<AssignBody>,
+) -> Result<Json<CaseFor>, ApiError> {
+    let reference = CaseRef::parse(&reference)?;
+    let task_id = task_number(&task)?;
+    let case = crate::routes::cases::case_in_scope(&state, &caller, &reference).await?;
+    // The colleague must exist, in this office (for a partner task: the partner the case was
+    // handed over to), with the task's role. The workflow checks the rest.
+    let view = crate::routes::cases::query_view(&state, &reference).await?;
+    let task_role = view
+        .tasks
+        .iter()
+        .find(|t| t.id == task_id)
+        .map(|t| t.role)
+        .ok_or_else(|| ApiError::Conflict(format!("task {task_id} is not open")))?;
+    let assignee = state.store.get_user(&body.assignee).await?;
+    let fits = assignee.as_ref().is_some_and(|u| {
+        Role::parse(&u.role) == Some(task_role)
+            && u.office.as_deref() == Some(case.host_country.as_str())
+            && (task_role != Role::Partner
+                || u.country.as_deref() == Some(case.origin_country.as_str()))
+    });
+    if !fits {
+        return Err(ApiError::Unprocessable(format!(
+            "assignee: no {} of this case's office with that id",
+            task_role.as_str()
+        )));
+    }
+    let a = TaskAssignment {
+        task_id,
+        actor: caller.actor.clone(),
+        assignee: Some(body.assignee),
+    };
+    reassign(&state, &caller, &reference, a).await
+}
+
+async fn reassign(
+    state: &AppState,
+    caller: &Caller,
+    reference: &CaseRef,
+    a: TaskAssignment,
+) -> Result<Json<CaseFor>, ApiError> {
+    let action = format!("{}:{}", a.action(), a.task_id);
+    decide(state, caller, reference, action, ReturnCase::assign_task, a).await
 }
 
 /// Update options carrying the decision's seal (`homeward_workflows::seal`), issued now.

@@ -47,6 +47,7 @@ pub fn officer() -> Actor {
         role: Role::ReturnOfficer,
         office: Some("NLD".into()),
         country: None,
+        supervisor: false,
     }
 }
 pub fn ops() -> Actor {
@@ -55,6 +56,7 @@ pub fn ops() -> Actor {
         role: Role::Operations,
         office: Some("NLD".into()),
         country: None,
+        supervisor: false,
     }
 }
 pub fn finance() -> Actor {
@@ -63,6 +65,7 @@ pub fn finance() -> Actor {
         role: Role::Finance,
         office: Some("NLD".into()),
         country: None,
+        supervisor: false,
     }
 }
 pub fn partner() -> Actor {
@@ -71,6 +74,7 @@ pub fn partner() -> Actor {
         role: Role::Partner,
         office: Some("NLD".into()),
         country: Some("IRQ".into()),
+        supervisor: false,
     }
 }
 

@@ -188,6 +188,7 @@ pub async fn create_key(
         role,
         office: office.as_ref(),
         country: country.as_ref(),
+        supervisor: false,
     };
     let (_, key) = store
         .create_user(&new, None, chrono::Utc::now())

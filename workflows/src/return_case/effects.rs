@@ -55,15 +55,19 @@ pub(super) const PATCH_TRANCHE_PAID_NOTICE: &str = "tranche-paid-notice";
 pub(super) const PATCH_FLIGHT_DAY_CHECK: &str = "flight-day-order-check";
 /// Asked once when a run starts; what it changes: [`Patches`].
 const PATCH_PROTECTED_DECISIONS: &str = "protected-decisions";
+/// Asked once when a run starts; what it changes: [`Patches`].
+const PATCH_TASK_PROJECTION: &str = "task-projection";
 
 /// Asks, before the run issues any other command, which recorded changes it makes. Once per
 /// run: a run recorded before a change replays without it to its end; a new run (and every
 /// continued one) has it.
 pub(super) fn ask_patches(ctx: &Ctx) {
     let protected_decisions = ctx.patched(PATCH_PROTECTED_DECISIONS);
+    let task_projection = ctx.patched(PATCH_TASK_PROJECTION);
     ctx.state_mut(|s| {
         s.patches = Patches {
             protected_decisions,
+            task_projection,
         }
     });
 }

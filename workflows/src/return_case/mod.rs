@@ -18,6 +18,7 @@ mod documents;
 mod effects;
 mod grants;
 mod monitoring;
+mod projection;
 mod reception;
 mod record;
 mod travel;
@@ -44,6 +45,7 @@ use crate::rules;
 use crate::tasks::{
     Actor, RejectionCode, Role, Task, TaskCompletion, TaskRejection, check_completion,
 };
+use crate::work::TaskAssignment;
 use effects::{Ctx, Halt, Step};
 
 /// The state of one case, kept by Temporal across worker crashes and months of sleep.
@@ -86,6 +88,11 @@ pub struct ReturnCase {
     pub(crate) audited: usize,
     /// The changes this run makes (asked when it starts).
     pub(crate) patches: Patches,
+    /// The revision of the last write of the open tasks to the case store (carried over when
+    /// the case continues as new, so revisions keep growing).
+    pub(crate) tasks_revision: u64,
+    /// The open tasks as last written to the case store.
+    pub(crate) projected: Option<Vec<crate::work::OpenTaskRow>>,
 }
 
 /// At most this many unconsumed settlements are kept: a provider cannot grow a case's state
@@ -97,15 +104,16 @@ impl ReturnCase {
     #[init]
     pub fn new(_ctx: &WorkflowContextView, input: CaseInput) -> Self {
         let resumed = input.resume.is_some();
-        let (next_task_id, decisions, facts, stage, audited) = match input.resume {
+        let (next_task_id, decisions, facts, stage, audited, tasks_revision) = match input.resume {
             Some(r) => (
                 r.next_task_id,
                 r.decisions,
                 r.facts,
                 Stage::Reintegration,
                 r.audited,
+                r.tasks_revision,
             ),
-            None => (1, vec![], Facts::default(), Stage::Intake, 0),
+            None => (1, vec![], Facts::default(), Stage::Intake, 0, 0),
         };
         Self {
             now: input.case.opened_at,
@@ -125,6 +133,8 @@ impl ReturnCase {
             disbursing: false,
             audited,
             patches: Patches::default(),
+            tasks_revision,
+            projected: None,
         }
     }
 
@@ -201,6 +211,7 @@ impl ReturnCase {
             decisions: self.decisions.clone(),
             facts: self.facts.clone(),
             closure: self.closure.clone(),
+            tasks_revision: self.tasks_revision,
         }
     }
 
@@ -254,6 +265,36 @@ impl ReturnCase {
         self.tasks.retain(|t| t.id != completion.task_id);
         let id = completion.task_id;
         self.answers.insert(id, completion);
+        self.to_view()
+    }
+
+    #[update_validator(assign_task)]
+    fn validate_assign_task(
+        &self,
+        _ctx: &WorkflowContextView,
+        a: &TaskAssignment,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        self.check_scope(&a.actor)?;
+        if self.closure.is_some() || self.interrupt.is_some() {
+            return Err(TaskRejection::new(
+                RejectionCode::TaskNotOpen,
+                "the case is closing; no task is open",
+            )
+            .into());
+        }
+        crate::work::check_assignment(&self.tasks, a).map_err(Into::into)
+    }
+
+    /// Claims, assigns or releases a task (`crate::work`). Answers with the case as it now
+    /// stands; the case store's copy of its tasks follows.
+    #[update]
+    pub fn assign_task(
+        &mut self,
+        ctx: &mut SyncWorkflowContext<Self>,
+        a: TaskAssignment,
+    ) -> CaseView {
+        let at = time_of(ctx.workflow_time()).unwrap_or(self.now);
+        crate::work::apply(&mut self.tasks, &a, at);
         self.to_view()
     }
 
@@ -397,6 +438,7 @@ fn continue_into_reintegration(ctx: &mut Ctx) -> WorkflowResult<Closure> {
         decisions: s.decisions.clone(),
         facts: s.facts.clone(),
         audited: s.audited,
+        tasks_revision: s.tasks_revision,
     });
     let case = ctx.state(|s| s.case.clone());
     let input = CaseInput {

@@ -181,6 +181,9 @@ pub struct Resume {
     /// runs continued before the case did: then all are written again, once each).
     #[serde(default)]
     pub audited: usize,
+    /// The revision of the last write of the open tasks (absent before the case wrote them).
+    #[serde(default)]
+    pub tasks_revision: u64,
 }
 
 /// Which recorded changes of what a case does this run makes, asked once when the run starts
@@ -192,6 +195,9 @@ pub struct Patches {
     /// search attributes name the roles whose work waits (never task types), and a payment
     /// webhook's word is confirmed with the provider before the case acts on it.
     pub protected_decisions: bool,
+    /// `task-projection`: the case writes its open tasks to the case store for the inbox, and
+    /// every task it opens is due (the programme's deadline for its type).
+    pub task_projection: bool,
 }
 
 /// The workflow's input: a new case, or a continued one.
@@ -252,4 +258,8 @@ pub struct CaseView {
     pub facts: Facts,
     /// How it ended, once closed.
     pub closure: Option<Closure>,
+    /// The revision of the open tasks (see `crate::work`): `homeward reindex` writes them
+    /// under it, so a newer write by the case is never overwritten.
+    #[serde(default)]
+    pub tasks_revision: u64,
 }

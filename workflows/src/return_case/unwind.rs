@@ -27,6 +27,7 @@ pub(super) async fn close(ctx: &mut Ctx, closure: Closure) -> WorkflowResult<Clo
     let at = closure.at;
     ctx.state_mut(|s| s.stage = Stage::Closed);
     super::visibility::refresh(ctx);
+    super::projection::project(ctx).await?;
     record_stage(ctx, Stage::Closed, at).await?;
     Ok(closure)
 }

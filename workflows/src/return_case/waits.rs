@@ -72,16 +72,25 @@ pub(super) fn open(ctx: &Ctx, ask: Ask) -> u32 {
     let id = ctx.state_mut(|s| {
         let id = s.next_task_id;
         s.next_task_id += 1;
+        // Every task is due: its stage's deadline, or else its type's (runs recorded before
+        // `task-projection` opened some without one, and keep doing so).
+        let due_in = ask.due_in.or_else(|| {
+            s.patches
+                .task_projection
+                .then(|| crate::rules::due_for(&s.case.rules, ask.task_type))
+        });
         s.tasks.push(Task {
             id,
             task_type: ask.task_type,
             stage: s.stage,
             role: ask.role.unwrap_or_else(|| ask.task_type.role()),
             opened_at: at,
-            due_at: ask.due_in.map(|d| at + d.chrono()),
+            due_at: due_in.map(|d| at + d.chrono()),
             requested_by: ask.requested_by,
             subject: ask.subject,
             note: ask.note,
+            assignee: None,
+            claimed_at: None,
         });
         id
     });
@@ -106,7 +115,7 @@ pub(super) fn take_answer(ctx: &Ctx, id: u32) -> Option<TaskCompletion> {
 
 /// Waits until `ids` has an answer or the case is interrupted; with `within`, gives up after
 /// that long and returns `None`. Decisions accepted meanwhile (for any task) go to the audit
-/// trail as they come.
+/// trail as they come, and changed tasks (opened, claimed, answered) to the case store.
 pub(super) async fn answer_within(
     ctx: &mut Ctx,
     ids: &[u32],
@@ -114,11 +123,11 @@ pub(super) async fn answer_within(
 ) -> Step<Option<(u32, TaskCompletion)>> {
     let answered =
         |s: &ReturnCase| s.interrupt.is_some() || ids.iter().any(|i| s.answers.contains_key(i));
-    let ready = |s: &ReturnCase| answered(s) || unaudited(s);
+    let ready = |s: &ReturnCase| answered(s) || unaudited(s) || super::projection::behind(s);
     match within {
         None => loop {
             ctx.wait_condition(ready).await?;
-            record_decisions(ctx).await?;
+            catch_up(ctx).await?;
             if ctx.state(answered) {
                 break;
             }
@@ -132,13 +141,13 @@ pub(super) async fn answer_within(
                         r?;
                         if ctx.state(answered) {
                             timer.cancel();
-                            record_decisions(ctx).await?;
+                            catch_up(ctx).await?;
                             break;
                         }
-                        record_decisions(ctx).await?;
+                        catch_up(ctx).await?;
                     }
                     Either::Right((_, _)) => {
-                        record_decisions(ctx).await?;
+                        catch_up(ctx).await?;
                         break;
                     }
                 }
@@ -150,6 +159,14 @@ pub(super) async fn answer_within(
     Ok(ids
         .iter()
         .find_map(|&i| take_answer(ctx, i).map(|a| (i, a))))
+}
+
+/// What a wake-up writes before the case goes on: accepted decisions to the audit trail, the
+/// open tasks to the case store.
+async fn catch_up(ctx: &Ctx) -> Step<()> {
+    record_decisions(ctx).await?;
+    super::projection::project(ctx).await?;
+    Ok(())
 }
 
 /// Opens a task and waits for its answer, however long it takes.
