@@ -90,21 +90,7 @@ impl Application {
             .await
             .map_err(crate::keys::vault_start_error)?;
         let runtime = homeward_worker::start_runtime()?;
-        let connection = TemporalConnection {
-            address: settings.temporal.address.clone(),
-            namespace: settings.temporal.namespace.clone(),
-            api_key: settings.temporal_api_key().map(Into::into),
-            connect_timeout: settings.temporal.connect_timeout,
-            identity: format!("homeward-{role:?}-{}", std::process::id()).to_lowercase(),
-            codec: if settings.plain_payloads {
-                tracing::warn!(
-                    "payloads are NOT encrypted (--bench-plain-payloads: benchmarks only)"
-                );
-                None
-            } else {
-                Some(keys.payloads.clone())
-            },
-        };
+        let connection = temporal_connection(settings, &keys, &format!("{role:?}"));
         let client = homeward_worker::connect(&connection).await?;
         let worker = match role {
             Role::Api => None,
@@ -244,6 +230,28 @@ impl Application {
         store.close().await;
         tracing::info!(role = ?self.role, "stopped");
         result
+    }
+}
+
+/// How this process reaches Temporal: the configured cluster, with the payload codec (unless
+/// the benchmark's comparison turned it off); `who` names the process in the server's records.
+pub fn temporal_connection(
+    settings: &Settings,
+    keys: &crate::keys::Keys,
+    who: &str,
+) -> TemporalConnection {
+    TemporalConnection {
+        address: settings.temporal.address.clone(),
+        namespace: settings.temporal.namespace.clone(),
+        api_key: settings.temporal_api_key().map(Into::into),
+        connect_timeout: settings.temporal.connect_timeout,
+        identity: format!("homeward-{who}-{}", std::process::id()).to_lowercase(),
+        codec: if settings.plain_payloads {
+            tracing::warn!("payloads are NOT encrypted (--bench-plain-payloads: benchmarks only)");
+            None
+        } else {
+            Some(keys.payloads.clone())
+        },
     }
 }
 

@@ -52,6 +52,10 @@ pub enum Command {
     },
     /// Apply the case-store migrations (database.url) and exit.
     Migrate,
+    /// Rebuild the open-task projection the inbox reads from the engine (every open case is
+    /// asked for its tasks): after restoring or losing the case store, or once after upgrading
+    /// while cases recorded before the projection are still open. Safe to run at any time.
+    Reindex,
     /// Run the local partner sandbox (travel, payments, notifications, reception) on
     /// sandbox.port, with fault injection from [sandbox]; GET /ledger shows what it recorded.
     Sandbox,
@@ -88,12 +92,16 @@ pub enum Command {
         /// Only tasks due before this date (2027-01-31) or RFC 3339 time.
         #[arg(long)]
         due_before: Option<String>,
+        /// Whose tasks: mine, pool (unheld), or for supervisors a colleague's user id or
+        /// anyone. Default: unheld and mine.
+        #[arg(long)]
+        holder: Option<String>,
         /// How many tasks to show.
         #[arg(long)]
         limit: Option<u32>,
-        /// Skip this many (the number printed under the previous page).
+        /// The token printed under the previous page.
         #[arg(long)]
-        offset: Option<u32>,
+        page_token: Option<String>,
         #[command(flatten)]
         client: ClientArgs,
     },
@@ -295,6 +303,36 @@ pub enum PersonCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum TaskCommand {
+    /// Claim a task: it is yours until you complete or release it.
+    Claim {
+        /// The case reference, HW-…
+        reference: String,
+        /// The task number.
+        task: u32,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Release a task you hold (a supervisor: anyone's) back to its role's pool.
+    Release {
+        /// The case reference, HW-…
+        reference: String,
+        /// The task number.
+        task: u32,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Assign a task to a colleague of its role (supervisors).
+    Assign {
+        /// The case reference, HW-…
+        reference: String,
+        /// The task number.
+        task: u32,
+        /// The colleague's user id (u-…; see `homeward user list`).
+        #[arg(long)]
+        to: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
     /// Complete a task as yourself; prints the case's new state.
     Complete {
         /// The case reference, HW-…

@@ -356,10 +356,12 @@ pub struct InboxFilters {
     pub overdue: bool,
     /// Only tasks due before this date or time.
     pub due_before: Option<String>,
+    /// Whose: mine, pool, anyone or a user id.
+    pub holder: Option<String>,
     /// How many.
     pub limit: Option<u32>,
-    /// From which position.
-    pub offset: Option<u32>,
+    /// The token printed under the previous page.
+    pub page_token: Option<String>,
 }
 
 /// `homeward inbox`.
@@ -377,8 +379,11 @@ pub async fn inbox(client: &ApiClient, f: &InboxFilters) -> anyhow::Result<(Valu
     if let Some(n) = f.limit {
         query.push(("limit", n.to_string()));
     }
-    if let Some(n) = f.offset {
-        query.push(("offset", n.to_string()));
+    if let Some(h) = &f.holder {
+        query.push(("holder", h.clone()));
+    }
+    if let Some(t) = &f.page_token {
+        query.push(("page_token", t.clone()));
     }
     let inbox = client
         .call(Method::GET, "/api/v1/inbox", &query, None, &[])
@@ -396,8 +401,14 @@ pub async fn inbox(client: &ApiClient, f: &InboxFilters) -> anyhow::Result<(Valu
                         text(&t["reference"]),
                         text(&t["id"]),
                         text(&t["task_type"]),
-                        text(&t["stage"]),
                         due,
+                        if t["held_by_you"] == true {
+                            "you".into()
+                        } else if t["assignee"].is_null() {
+                            "-".into()
+                        } else {
+                            text(&t["assignee"])
+                        },
                         if t["requested_by_you"] == true {
                             "yours: another person must decide".into()
                         } else {
@@ -408,18 +419,41 @@ pub async fn inbox(client: &ApiClient, f: &InboxFilters) -> anyhow::Result<(Valu
                 .collect()
         })
         .unwrap_or_default();
-    let footer = Some(match inbox["next_offset"].as_u64() {
-        Some(next) => format!("{} tasks; more: --offset {next}", text(&inbox["total"])),
-        None => format!("{} tasks", text(&inbox["total"])),
-    });
+    let footer = inbox["next_page_token"]
+        .as_str()
+        .map(|t| format!("more: --page-token {t}"));
     Ok((
         inbox,
         Output::Table {
-            header: vec!["CASE", "TASK", "TYPE", "STAGE", "DUE", ""],
+            header: vec!["CASE", "TASK", "TYPE", "DUE", "HELD BY", ""],
             rows,
             footer,
         },
     ))
+}
+
+/// `homeward task claim|release|assign`: `action` is the path's last segment.
+pub async fn hold_task(
+    client: &ApiClient,
+    reference: &str,
+    task: u32,
+    action: &str,
+    assignee: Option<&str>,
+) -> anyhow::Result<(Value, Output)> {
+    let body = assignee.map(|a| json!({ "assignee": a }));
+    let case = client
+        .call(
+            Method::POST,
+            &format!(
+                "/api/v1/cases/{}/tasks/{task}/{action}",
+                urlencode(reference)
+            ),
+            &[],
+            body,
+            &[],
+        )
+        .await?;
+    Ok((case.clone(), case_record(&case)))
 }
 
 /// `homeward task complete`.

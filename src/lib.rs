@@ -23,5 +23,6 @@ pub mod files;
 pub mod histories;
 pub mod keys;
 pub mod programmes;
+pub mod reindex;
 pub mod settings;
 pub mod telemetry;

@@ -59,6 +59,7 @@ fn main() -> ExitCode {
                 commands::serve::worker(&settings, bench_twin).await
             }
             Command::Migrate => commands::serve::migrate(&settings).await,
+            Command::Reindex => commands::serve::reindex(&settings).await,
             Command::Sandbox => commands::serve::sandbox(&settings).await,
             Command::User { command } => commands::users::run(&settings, command).await,
             Command::Keys { command } => commands::keys::run(&settings, command).await,

@@ -161,7 +161,9 @@ const COLUMNS: &str = "reference, task_id, task_type, role, host_country, origin
 
 impl CaseStore {
     /// Replaces a case's open tasks with `p`'s, unless the store holds a newer revision;
-    /// whether it did. A task still open keeps when it was escalated.
+    /// whether it did. Revision 0 (a run recorded before cases numbered their writes, written
+    /// by the API or `homeward reindex`) always replaces. A task still open keeps when it was
+    /// escalated.
     pub async fn project_tasks(&self, p: &TaskProjection) -> Result<bool, StoreError> {
         let revision = i64::try_from(p.revision).unwrap_or(i64::MAX);
         let mut tx = self.pool.begin().await?;
@@ -169,7 +171,7 @@ impl CaseStore {
         let claimed = sqlx::query(
             "INSERT INTO task_revisions (reference, revision) VALUES ($1, $2) \
              ON CONFLICT (reference) DO UPDATE SET revision = excluded.revision \
-             WHERE task_revisions.revision < excluded.revision",
+             WHERE task_revisions.revision < excluded.revision OR excluded.revision = 0",
         )
         .bind(p.reference.as_str())
         .bind(revision)
@@ -381,24 +383,25 @@ impl CaseStore {
         rows.iter().map(read_task).collect()
     }
 
-    /// Drops the open tasks of every case not in `open` (a rebuild's last step: cases that
-    /// closed while their rows were lost or stale).
-    pub async fn drop_tasks_except(&self, open: &[CaseRef]) -> Result<u64, StoreError> {
-        let listed: std::collections::BTreeSet<&str> = open.iter().map(CaseRef::as_str).collect();
-        let present: Vec<String> = sqlx::query("SELECT DISTINCT reference FROM open_tasks")
+    /// The cases that have open-task rows.
+    pub async fn cases_with_tasks(&self) -> Result<Vec<CaseRef>, StoreError> {
+        sqlx::query("SELECT DISTINCT reference FROM open_tasks ORDER BY reference")
             .fetch_all(&self.pool)
             .await?
             .iter()
-            .map(|r| r.try_get::<String, _>("reference"))
-            .collect::<Result<_, _>>()?;
-        let mut dropped = 0;
-        for reference in present.iter().filter(|r| !listed.contains(r.as_str())) {
-            dropped += sqlx::query("DELETE FROM open_tasks WHERE reference = $1")
-                .bind(reference)
-                .execute(&self.pool)
-                .await?
-                .rows_affected();
-        }
-        Ok(dropped)
+            .map(|r| {
+                CaseRef::parse(&r.try_get::<String, _>("reference")?)
+                    .map_err(|e| corrupt("open_tasks.reference", e.to_string()))
+            })
+            .collect()
+    }
+
+    /// Drops a closed case's open-task rows; how many.
+    pub async fn drop_tasks_of(&self, reference: &CaseRef) -> Result<u64, StoreError> {
+        Ok(sqlx::query("DELETE FROM open_tasks WHERE reference = $1")
+            .bind(reference.as_str())
+            .execute(&self.pool)
+            .await?
+            .rows_affected())
     }
 }

@@ -118,7 +118,7 @@ const PAGE_TOKEN: &str = "homeward-page-token-v1";
 
 /// A page token for the client: Temporal's token and our tag over it, so a token we did not
 /// give out is refused here instead of reaching (and confusing) the server.
-fn seal_token(state: &AppState, raw: &[u8]) -> String {
+pub(crate) fn seal_token(state: &AppState, raw: &[u8]) -> String {
     format!(
         "{}.{}",
         hex::encode(raw),
@@ -127,7 +127,7 @@ fn seal_token(state: &AppState, raw: &[u8]) -> String {
 }
 
 /// Temporal's token inside one of ours, if it is one.
-fn open_token(state: &AppState, token: &str) -> Option<Vec<u8>> {
+pub(crate) fn open_token(state: &AppState, token: &str) -> Option<Vec<u8>> {
     let (raw, tag) = token.split_once('.')?;
     let (raw, tag) = (hex::decode(raw).ok()?, hex::decode(tag).ok()?);
     state

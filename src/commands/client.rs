@@ -105,16 +105,18 @@ async fn client_command(command: Command) -> anyhow::Result<()> {
             task_type,
             overdue,
             due_before,
+            holder,
             limit,
-            offset,
+            page_token,
             client: args,
         } => {
             let filters = client::InboxFilters {
                 task_type,
                 overdue,
                 due_before,
+                holder,
                 limit,
-                offset,
+                page_token,
             };
             let result = client::inbox(&connect(&args)?, &filters).await;
             (args, result)
@@ -140,6 +142,42 @@ async fn client_command(command: Command) -> anyhow::Result<()> {
             (args, result)
         }
         Command::Person { command } => person_command(command, connect).await?,
+        Command::Task {
+            command:
+                TaskCommand::Claim {
+                    reference,
+                    task,
+                    client: args,
+                },
+        } => {
+            let result = client::hold_task(&connect(&args)?, &reference, task, "claim", None).await;
+            (args, result)
+        }
+        Command::Task {
+            command:
+                TaskCommand::Release {
+                    reference,
+                    task,
+                    client: args,
+                },
+        } => {
+            let result =
+                client::hold_task(&connect(&args)?, &reference, task, "release", None).await;
+            (args, result)
+        }
+        Command::Task {
+            command:
+                TaskCommand::Assign {
+                    reference,
+                    task,
+                    to,
+                    client: args,
+                },
+        } => {
+            let result =
+                client::hold_task(&connect(&args)?, &reference, task, "assign", Some(&to)).await;
+            (args, result)
+        }
         _ => anyhow::bail!("not an API client command"),
     };
     let (json, out) = result?;

@@ -32,6 +32,25 @@ pub async fn sandbox(settings: &Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `homeward reindex`.
+pub async fn reindex(settings: &Settings) -> anyhow::Result<()> {
+    let keys = crate::keys::Keys::from_settings(settings)?;
+    let store = homeward_activities::CaseStore::connect(settings.database.url.expose_secret(), 2)
+        .await
+        .context("failed to open the case store (database.url)")?;
+    store.migrate().await.context("failed to migrate")?;
+    let client = homeward_worker::connect(&crate::application::temporal_connection(
+        settings, &keys, "reindex",
+    ))
+    .await?;
+    let done = crate::reindex::rebuild(&client, &store).await?;
+    println!(
+        "{} open cases, {} rewritten ({} open tasks); {} rows of closed cases dropped",
+        done.cases, done.written, done.tasks, done.dropped
+    );
+    Ok(())
+}
+
 /// `homeward api`.
 pub async fn api(settings: &Settings) -> anyhow::Result<()> {
     serve(settings, Role::Api, None).await

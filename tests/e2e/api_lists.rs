@@ -82,7 +82,7 @@ async fn lists_and_the_inbox_show_each_office_its_own_cases() {
         l["cases"].as_array().is_some_and(|c| !c.is_empty())
     })
     .await;
-    assert_eq!(references(&theirs), [uk]);
+    assert_eq!(references(&theirs), [uk.clone()]);
 
     // Pages of one, then filters that match nothing.
     let (status, first) = get(&stack.http, stack.url("/api/v1/cases?page_size=1")).await;
@@ -128,13 +128,16 @@ async fn lists_and_the_inbox_show_each_office_its_own_cases() {
 
     // The officer's inbox holds both counselling sessions, earliest due first; operations have
     // nothing yet; a task type of another role is refused.
-    let inbox = eventually(&stack.http, stack.url("/api/v1/inbox"), |i| i["total"] == 2).await;
+    let count = |i: &Value| i["tasks"].as_array().map_or(0, Vec::len);
+    let inbox = eventually(&stack.http, stack.url("/api/v1/inbox"), |i| count(i) == 2).await;
     let tasks = inbox["tasks"].as_array().expect("tasks");
     assert!(
         tasks
             .iter()
             .all(|t| t["task_type"] == "counselling_session")
     );
+    // Every task is due now, counselling included.
+    assert!(tasks.iter().all(|t| t["due_at"].is_string()), "{inbox}");
     assert!(tasks[0]["due_at"].as_str() <= tasks[1]["due_at"].as_str());
     assert!(
         tasks[0]["href"]
@@ -142,18 +145,40 @@ async fn lists_and_the_inbox_show_each_office_its_own_cases() {
             .expect("href")
             .starts_with("/api/v1/cases/HW-")
     );
+    // Keyset pages: the second page starts after the first, and is the last.
     let (_, page) = get(&stack.http, stack.url("/api/v1/inbox?limit=1")).await;
-    assert_eq!(page["tasks"].as_array().map(Vec::len), Some(1));
-    assert_eq!(page["next_offset"], 1);
+    assert_eq!(count(&page), 1);
+    let token = page["next_page_token"].as_str().expect("a next page");
+    let (_, second) = get(
+        &stack.http,
+        stack.url(&format!("/api/v1/inbox?limit=1&page_token={token}")),
+    )
+    .await;
+    assert_eq!(count(&second), 1, "{second}");
+    assert_ne!(
+        second["tasks"][0]["reference"],
+        page["tasks"][0]["reference"]
+    );
+    assert!(second["next_page_token"].is_null(), "{second}");
+    let (status, forged) = get(
+        &stack.http,
+        stack.url("/api/v1/inbox?page_token=696e626f787c7c48572d7c31.00"),
+    )
+    .await;
+    assert_eq!(status, 400, "{forged}");
+    assert!(forged["fields"]["page_token"].is_string(), "{forged}");
     let (_, long_ago) = get(
         &stack.http,
         stack.url("/api/v1/inbox?due_before=2000-01-01"),
     )
     .await;
-    assert_eq!(long_ago["total"], 0, "{long_ago}");
+    assert_eq!(count(&long_ago), 0, "{long_ago}");
     let (status, ops_inbox) = get(&ops, stack.url("/api/v1/inbox")).await;
     assert_eq!(status, 200);
-    assert_eq!(ops_inbox["total"], 0, "{ops_inbox}");
+    assert_eq!(count(&ops_inbox), 0, "{ops_inbox}");
+    // The other office's officer sees only their own case's task.
+    let uk_inbox = eventually(&uk_officer, stack.url("/api/v1/inbox"), |i| count(i) == 1).await;
+    assert_eq!(uk_inbox["tasks"][0]["reference"], uk.as_str());
     let (status, bad) = get(
         &stack.http,
         stack.url("/api/v1/inbox?type=tranche_approval"),
