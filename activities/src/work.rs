@@ -383,6 +383,19 @@ impl CaseStore {
         rows.iter().map(read_task).collect()
     }
 
+    /// The revision of a case's rows (`None`: never written).
+    pub async fn task_revision(&self, reference: &CaseRef) -> Result<Option<u64>, StoreError> {
+        Ok(
+            sqlx::query("SELECT revision FROM task_revisions WHERE reference = $1")
+                .bind(reference.as_str())
+                .fetch_optional(&self.pool)
+                .await?
+                .map(|r| r.try_get::<i64, _>("revision"))
+                .transpose()?
+                .map(|r| u64::try_from(r).unwrap_or(0)),
+        )
+    }
+
     /// The cases that have open-task rows.
     pub async fn cases_with_tasks(&self) -> Result<Vec<CaseRef>, StoreError> {
         sqlx::query("SELECT DISTINCT reference FROM open_tasks ORDER BY reference")

@@ -424,3 +424,197 @@ async fn the_retention_sweep_erases_only_cases_closed_longer_than_their_programm
         );
     }
 }
+
+fn projection(
+    n: u64,
+    revision: u64,
+    tasks: &[(u32, homeward_workflows::tasks::TaskType, Option<&str>, i64)],
+) -> homeward_workflows::work::TaskProjection {
+    let base = Utc.with_ymd_and_hms(2027, 1, 1, 9, 0, 0).unwrap();
+    homeward_workflows::work::TaskProjection {
+        reference: CaseRef::from_entropy(n),
+        revision,
+        host_country: "NLD".into(),
+        origin_country: "IRQ".into(),
+        programme: "nl-avrr".into(),
+        tasks: tasks
+            .iter()
+            .map(
+                |(id, t, holder, due_days)| homeward_workflows::work::OpenTaskRow {
+                    task_id: *id,
+                    task_type: *t,
+                    role: t.role(),
+                    subject: None,
+                    opened_at: base,
+                    due_at: (*due_days >= 0).then(|| base + Duration::days(*due_days)),
+                    requested_by: None,
+                    assignee: holder.map(str::to_owned),
+                    claimed_at: holder.map(|_| base),
+                },
+            )
+            .collect(),
+    }
+}
+
+#[tokio::test]
+async fn the_open_task_projection_keeps_the_newest_revision_and_pages_by_keyset() {
+    use homeward_activities::work::{Holder, InboxQuery};
+    use homeward_workflows::tasks::TaskType::*;
+    for (store, _guard) in stores().await {
+        let b = store.backend();
+        // Three cases; case 1 is rewritten, then an older write of it arrives late.
+        assert!(
+            store
+                .project_tasks(&projection(1, 1, &[(1, CounsellingSession, None, 3)]))
+                .await
+                .unwrap()
+        );
+        assert!(
+            store
+                .project_tasks(&projection(
+                    1,
+                    3,
+                    &[(2, Consent, Some("u-ann"), 1), (3, Consent, None, -1)]
+                ))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .project_tasks(&projection(1, 2, &[(1, CounsellingSession, None, 3)]))
+                .await
+                .unwrap(),
+            "{b:?}"
+        );
+        store
+            .project_tasks(&projection(2, 1, &[(1, CounsellingSession, None, 2)]))
+            .await
+            .unwrap();
+        store
+            .project_tasks(&projection(3, 1, &[(4, EligibilityApproval, None, 0)]))
+            .await
+            .unwrap();
+        let all = store.all_open_tasks().await.unwrap();
+        assert_eq!(all.len(), 4, "{b:?}: {all:?}");
+        assert!(
+            !all.iter()
+                .any(|t| t.task_type == CounsellingSession
+                    && t.reference == CaseRef::from_entropy(1))
+        );
+
+        // An officer's inbox: unheld and Bob's own (none), earliest due first, undated last.
+        let q = |holder: Holder, after, limit| InboxQuery {
+            user: "u-bob".into(),
+            role: Some(Role::ReturnOfficer),
+            office: Some("NLD".into()),
+            origin_country: None,
+            holder,
+            task_type: None,
+            due_before: None,
+            after,
+            limit,
+        };
+        let mut seen = vec![];
+        let mut after = None;
+        loop {
+            let page = store
+                .inbox(&q(Holder::MineAndPool, after.clone(), 1))
+                .await
+                .unwrap();
+            let Some(t) = page.last() else { break };
+            seen.push((t.reference.clone(), t.task_id));
+            after = Some((t.due_at, t.reference.clone(), t.task_id));
+        }
+        assert_eq!(
+            seen,
+            [(CaseRef::from_entropy(2), 1), (CaseRef::from_entropy(1), 3)],
+            "{b:?}"
+        );
+        let anns = store
+            .inbox(&InboxQuery {
+                user: "u-ann".into(),
+                ..q(Holder::Mine, None, 10)
+            })
+            .await
+            .unwrap();
+        assert_eq!(anns.len(), 1);
+        assert_eq!(anns[0].assignee.as_deref(), Some("u-ann"));
+        let ops = store
+            .inbox(&InboxQuery {
+                role: Some(Role::Operations),
+                ..q(Holder::Anyone, None, 10)
+            })
+            .await
+            .unwrap();
+        assert_eq!(ops.len(), 1);
+        let elsewhere = store
+            .inbox(&InboxQuery {
+                office: Some("GBR".into()),
+                ..q(Holder::Anyone, None, 10)
+            })
+            .await
+            .unwrap();
+        assert!(elsewhere.is_empty());
+
+        // The workload counts per holder and type; overdue against `now`.
+        let now = Utc.with_ymd_and_hms(2027, 1, 2, 0, 0, 0).unwrap();
+        let load = store.workload(Some("NLD"), now).await.unwrap();
+        let consent_pool = load
+            .iter()
+            .find(|l| l.assignee.is_none() && l.task_type == Consent)
+            .expect("pool line");
+        assert_eq!((consent_pool.open, consent_pool.overdue), (1, 0));
+        let anns_line = load
+            .iter()
+            .find(|l| l.assignee.as_deref() == Some("u-ann"))
+            .unwrap();
+        assert_eq!((anns_line.open, anns_line.overdue), (1, 0));
+        let eligibility = load
+            .iter()
+            .find(|l| l.task_type == EligibilityApproval)
+            .unwrap();
+        assert_eq!(eligibility.overdue, 1);
+
+        // The overdue sweep's read: each task once; a rewrite keeps the mark.
+        let due = store.unescalated_overdue(now, 100).await.unwrap();
+        assert_eq!(due.len(), 1, "{due:?}");
+        assert!(
+            store
+                .mark_escalated(&due[0].reference, due[0].task_id, now)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .mark_escalated(&due[0].reference, due[0].task_id, now)
+                .await
+                .unwrap()
+        );
+        store
+            .project_tasks(&projection(
+                3,
+                2,
+                &[(4, EligibilityApproval, Some("u-sue"), 0)],
+            ))
+            .await
+            .unwrap();
+        assert!(
+            store
+                .unescalated_overdue(now, 100)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+
+        // A closed case writes no tasks: its rows go.
+        store.project_tasks(&projection(1, 4, &[])).await.unwrap();
+        assert_eq!(store.all_open_tasks().await.unwrap().len(), 2);
+        assert_eq!(
+            store
+                .task_revision(&CaseRef::from_entropy(1))
+                .await
+                .unwrap(),
+            Some(4)
+        );
+    }
+}

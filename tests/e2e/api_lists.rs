@@ -82,7 +82,7 @@ async fn lists_and_the_inbox_show_each_office_its_own_cases() {
         l["cases"].as_array().is_some_and(|c| !c.is_empty())
     })
     .await;
-    assert_eq!(references(&theirs), [uk.clone()]);
+    assert_eq!(references(&theirs), std::slice::from_ref(&uk));
 
     // Pages of one, then filters that match nothing.
     let (status, first) = get(&stack.http, stack.url("/api/v1/cases?page_size=1")).await;

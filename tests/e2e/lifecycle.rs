@@ -1338,3 +1338,143 @@ async fn partners_receive_their_fields_only_for_members_who_agreed_to_share_with
     }
     lc.stop().await;
 }
+
+/// The open-task projection follows the case: a refused booking's task for operations appears
+/// and goes; after the plan is approved the case continues as new, and the new run writes its
+/// tasks under higher revisions; every task is due; at closure no row is left.
+#[tokio::test]
+async fn the_open_task_projection_follows_rebooking_continue_as_new_and_closure() {
+    let lc = Lifecycle::start_with(homeward_devkit::ledger::Faults {
+        refuse_orders: 1,
+        ..Default::default()
+    })
+    .await;
+    let store = homeward_activities::CaseStore::connect(
+        secrecy::ExposeSecret::expose_secret(&lc.settings().database.url),
+        1,
+    )
+    .await
+    .expect("store");
+    let rows = |r: String| {
+        let store = store.clone();
+        async move {
+            store
+                .all_open_tasks()
+                .await
+                .expect("rows")
+                .into_iter()
+                .filter(|t| t.reference.as_str() == r)
+                .collect::<Vec<_>>()
+        }
+    };
+    let until =
+        |r: &str, what: &'static str, done: fn(&[homeward_activities::work::OpenTask]) -> bool| {
+            let r = r.to_owned();
+            async move {
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+                loop {
+                    let now = rows(r.clone()).await;
+                    if done(&now) {
+                        return now;
+                    }
+                    assert!(
+                        std::time::Instant::now() < deadline,
+                        "never {what}: {now:?}"
+                    );
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+            }
+        };
+    let revision = |r: &str| {
+        let store = store.clone();
+        let r = r.to_owned();
+        async move {
+            store
+                .task_revision(&homeward_workflows::domain::CaseRef::parse(&r).expect("ref"))
+                .await
+                .expect("revision")
+                .unwrap_or(0)
+        }
+    };
+
+    let r = lc.open_standard().await;
+    let counselling = until(&r, "counselling", |rows| {
+        rows.iter()
+            .any(|t| t.task_type == TaskType::CounsellingSession)
+    })
+    .await;
+    assert!(counselling[0].due_at.is_some(), "counselling is due");
+    to_documents(&lc, &r).await;
+    record_document(&lc, &r).await;
+    let failed = until(&r, "a booking failure", |rows| {
+        rows.iter().any(|t| t.task_type == TaskType::BookingFailed)
+    })
+    .await;
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(failed[0].role, homeward_workflows::tasks::Role::Operations);
+    assert!(failed[0].due_at.is_some());
+    lc.complete(
+        &r,
+        TaskType::BookingFailed,
+        ops(),
+        TaskOutcome::Resolution {
+            action: Resolution::Retry,
+        },
+    )
+    .await;
+    until(&r, "the failure answered", |rows| {
+        rows.iter().all(|t| t.task_type != TaskType::BookingFailed)
+    })
+    .await;
+    let before = revision(&r).await;
+    // Flight, reception, plan: the case continues as new and pays its first tranche.
+    to_flight_day(&lc, &r).await;
+    lc.complete(
+        &r,
+        TaskType::DepartureConfirmation,
+        officer(),
+        TaskOutcome::Departure { departed: true },
+    )
+    .await;
+    lc.complete(
+        &r,
+        TaskType::ArrivalConfirmation,
+        partner(),
+        TaskOutcome::Arrival { received: true },
+    )
+    .await;
+    lc.complete(
+        &r,
+        TaskType::ReintegrationPlan,
+        partner(),
+        TaskOutcome::Plan {
+            support: vec![SupportArea::Economic],
+        },
+    )
+    .await;
+    lc.complete(&r, TaskType::PlanApproval, ops(), approve())
+        .await;
+    let continued = until(&r, "the new run's milestone", |rows| {
+        rows.iter()
+            .any(|t| t.task_type == TaskType::MilestoneVerification)
+    })
+    .await;
+    assert!(
+        continued.iter().all(|t| t.due_at.is_some()),
+        "{continued:?}"
+    );
+    assert!(
+        revision(&r).await > before,
+        "revisions keep growing across runs"
+    );
+    // Closed early by operations: no row is left.
+    lc.close_early(&r, ops()).await.expect("closed");
+    until(
+        &r,
+        "emptied at closure",
+        <[homeward_activities::work::OpenTask]>::is_empty,
+    )
+    .await;
+    lc.replay(&r).await;
+    lc.stop().await;
+}

@@ -15,3 +15,4 @@ mod replay_corpus;
 mod security;
 mod sentinel;
 mod support;
+mod work;

@@ -171,6 +171,17 @@ pub async fn create_key(
     role: &str,
     office: Option<&str>,
 ) -> String {
+    create_user(settings, name, role, office, false).await.1
+}
+
+/// Like [`create_key`], optionally a supervisor of the office; the user's id and key.
+pub async fn create_user(
+    settings: &Settings,
+    name: &str,
+    role: &str,
+    office: Option<&str>,
+    supervisor: bool,
+) -> (String, String) {
     use homeward_workflows::domain::CountryCode;
     use secrecy::ExposeSecret;
     let role = homeward_api::auth::parse_role(role).expect("a role");
@@ -188,14 +199,14 @@ pub async fn create_key(
         role,
         office: office.as_ref(),
         country: country.as_ref(),
-        supervisor: false,
+        supervisor,
     };
-    let (_, key) = store
+    let (user, key) = store
         .create_user(&new, None, chrono::Utc::now())
         .await
         .expect("user");
     store.close().await;
-    key
+    (user.id, key)
 }
 
 /// An HTTP client that authenticates every request with `key`.
