@@ -105,6 +105,10 @@ impl Application {
                         .iter()
                         .map(|(id, rules)| (id.to_string(), rules.personal_data_retention))
                         .collect(),
+                    overdue_grace: programmes
+                        .iter()
+                        .map(|(id, rules)| (id.to_string(), rules.deadlines.overdue_grace))
+                        .collect(),
                     decisions: keys.decisions.clone(),
                 },
                 &WorkerTuning {
@@ -115,15 +119,18 @@ impl Application {
             )?),
         };
         if worker.is_some()
-            && let Err(e) = homeward_worker::ensure_retention_schedule(
+            && let Err(e) = homeward_worker::ensure_sweep_schedules(
                 &client,
                 &settings.temporal.task_queue,
-                settings.worker.retention_sweep_every,
+                homeward_worker::SweepIntervals {
+                    retention: settings.worker.retention_sweep_every,
+                    overdue: settings.worker.overdue_sweep_every,
+                },
             )
             .await
         {
             // A server without schedules (the time-skipping test server) runs no sweep; say so.
-            tracing::warn!(error = %e, "the retention sweep is not scheduled");
+            tracing::warn!(error = %e, "the sweeps are not scheduled");
         }
         let port = match role {
             Role::Worker => settings.worker.metrics_port,

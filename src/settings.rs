@@ -163,6 +163,10 @@ pub struct WorkerSettings {
     /// it erases personal data kept past its programme's retention.
     #[serde(deserialize_with = "humantime_duration")]
     pub retention_sweep_every: Duration,
+    /// How often the overdue sweep runs (a Temporal Schedule the worker makes sure exists): it
+    /// tells each office's supervisors about tasks past their due date and programme's grace.
+    #[serde(deserialize_with = "humantime_duration")]
+    pub overdue_sweep_every: Duration,
 }
 
 /// The embedded stack started by `homeward dev`.

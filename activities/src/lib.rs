@@ -9,6 +9,7 @@
 //! - [`wire`]: the partners' wire formats, one submodule per partner (shared with the
 //!   development sandbox in `homeward-devkit`).
 //! - [`notices`]: notice templates per language, rendered by the notify activity.
+//! - [`work`], [`escalation`]: the open-task projection (inbox, workload) and the overdue sweep.
 //!
 //! Activities are thin: each body calls a plain function that can be tested without Temporal.
 //! Only this crate knows SQL and partner wire formats; it knows nothing of HTTP status codes.
@@ -17,6 +18,7 @@
 
 pub mod case_store;
 pub mod codec;
+pub mod escalation;
 pub mod http_partners;
 pub mod notices;
 pub mod partners;

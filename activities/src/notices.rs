@@ -70,7 +70,8 @@ impl Templates {
     }
 
     /// Parses and checks templates: every template the workflow sends has a text in the staff
-    /// language, languages are ISO 639-1 codes, and `{reference}` is the only placeholder.
+    /// language, languages are ISO 639-1 codes, and `{reference}` and `{task}` are the only
+    /// placeholders.
     pub fn parse(raw: &str, staff_language: &str) -> Result<Self, String> {
         let texts: BTreeMap<String, BTreeMap<String, Text>> =
             toml::from_str(raw).map_err(|e| e.message().to_owned())?;
@@ -92,10 +93,11 @@ impl Templates {
                             "[{name}.{language}]: subject and text are required"
                         ));
                     }
-                    let rest = part.replace("{reference}", "");
+                    let rest = part.replace("{reference}", "").replace("{task}", "");
                     if rest.contains('{') || rest.contains('}') {
                         return Err(format!(
-                            "[{name}.{language}]: {{reference}} is the only placeholder"
+                            "[{name}.{language}]: {{reference}} and {{task}} are the only \
+                             placeholders"
                         ));
                     }
                 }
@@ -142,7 +144,13 @@ impl Templates {
                     },
                 )
             });
-        let fill = |s: &str| s.replace("{reference}", notice.reference.as_str());
+        let task = notice
+            .task
+            .map_or_else(|| "a task".to_owned(), |t| t.as_str().replace('_', " "));
+        let fill = |s: &str| {
+            s.replace("{reference}", notice.reference.as_str())
+                .replace("{task}", &task)
+        };
         Message {
             notice: notice.clone(),
             channel: match notice.audience {
@@ -168,6 +176,7 @@ mod tests {
             template: NoticeTemplate::FlightBooked,
             audience: Audience::Returnee,
             language: language.map(|l| Language::parse(l).unwrap()),
+            task: None,
         }
     }
 

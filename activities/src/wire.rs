@@ -147,6 +147,7 @@ mod tests {
                 template: contract::NoticeTemplate::FlightBooked,
                 audience: contract::Audience::Returnee,
                 language: None,
+                task: None,
             },
             channel: Channel::Sms,
             language: "en".into(),

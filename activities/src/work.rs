@@ -340,14 +340,16 @@ impl CaseStore {
     /// Tasks due before `before` that no supervisor has been told about yet, earliest first.
     pub async fn unescalated_overdue(
         &self,
+        programme: &str,
         before: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<OpenTask>, StoreError> {
         let rows = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM open_tasks WHERE escalated_at IS NULL AND due_at < $1 \
-             ORDER BY due_at LIMIT {limit}"
+             AND programme = $2 ORDER BY due_at, reference, task_id LIMIT {limit}"
         ))
         .bind(format_ts(before))
+        .bind(programme)
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(read_task).collect()

@@ -173,6 +173,7 @@ async fn a_notice_goes_out_rendered_in_the_returnees_language_without_an_address
         template: NoticeTemplate::FlightBooked,
         audience: Audience::Returnee,
         language: Some(homeward_workflows::domain::Language::parse("FA").expect("fa")),
+        task: None,
     };
     let message = Templates::builtin().render(&notice);
     client(&server, "notifications")
@@ -203,6 +204,7 @@ async fn a_timeout_is_retryable() {
         template: NoticeTemplate::DocumentsReminder,
         audience: Audience::Consulate,
         language: None,
+        task: None,
     };
     let message = Templates::builtin().render(&notice);
     assert!(matches!(

@@ -576,7 +576,10 @@ async fn the_open_task_projection_keeps_the_newest_revision_and_pages_by_keyset(
         assert_eq!(eligibility.overdue, 1);
 
         // The overdue sweep's read: each task once; a rewrite keeps the mark.
-        let due = store.unescalated_overdue(now, 100).await.unwrap();
+        let due = store
+            .unescalated_overdue("nl-avrr", now, 100)
+            .await
+            .unwrap();
         assert_eq!(due.len(), 1, "{due:?}");
         assert!(
             store
@@ -600,7 +603,7 @@ async fn the_open_task_projection_keeps_the_newest_revision_and_pages_by_keyset(
             .unwrap();
         assert!(
             store
-                .unescalated_overdue(now, 100)
+                .unescalated_overdue("nl-avrr", now, 100)
                 .await
                 .unwrap()
                 .is_empty()
@@ -616,5 +619,115 @@ async fn the_open_task_projection_keeps_the_newest_revision_and_pages_by_keyset(
                 .unwrap(),
             Some(4)
         );
+    }
+}
+
+#[tokio::test]
+async fn overdue_tasks_past_their_programmes_grace_are_escalated_to_supervisors_once() {
+    use homeward_activities::escalation::escalate;
+    use homeward_activities::http_partners::{Endpoint, HttpPartner};
+    use homeward_activities::notices::Templates;
+    use homeward_activities::partners::Partners;
+    use homeward_workflows::programme::Span;
+    use homeward_workflows::tasks::TaskType::*;
+    use std::sync::Arc;
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let gateway = MockServer::start().await;
+    let http = || {
+        Arc::new(
+            HttpPartner::new(
+                "outreach",
+                Endpoint {
+                    base_url: gateway.uri().parse().expect("url"),
+                    token: None,
+                    timeout: std::time::Duration::from_secs(2),
+                },
+            )
+            .expect("client"),
+        )
+    };
+    let partners = Partners {
+        travel: http(),
+        payments: http(),
+        outreach: http(),
+        templates: Arc::new(Templates::builtin()),
+    };
+    let days = |d: u64| Span::new(std::time::Duration::from_secs(d * 24 * 3600));
+    let grace = [
+        ("nl-avrr".to_owned(), days(2)),
+        ("uk-vrs".to_owned(), days(10)),
+    ]
+    .into_iter()
+    .collect();
+    // Projections start 2027-01-01 09:00; tasks due after 1 day (nl: past grace on the 4th)
+    // and after 10 days (not yet); a uk-vrs task due after 1 day is within its 10-day grace.
+    let now = Utc.with_ymd_and_hms(2027, 1, 5, 9, 0, 0).unwrap();
+    for (store, _guard) in stores().await {
+        gateway.reset().await;
+        store
+            .project_tasks(&projection(
+                1,
+                1,
+                &[(1, EligibilityApproval, None, 1), (2, Consent, None, 10)],
+            ))
+            .await
+            .unwrap();
+        let mut uk = projection(2, 1, &[(1, EligibilityApproval, None, 1)]);
+        uk.programme = "uk-vrs".into();
+        store.project_tasks(&uk).await.unwrap();
+
+        // The gateway is down: nothing is marked, the sweep fails and will be retried.
+        Mock::given(method("POST"))
+            .and(path("/messages"))
+            .respond_with(ResponseTemplate::new(503))
+            .up_to_n_times(1)
+            .mount(&gateway)
+            .await;
+        assert!(escalate(&store, &partners, &grace, now).await.is_err());
+        Mock::given(method("POST"))
+            .and(path("/messages"))
+            .respond_with(
+                ResponseTemplate::new(202).set_body_json(serde_json::json!({"status": "queued"})),
+            )
+            .mount(&gateway)
+            .await;
+        assert_eq!(escalate(&store, &partners, &grace, now).await.unwrap(), 1);
+        // Once per task: the next sweep sends nothing.
+        assert_eq!(escalate(&store, &partners, &grace, now).await.unwrap(), 0);
+
+        let sent = gateway.received_requests().await.unwrap();
+        assert_eq!(sent.len(), 2, "the failed attempt and the notice");
+        let reference = CaseRef::from_entropy(1);
+        for request in &sent {
+            // Both attempts carry the same key: the gateway sends the notice once.
+            assert_eq!(
+                request.headers.get("idempotency-key").unwrap(),
+                &format!("{reference}:task_overdue:1")
+            );
+        }
+        let body: serde_json::Value = serde_json::from_slice(&sent[1].body).unwrap();
+        assert_eq!(body["to"]["audience"], "supervisors");
+        assert_eq!(body["to"]["case"], reference.as_str());
+        assert_eq!(body["template"], "task_overdue");
+        assert!(
+            body["text"]
+                .as_str()
+                .unwrap()
+                .contains("eligibility approval"),
+            "{body}"
+        );
+        let audit = store.audit_trail(&reference).await.unwrap();
+        assert_eq!(
+            audit
+                .iter()
+                .filter(|e| e.event.action == "task_escalated")
+                .count(),
+            1
+        );
+        // The uk-vrs case's task is escalated once its own grace is over.
+        let later = now + Duration::days(8);
+        assert_eq!(escalate(&store, &partners, &grace, later).await.unwrap(), 1);
     }
 }

@@ -609,6 +609,7 @@ async fn messages(
             template: sent.template,
             audience: sent.to.audience,
             language: Language::parse(&sent.language).ok(),
+            task: None,
         },
         channel: sent.channel,
         language: sent.language,

@@ -348,3 +348,75 @@ async fn withdrawal_and_early_closure_empty_the_cases_rows_and_reindex_rebuilds_
     assert_eq!((again.written, again.dropped), (0, 0), "{again:?}");
     stack.stop().await;
 }
+
+#[tokio::test]
+async fn the_scheduled_overdue_sweep_tells_supervisors_once_per_task() {
+    use homeward_devkit::ledger::{LocalLedger, local_partners};
+    use homeward_workflows::tasks::{Role, TaskType};
+    use homeward_workflows::work::{OpenTaskRow, TaskProjection};
+    use std::sync::Arc;
+
+    let ledger = Arc::new(LocalLedger::new());
+    let stack = TestStack::start_full(
+        |s| s.worker.overdue_sweep_every = Duration::from_secs(1),
+        local_partners(ledger.clone()),
+    )
+    .await;
+    let store = store_of(&stack).await;
+    // A task a week past due (nl-avrr's grace is two days) and one due tomorrow.
+    let now = chrono::Utc::now();
+    let reference = CaseRef::from_entropy(0x5eed);
+    let row = |task_id, due_days: i64| OpenTaskRow {
+        task_id,
+        task_type: TaskType::EligibilityApproval,
+        role: Role::Operations,
+        subject: None,
+        opened_at: now - chrono::Duration::days(20),
+        due_at: Some(now + chrono::Duration::days(due_days)),
+        requested_by: None,
+        assignee: None,
+        claimed_at: None,
+    };
+    store
+        .project_tasks(&TaskProjection {
+            reference: reference.clone(),
+            revision: 1,
+            host_country: "NLD".into(),
+            origin_country: "IRQ".into(),
+            programme: "nl-avrr".into(),
+            tasks: vec![row(1, -7), row(2, 1)],
+        })
+        .await
+        .expect("project");
+
+    let escalated = rows_until(&store, reference.as_str(), "escalated", |rows| {
+        rows.iter().any(|t| t.escalated_at.is_some())
+    })
+    .await;
+    assert_eq!(
+        escalated
+            .iter()
+            .map(|t| (t.task_id, t.escalated_at.is_some()))
+            .collect::<Vec<_>>(),
+        [(1, true), (2, false)]
+    );
+    // A few more runs of the schedule change nothing: one notice, one audit row.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let notices: Vec<_> = ledger
+        .snapshot()
+        .notices
+        .into_iter()
+        .filter(|(key, _)| key.starts_with(reference.as_str()))
+        .collect();
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert_eq!(notices[0].0, format!("{reference}:task_overdue:1"));
+    let audit = store.audit_trail(&reference).await.expect("audit");
+    assert_eq!(
+        audit
+            .iter()
+            .filter(|e| e.event.action == "task_escalated")
+            .count(),
+        1
+    );
+    stack.stop().await;
+}

@@ -21,9 +21,11 @@ use temporalio_sdk::{Runtime, Worker, WorkerOptions, WorkflowRegistrationError};
 use homeward_activities::codec::{self, PayloadCodecKeys};
 use std::collections::BTreeMap;
 
+use homeward_activities::escalation::EscalationActivitiesImpl;
 use homeward_activities::retention::RetentionActivitiesImpl;
 use homeward_activities::vault::Vault;
 use homeward_activities::{CaseStore, CaseStoreActivitiesImpl, PartnerActivities, Partners};
+use homeward_workflows::escalation::OverdueSweep;
 use homeward_workflows::programme::Span;
 use homeward_workflows::retention::RetentionSweep;
 use homeward_workflows::return_case::ReturnCase;
@@ -163,6 +165,8 @@ pub struct WorkerParts {
     pub vault: Vault,
     /// Each programme's retention of personal data after closure, by programme id.
     pub retention: BTreeMap<String, Span>,
+    /// Each programme's grace after a task's due date before supervisors are told.
+    pub overdue_grace: BTreeMap<String, Span>,
     /// `keys.decisions`: the decision gate refuses a decision without the API's seal.
     pub decisions: DecisionKey,
 }
@@ -180,12 +184,19 @@ pub fn build_worker(
         .max_cached_workflows(tuning.max_cached_workflows)
         .graceful_shutdown_period(Duration::from_secs(10))
         .workflow_interceptor(DecisionGate::constructor(parts.decisions))
-        .register_activities(CaseStoreActivitiesImpl::new(parts.store))
+        .register_activities(CaseStoreActivitiesImpl::new(parts.store.clone()))
+        .register_activities(EscalationActivitiesImpl::new(
+            parts.store,
+            parts.partners.clone(),
+            parts.overdue_grace,
+        ))
         .register_activities(PartnerActivities::new(parts.partners, parts.vault.clone()))
         .register_activities(RetentionActivitiesImpl::new(parts.vault, parts.retention))
         .register_workflow::<ReturnCase>()
         .map_err(|e| WorkerError::Worker(e.to_string()))?
         .register_workflow::<RetentionSweep>()
+        .map_err(|e| WorkerError::Worker(e.to_string()))?
+        .register_workflow::<OverdueSweep>()
         .map_err(|e| WorkerError::Worker(e.to_string()))?
         .build();
     if let Some(register) = extra {
@@ -194,31 +205,59 @@ pub fn build_worker(
     Worker::new(runtime, client, options).map_err(|e| WorkerError::Worker(e.to_string()))
 }
 
-/// Makes sure the daily retention sweep is scheduled (once per namespace; a worker that finds
-/// it already there leaves it as it is).
-pub async fn ensure_retention_schedule(
+/// How often each sweep runs.
+#[derive(Debug, Clone, Copy)]
+pub struct SweepIntervals {
+    /// The retention sweep (`worker.retention_sweep_every`).
+    pub retention: Duration,
+    /// The overdue sweep (`worker.overdue_sweep_every`).
+    pub overdue: Duration,
+}
+
+/// Makes sure the sweeps are scheduled (once per namespace; a worker that finds a schedule
+/// already there leaves it as it is).
+pub async fn ensure_sweep_schedules(
     client: &Client,
     task_queue: &str,
-    every: Duration,
+    every: SweepIntervals,
 ) -> Result<(), WorkerError> {
     use temporalio_client::schedules::{CreateScheduleOptions, ScheduleAction, ScheduleSpec};
-    let options = CreateScheduleOptions::builder()
-        .action(ScheduleAction::start_workflow(
-            RetentionSweep::run,
-            (),
-            task_queue,
+    let sweeps = [
+        (
             homeward_workflows::retention::SCHEDULE_ID,
-        ))
-        .spec(ScheduleSpec::from_interval(every))
-        .build();
-    match client
-        .create_schedule(homeward_workflows::retention::SCHEDULE_ID, options)
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) if e.to_string().to_ascii_lowercase().contains("already") => Ok(()),
-        Err(e) => Err(WorkerError::Worker(format!(
-            "could not schedule the retention sweep: {e}"
-        ))),
+            ScheduleAction::start_workflow(
+                RetentionSweep::run,
+                (),
+                task_queue,
+                homeward_workflows::retention::SCHEDULE_ID,
+            ),
+            every.retention,
+        ),
+        (
+            homeward_workflows::escalation::SCHEDULE_ID,
+            ScheduleAction::start_workflow(
+                OverdueSweep::run,
+                (),
+                task_queue,
+                homeward_workflows::escalation::SCHEDULE_ID,
+            ),
+            every.overdue,
+        ),
+    ];
+    for (id, action, every) in sweeps {
+        let options = CreateScheduleOptions::builder()
+            .action(action)
+            .spec(ScheduleSpec::from_interval(every))
+            .build();
+        match client.create_schedule(id, options).await {
+            Ok(_) => {}
+            Err(e) if e.to_string().to_ascii_lowercase().contains("already") => {}
+            Err(e) => {
+                return Err(WorkerError::Worker(format!(
+                    "could not schedule the sweep {id}: {e}"
+                )));
+            }
+        }
     }
+    Ok(())
 }

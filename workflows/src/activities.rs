@@ -224,6 +224,8 @@ pub enum Audience {
     Partner,
     /// The returnee, through the gateway, in their language.
     Returnee,
+    /// The supervisors of the case's office (overdue work).
+    Supervisors,
 }
 
 /// The notices a case sends. Each has a text per language in the notice templates
@@ -247,11 +249,14 @@ pub enum NoticeTemplate {
     TranchePaid,
     /// The return is off (consent withdrawn or case closed before reception).
     ReturnCancelled,
+    /// A task is past its due date and the programme's grace (to the office's supervisors;
+    /// sent by the overdue sweep, not by the case).
+    TaskOverdue,
 }
 
 impl NoticeTemplate {
     /// Every template, for checking that each has a text.
-    pub const ALL: [NoticeTemplate; 8] = [
+    pub const ALL: [NoticeTemplate; 9] = [
         NoticeTemplate::ConsentExpired,
         NoticeTemplate::DocumentsRequested,
         NoticeTemplate::DocumentsOverdue,
@@ -260,6 +265,7 @@ impl NoticeTemplate {
         NoticeTemplate::ReceptionOverdue,
         NoticeTemplate::TranchePaid,
         NoticeTemplate::ReturnCancelled,
+        NoticeTemplate::TaskOverdue,
     ];
 
     /// The template's name, as in the templates file and idempotency keys.
@@ -273,6 +279,7 @@ impl NoticeTemplate {
             NoticeTemplate::ReceptionOverdue => "reception_overdue",
             NoticeTemplate::TranchePaid => "tranche_paid",
             NoticeTemplate::ReturnCancelled => "return_cancelled",
+            NoticeTemplate::TaskOverdue => "task_overdue",
         }
     }
 }
@@ -298,6 +305,9 @@ pub struct Notice {
     /// The returnee's language, for notices to the returnee; absent: the staff language.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<crate::domain::Language>,
+    /// The task a `task_overdue` notice is about (its type fills `{task}`); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<crate::tasks::TaskType>,
 }
 
 /// The minimal record the reception partner receives (data minimisation: no names here; the
@@ -369,6 +379,20 @@ impl RetentionActivities {
     /// how many were erased. Idempotent: an erased case is skipped.
     #[activity(name = "vault.sweep_retention")]
     pub fn sweep_retention(_input: ()) -> Result<u32, ActivityError> {
+        unimplemented!()
+    }
+}
+
+/// Overdue work.
+pub struct EscalationActivities;
+
+#[activity_definitions]
+impl EscalationActivities {
+    /// Tells the office's supervisors about every open task past its due date and its
+    /// programme's grace, once per task; how many were escalated. Idempotent: an escalated
+    /// task is marked, and its notice carries the key `<ref>:task_overdue:<task id>`.
+    #[activity(name = "work.escalate_overdue")]
+    pub fn escalate_overdue(_input: ()) -> Result<u32, ActivityError> {
         unimplemented!()
     }
 }
@@ -446,6 +470,7 @@ pub mod markers {
     pub use super::case_store_activities::{
         ProjectTasks, RecordCaseOpened, RecordDecisions, RecordOutcome, RecordStage,
     };
+    pub use super::escalation_activities::EscalateOverdue;
     pub use super::outreach_activities::{HandOver, Notify};
     pub use super::payment_activities::{Disburse, DisbursementStatus};
     pub use super::retention_activities::SweepRetention;

@@ -11,6 +11,8 @@
 //!   memo; idempotency keys), defined once.
 //! - [`person`]: the returnee as a person (names, documents, phone, …): never in a workflow.
 //! - [`retention`]: the daily sweep that erases personal data past its programme's retention.
+//! - [`work`], [`escalation`]: who holds a task (claim, assign, release), the open-task
+//!   projection a case writes, and the hourly sweep that tells supervisors about overdue work.
 //! - [`seal`]: decision seals: the API signs each decision, the worker refuses unsigned ones.
 //!
 //! This crate does no I/O and reads no clock: everything here must replay deterministically.
@@ -19,6 +21,7 @@
 pub mod activities;
 pub mod actors;
 pub mod domain;
+pub mod escalation;
 pub mod idempotency;
 pub mod ids;
 pub mod outcomes;

@@ -29,17 +29,22 @@ impl RetentionSweep {
     /// Erases what is due; answers how many cases were erased.
     #[run]
     pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<u32> {
-        let options = ActivityOptions::with_start_to_close_timeout(Duration::from_secs(600))
-            .retry_policy(
-                RetryPolicy::builder()
-                    .initial_interval(Duration::from_secs(10))
-                    .maximum_interval(Duration::from_secs(600))
-                    .maximum_attempts(20)
-                    .build(),
-            )
-            .build();
         Ok(ctx
-            .execute_activity(RetentionActivities::sweep_retention, (), options)
+            .execute_activity(RetentionActivities::sweep_retention, (), sweep_options())
             .await?)
     }
+}
+
+/// A sweep's one activity: ten minutes an attempt, retried for about three hours (the next
+/// scheduled run takes over after that).
+pub(crate) fn sweep_options() -> ActivityOptions {
+    ActivityOptions::with_start_to_close_timeout(Duration::from_secs(600))
+        .retry_policy(
+            RetryPolicy::builder()
+                .initial_interval(Duration::from_secs(10))
+                .maximum_interval(Duration::from_secs(600))
+                .maximum_attempts(20)
+                .build(),
+        )
+        .build()
 }

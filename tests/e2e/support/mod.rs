@@ -248,7 +248,8 @@ impl TestStack {
         Self::start_full(|_| {}, partners).await
     }
 
-    async fn start_full(tweak: impl FnOnce(&mut Settings), partners: Partners) -> Self {
+    /// Like [`TestStack::start`], with `tweak` applied to the settings and `partners`.
+    pub async fn start_full(tweak: impl FnOnce(&mut Settings), partners: Partners) -> Self {
         homeward::telemetry::init(homeward::settings::LogFormat::Pretty, "error");
         let dir = tempfile::tempdir().expect("tempdir");
         let temporal_port = free_port().expect("free port");

@@ -240,6 +240,7 @@ pub(super) async fn notify(
         template,
         audience,
         language,
+        task: None,
     };
     ctx.execute_activity(OutreachActivities::notify, notice, quick())
         .await?;
