@@ -145,6 +145,14 @@ pub enum Command {
         /// (tests/histories/).
         #[arg(long)]
         record_history: Option<PathBuf>,
+        /// Instead of the cases: time the open-task projection's inbox and workload queries
+        /// with this many rows (e.g. 100000,1000000), on SQLite and `--inbox-postgres`.
+        #[arg(long, value_delimiter = ',')]
+        inbox_rows: Vec<usize>,
+        /// A PostgreSQL server URL (with a database the user may connect to and create others
+        /// from) for `--inbox-rows`.
+        #[arg(long)]
+        inbox_postgres: Option<String>,
     },
 }
 

@@ -96,12 +96,16 @@ mod tests {
                 "/api/v1/cases/{reference}/people/{member}",
                 "/api/v1/cases/{reference}/people/{member}/export",
                 "/api/v1/cases/{reference}/tasks/{task}",
+                "/api/v1/cases/{reference}/tasks/{task}/assign",
+                "/api/v1/cases/{reference}/tasks/{task}/claim",
+                "/api/v1/cases/{reference}/tasks/{task}/release",
                 "/api/v1/cases/{reference}/withdrawal",
                 "/api/v1/inbox",
                 "/api/v1/people/search",
                 "/api/v1/programmes",
                 "/api/v1/statistics",
                 "/api/v1/webhooks/payments",
+                "/api/v1/workload",
             ]
         );
         let json = serde_json::to_value(&doc).expect("serialises");

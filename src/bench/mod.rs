@@ -5,6 +5,7 @@
 //! worker at random and restarts the server once, then proves nothing was lost or paid twice.
 
 mod driver;
+pub mod inbox;
 mod measure;
 pub mod stack;
 

@@ -17,10 +17,22 @@ pub async fn run(command: Command, settings: &Settings, config_dir: &Path) -> an
         timeout,
         compare_protection,
         record_history,
+        inbox_rows,
+        inbox_postgres,
     } = command
     else {
         anyhow::bail!("not the bench command");
     };
+    if !inbox_rows.is_empty() {
+        let report = crate::bench::inbox::run(&inbox_rows, inbox_postgres.as_deref()).await?;
+        println!("{}", crate::bench::inbox::summary(&report));
+        std::fs::write(&out, serde_json::to_vec_pretty(&report)?)?;
+        println!("report: {}", out.display());
+        if !report.goal_met {
+            anyhow::bail!("the inbox goal was not met (see the report)");
+        }
+        return Ok(());
+    }
     let options = crate::bench::Options {
         cases,
         parked,
