@@ -36,6 +36,8 @@ pub struct Tally {
     pub accepted: BTreeMap<String, Vec<u64>>,
     /// Completions refused with 409 (the inbox showed a task already done).
     pub stale: u32,
+    /// Tasks claimed before being completed (as staff do).
+    pub claimed: u32,
     /// Other refusals: status and message.
     pub refused: Vec<String>,
     /// Transport errors (a request that never got an answer).
@@ -229,8 +231,19 @@ pub async fn work_inbox(
             let Ok(_permit) = gate.acquire().await else {
                 return;
             };
+            // Staff claim a task before they work on it (a 409 here is a task done already);
+            // the latency measured is the completion's, as before claims existed.
+            let claim = client.post(format!("{url}/claim")).send().await;
             let started = Instant::now();
-            let resp = client.post(url).json(&body).send().await;
+            let resp = match claim {
+                Ok(r) if r.status().is_success() => {
+                    if let Ok(mut t) = tally.lock() {
+                        t.claimed += 1;
+                    }
+                    client.post(url).json(&body).send().await
+                }
+                other => other,
+            };
             let ms = started.elapsed().as_secs_f64() * 1000.0;
             let mut t = match tally.lock() {
                 Ok(t) => t,

@@ -1,7 +1,8 @@
 //! `homeward bench --inbox-rows 100000,1000000`: the open-task projection on its own, on SQLite
 //! and (with `--inbox-postgres`) PostgreSQL. Fills `open_tasks` with synthetic rows shaped like
 //! a large programme (20 offices, four roles, a tenth of the tasks held by one of 40 people per
-//! office, due dates over four months), then times the store's queries the inbox and the
+//! office, due dates over four months) through the store code the cases use, then times the
+//! store's queries the inbox and the
 //! workload view make. No Temporal: the inbox reads nothing else.
 
 use std::time::Instant;
@@ -11,10 +12,10 @@ use rand::{Rng, SeedableRng, rngs::StdRng};
 use serde::Serialize;
 
 use homeward_activities::CaseStore;
-use homeward_activities::store::format_ts;
 use homeward_activities::work::{Holder, InboxQuery, OpenTask};
 use homeward_workflows::domain::CaseRef;
 use homeward_workflows::tasks::{Role, TaskType};
+use homeward_workflows::work::{OpenTaskRow, TaskProjection};
 
 use super::measure::Percentiles;
 
@@ -183,8 +184,10 @@ fn key(t: &OpenTask) -> (Option<chrono::DateTime<Utc>>, CaseRef, u32) {
     (t.due_at, t.reference.clone(), t.task_id)
 }
 
-/// Inserts `n` synthetic rows (two tasks per case), 500 to a statement.
+/// Writes `n` synthetic rows (two tasks per case) through the store code the cases use
+/// (`project_tasks`, one transaction per case), eight cases at a time.
 async fn fill(store: &CaseStore, n: usize) -> anyhow::Result<()> {
+    use futures_util::{StreamExt, TryStreamExt, stream};
     let mut rng = StdRng::seed_from_u64(7);
     let now = Utc::now();
     let types = [
@@ -195,47 +198,51 @@ async fn fill(store: &CaseStore, n: usize) -> anyhow::Result<()> {
         (TaskType::ArrivalConfirmation, 1),
     ];
     let total: u32 = types.iter().map(|(_, w)| w).sum();
-    let mut values = Vec::with_capacity(500);
-    for i in 0..n {
-        let mut pick = rng.gen_range(0..total);
-        let task_type = types
-            .iter()
-            .find(|(_, w)| {
-                let hit = pick < *w;
-                pick = pick.saturating_sub(*w);
-                hit
-            })
-            .map_or(TaskType::CounsellingSession, |(t, _)| *t);
-        let office = OFFICES[rng.gen_range(0..OFFICES.len())];
-        let case = CaseRef::from_entropy((i / 2) as u64 + 1);
-        let opened = now - Duration::days(rng.gen_range(0..90));
-        let due = now + Duration::hours(rng.gen_range(-24 * 60..24 * 60));
-        let assignee = if rng.gen_ratio(1, 10) {
-            format!("'u-{office}-{}'", rng.gen_range(1..=40))
-        } else {
-            "NULL".into()
-        };
-        values.push(format!(
-            "('{case}', {task}, '{ty}', '{role}', '{office}', 'IRQ', 'nl-avrr', NULL, '{opened}', \
-             '{due}', NULL, {assignee}, NULL, NULL)",
-            task = i % 2 + 1,
-            ty = task_type.as_str(),
-            role = task_type.role().as_str(),
-            opened = format_ts(opened),
-            due = format_ts(due),
-        ));
-        if values.len() == 500 || i + 1 == n {
-            store
-                .execute_raw(&format!(
-                    "INSERT INTO open_tasks (reference, task_id, task_type, role, host_country, \
-                     origin_country, programme, subject, opened_at, due_at, requested_by, \
-                     assignee, claimed_at, escalated_at) VALUES {}",
-                    values.join(", ")
-                ))
-                .await?;
-            values.clear();
-        }
-    }
+    let cases = n.div_ceil(2);
+    let projections: Vec<TaskProjection> = (0..cases)
+        .map(|c| {
+            let office = OFFICES[rng.gen_range(0..OFFICES.len())];
+            let tasks = (1..=2u32)
+                .take(n - 2 * c)
+                .map(|task_id| {
+                    let mut pick = rng.gen_range(0..total);
+                    let task_type = types
+                        .iter()
+                        .find(|(_, w)| {
+                            let hit = pick < *w;
+                            pick = pick.saturating_sub(*w);
+                            hit
+                        })
+                        .map_or(TaskType::CounsellingSession, |(t, _)| *t);
+                    let held = rng.gen_ratio(1, 10);
+                    OpenTaskRow {
+                        task_id,
+                        task_type,
+                        role: task_type.role(),
+                        subject: None,
+                        opened_at: now - Duration::days(rng.gen_range(0..90)),
+                        due_at: Some(now + Duration::hours(rng.gen_range(-24 * 60..24 * 60))),
+                        requested_by: None,
+                        assignee: held.then(|| format!("u-{office}-{}", rng.gen_range(1..=40))),
+                        claimed_at: held.then_some(now),
+                    }
+                })
+                .collect();
+            TaskProjection {
+                reference: CaseRef::from_entropy(c as u64 + 1),
+                revision: 1,
+                host_country: office.into(),
+                origin_country: "IRQ".into(),
+                programme: "nl-avrr".into(),
+                tasks,
+            }
+        })
+        .collect();
+    stream::iter(projections.iter())
+        .map(|p| store.project_tasks(p))
+        .buffer_unordered(8)
+        .try_for_each(|_| async { Ok(()) })
+        .await?;
     Ok(())
 }
 

@@ -191,6 +191,8 @@ pub struct Checks {
     pub lost_completions: usize,
     /// Completions refused as no longer open (stale inbox entries), for information.
     pub stale_completions: u32,
+    /// Tasks the simulated staff claimed before completing them.
+    pub claimed: u32,
     /// Refusals other than that.
     pub refused: Vec<String>,
     /// Where the cases that did not close stand: stage and open tasks (at most 20).
@@ -836,6 +838,7 @@ async fn check(
         webhooks_sent: ledger.webhooks_sent,
         people_shared: ledger.people.len(),
         stale_completions: tally.stale,
+        claimed: tally.claimed,
         refused: tally.refused.iter().take(20).cloned().collect(),
         worker_kills,
         server_restarts,
@@ -985,7 +988,7 @@ pub fn summary(r: &Report) -> String {
         ));
     }
     s.push_str(&format!(
-        "checks  closed {}/{}, duplicate orders {}, duplicate payments {}, payment mismatches {}, pending payments {} (webhooks {}), lost completions {}, stale {}, refused {}; worker kills {}, server restarts {}\n",
+        "checks  closed {}/{}, duplicate orders {}, duplicate payments {}, payment mismatches {}, pending payments {} (webhooks {}), lost completions {}, claimed {}, stale {}, refused {}; worker kills {}, server restarts {}\n",
         c.closed,
         c.opened,
         c.duplicate_orders,
@@ -994,6 +997,7 @@ pub fn summary(r: &Report) -> String {
         c.pending_payments,
         c.webhooks_sent,
         c.lost_completions,
+        c.claimed,
         c.stale_completions,
         c.refused.len(),
         c.worker_kills,
