@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test. Starts a throwaway PostgreSQL (initdb + pg_ctl in a temporary folder, on a
-# private port) so each store test also runs against PostgreSQL; stops it on exit.
+# private port) so each store test also runs against PostgreSQL; stops it on exit. Installs
+# Debian's chromium and chromium-driver when absent, for the browser tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,6 +41,12 @@ trap stop_pg EXIT
 
 export TEST_POSTGRES_URL="postgres://homeward@127.0.0.1:$PG_PORT/postgres"
 echo "test PostgreSQL on 127.0.0.1:$PG_PORT"
+
+# The web UI's browser tests (tests/e2e/support/browser.rs) drive Debian's Chromium through
+# its chromedriver: install both when missing, like PostgreSQL above.
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+  bash scripts/apt-install.sh chromium chromium-driver
+fi
 
 cargo test --workspace --all-targets "$@"
 bash scripts/check-bare-build.sh

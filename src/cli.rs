@@ -417,6 +417,26 @@ pub enum UserCommand {
         /// The key stops working after this long, e.g. 90days.
         #[arg(long, value_parser = humantime::parse_duration)]
         expires_in: Option<Duration>,
+        /// A username to sign in to the web interface with (needs --password).
+        #[arg(long, requires = "password")]
+        username: Option<String>,
+        /// Read a web password (at least 12 characters) from the first line of standard input
+        /// (never from the command line, which `ps` shows); stored as an argon2id hash.
+        #[arg(long, requires = "username")]
+        password: bool,
+    },
+    /// Give a user a web username and password (read from standard input), unlocking them.
+    Password {
+        /// The user's id (u-…).
+        user: String,
+        /// The username to sign in with.
+        #[arg(long)]
+        username: String,
+    },
+    /// Deactivate a user: no sign-in, sessions ended, every API key revoked.
+    Deactivate {
+        /// The user's id (u-…).
+        user: String,
     },
     /// List users and their keys (prefix, created, expires, last used, revoked; never a key).
     List,

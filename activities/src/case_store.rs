@@ -26,6 +26,7 @@ impl StoreError {
             StoreError::Corrupt { .. } => "StoreCorrupt",
             StoreError::UnsupportedScheme { .. } => "StoreMisconfigured",
             StoreError::Migrate(_) => "StoreMigration",
+            StoreError::Invalid { .. } => "StoreInvalid",
         };
         ActivityError::application(
             ApplicationFailure::builder(self)

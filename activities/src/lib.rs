@@ -16,6 +16,7 @@
 //! Fakes (the in-process ledger, the sandbox, the benchmark's twin and its no-op activity)
 //! live in `homeward-devkit`, which no production worker registers.
 
+pub mod accounts;
 pub mod case_store;
 pub mod codec;
 pub mod escalation;

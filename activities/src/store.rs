@@ -39,6 +39,15 @@ pub enum StoreError {
         /// What was wrong with it.
         problem: String,
     },
+    /// A value given to the store is refused (a password too short, a user that does not
+    /// exist): the caller's mistake, named.
+    #[error("{field}: {problem}")]
+    Invalid {
+        /// What was refused.
+        field: &'static str,
+        /// Why.
+        problem: String,
+    },
 }
 
 /// Which database a store talks to.

@@ -19,6 +19,7 @@ pub mod routes;
 pub mod state;
 pub mod views;
 pub mod visibility;
+pub mod web;
 
 use std::future::Future;
 
@@ -46,7 +47,8 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::reports::router())
         .merge(routes::webhooks::router())
         .merge(openapi::router())
-        .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
+        .merge(web::router())
+        .fallback(fallback)
         .layer(RequestBodyLimitLayer::new(limit))
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -60,6 +62,20 @@ pub fn app(state: AppState) -> Router {
 }
 
 /// Counts requests by matched route (never the raw path: it carries case references).
+/// An unknown path: JSON under `/api/`, a page (or sign-in) elsewhere.
+async fn fallback(State(state): State<AppState>, req: Request) -> Response {
+    use axum::extract::FromRequestParts;
+    use axum::response::IntoResponse;
+    if req.uri().path().starts_with("/api/") || req.uri().path().starts_with("/codec/") {
+        return ApiError::NotFound("no such endpoint".into()).into_response();
+    }
+    let (mut parts, _) = req.into_parts();
+    match web::session::Visitor::from_request_parts(&mut parts, &state).await {
+        Ok(visitor) => web::pages::not_found(visitor).await,
+        Err(to_sign_in) => to_sign_in,
+    }
+}
+
 async fn count_requests(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let route = req
         .extensions()

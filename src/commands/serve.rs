@@ -114,6 +114,106 @@ async fn serve(
 }
 
 /// `homeward dev`: the embedded stack, until Ctrl-C.
+/// Development only: a demo office (NLD, with a reception partner in IRQ) with one user per
+/// role who sign in with one password, kept in the data folder (0600) so it survives
+/// restarts. Users already there are left alone. The password, for printing.
+async fn seed_demo_office(settings: &Settings) -> anyhow::Result<Option<String>> {
+    use homeward_activities::users::NewUser;
+    use homeward_workflows::domain::CountryCode;
+    use homeward_workflows::tasks::Role as R;
+    let file = settings.dev.data_dir.join("keys").join("demo-password");
+    let password = match std::fs::read_to_string(&file) {
+        Ok(p) if p.trim().len() >= 12 => p.trim().to_owned(),
+        _ => {
+            let p = format!("demo-{:016x}", rand::random::<u64>());
+            if let Some(dir) = file.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            std::fs::write(&file, &p)?;
+            p
+        }
+    };
+    let store = homeward_activities::CaseStore::connect(
+        secrecy::ExposeSecret::expose_secret(&settings.database.url),
+        1,
+    )
+    .await?;
+    let nld = CountryCode::parse("NLD").map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let irq = CountryCode::parse("IRQ").map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let users = [
+        (
+            "demo-officer",
+            "Demo Officer",
+            R::ReturnOfficer,
+            Some(&nld),
+            None,
+            false,
+        ),
+        (
+            "demo-officer-2",
+            "Demo Officer 2",
+            R::ReturnOfficer,
+            Some(&nld),
+            None,
+            false,
+        ),
+        (
+            "demo-operations",
+            "Demo Operations",
+            R::Operations,
+            Some(&nld),
+            None,
+            true,
+        ),
+        (
+            "demo-finance",
+            "Demo Finance",
+            R::Finance,
+            Some(&nld),
+            None,
+            false,
+        ),
+        (
+            "demo-partner",
+            "Demo Partner",
+            R::Partner,
+            Some(&nld),
+            Some(&irq),
+            false,
+        ),
+        (
+            "demo-auditor",
+            "Demo Auditor",
+            R::Auditor,
+            None,
+            None,
+            false,
+        ),
+        ("demo-admin", "Demo Admin", R::Admin, None, None, false),
+    ];
+    for (username, name, role, office, country, supervisor) in users {
+        if store.username_taken(username).await? {
+            continue;
+        }
+        let (user, _key) = store
+            .create_user(
+                &NewUser {
+                    name,
+                    role,
+                    office,
+                    country,
+                    supervisor,
+                },
+                None,
+                chrono::Utc::now(),
+            )
+            .await?;
+        store.set_credentials(&user.id, username, &password).await?;
+    }
+    store.close().await;
+    Ok(Some(password))
+}
+
 pub async fn dev(mut settings: Settings) -> anyhow::Result<()> {
     let dev = settings.dev.clone();
     // Everything the stack writes (databases, keys, Temporal's files) is the user's alone.
@@ -173,8 +273,23 @@ pub async fn dev(mut settings: Settings) -> anyhow::Result<()> {
         }
     };
     let api = app.http_addr();
+    let demo = match seed_demo_office(&settings).await {
+        Ok(demo) => demo,
+        Err(e) => {
+            tracing::warn!(error = %e, "the demo office could not be seeded");
+            None
+        }
+    };
     println!();
     println!("  Homeward is running.");
+    println!("  Web interface:     http://{api}/");
+    if let Some(password) = &demo {
+        println!(
+            "  Demo office NLD:   sign in as demo-officer, demo-operations, demo-finance, \
+             demo-partner (IRQ), demo-auditor or demo-admin"
+        );
+        println!("                     password {password} (development only)");
+    }
     println!("  API:               http://{api}/api/v1/cases");
     println!("  Health / metrics:  http://{api}/readyz  http://{api}/metrics");
     println!("  Temporal Web UI:   http://127.0.0.1:{}", dev.ui_port);

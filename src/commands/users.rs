@@ -32,6 +32,18 @@ fn expiry(d: Option<Duration>) -> anyhow::Result<Option<chrono::DateTime<chrono:
     .transpose()
 }
 
+/// The first line of standard input: a password is never an argument (`ps` shows those).
+fn read_password() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("--password: cannot read standard input")?;
+    let password = line.trim_end_matches(['\r', '\n']).to_owned();
+    homeward_activities::accounts::hash_password(&password)
+        .map_err(|e| anyhow::anyhow!("--password: {e}"))?;
+    Ok(password)
+}
+
 /// Runs a `homeward user` command.
 pub async fn run(settings: &Settings, command: UserCommand) -> anyhow::Result<()> {
     let now = chrono::Utc::now();
@@ -43,6 +55,8 @@ pub async fn run(settings: &Settings, command: UserCommand) -> anyhow::Result<()
             country,
             supervisor,
             expires_in,
+            username,
+            password,
         } => {
             let role = Role::from(role);
             check_user_scope(role, office.is_some(), country.is_some())
@@ -65,6 +79,7 @@ pub async fn run(settings: &Settings, command: UserCommand) -> anyhow::Result<()
                 anyhow::bail!("--name must not be empty");
             }
             let expires_at = expiry(expires_in)?;
+            let password = password.then(read_password).transpose()?;
             let new = NewUser {
                 name: name.trim(),
                 role,
@@ -72,11 +87,17 @@ pub async fn run(settings: &Settings, command: UserCommand) -> anyhow::Result<()
                 country: country.as_ref(),
                 supervisor,
             };
-            let (user, key) = store(settings)
-                .await?
+            let store = store(settings).await?;
+            let (user, key) = store
                 .create_user(&new, expires_at, now)
                 .await
                 .context("failed to create the user")?;
+            if let (Some(username), Some(password)) = (&username, &password) {
+                store
+                    .set_credentials(&user.id, username.trim(), password)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("--{e}"))?;
+            }
             println!("user:    {}", user.id);
             println!("role:    {}", user.role);
             println!("office:  {}", user.office.as_deref().unwrap_or("(all)"));
@@ -89,8 +110,26 @@ pub async fn run(settings: &Settings, command: UserCommand) -> anyhow::Result<()
             if let Some(e) = expires_at {
                 println!("expires: {}", e.format("%Y-%m-%d %H:%M UTC"));
             }
+            if let Some(username) = &username {
+                println!("sign in: {} (web interface)", username.trim());
+            }
             println!("API key: {key}");
             println!("Keep the key now: it is stored only as a hash and cannot be shown again.");
+        }
+        UserCommand::Password { user, username } => {
+            let password = read_password()?;
+            store(settings)
+                .await?
+                .set_credentials(&user, username.trim(), &password)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("{user} signs in as {}", username.trim());
+        }
+        UserCommand::Deactivate { user } => {
+            if !store(settings).await?.deactivate_user(&user, now).await? {
+                anyhow::bail!("user: no active user {user}");
+            }
+            println!("{user} deactivated: sessions ended, keys revoked");
         }
         UserCommand::List => {
             let when = |t: Option<chrono::DateTime<chrono::Utc>>| {

@@ -5,6 +5,7 @@
 mod api_lists;
 mod api_tasks;
 mod bench;
+mod browser_smoke;
 mod cases_e2e;
 mod cli;
 mod cli_client;
@@ -15,4 +16,5 @@ mod replay_corpus;
 mod security;
 mod sentinel;
 mod support;
+mod web_ui;
 mod work;

@@ -163,7 +163,7 @@ impl TaskType {
     }
 
     /// Whether `outcome` is the kind of answer this task asks for.
-    fn accepts(self, outcome: &TaskOutcome) -> bool {
+    pub fn accepts(self, outcome: &TaskOutcome) -> bool {
         use TaskType::*;
         matches!(
             (self, outcome),

@@ -2,6 +2,7 @@
 //! fresh SQLite case store per test, and the real application on port 0.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod histories;
 pub mod lifecycle;
 

@@ -1,0 +1,536 @@
+//! The web interface in a real browser (headless Chromium over WebDriver) against the real
+//! stack: a whole case worked through the pages by each role, bad input, roles and scope, sign-in
+//! and its lock-out, accessibility (axe-core, WCAG 2.1 A/AA: 0 violations on every page; the
+//! inbox with the keyboard alone), a screenshot of every page under `target/ui-screenshots/`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use fantoccini::Locator;
+use serde_json::Value;
+
+use crate::support::browser::Browser;
+use crate::support::{TestStack, create_user, project_dir};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+/// A stack running the benchmark's programme (a year in seconds), so a case reaches its
+/// grants while the test watches.
+async fn stack() -> TestStack {
+    // nl-avrr (what `TestStack::open_case` uses) and the benchmark's programme, side by side.
+    let dir = project_dir().join("target/web-ui-programmes");
+    std::fs::create_dir_all(&dir).expect("programme folder");
+    for (from, to) in [
+        ("config/programmes/nl-avrr.toml", "nl-avrr.toml"),
+        ("config/bench/bench.toml", "bench.toml"),
+    ] {
+        std::fs::copy(project_dir().join(from), dir.join(to)).expect("programme file");
+    }
+    // Flights leave two seconds after booking (as in `homeward bench`), so the case departs,
+    // arrives and reaches its grants while the test watches.
+    let ledger = homeward_devkit::ledger::LocalLedger::faulty(homeward_devkit::ledger::Faults {
+        departs_in: Some(std::time::Duration::from_secs(2)),
+        ..Default::default()
+    });
+    TestStack::start_full(
+        |s| s.programmes.dir = dir,
+        homeward_devkit::ledger::local_partners(std::sync::Arc::new(ledger)),
+    )
+    .await
+}
+
+/// A user who signs in as `username`.
+async fn person(stack: &TestStack, username: &str, role: &str, office: Option<&str>) -> String {
+    let (id, _key) = create_user(&stack.settings, username, role, office, false).await;
+    let store = homeward_activities::CaseStore::connect(
+        secrecy::ExposeSecret::expose_secret(&stack.settings.database.url),
+        1,
+    )
+    .await
+    .expect("store");
+    store
+        .set_credentials(&id, username, PASSWORD)
+        .await
+        .expect("credentials");
+    store.close().await;
+    id
+}
+
+async fn sign_in(browser: &Browser, stack: &TestStack, username: &str) {
+    browser.goto(&stack.url("/sign-in")).await;
+    browser.fill("Username", username).await;
+    browser.fill("Password", PASSWORD).await;
+    browser.click_button("Sign in").await;
+    browser.wait_for_text("Signed in as").await;
+}
+
+async fn sign_out(browser: &Browser) {
+    browser.click_button("Sign out").await;
+    browser.wait_for_text("Username").await;
+}
+
+async fn click(browser: &Browser, css: &str) {
+    browser
+        .client()
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("no {css}: {e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("cannot click {css}: {e}"));
+}
+
+async fn type_into(browser: &Browser, css: &str, text: &str) {
+    let field = browser
+        .client()
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("no {css}: {e}"));
+    field.clear().await.expect("clear");
+    field.send_keys(text).await.expect("type");
+}
+
+/// Axe finds nothing on the page, and a screenshot is kept.
+async fn accessible(browser: &Browser, name: &str) -> PathBuf {
+    let shot = browser.screenshot(name).await;
+    let violations = browser.axe().await;
+    assert!(
+        violations.is_empty(),
+        "{name}: {violations:#?} (see {})",
+        shot.display()
+    );
+    shot
+}
+
+/// Answers task `id` of type `task_type` on the open case page, as a person would.
+async fn answer(browser: &Browser, id: u64, task_type: &str) {
+    let f = |field: &str| format!("#t{id}-{field}");
+    match task_type {
+        "counselling_session" => click(browser, &f("decision")).await,
+        "travel_document" => {
+            let next_year = chrono::Utc::now().date_naive() + chrono::Duration::days(400);
+            type_into(
+                browser,
+                &f("expires_on-day"),
+                &next_year.format("%d").to_string(),
+            )
+            .await;
+            type_into(
+                browser,
+                &f("expires_on-month"),
+                &next_year.format("%m").to_string(),
+            )
+            .await;
+            type_into(
+                browser,
+                &f("expires_on-year"),
+                &next_year.format("%Y").to_string(),
+            )
+            .await;
+        }
+        "reintegration_plan" => click(browser, &f("support")).await,
+        "consent" | "guardian_consent" => click(browser, &f("signed")).await,
+        "best_interests_determination" | "family_assessment" => {
+            click(browser, &f("supports_return")).await
+        }
+        "fit_to_travel" => click(browser, &f("fit")).await,
+        "departure_confirmation" => click(browser, &f("departed")).await,
+        "arrival_confirmation" => click(browser, &f("received")).await,
+        "milestone_verification" => click(browser, &f("reached")).await,
+        t if t.ends_with("approval") => click(browser, &f("approved")).await,
+        _ => click(browser, &f("action")).await,
+    }
+    click(
+        browser,
+        &format!("#task-{id} form[action$='/tasks/{id}'] button[type=submit]"),
+    )
+    .await;
+    browser.wait_for_text("Task recorded.").await;
+}
+
+#[tokio::test]
+async fn a_family_case_is_worked_through_the_browser_by_every_role() {
+    let stack = stack().await;
+    let mut who = BTreeMap::new();
+    for (username, role, office) in [
+        ("olga", "return_officer", "NLD"),
+        ("omar", "operations", "NLD"),
+        ("fatima", "finance", "NLD"),
+        ("pierre", "partner", "NLD/IRQ"),
+    ] {
+        person(&stack, username, role, Some(office)).await;
+        who.insert(role, username);
+    }
+    let browser = Browser::start().await;
+
+    // The sign-in page, then the officer's inbox and the case list.
+    browser.goto(&stack.url("/")).await;
+    browser.wait_for_text("Password").await;
+    accessible(&browser, "sign-in").await;
+    sign_in(&browser, &stack, "olga").await;
+    accessible(&browser, "inbox").await;
+    browser.click_link("Cases").await;
+    accessible(&browser, "cases").await;
+
+    // She opens a family case: a mother and her young son, with their names.
+    browser.goto(&stack.url("/cases/new?size=2")).await;
+    accessible(&browser, "open-a-case").await;
+    browser.fill("Country of origin", "IRQ").await;
+    click(&browser, "#members-0-age_group").await; // adult
+    click(&browser, "#members-1-age_group-2").await; // child under 16
+    type_into(&browser, "#people-0-names-document-given", "Layla").await;
+    type_into(&browser, "#people-0-names-document-family", "Hassan").await;
+    type_into(&browser, "#people-0-date_of_birth", "1990-05-31").await;
+    browser.click_button("Open case").await;
+    browser.wait_for_text("Case HW-").await;
+    let url = browser.current_url().await;
+    let reference = url.path().trim_start_matches("/cases/").to_owned();
+    assert!(reference.starts_with("HW-"), "{url}");
+    accessible(&browser, "case").await;
+
+    // Counselling: she claims it, then records it.
+    let id = stack.task_id(&reference, "counselling_session").await;
+    click(
+        &browser,
+        &format!("#task-{id} form[action$='/claim'] button"),
+    )
+    .await;
+    browser.wait_for_text("Release").await;
+    answer(&browser, id, "counselling_session").await;
+    accessible(&browser, "case-task-recorded").await;
+
+    // Every task after that, by the role it is for, until finance has approved a tranche.
+    let mut signed_in = "olga";
+    let mut done = vec!["counselling_session".to_owned()];
+    let mut saw_waiting = false;
+    while !done.iter().any(|d| d == "tranche_approval") {
+        let view = stack
+            .wait_for(&reference, "an open task", |v| {
+                v["tasks"].as_array().is_some_and(|t| !t.is_empty())
+            })
+            .await;
+        let task = view["tasks"][0].clone();
+        let (id, task_type) = (
+            task["id"].as_u64().expect("id"),
+            task["task_type"].as_str().expect("type").to_owned(),
+        );
+        let role = task["role"].as_str().expect("role");
+        // Before operations decide eligibility, the officer's page says it is not hers.
+        if task_type == "eligibility_approval" && !saw_waiting {
+            browser
+                .goto(&stack.url(&format!("/cases/{reference}")))
+                .await;
+            let text = browser.wait_for_text("Eligibility approval").await;
+            assert!(text.contains("Waiting for operations"), "{text}");
+            assert!(
+                browser
+                    .client()
+                    .find(Locator::Css(&format!("#t{id}-approved")))
+                    .await
+                    .is_err(),
+                "the officer was offered the eligibility form"
+            );
+            saw_waiting = true;
+        }
+        let username = who
+            .get(role)
+            .copied()
+            .unwrap_or_else(|| panic!("no {role} user"));
+        if username != signed_in {
+            sign_out(&browser).await;
+            sign_in(&browser, &stack, username).await;
+            signed_in = username;
+        }
+        browser
+            .goto(&stack.url(&format!("/cases/{reference}")))
+            .await;
+        browser.wait_for_text(&format!("Case {reference}")).await;
+        answer(&browser, id, &task_type).await;
+        done.push(task_type);
+    }
+    assert!(
+        saw_waiting,
+        "the case never asked for eligibility approval: {done:?}"
+    );
+    for step in [
+        "consent",
+        "eligibility_approval",
+        "arrival_confirmation",
+        "tranche_approval",
+    ] {
+        assert!(
+            done.iter().any(|d| d == step),
+            "{step} not worked: {done:?}"
+        );
+    }
+    // The partner's page showed only what was handed over; the last page (finance) shows the
+    // decisions with who, when and why.
+    let text = browser.text().await;
+    assert!(text.contains("Decisions"), "{text}");
+    assert!(text.contains("Tranche approval"), "{text}");
+    accessible(&browser, "case-after-grants").await;
+    browser.close().await;
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn bad_input_is_named_field_by_field_and_nothing_typed_is_lost() {
+    let stack = stack().await;
+    person(&stack, "olga", "return_officer", Some("NLD")).await;
+    let browser = Browser::start().await;
+    sign_in(&browser, &stack, "olga").await;
+
+    // An empty new-case form: the summary names the country and the member's age group.
+    browser.goto(&stack.url("/cases/new?size=1")).await;
+    type_into(&browser, "#people-0-names-document-given", "Layla").await;
+    browser.click_button("Open case").await;
+    let text = browser.wait_for_text("There is a problem").await;
+    let summary: Vec<String> = {
+        let links = browser
+            .client()
+            .find_all(Locator::Css(".govuk-error-summary__list a"))
+            .await
+            .expect("links");
+        let mut hrefs = vec![];
+        for l in links {
+            hrefs.push(l.attr("href").await.expect("href").unwrap_or_default());
+        }
+        hrefs
+    };
+    assert!(
+        summary.contains(&"#origin_country".to_owned()),
+        "{summary:?}\n{text}"
+    );
+    assert!(
+        summary.contains(&"#members-0-age_group".to_owned()),
+        "{summary:?}"
+    );
+    let given = browser
+        .client()
+        .find(Locator::Css("#people-0-names-document-given"))
+        .await
+        .expect("field")
+        .prop("value")
+        .await
+        .expect("value");
+    assert_eq!(given.as_deref(), Some("Layla"), "what was typed is kept");
+    accessible(&browser, "open-a-case-errors").await;
+
+    // An empty task form: the answer is named; the reason typed is still there.
+    let reference = stack.open_case().await;
+    let id = stack.task_id(&reference, "counselling_session").await;
+    browser
+        .goto(&stack.url(&format!("/cases/{reference}")))
+        .await;
+    type_into(
+        &browser,
+        &format!("#t{id}-reason"),
+        "Met with an interpreter",
+    )
+    .await;
+    click(
+        &browser,
+        &format!("#task-{id} form[action$='/tasks/{id}'] button[type=submit]"),
+    )
+    .await;
+    let text = browser.wait_for_text("There is a problem").await;
+    assert!(text.contains("Select one option"), "{text}");
+    let reason = browser
+        .client()
+        .find(Locator::Css(&format!("#t{id}-reason")))
+        .await
+        .expect("reason")
+        .prop("value")
+        .await
+        .expect("value");
+    assert_eq!(reason.as_deref(), Some("Met with an interpreter"));
+    accessible(&browser, "case-task-errors").await;
+    // The case did not move.
+    let view = stack.wait_for_stage(&reference, "counselling").await;
+    assert_eq!(view["tasks"][0]["id"], id);
+    browser.close().await;
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn roles_and_scope_hold_in_the_browser_and_the_inbox_works_by_keyboard() {
+    let stack = stack().await;
+    person(&stack, "olga", "return_officer", Some("NLD")).await;
+    person(&stack, "fatima", "finance", Some("NLD")).await;
+    person(&stack, "sami", "partner", Some("NLD/SYR")).await;
+    let reference = stack.open_case().await;
+    let id = stack.task_id(&reference, "counselling_session").await;
+    let browser = Browser::start().await;
+
+    // Finance see the case, but no counselling form.
+    sign_in(&browser, &stack, "fatima").await;
+    browser
+        .goto(&stack.url(&format!("/cases/{reference}")))
+        .await;
+    let text = browser.wait_for_text("Counselling session").await;
+    assert!(text.contains("Waiting for return officer"), "{text}");
+    assert!(
+        browser
+            .client()
+            .find(Locator::Css(&format!("#t{id}-decision")))
+            .await
+            .is_err()
+    );
+    sign_out(&browser).await;
+
+    // A partner of another country typing the reference: the not-found page.
+    sign_in(&browser, &stack, "sami").await;
+    browser
+        .goto(&stack.url(&format!("/cases/{reference}")))
+        .await;
+    let text = browser.wait_for_text("Page not found").await;
+    assert!(
+        !text.contains(&reference) || text.contains("no such page"),
+        "{text}"
+    );
+    accessible(&browser, "not-found").await;
+    sign_out(&browser).await;
+
+    // The officer's inbox with the keyboard alone: Tab to the case, Enter opens it.
+    sign_in(&browser, &stack, "olga").await;
+    browser.goto(&stack.url("/inbox")).await;
+    browser.wait_for_text(&reference).await;
+    let mut reached = false;
+    for _ in 0..60 {
+        browser.press_tab().await;
+        if browser.active_element_text().await.contains(&reference) {
+            reached = true;
+            break;
+        }
+    }
+    assert!(reached, "Tab never reached the case in the inbox");
+    browser.press_enter().await;
+    browser.wait_for_text(&format!("Case {reference}")).await;
+    assert!(browser.current_url().await.path().starts_with("/cases/"));
+
+    // In Arabic, right to left.
+    browser.goto(&stack.url("/inbox")).await;
+    browser.select("Language", "العربية").await;
+    browser.click_button("Change language").await;
+    let html = browser.wait_for_text("HW-").await;
+    assert!(!html.is_empty());
+    let dir: Option<String> = browser
+        .client()
+        .find(Locator::Css("html"))
+        .await
+        .expect("html")
+        .attr("dir")
+        .await
+        .expect("dir");
+    assert_eq!(dir.as_deref(), Some("rtl"));
+    accessible(&browser, "inbox-ar").await;
+    browser.close().await;
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn sign_in_locks_out_after_five_failures_and_forms_need_their_csrf_token() {
+    let stack = stack().await;
+    person(&stack, "olga", "return_officer", Some("NLD")).await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let set_cookie = |r: &reqwest::Response, name: &str| {
+        r.headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|c| c.starts_with(&format!("{name}=")))
+            .map(str::to_owned)
+    };
+    // The sign-in form's token, and its cookie (double submit).
+    let page = http.get(stack.url("/sign-in")).send().await.expect("page");
+    let signin_cookie = set_cookie(&page, "hw_signin")
+        .and_then(|c| c.split(';').next().map(str::to_owned))
+        .expect("sign-in cookie");
+    let page = page.text().await.expect("html");
+    let token = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("token")
+        .to_owned();
+    let attempt = |password: &'static str| {
+        let (http, token, url) = (http.clone(), token.clone(), stack.url("/sign-in"));
+        let cookie = signin_cookie.clone();
+        async move {
+            http.post(url)
+                .header("cookie", cookie)
+                .form(&[
+                    ("csrf", token.as_str()),
+                    ("next", "/inbox"),
+                    ("username", "olga"),
+                    ("password", password),
+                ])
+                .send()
+                .await
+                .expect("post")
+        }
+    };
+    // Without the token: refused.
+    let forged = http
+        .post(stack.url("/sign-in"))
+        .form(&[("username", "olga"), ("password", PASSWORD)])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(forged.status(), 403);
+    for _ in 0..4 {
+        assert_eq!(attempt("wrong password!!").await.status(), 401);
+    }
+    assert_eq!(
+        attempt("wrong password!!").await.status(),
+        429,
+        "the fifth failure locks"
+    );
+    // Locked: even the right password waits.
+    let locked = attempt(PASSWORD).await;
+    assert_eq!(locked.status(), 429);
+    assert!(
+        locked
+            .text()
+            .await
+            .unwrap_or_default()
+            .contains("Try again after")
+    );
+
+    // Another user, signed in: a form posted without the session's token changes nothing.
+    person(&stack, "omar", "operations", Some("NLD")).await;
+    let ok = http
+        .post(stack.url("/sign-in"))
+        .header("cookie", signin_cookie.clone())
+        .form(&[
+            ("csrf", token.as_str()),
+            ("next", "/inbox"),
+            ("username", "omar"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(ok.status(), 303, "{}", ok.text().await.unwrap_or_default());
+    let cookie = set_cookie(&ok, "hw_session").expect("session cookie");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    let session = cookie.split(';').next().expect("pair").to_owned();
+    let reference = stack.open_case().await;
+    let forged = http
+        .post(stack.url(&format!("/cases/{reference}/closure")))
+        .header("cookie", session)
+        .form(&[("close_reason", "other"), ("note", "forged")])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(forged.status(), 403);
+    let view: Value = stack.wait_for_stage(&reference, "counselling").await;
+    assert!(view["closure"].is_null());
+    stack.stop().await;
+}
