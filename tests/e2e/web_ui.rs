@@ -534,3 +534,48 @@ async fn sign_in_locks_out_after_five_failures_and_forms_need_their_csrf_token()
     assert!(view["closure"].is_null());
     stack.stop().await;
 }
+
+#[tokio::test]
+async fn the_dashboard_audit_and_users_pages_serve_their_roles_only() {
+    let stack = stack().await;
+    person(&stack, "ada", "admin", None).await;
+    person(&stack, "olga", "return_officer", Some("NLD")).await;
+    stack.open_case().await;
+    let browser = Browser::start().await;
+
+    // An officer sees the dashboard, but neither the audit nor the users page.
+    sign_in(&browser, &stack, "olga").await;
+    browser.click_link("Dashboard").await;
+    let text = browser.wait_for_text("Cases per stage").await;
+    assert!(text.contains("Counselling"), "{text}");
+    accessible(&browser, "dashboard").await;
+    for page in ["/audit", "/users"] {
+        browser.goto(&stack.url(page)).await;
+        browser.wait_for_text("Page not found").await;
+    }
+    sign_out(&browser).await;
+
+    // The admin creates a user who can then sign in.
+    sign_in(&browser, &stack, "ada").await;
+    browser.click_link("Audit").await;
+    browser.wait_for_text("Download CSV").await;
+    accessible(&browser, "audit").await;
+    browser.click_link("Users").await;
+    browser.wait_for_text("Create user").await;
+    accessible(&browser, "users").await;
+    // Bad input first: named, and the name typed is kept.
+    browser.fill("Name", "Finn Finance").await;
+    browser.click_button("Create user").await;
+    let text = browser.wait_for_text("There is a problem").await;
+    assert!(text.contains("Enter a username"), "{text}");
+    browser.select("Role", "finance").await;
+    browser.fill("Office", "NLD").await;
+    browser.fill("Username", "finn").await;
+    browser.fill("Password", PASSWORD).await;
+    browser.click_button("Create user").await;
+    browser.wait_for_text("Finn Finance").await;
+    sign_out(&browser).await;
+    sign_in(&browser, &stack, "finn").await;
+    browser.close().await;
+    stack.stop().await;
+}

@@ -170,6 +170,12 @@ fn nav_items(role: Role) -> Vec<(&'static str, &'static str)> {
     if role != Role::Partner {
         items.push(("/dashboard", "nav-dashboard"));
     }
+    if matches!(role, Role::Auditor | Role::Admin) {
+        items.push(("/audit", "nav-audit"));
+    }
+    if role == Role::Admin {
+        items.push(("/users", "nav-users"));
+    }
     items
 }
 

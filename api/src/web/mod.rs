@@ -7,6 +7,7 @@
 //! - [`pages`]: inbox, cases and person search, the case page with a form per task type,
 //!   opening a case.
 //! - [`forms`]: reading forms; each task type's form and its outcome.
+//! - [`manage`]: the dashboard and its CSV, the audit export, users (admins).
 //! - [`layout`]: the page shell and the design system's components.
 //! - [`i18n`]: English, French, Arabic (Project Fluent files in `api/ui/`).
 
@@ -16,6 +17,8 @@
 pub mod forms;
 pub mod i18n;
 pub mod layout;
+#[allow(clippy::result_large_err)]
+pub mod manage;
 #[allow(clippy::result_large_err)]
 pub mod pages;
 #[allow(clippy::result_large_err)]
@@ -72,6 +75,12 @@ pub fn router() -> Router<AppState> {
             "/cases/{reference}/{action}",
             post(pages::withdraw_or_close),
         )
+        .route("/dashboard", get(manage::dashboard))
+        .route("/dashboard.csv", get(manage::dashboard_csv))
+        .route("/audit", get(manage::audit))
+        .route("/audit.csv", get(manage::audit_csv))
+        .route("/users", get(manage::users).post(manage::create_user))
+        .route("/users/deactivate", post(manage::deactivate))
         .route("/assets/homeward.css", get(|| css(CSS)))
         .route("/assets/app.css", get(|| css(APP_CSS)))
         // No icon; answered here so that browsers asking for one are not sent to sign in.
