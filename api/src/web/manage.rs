@@ -381,6 +381,13 @@ pub async fn create_user(State(state): State<AppState>, visitor: Visitor, form: 
     match created {
         Ok(user) => {
             tracing::info!(user = %user.id, by = %visitor.caller.actor.id, "user created");
+            audit_user_change(
+                &state,
+                &visitor,
+                "user_created",
+                &format!("{} ({})", user.id, user.role),
+            )
+            .await;
             Redirect::to("/users").into_response()
         }
         Err(e) => {
@@ -414,13 +421,32 @@ pub async fn deactivate(State(state): State<AppState>, visitor: Visitor, form: F
         .deactivate_user(form.value("user"), Utc::now())
         .await
     {
-        Ok(_) => {
+        Ok(changed) => {
             tracing::info!(user = %form.value("user"), by = %visitor.caller.actor.id, "user deactivated");
+            if changed {
+                audit_user_change(&state, &visitor, "user_deactivated", form.value("user")).await;
+            }
             Redirect::to("/users").into_response()
         }
         Err(e) => {
             tracing::error!(error = %e, "cannot deactivate a user");
             layout::bare_error(StatusCode::SERVICE_UNAVAILABLE)
         }
+    }
+}
+
+/// An audit row for an administrator's change to a user (ids and roles only).
+async fn audit_user_change(state: &AppState, visitor: &Visitor, action: &str, detail: &str) {
+    let event = homeward_activities::store::NewAuditEvent {
+        case_ref: None,
+        actor: visitor.caller.actor.id.clone(),
+        role: visitor.caller.actor.role.as_str().to_owned(),
+        action: action.to_owned(),
+        outcome: "recorded".to_owned(),
+        detail: Some(detail.chars().take(200).collect()),
+        occurred_at: Utc::now(),
+    };
+    if let Err(e) = state.store.append_audit(&event).await {
+        tracing::error!(error = %e, "an administrator's change could not be audited");
     }
 }
