@@ -212,3 +212,6 @@ enter-name = أدخل اسمًا
 enter-username = أدخل اسم مستخدم
 username-taken = اسم المستخدم هذا مستخدم بالفعل
 cannot-deactivate-self = لا يمكنك إلغاء تفعيل حسابك
+show-people = عرض البيانات الشخصية للأسرة (يتم تسجيل الاطلاع)
+people-title = البيانات الشخصية
+no-people = لا توجد بيانات شخصية مسجلة.

@@ -212,3 +212,6 @@ enter-name = Enter a name
 enter-username = Enter a username
 username-taken = That username is taken
 cannot-deactivate-self = You cannot deactivate yourself
+show-people = Show the household's personal details (the reading is recorded)
+people-title = Personal details
+no-people = No personal details are recorded.

@@ -212,3 +212,6 @@ enter-name = Indiquez un nom
 enter-username = Indiquez un nom d’utilisateur
 username-taken = Ce nom d’utilisateur est déjà pris
 cannot-deactivate-self = Vous ne pouvez pas désactiver votre propre compte
+show-people = Afficher les données personnelles du ménage (la consultation est enregistrée)
+people-title = Données personnelles
+no-people = Aucune donnée personnelle n’est enregistrée.

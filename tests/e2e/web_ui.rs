@@ -187,6 +187,20 @@ async fn a_family_case_is_worked_through_the_browser_by_every_role() {
     let reference = url.path().trim_start_matches("/cases/").to_owned();
     assert!(reference.starts_with("HW-"), "{url}");
     accessible(&browser, "case").await;
+    // The names are on a page of their own, read deliberately (and audited by the API).
+    assert!(!browser.text().await.contains("Hassan"));
+    browser
+        .click_link("Show the household's personal details (the reading is recorded)")
+        .await;
+    let text = browser.wait_for_text("Hassan").await;
+    assert!(
+        text.contains("Layla") && text.contains("1990-05-31"),
+        "{text}"
+    );
+    accessible(&browser, "people").await;
+    browser
+        .goto(&stack.url(&format!("/cases/{reference}")))
+        .await;
 
     // Counselling: she claims it, then records it.
     let id = stack.task_id(&reference, "counselling_session").await;

@@ -66,6 +66,7 @@ pub fn router() -> Router<AppState> {
         .route("/cases", get(pages::cases))
         .route("/cases/new", get(pages::new_case).post(pages::open_case))
         .route("/cases/{reference}", get(pages::case))
+        .route("/cases/{reference}/people", get(pages::people))
         .route("/cases/{reference}/tasks/{id}", post(pages::complete))
         .route(
             "/cases/{reference}/tasks/{id}/{action}",

@@ -423,6 +423,11 @@ async fn case_page(
                 (task_body(&t, visitor, &me, reference, task, id, task_type, role, &errors, failed))
             }
         }
+        @if !matches!(me.role, Role::Auditor | Role::Admin) {
+            p class="govuk-body" {
+                a class="govuk-link" href={ "/cases/" (reference) "/people" } { (t.t("show-people")) }
+            }
+        }
         @if !partner_view {
             h2 class="govuk-heading-m" { (t.t("household")) }
             @for (i, m) in members.iter().enumerate() {
@@ -690,6 +695,85 @@ pub async fn complete(
             }
             Err(page) => page,
         },
+    }
+}
+
+/// `GET /cases/{reference}/people`: the household's personal data the visitor's role may see,
+/// on a page of its own (a deliberate, audited read: the API's `people` handler records it).
+pub async fn people(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(reference): Path<String>,
+) -> Response {
+    let t = visitor.texts();
+    let people = match value(
+        routes::people::list(
+            State(state),
+            visitor.caller.clone(),
+            Path(reference.clone()),
+        )
+        .await,
+    ) {
+        Ok(v) => v,
+        Err(ApiError::Forbidden(m)) => {
+            return layout::message_page(&visitor, StatusCode::FORBIDDEN, "forbidden-title", &m);
+        }
+        Err(e) => {
+            return match problems(&visitor, e) {
+                Ok((status, errors)) => layout::message_page(
+                    &visitor,
+                    status,
+                    "error-summary-title",
+                    &errors
+                        .into_iter()
+                        .map(|(_, m)| m)
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                ),
+                Err(page) => page,
+            };
+        }
+    };
+    let records = people.as_array().cloned().unwrap_or_default();
+    let body = html! {
+        p class="govuk-body" { a class="govuk-link" href={ "/cases/" (reference) } { (t.t_with("case-title", &[("reference", &reference)])) } }
+        @if records.is_empty() { p class="govuk-body" { (t.t("no-people")) } }
+        @for r in &records {
+            h2 class="govuk-heading-m" { (t.t_with("member", &[("n", &(r["member"].as_u64().unwrap_or(0) + 1).to_string())])) }
+            (layout::summary_list(&flatten("", &r["fields"]).into_iter().map(|(k, v)| (k, html! { (v) })).collect::<Vec<_>>()))
+        }
+    };
+    Page {
+        lang: visitor.lang,
+        title: t.t("people-title"),
+        visitor: Some(&visitor),
+        errors: vec![],
+        body,
+    }
+    .render(StatusCode::OK)
+}
+
+/// A record's fields as label/value rows: nested fields joined (`names document given`), lists
+/// numbered from 1.
+fn flatten(prefix: &str, value: &Value) -> Vec<(String, String)> {
+    let join = |key: &str| {
+        let key = key.replace('_', " ");
+        if prefix.is_empty() {
+            key
+        } else {
+            format!("{prefix} {key}")
+        }
+    };
+    match value {
+        Value::Object(o) => o.iter().flat_map(|(k, v)| flatten(&join(k), v)).collect(),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .flat_map(|(i, v)| flatten(&join(&(i + 1).to_string()), v))
+            .collect(),
+        Value::Null => vec![],
+        Value::String(s) => vec![(prefix.to_owned(), s.clone())],
+        other => vec![(prefix.to_owned(), other.to_string())],
     }
 }
 
@@ -1049,4 +1133,26 @@ pub async fn not_found(visitor: Visitor) -> Response {
         "not-found-title",
         &t.t("not-found"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_reads_as_labelled_rows() {
+        let rows = flatten(
+            "",
+            &json!({"names": {"document": {"given": "Layla"}}, "documents": [{"number": "A1"}],
+                    "date_of_birth": "1990-05-31", "phone": null}),
+        );
+        assert_eq!(
+            rows,
+            [
+                ("date of birth".to_owned(), "1990-05-31".to_owned()),
+                ("documents 1 number".to_owned(), "A1".to_owned()),
+                ("names document given".to_owned(), "Layla".to_owned()),
+            ]
+        );
+    }
 }
