@@ -215,3 +215,4 @@ cannot-deactivate-self = You cannot deactivate yourself
 show-people = Show the household's personal details (the reading is recorded)
 people-title = Personal details
 no-people = No personal details are recorded.
+chart-alt = chart of the figures in the table below

@@ -215,3 +215,4 @@ cannot-deactivate-self = Vous ne pouvez pas désactiver votre propre compte
 show-people = Afficher les données personnelles du ménage (la consultation est enregistrée)
 people-title = Données personnelles
 no-people = Aucune donnée personnelle n’est enregistrée.
+chart-alt = graphique des chiffres du tableau ci-dessous

@@ -562,6 +562,18 @@ async fn the_dashboard_audit_and_users_pages_serve_their_roles_only() {
     browser.click_link("Dashboard").await;
     let text = browser.wait_for_text("Cases per stage").await;
     assert!(text.contains("Counselling"), "{text}");
+    // The charts (SVG drawn by charts-rs on the server) load as images.
+    let widths = browser
+        .client()
+        .execute(
+            "return Array.from(document.querySelectorAll('.hw-chart img')).map(i => i.complete ? i.naturalWidth : 0)",
+            vec![],
+        )
+        .await
+        .expect("script");
+    let widths: Vec<u64> = serde_json::from_value(widths).expect("widths");
+    assert_eq!(widths.len(), 2);
+    assert!(widths.iter().all(|w| *w > 0), "{widths:?}");
     accessible(&browser, "dashboard").await;
     for page in ["/audit", "/users"] {
         browser.goto(&stack.url(page)).await;

@@ -83,9 +83,19 @@ pub async fn dashboard(State(state): State<AppState>, visitor: Visitor) -> Respo
         })
         .unwrap_or_default();
     let rss = &stats["rss"];
+    let chart = |name: &str, key: &str| {
+        html! {
+            figure class="hw-chart" {
+                // The figures are in the table that follows, for screen readers and keyboards.
+                img src={ "/dashboard/" (name) ".svg" } alt={ (t.t(key)) ": " (t.t("chart-alt")) } width="720" height="400";
+            }
+        }
+    };
     let body = html! {
         p class="govuk-body" { a class="govuk-link" href="/dashboard.csv" download { (t.t("download-csv")) } }
+        (chart("stages", "cases-per-stage"))
         (layout::table(&t.t("cases-per-stage"), &[t.t("stage"), t.t("count")], &stage_rows))
+        (chart("rss", "rss-averages"))
         (layout::table(&t.t("grants-disbursed"), &[t.t("currency"), t.t("amount"), t.t("tranche")], &grants))
         (layout::table(&t.t("rss-averages"),
             &[t.t("round"), t.t("economic"), t.t("social"), t.t("psychosocial"), t.t("composite")],
@@ -105,6 +115,87 @@ pub async fn dashboard(State(state): State<AppState>, visitor: Visitor) -> Respo
         body,
     }
     .render(StatusCode::OK)
+}
+
+/// `GET /dashboard/{chart}.svg`: a chart of the dashboard, drawn by charts-rs (SVG, served as
+/// an image: the page's table carries the same figures).
+pub async fn chart(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    axum::extract::Path(name): axum::extract::Path<String>,
+) -> Response {
+    use charts_rs::{BarChart, HorizontalBarChart, Series};
+    let t = visitor.texts();
+    if visitor.caller.actor.role == Role::Partner {
+        return layout::bare_error(StatusCode::NOT_FOUND);
+    }
+    let stats = match statistics(&state, &visitor).await {
+        Ok(s) => s,
+        Err(page) => return page,
+    };
+    let svg = match name.as_str() {
+        "stages.svg" => {
+            let stages = homeward_workflows::domain::Stage::ALL;
+            let mut chart = HorizontalBarChart::new(
+                vec![Series::new(
+                    t.t("count"),
+                    stages
+                        .iter()
+                        .map(|s| stats["cases_by_stage"][s.as_str()].as_f64().unwrap_or(0.0) as f32)
+                        .collect(),
+                )],
+                stages
+                    .iter()
+                    .map(|s| t.t(&format!("stage-{}", s.as_str())))
+                    .collect(),
+            );
+            chart.width = 720.0;
+            chart.height = 400.0;
+            chart.title_text = t.t("cases-per-stage");
+            chart.legend_show = Some(false);
+            chart.svg()
+        }
+        "rss.svg" => {
+            let rss = &stats["rss"];
+            let dims = ["economic", "social", "psychosocial", "composite"];
+            let mut chart = BarChart::new(
+                vec![Series::new(
+                    t.t("rss-averages"),
+                    dims.iter()
+                        .map(|d| rss[*d].as_f64().unwrap_or(0.0) as f32)
+                        .collect(),
+                )],
+                dims.iter().map(|d| t.t(d)).collect(),
+            );
+            chart.width = 720.0;
+            chart.height = 400.0;
+            chart.title_text = t.t("rss-averages");
+            chart.legend_show = Some(false);
+            chart.svg()
+        }
+        _ => return layout::bare_error(StatusCode::NOT_FOUND),
+    };
+    match svg {
+        Ok(svg) => (
+            [
+                (
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("image/svg+xml"),
+                ),
+                (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+                (
+                    header::CONTENT_SECURITY_POLICY,
+                    HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'"),
+                ),
+            ],
+            svg,
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "a chart could not be drawn");
+            layout::bare_error(StatusCode::INTERNAL_SERVER_ERROR)
+        }
+    }
 }
 
 /// `GET /dashboard.csv`: the same figures, one `measure,key,value` line each.

@@ -78,6 +78,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/dashboard", get(manage::dashboard))
         .route("/dashboard.csv", get(manage::dashboard_csv))
+        .route("/dashboard/{chart}", get(manage::chart))
         .route("/audit", get(manage::audit))
         .route("/audit.csv", get(manage::audit_csv))
         .route("/users", get(manage::users).post(manage::create_user))
