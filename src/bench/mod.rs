@@ -8,6 +8,7 @@ mod driver;
 pub mod inbox;
 mod measure;
 pub mod stack;
+mod web;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -165,6 +166,13 @@ pub struct ParkedReport {
     pub rss_per_case: f64,
     /// Inbox query latency with this many open cases.
     pub inbox_latency: Percentiles,
+    /// The web pages' latency (server time as a browser on this machine waits for it): the
+    /// inbox, the case list, a case page, signed in as an officer.
+    pub web_inbox: Percentiles,
+    /// The case list page.
+    pub web_cases: Percentiles,
+    /// A case page.
+    pub web_case: Percentiles,
 }
 
 /// What must hold after every run.
@@ -335,6 +343,15 @@ async fn run_on(settings: &Settings, opts: &Options, stack: Stack) -> anyhow::Re
     }
     let officer = pairs["return_officer"].users[0].1.clone();
     let api = stack.api_url.clone();
+    // The officer also signs in to the web pages (timed with the parked cases).
+    let web_password = format!("bench-{:016x}", rand::random::<u64>());
+    store
+        .set_credentials(
+            &pairs["return_officer"].users[0].0,
+            "bench-officer",
+            &web_password,
+        )
+        .await?;
     let stack: Shared<Stack> = Arc::new(tokio::sync::Mutex::new(stack));
 
     // --- Cases, from intake to closure, with every task completed through the API. ---
@@ -466,11 +483,19 @@ async fn run_on(settings: &Settings, opts: &Options, stack: Stack) -> anyhow::Re
             resp.error_for_status()?.bytes().await?;
             inbox_ms.push(t.elapsed().as_secs_f64() * 1000.0);
         }
+        let web = web::signed_in(&api, "bench-officer", &web_password).await?;
+        let reference = web::a_parked_case(&officer, &api).await?;
+        let web_inbox = web.time(&format!("{api}/inbox"), 40).await?;
+        let web_cases = web.time(&format!("{api}/cases"), 40).await?;
+        let web_case = web.time(&format!("{api}/cases/{reference}"), 40).await?;
         parked.push(ParkedReport {
             parked: opened,
             worker_rss: rss,
             rss_per_case: round(per_case),
             inbox_latency: Percentiles::of(&inbox_ms),
+            web_inbox,
+            web_cases,
+            web_case,
         });
         (last_rss, last_count) = (rss, opened);
     }
@@ -933,6 +958,20 @@ fn goals(
         },
     ];
     for p in parked {
+        let worst = p
+            .web_inbox
+            .p95_ms
+            .max(p.web_cases.p95_ms)
+            .max(p.web_case.p95_ms);
+        goals.push(Goal {
+            measure: "web pages p95 (inbox, cases, case)",
+            goal: "at most 150 ms".into(),
+            measured: format!(
+                "{} / {} / {} ms at {} parked",
+                p.web_inbox.p95_ms, p.web_cases.p95_ms, p.web_case.p95_ms, p.parked
+            ),
+            met: worst <= 150.0,
+        });
         goals.push(Goal {
             measure: "RSS per parked case",
             goal: "at most 64 KiB".into(),
@@ -980,11 +1019,17 @@ pub fn summary(r: &Report) -> String {
     ));
     for p in &r.parked {
         s.push_str(&format!(
-            "parked  {}: worker RSS {} MiB, {:.1} KiB per case; inbox p99 {} ms\n",
+            "parked  {}: worker RSS {} MiB, {:.1} KiB per case; inbox p99 {} ms; web p50/p95 ms: inbox {}/{}, cases {}/{}, case {}/{}\n",
             p.parked,
             p.worker_rss / (1024 * 1024),
             p.rss_per_case / 1024.0,
-            p.inbox_latency.p99_ms
+            p.inbox_latency.p99_ms,
+            p.web_inbox.p50_ms,
+            p.web_inbox.p95_ms,
+            p.web_cases.p50_ms,
+            p.web_cases.p95_ms,
+            p.web_case.p50_ms,
+            p.web_case.p95_ms
         ));
     }
     s.push_str(&format!(

@@ -18,6 +18,8 @@ async fn the_benchmark_closes_every_case_and_finds_nothing_lost_or_paid_twice() 
             "--timeout",
             "180s",
             "--compare-protection",
+            "--parked",
+            "3",
             "--out",
         ])
         .arg(&report)
@@ -68,4 +70,9 @@ async fn the_benchmark_closes_every_case_and_finds_nothing_lost_or_paid_twice() 
     );
     assert!(protection["protected_per_second"].as_f64().unwrap_or(0.0) > 0.0);
     assert!(stdout.contains("protection throughput cost"), "{stdout}");
+    // With cases parked, the web pages were loaded signed in as an officer, and timed.
+    let parked = &report["parked"][0];
+    for page in ["web_inbox", "web_cases", "web_case"] {
+        assert_eq!(parked[page]["count"], 40, "{page}: {parked}");
+    }
 }
