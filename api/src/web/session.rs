@@ -138,7 +138,10 @@ impl FromRequestParts<AppState> for Visitor {
 
 /// A local path to return to after signing in (never another site).
 fn safe_next(next: &str) -> &str {
-    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
+    // Browsers drop tabs and newlines from URLs ("/\t/evil" becomes "//evil"), so anything
+    // but visible ASCII is refused along with "//" and backslashes.
+    let visible = next.bytes().all(|b| b.is_ascii_graphic());
+    if visible && next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
         next
     } else {
         "/inbox"
@@ -321,7 +324,15 @@ mod tests {
     #[test]
     fn only_local_paths_are_followed_after_sign_in() {
         assert_eq!(safe_next("/cases/HW-1"), "/cases/HW-1");
-        for bad in ["https://evil.example", "//evil.example", "/\\evil", ""] {
+        for bad in [
+            "https://evil.example",
+            "//evil.example",
+            "/\\evil",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/ /evil",
+            "",
+        ] {
             assert_eq!(safe_next(bad), "/inbox", "{bad}");
         }
     }
