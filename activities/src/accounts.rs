@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 
 use crate::store::{CaseStore, StoreError, format_ts, parse_ts};
-use crate::users::User;
+use crate::users::{User, user_of};
 
 /// Consecutive failed sign-ins that lock an account.
 pub const MAX_FAILED_SIGN_INS: i64 = 5;
@@ -82,17 +82,6 @@ fn verify(password: &str, phc: &str) -> bool {
 /// A hash no password matches, verified for unknown usernames so that they take as long.
 const DECOY: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$\
                      1D1B7tBXKPE6yQYydhSxRgwlThc5fcJdRuEFMGgGKlU";
-
-fn user_of(row: &sqlx::any::AnyRow) -> Result<User, StoreError> {
-    Ok(User {
-        id: row.try_get("id")?,
-        name: row.try_get("name")?,
-        role: row.try_get("role")?,
-        office: row.try_get("office")?,
-        country: row.try_get("country")?,
-        supervisor: row.try_get::<i64, _>("supervisor")? != 0,
-    })
-}
 
 impl CaseStore {
     /// Gives a user a username (unique) and a password; the password is stored as an argon2id

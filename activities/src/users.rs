@@ -61,6 +61,18 @@ pub struct KeyInfo {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
+/// A user from a row with the columns id, name, role, office, country and supervisor.
+pub(crate) fn user_of(row: &sqlx::any::AnyRow) -> Result<User, StoreError> {
+    Ok(User {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        role: row.try_get("role")?,
+        office: row.try_get("office")?,
+        country: row.try_get("country")?,
+        supervisor: row.try_get::<i64, _>("supervisor")? != 0,
+    })
+}
+
 fn hash_key(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
@@ -147,14 +159,7 @@ impl CaseStore {
                 .execute(&self.pool)
                 .await?;
         }
-        Ok(Some(User {
-            id: row.try_get("id")?,
-            name: row.try_get("name")?,
-            role: row.try_get("role")?,
-            office: row.try_get("office")?,
-            country: row.try_get("country")?,
-            supervisor: row.try_get::<i64, _>("supervisor")? != 0,
-        }))
+        Ok(Some(user_of(&row)?))
     }
 
     /// One user, by id.
@@ -166,14 +171,7 @@ impl CaseStore {
         .fetch_optional(&self.pool)
         .await?;
         let Some(row) = row else { return Ok(None) };
-        Ok(Some(User {
-            id: row.try_get("id")?,
-            name: row.try_get("name")?,
-            role: row.try_get("role")?,
-            office: row.try_get("office")?,
-            country: row.try_get("country")?,
-            supervisor: row.try_get::<i64, _>("supervisor")? != 0,
-        }))
+        Ok(Some(user_of(&row)?))
     }
 
     /// Every user with their keys, oldest first.
@@ -192,14 +190,7 @@ impl CaseStore {
         .await?;
         let mut out = Vec::with_capacity(users.len());
         for row in users {
-            let user = User {
-                id: row.try_get("id")?,
-                name: row.try_get("name")?,
-                role: row.try_get("role")?,
-                office: row.try_get("office")?,
-                country: row.try_get("country")?,
-                supervisor: row.try_get::<i64, _>("supervisor")? != 0,
-            };
+            let user = user_of(&row)?;
             let mut mine = Vec::new();
             for k in keys.iter() {
                 if k.try_get::<String, _>("user_id")? != user.id {

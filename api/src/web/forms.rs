@@ -3,8 +3,6 @@
 //! takes it. Missing answers are named here, field by field; the content rules stay with the
 //! case's validator, whose message the page shows next to the form.
 
-use std::net::IpAddr;
-
 use axum::extract::{FromRequest, Request};
 use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -15,15 +13,12 @@ use homeward_workflows::tasks::TaskType;
 
 use super::i18n::Texts;
 use super::layout::{self, Errors};
-use crate::limits::client_ip;
 use crate::state::AppState;
 
-/// A submitted form (or a GET page's query): its fields in order, and who sent it.
+/// A submitted form (or a GET page's query): its fields in order.
 #[derive(Debug, Clone, Default)]
 pub struct Form {
     pairs: Vec<(String, String)>,
-    /// The sender's address (for the sign-in back-off).
-    pub ip: Option<IpAddr>,
 }
 
 impl Form {
@@ -51,7 +46,7 @@ impl Form {
 
     /// A form from `pairs` (tests, and pages that re-render what was sent).
     pub fn from_pairs(pairs: Vec<(String, String)>) -> Self {
-        Self { pairs, ip: None }
+        Self { pairs }
     }
 }
 
@@ -59,12 +54,11 @@ impl FromRequest<AppState> for Form {
     type Rejection = Response;
 
     async fn from_request(req: Request, _state: &AppState) -> Result<Self, Response> {
-        let ip = Some(client_ip(req.extensions()));
         if req.method() == Method::GET || req.method() == Method::HEAD {
             let query = req.uri().query().unwrap_or_default();
             let pairs = serde_urlencoded::from_str(query)
                 .map_err(|_| layout::bare_error(StatusCode::BAD_REQUEST))?;
-            return Ok(Self { pairs, ip });
+            return Ok(Self { pairs });
         }
         let is_form = req
             .headers()
@@ -80,7 +74,7 @@ impl FromRequest<AppState> for Form {
             .map_err(|_| StatusCode::PAYLOAD_TOO_LARGE.into_response())?;
         let pairs = serde_urlencoded::from_bytes(&bytes)
             .map_err(|_| layout::bare_error(StatusCode::BAD_REQUEST))?;
-        Ok(Self { pairs, ip })
+        Ok(Self { pairs })
     }
 }
 

@@ -310,6 +310,30 @@ pub async fn cases(State(state): State<AppState>, visitor: Visitor, form: Form) 
     .render(status)
 }
 
+/// The case as the visitor may see it (the API's `get_case`); anything but a case is the
+/// not-found page (out of scope and missing look the same) or the service-error page.
+async fn case_view(
+    state: &AppState,
+    visitor: &Visitor,
+    reference: &str,
+) -> Result<Value, Response> {
+    let answer = routes::cases::get_case(
+        State(state.clone()),
+        visitor.caller.clone(),
+        Path(reference.to_owned()),
+    )
+    .await;
+    value(answer).map_err(|e| match problems(visitor, e) {
+        Ok(_) => layout::message_page(
+            visitor,
+            StatusCode::NOT_FOUND,
+            "not-found-title",
+            &visitor.texts().t("not-found"),
+        ),
+        Err(page) => page,
+    })
+}
+
 /// `GET /cases/{reference}`.
 pub async fn case(
     State(state): State<AppState>,
@@ -341,26 +365,9 @@ async fn case_page(
     notice: Option<String>,
 ) -> Response {
     let t = visitor.texts();
-    let view = match value(
-        routes::cases::get_case(
-            State(state.clone()),
-            visitor.caller.clone(),
-            Path(reference.to_owned()),
-        )
-        .await,
-    ) {
+    let view = match case_view(state, visitor, reference).await {
         Ok(v) => v,
-        Err(e) => {
-            return match problems(visitor, e) {
-                Ok(_) => layout::message_page(
-                    visitor,
-                    StatusCode::NOT_FOUND,
-                    "not-found-title",
-                    &t.t("not-found"),
-                ),
-                Err(page) => page,
-            };
-        }
+        Err(page) => return page,
     };
     let me = visitor.caller.actor.clone();
     let intake = &view["intake"];
@@ -588,26 +595,9 @@ pub async fn complete(
     }
     let t = visitor.texts();
     // The task's type, from the case (what the visitor may see of it).
-    let view = match value(
-        routes::cases::get_case(
-            State(state.clone()),
-            visitor.caller.clone(),
-            Path(reference.clone()),
-        )
-        .await,
-    ) {
+    let view = match case_view(&state, &visitor, &reference).await {
         Ok(v) => v,
-        Err(e) => {
-            return match problems(&visitor, e) {
-                Ok(_) => layout::message_page(
-                    &visitor,
-                    StatusCode::NOT_FOUND,
-                    "not-found-title",
-                    &t.t("not-found"),
-                ),
-                Err(page) => page,
-            };
-        }
+        Err(page) => return page,
     };
     let task_type = view["tasks"]
         .as_array()
