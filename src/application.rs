@@ -153,6 +153,25 @@ impl Application {
             vault: vault.clone(),
             codec_origins: Arc::new(settings.api.codec_origins.clone()),
             dev_codec_token: settings.dev_codec_token.clone().map(Arc::from),
+            oidc: settings
+                .web
+                .oidc
+                .as_ref()
+                .map(|o| {
+                    homeward_api::web::oidc::Oidc::new(homeward_api::web::oidc::OidcConfig {
+                        issuer: o.issuer.clone(),
+                        client_id: o.client_id.clone(),
+                        client_secret: o
+                            .client_secret
+                            .as_ref()
+                            .map(|s| s.expose_secret().to_owned()),
+                        redirect_url: o.redirect_url.to_string(),
+                        label: o.label.clone(),
+                    })
+                    .map(Arc::new)
+                    .map_err(|e| anyhow::anyhow!("key {e}"))
+                })
+                .transpose()?,
             limits: homeward_api::limits::Limits::new(homeward_api::limits::LimitSettings {
                 per_second: settings.api.rate_limit_per_second,
                 burst: settings.api.rate_limit_burst,

@@ -424,6 +424,19 @@ pub enum UserCommand {
         /// (never from the command line, which `ps` shows); stored as an argon2id hash.
         #[arg(long, requires = "username")]
         password: bool,
+        /// Sign in through the configured OpenID Connect provider (`web.oidc`) as this
+        /// subject (the `sub` its ID tokens carry for the person).
+        #[arg(long)]
+        oidc_subject: Option<String>,
+    },
+    /// Let a user sign in through the configured OpenID Connect provider (`web.oidc`) as
+    /// the subject its ID tokens carry for them.
+    LinkOidc {
+        /// The user's id (u-…).
+        user: String,
+        /// The provider's subject identifier (`sub`) for the person.
+        #[arg(long)]
+        subject: String,
     },
     /// Give a user a web username and password (read from standard input), unlocking them.
     Password {

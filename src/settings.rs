@@ -55,6 +55,9 @@ pub struct Settings {
     pub log: LogSettings,
     /// Secret keys.
     pub keys: KeySettings,
+    /// The web interface.
+    #[serde(default)]
+    pub web: WebSettings,
     /// Not configuration: set by `homeward dev` for its own local Web UI's codec endpoint
     /// (`/codec/dev/<token>`).
     #[serde(skip)]
@@ -63,6 +66,94 @@ pub struct Settings {
     /// `homeward bench --compare-protection` only: Temporal payloads travel unencrypted.
     #[serde(skip)]
     pub plain_payloads: bool,
+}
+
+/// The web interface (served by `homeward api` at `/`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebSettings {
+    /// Sign-in through the organisation's identity provider (OpenID Connect), offered beside
+    /// usernames and passwords. Absent: local accounts only.
+    #[serde(default)]
+    pub oidc: Option<OidcSettings>,
+}
+
+/// OpenID Connect sign-in: authorization code flow with PKCE (S256), the provider found by
+/// discovery (`<issuer>/.well-known/openid-configuration`), ID tokens checked against its
+/// published keys. A person signs in only as a user an administrator linked to their subject
+/// (`homeward user create --oidc-subject`, `homeward user link-oidc`): the provider says who
+/// they are; role and office stay Homeward's.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcSettings {
+    /// The provider's issuer identifier, exactly as its ID tokens carry it (`https://`; plain
+    /// `http://` only on a loopback address, for local trials). Kept as written: a URL type
+    /// would add a trailing slash the provider's tokens do not have.
+    pub issuer: String,
+    /// This service's client id at the provider.
+    pub client_id: String,
+    /// The client secret, for a confidential client; none for a public one (PKCE alone).
+    /// Prefer HOMEWARD_WEB__OIDC__CLIENT_SECRET.
+    #[serde(default)]
+    pub client_secret: Option<SecretString>,
+    /// Where the provider sends the browser back: this service's `/sign-in/oidc/callback`, as
+    /// registered at the provider.
+    pub redirect_url: url::Url,
+    /// The button's words on the sign-in page, e.g. "Sign in with the IOM account".
+    #[serde(default = "default_oidc_label")]
+    pub label: String,
+}
+
+fn default_oidc_label() -> String {
+    "Sign in with your organisation's account".into()
+}
+
+/// Whether `url` names a loopback host (no TLS needed there).
+fn loopback_url(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+impl OidcSettings {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let issuer = url::Url::parse(&self.issuer).map_err(|e| {
+            ConfigError(format!(
+                "key web.oidc.issuer: {:?} is not a URL: {e}",
+                self.issuer
+            ))
+        })?;
+        for (key, url) in [
+            ("web.oidc.issuer", &issuer),
+            ("web.oidc.redirect_url", &self.redirect_url),
+        ] {
+            let plain_ok = url.scheme() == "http" && loopback_url(url);
+            if url.scheme() != "https" && !plain_ok {
+                return Err(ConfigError(format!(
+                    "key {key}: {:?} must be an https:// address (http:// only on localhost)",
+                    url.as_str()
+                )));
+            }
+        }
+        if !self.redirect_url.path().ends_with("/sign-in/oidc/callback") {
+            return Err(ConfigError(format!(
+                "key web.oidc.redirect_url: {:?} must be this service's /sign-in/oidc/callback",
+                self.redirect_url.as_str()
+            )));
+        }
+        if self.client_id.trim().is_empty() {
+            return Err(ConfigError(
+                "key web.oidc.client_id: must not be empty".into(),
+            ));
+        }
+        if self.label.trim().is_empty() {
+            return Err(ConfigError("key web.oidc.label: must not be empty".into()));
+        }
+        Ok(())
+    }
 }
 
 /// Secret keys (see `keys.rs`): 64 hex characters each; prefer the environment.
@@ -416,6 +507,9 @@ impl Settings {
                 "key temporal.task_queue: must not be empty".into(),
             ));
         }
+        if let Some(oidc) = &self.web.oidc {
+            oidc.validate()?;
+        }
         if self.database.max_connections == 0 {
             return Err(ConfigError(
                 "key database.max_connections: must be at least 1".into(),
@@ -580,5 +674,42 @@ mod tests {
         };
         let printed = format!("{s:?}");
         assert!(!printed.contains("hunter2"), "{printed}");
+    }
+
+    #[test]
+    fn an_openid_connect_provider_needs_tls_and_this_services_callback() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let overlay = dir.path().join("oidc.toml");
+        let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+        let load = |issuer: &str, redirect: &str| {
+            std::fs::write(
+                &overlay,
+                format!(
+                    "[web.oidc]\nissuer = \"{issuer}\"\nclient_id = \"homeward\"\n\
+                     redirect_url = \"{redirect}\"\n"
+                ),
+            )
+            .expect("write");
+            Settings::load(&config, Some(&overlay))
+        };
+        let ok = "https://homeward.example/sign-in/oidc/callback";
+        let s = load("https://login.example", ok).expect("loads");
+        // Kept exactly as written: ID tokens carry no trailing slash.
+        assert_eq!(s.web.oidc.expect("oidc").issuer, "https://login.example");
+        let err = load("http://login.example", ok).expect_err("plain http");
+        assert!(err.0.starts_with("key web.oidc.issuer:"), "{}", err.0);
+        let err = load("not a url", ok).expect_err("not a URL");
+        assert!(err.0.starts_with("key web.oidc.issuer:"), "{}", err.0);
+        let err = load(
+            "https://login.example",
+            "https://homeward.example/elsewhere",
+        )
+        .expect_err("not the callback");
+        assert!(err.0.starts_with("key web.oidc.redirect_url:"), "{}", err.0);
+        load(
+            "http://127.0.0.1:9000",
+            "http://localhost:8080/sign-in/oidc/callback",
+        )
+        .expect("plain http on loopback, for local trials");
     }
 }

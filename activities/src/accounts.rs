@@ -115,6 +115,79 @@ impl CaseStore {
         Ok(())
     }
 
+    /// Links a user to their subject at an OpenID Connect provider: they may then sign in
+    /// through it. A subject belongs to one user at most.
+    pub async fn link_oidc(
+        &self,
+        user_id: &str,
+        issuer: &str,
+        subject: &str,
+    ) -> Result<(), StoreError> {
+        let subject = subject.trim();
+        if subject.is_empty() || subject.len() > 255 {
+            return Err(StoreError::Invalid {
+                field: "oidc-subject",
+                problem: "must be the provider's subject identifier (1 to 255 characters)".into(),
+            });
+        }
+        if self
+            .oidc_subject_holder(issuer, subject)
+            .await?
+            .is_some_and(|holder| holder != user_id)
+        {
+            return Err(StoreError::Invalid {
+                field: "oidc-subject",
+                problem: "is already linked to another user".into(),
+            });
+        }
+        let updated =
+            sqlx::query("UPDATE users SET oidc_issuer = $1, oidc_subject = $2 WHERE id = $3")
+                .bind(issuer)
+                .bind(subject)
+                .bind(user_id)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+        if updated == 0 {
+            return Err(StoreError::Invalid {
+                field: "user",
+                problem: format!("no user {user_id}"),
+            });
+        }
+        Ok(())
+    }
+
+    /// The user (active or not) a subject at `issuer` is linked to, if any.
+    pub async fn oidc_subject_holder(
+        &self,
+        issuer: &str,
+        subject: &str,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(
+            sqlx::query("SELECT id FROM users WHERE oidc_issuer = $1 AND oidc_subject = $2")
+                .bind(issuer)
+                .bind(subject.trim())
+                .fetch_optional(&self.pool)
+                .await?
+                .map(|row| row.try_get::<String, _>("id"))
+                .transpose()?,
+        )
+    }
+
+    /// The active user linked to `subject` at `issuer`, if any.
+    pub async fn oidc_user(&self, issuer: &str, subject: &str) -> Result<Option<User>, StoreError> {
+        sqlx::query(
+            "SELECT id, name, role, office, country, supervisor FROM users \
+             WHERE oidc_issuer = $1 AND oidc_subject = $2 AND deactivated_at IS NULL",
+        )
+        .bind(issuer)
+        .bind(subject)
+        .fetch_optional(&self.pool)
+        .await?
+        .map(|row| user_of(&row))
+        .transpose()
+    }
+
     /// Whether a username is taken.
     pub async fn username_taken(&self, username: &str) -> Result<bool, StoreError> {
         Ok(sqlx::query("SELECT id FROM users WHERE username = $1")

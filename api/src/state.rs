@@ -52,4 +52,6 @@ pub struct AppState {
     /// `homeward dev` only: the secret path segment of the codec endpoints it gives its own
     /// local Web UI (`/codec/dev/<token>`). `None` everywhere else.
     pub dev_codec_token: Option<Arc<str>>,
+    /// Sign-in through the organisation's OpenID Connect provider (`web.oidc`), if configured.
+    pub oidc: Option<Arc<crate::web::oidc::Oidc>>,
 }

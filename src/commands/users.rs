@@ -57,7 +57,12 @@ pub async fn run(settings: &Settings, command: UserCommand) -> anyhow::Result<()
             expires_in,
             username,
             password,
+            oidc_subject,
         } => {
+            let issuer = oidc_subject
+                .as_ref()
+                .map(|_| oidc_issuer(settings))
+                .transpose()?;
             let role = Role::from(role);
             check_user_scope(role, office.is_some(), country.is_some())
                 .map_err(|e| anyhow::anyhow!("--{e}"))?;
@@ -88,6 +93,11 @@ pub async fn run(settings: &Settings, command: UserCommand) -> anyhow::Result<()
                 supervisor,
             };
             let store = store(settings).await?;
+            if let (Some(issuer), Some(subject)) = (&issuer, &oidc_subject)
+                && store.oidc_subject_holder(issuer, subject).await?.is_some()
+            {
+                anyhow::bail!("--oidc-subject: is already linked to another user");
+            }
             let (user, key) = store
                 .create_user(&new, expires_at, now)
                 .await
@@ -95,6 +105,12 @@ pub async fn run(settings: &Settings, command: UserCommand) -> anyhow::Result<()
             if let (Some(username), Some(password)) = (&username, &password) {
                 store
                     .set_credentials(&user.id, username.trim(), password)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("--{e}"))?;
+            }
+            if let (Some(issuer), Some(subject)) = (&issuer, &oidc_subject) {
+                store
+                    .link_oidc(&user.id, issuer, subject)
                     .await
                     .map_err(|e| anyhow::anyhow!("--{e}"))?;
             }
@@ -113,6 +129,13 @@ pub async fn run(settings: &Settings, command: UserCommand) -> anyhow::Result<()
             if let Some(username) = &username {
                 println!("sign in: {} (web interface)", username.trim());
             }
+            if let Some(subject) = &oidc_subject {
+                println!(
+                    "sign in: {} at {} (OpenID Connect)",
+                    subject.trim(),
+                    issuer.as_deref().unwrap_or_default()
+                );
+            }
             println!("API key: {key}");
             println!("Keep the key now: it is stored only as a hash and cannot be shown again.");
         }
@@ -124,6 +147,15 @@ pub async fn run(settings: &Settings, command: UserCommand) -> anyhow::Result<()
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("{user} signs in as {}", username.trim());
+        }
+        UserCommand::LinkOidc { user, subject } => {
+            let issuer = oidc_issuer(settings)?;
+            store(settings)
+                .await?
+                .link_oidc(&user, &issuer, &subject)
+                .await
+                .map_err(|e| anyhow::anyhow!("--{e}"))?;
+            println!("{user} signs in at {issuer} as {}", subject.trim());
         }
         UserCommand::Deactivate { user } => {
             if !store(settings).await?.deactivate_user(&user, now).await? {
@@ -180,4 +212,16 @@ pub async fn run(settings: &Settings, command: UserCommand) -> anyhow::Result<()
         }
     }
     Ok(())
+}
+
+/// The configured OpenID Connect issuer users are linked under.
+fn oidc_issuer(settings: &Settings) -> anyhow::Result<String> {
+    settings
+        .web
+        .oidc
+        .as_ref()
+        .map(|o| o.issuer.clone())
+        .ok_or_else(|| {
+            anyhow::anyhow!("key web.oidc.issuer: no OpenID Connect provider is configured")
+        })
 }

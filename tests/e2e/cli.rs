@@ -245,6 +245,67 @@ fn keys_are_listed_without_secrets_and_revoked_or_rotated_from_the_command_line(
 }
 
 #[test]
+fn users_are_linked_to_an_openid_connect_subject_once_and_only_with_a_provider_configured() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = format!("sqlite://{}", dir.path().join("h.db").display());
+    let run = |with_provider: bool, args: &[&str]| {
+        let mut cmd = homeward();
+        cmd.env("HOMEWARD_DATABASE__URL", &db);
+        if with_provider {
+            cmd.env("HOMEWARD_WEB__OIDC__ISSUER", "https://login.example")
+                .env("HOMEWARD_WEB__OIDC__CLIENT_ID", "homeward")
+                .env(
+                    "HOMEWARD_WEB__OIDC__REDIRECT_URL",
+                    "https://homeward.example/sign-in/oidc/callback",
+                );
+        }
+        let out = cmd.args(["user"]).args(args).output().expect("runs");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let create = [
+        "create",
+        "--name",
+        "Ana",
+        "--role",
+        "operations",
+        "--office",
+        "NLD",
+    ];
+    let with_subject = [&create[..], &["--oidc-subject", "sub-ana"]].concat();
+    let (ok, _, err) = run(false, &with_subject);
+    assert!(!ok && err.contains("web.oidc.issuer"), "{err}");
+    let (ok, created, err) = run(true, &with_subject);
+    assert!(ok, "{err}");
+    assert!(
+        created.contains("sign in: sub-ana at https://login.example"),
+        "{created}"
+    );
+    let (ok, _, err) = run(true, &with_subject);
+    assert!(
+        !ok && err.contains("--oidc-subject: is already linked"),
+        "{err}"
+    );
+    let (ok, other, err) = run(true, &create);
+    assert!(ok, "{err}");
+    let other = other
+        .lines()
+        .find_map(|l| l.strip_prefix("user:"))
+        .expect("a user")
+        .trim()
+        .to_owned();
+    let (ok, _, err) = run(true, &["link-oidc", &other, "--subject", "sub-ana"]);
+    assert!(!ok && err.contains("already linked"), "{err}");
+    let (ok, linked, err) = run(true, &["link-oidc", &other, "--subject", "sub-other"]);
+    assert!(ok && linked.contains("sub-other"), "{linked} {err}");
+    let (_, listed, _) = run(true, &["list"]);
+    assert_eq!(listed.matches("Ana").count(), 2, "no orphan user: {listed}");
+}
+
+#[test]
 fn the_api_key_never_appears_on_the_command_line() {
     let out = homeward()
         .args(["case", "list", "--api-key", "hwk_visible_in_ps"])

@@ -16,5 +16,6 @@ mod replay_corpus;
 mod security;
 mod sentinel;
 mod support;
+mod web_oidc;
 mod web_ui;
 mod work;

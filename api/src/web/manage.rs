@@ -398,7 +398,7 @@ async fn users_page(
 /// `POST /users`: creates a user with a web sign-in (admins); the API key is not shown here
 /// (`homeward user rotate` issues one to a machine that needs it).
 pub async fn create_user(State(state): State<AppState>, visitor: Visitor, form: Form) -> Response {
-    if let Err(refused) = visitor.check_csrf(&form) {
+    if let Some(refused) = visitor.csrf_refusal(&form) {
         return refused;
     }
     if visitor.caller.actor.role != Role::Admin {
@@ -490,7 +490,7 @@ pub async fn create_user(State(state): State<AppState>, visitor: Visitor, form: 
 
 /// `POST /users/deactivate` (admins).
 pub async fn deactivate(State(state): State<AppState>, visitor: Visitor, form: Form) -> Response {
-    if let Err(refused) = visitor.check_csrf(&form) {
+    if let Some(refused) = visitor.csrf_refusal(&form) {
         return refused;
     }
     if visitor.caller.actor.role != Role::Admin {

@@ -4,6 +4,7 @@
 //! JSON API's handlers, so a page can do nothing the API would refuse the same person.
 //!
 //! - [`session`]: sign-in (username and password), sessions, CSRF, sign-out, language.
+//! - [`oidc`]: sign-in through the organisation's OpenID Connect provider (code + PKCE).
 //! - [`pages`]: inbox, cases and person search, the case page with a form per task type,
 //!   opening a case.
 //! - [`forms`]: reading forms; each task type's form and its outcome.
@@ -20,8 +21,9 @@ pub mod layout;
 #[allow(clippy::result_large_err)]
 pub mod manage;
 #[allow(clippy::result_large_err)]
-pub mod pages;
+pub mod oidc;
 #[allow(clippy::result_large_err)]
+pub mod pages;
 pub mod session;
 
 use axum::Router;
@@ -60,6 +62,8 @@ pub fn router() -> Router<AppState> {
             "/sign-in",
             get(session::sign_in_page).post(session::sign_in),
         )
+        .route("/sign-in/oidc", get(oidc::start))
+        .route("/sign-in/oidc/callback", get(oidc::callback))
         .route("/sign-out", post(session::sign_out))
         .route("/language", post(session::set_language))
         .route("/inbox", get(pages::inbox))

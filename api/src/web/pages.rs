@@ -590,7 +590,7 @@ pub async fn complete(
     Path((reference, id)): Path<(String, u64)>,
     form: Form,
 ) -> Response {
-    if let Err(refused) = visitor.check_csrf(&form) {
+    if let Some(refused) = visitor.csrf_refusal(&form) {
         return refused;
     }
     let t = visitor.texts();
@@ -779,7 +779,7 @@ pub async fn claim_or_release(
     Path((reference, id, action)): Path<(String, u64, String)>,
     form: Form,
 ) -> Response {
-    if let Err(refused) = visitor.check_csrf(&form) {
+    if let Some(refused) = visitor.csrf_refusal(&form) {
         return refused;
     }
     let path = Path((reference.clone(), id.to_string()));
@@ -817,7 +817,7 @@ pub async fn withdraw_or_close(
     Path((reference, action)): Path<(String, String)>,
     form: Form,
 ) -> Response {
-    if let Err(refused) = visitor.check_csrf(&form) {
+    if let Some(refused) = visitor.csrf_refusal(&form) {
         return refused;
     }
     let (field, answer) = match action.as_str() {
@@ -1023,7 +1023,7 @@ fn new_case_page(
 
 /// `POST /cases/new`.
 pub async fn open_case(State(state): State<AppState>, visitor: Visitor, form: Form) -> Response {
-    if let Err(refused) = visitor.check_csrf(&form) {
+    if let Some(refused) = visitor.csrf_refusal(&form) {
         return refused;
     }
     let t = visitor.texts();

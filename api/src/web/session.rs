@@ -43,12 +43,12 @@ impl Visitor {
         Texts(self.lang)
     }
 
-    /// Refuses a form whose CSRF token is not this session's.
-    pub fn check_csrf(&self, form: &Form) -> Result<(), Response> {
+    /// The refusal of a form whose CSRF token is not this session's; `None` for one that is.
+    pub fn csrf_refusal(&self, form: &Form) -> Option<Response> {
         if same(form.value("csrf"), &self.csrf) {
-            Ok(())
+            None
         } else {
-            Err(layout::message_page(
+            Some(layout::message_page(
                 self,
                 StatusCode::FORBIDDEN,
                 "forbidden-title",
@@ -59,7 +59,7 @@ impl Visitor {
 }
 
 /// Compares two secrets without leaking where they differ (through their hashes).
-fn same(a: &str, b: &str) -> bool {
+pub(super) fn same(a: &str, b: &str) -> bool {
     !a.is_empty() && Sha256::digest(a.as_bytes()) == Sha256::digest(b.as_bytes())
 }
 
@@ -89,7 +89,12 @@ fn loopback(headers: &HeaderMap) -> bool {
 }
 
 /// A `Set-Cookie` value.
-fn set_cookie(headers: &HeaderMap, name: &str, value: &str, max_age: i64) -> HeaderValue {
+pub(super) fn set_cookie(
+    headers: &HeaderMap,
+    name: &str,
+    value: &str,
+    max_age: i64,
+) -> HeaderValue {
     let secure = if loopback(headers) { "" } else { "; Secure" };
     HeaderValue::from_str(&format!(
         "{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
@@ -137,7 +142,7 @@ impl FromRequestParts<AppState> for Visitor {
 }
 
 /// A local path to return to after signing in (never another site).
-fn safe_next(next: &str) -> &str {
+pub(super) fn safe_next(next: &str) -> &str {
     // Browsers drop tabs and newlines from URLs ("/\t/evil" becomes "//evil"), so anything
     // but visible ASCII is refused along with "//" and backslashes.
     let visible = next.bytes().all(|b| b.is_ascii_graphic());
@@ -148,23 +153,44 @@ fn safe_next(next: &str) -> &str {
     }
 }
 
-/// `GET /sign-in`.
-pub async fn sign_in_page(headers: HeaderMap, form: Form) -> Response {
-    // The browser's token if it has one (a second tab, or a redirect loading this page again,
-    // must not void the form already shown), else a new one.
-    let token = cookie(&headers, SIGN_IN_COOKIE)
+/// The browser's sign-in token if it has one (a second tab, or a redirect loading the page
+/// again, must not void the form already shown), else a new one.
+fn sign_in_token(headers: &HeaderMap) -> String {
+    cookie(headers, SIGN_IN_COOKIE)
         .filter(|t| t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()))
-        .map_or_else(|| hex::encode(rand::random::<[u8; 32]>()), str::to_owned);
+        .map_or_else(|| hex::encode(rand::random::<[u8; 32]>()), str::to_owned)
+}
+
+/// `GET /sign-in`.
+pub async fn sign_in_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Form,
+) -> Response {
     let next = safe_next(form.value("next")).to_owned();
-    let mut response = sign_in_form(Lang::En, &token, &next, None, StatusCode::OK);
+    sign_in_again(&state, &headers, &next, "", StatusCode::OK)
+}
+
+/// The sign-in page, with `error` (if not empty) in its error summary.
+pub(super) fn sign_in_again(
+    state: &AppState,
+    headers: &HeaderMap,
+    next: &str,
+    error: &str,
+    status: StatusCode,
+) -> Response {
+    let token = sign_in_token(headers);
+    let error = (!error.is_empty()).then(|| error.to_owned());
+    let mut response = sign_in_form(state, Lang::En, &token, next, error, status);
     response.headers_mut().append(
         header::SET_COOKIE,
-        set_cookie(&headers, SIGN_IN_COOKIE, &token, 3600),
+        set_cookie(headers, SIGN_IN_COOKIE, &token, 3600),
     );
     response
 }
 
 fn sign_in_form(
+    state: &AppState,
     lang: Lang,
     token: &str,
     next: &str,
@@ -181,6 +207,11 @@ fn sign_in_form(
             (layout::password_input("password", &t.t("password"), "current-password"))
             button type="submit" class="govuk-button" data-module="govuk-button" { (t.t("sign-in-button")) }
         }
+        @if let Some(oidc) = &state.oidc {
+            p class="govuk-body" { (t.t("sign-in-or")) }
+            a class="govuk-button govuk-button--secondary" role="button" draggable="false"
+                href={ "/sign-in/oidc?next=" (super::forms::encode(next)) } { (oidc.label()) }
+        }
     };
     Page {
         lang,
@@ -190,6 +221,37 @@ fn sign_in_form(
         body,
     }
     .render(status)
+}
+
+/// Starts a session for `user` (signed in by `method`: password or OIDC) and sends the browser
+/// on to `next`.
+pub(super) async fn signed_in(
+    state: &AppState,
+    headers: &HeaderMap,
+    user: &homeward_activities::users::User,
+    next: &str,
+    method: &'static str,
+) -> Response {
+    match state.store.start_session(&user.id, Utc::now()).await {
+        Ok(session) => {
+            tracing::info!(user = %user.id, method, "signed in");
+            let mut response = Redirect::to(next).into_response();
+            let h = response.headers_mut();
+            h.append(
+                header::SET_COOKIE,
+                set_cookie(headers, COOKIE, &session, 36_000),
+            );
+            h.append(
+                header::SET_COOKIE,
+                set_cookie(headers, SIGN_IN_COOKIE, "", 0),
+            );
+            response
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start a session");
+            layout::bare_error(StatusCode::SERVICE_UNAVAILABLE)
+        }
+    }
 }
 
 /// `POST /sign-in`: username, password, the form's CSRF token.
@@ -206,6 +268,7 @@ pub async fn sign_in(
     let t = Texts(Lang::En);
     if !same(form.value("csrf"), &token) {
         return sign_in_form(
+            &state,
             Lang::En,
             &token,
             &next,
@@ -215,6 +278,7 @@ pub async fn sign_in(
     }
     let refused = |status| {
         sign_in_form(
+            &state,
             Lang::En,
             &token,
             &next,
@@ -228,26 +292,7 @@ pub async fn sign_in(
         .sign_in(form.value("username").trim(), form.value("password"), now)
         .await
     {
-        Ok(SignIn::Accepted(user)) => match state.store.start_session(&user.id, now).await {
-            Ok(session) => {
-                tracing::info!(user = %user.id, "signed in");
-                let mut response = Redirect::to(&next).into_response();
-                let h = response.headers_mut();
-                h.append(
-                    header::SET_COOKIE,
-                    set_cookie(headers, COOKIE, &session, 36_000),
-                );
-                h.append(
-                    header::SET_COOKIE,
-                    set_cookie(headers, SIGN_IN_COOKIE, "", 0),
-                );
-                response
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot start a session");
-                layout::bare_error(StatusCode::SERVICE_UNAVAILABLE)
-            }
-        },
+        Ok(SignIn::Accepted(user)) => signed_in(&state, headers, &user, &next, "password").await,
         Ok(SignIn::Refused) => {
             // Failed sign-ins from one address also count against the API's back-off.
             if state
@@ -260,6 +305,7 @@ pub async fn sign_in(
             refused(StatusCode::UNAUTHORIZED)
         }
         Ok(SignIn::Locked(until)) => sign_in_form(
+            &state,
             Lang::En,
             &token,
             &next,
@@ -283,7 +329,7 @@ pub async fn sign_out(
     headers: HeaderMap,
     form: Form,
 ) -> Response {
-    if let Err(refused) = visitor.check_csrf(&form) {
+    if let Some(refused) = visitor.csrf_refusal(&form) {
         return refused;
     }
     if let Some(token) = cookie(&headers, COOKIE)
@@ -300,7 +346,7 @@ pub async fn sign_out(
 
 /// `POST /language`: the visitor's interface language.
 pub async fn set_language(State(state): State<AppState>, visitor: Visitor, form: Form) -> Response {
-    if let Err(refused) = visitor.check_csrf(&form) {
+    if let Some(refused) = visitor.csrf_refusal(&form) {
         return refused;
     }
     let Some(lang) = Lang::parse(form.value("language")) else {

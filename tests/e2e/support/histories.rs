@@ -41,3 +41,21 @@ pub fn record_if_asked(reference: &str, runs: Vec<History>) {
         .write(&dir.join(format!("{name}.json")))
         .expect("history written");
 }
+
+/// Keeps the runs of a case whose history did not replay in `target/failed-histories/`, in the
+/// corpus format, so the failure can be replayed and read afterwards; returns where.
+pub fn keep_failed(reference: &str, runs: &[History]) -> String {
+    let dir = project_dir().join("target/failed-histories");
+    let path = dir.join(format!("{reference}.json"));
+    let written = std::fs::create_dir_all(&dir)
+        .map_err(|e| e.to_string())
+        .and_then(|()| {
+            Scenario::new(reference.to_owned(), runs.to_vec())
+                .write(&path)
+                .map_err(|e| e.to_string())
+        });
+    match written {
+        Ok(()) => path.display().to_string(),
+        Err(e) => format!("nowhere: {e}"),
+    }
+}

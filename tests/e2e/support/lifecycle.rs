@@ -526,7 +526,10 @@ impl Lifecycle {
             replayer
                 .replay_workflow(run.clone().into())
                 .await
-                .unwrap_or_else(|e| panic!("history of {reference} does not replay: {e}"));
+                .unwrap_or_else(|e| {
+                    let kept = super::histories::keep_failed(reference, &runs);
+                    panic!("history of {reference} does not replay: {e} (kept in {kept})")
+                });
         }
         super::histories::record_if_asked(reference, runs);
         counts

@@ -4,6 +4,7 @@
 
 pub mod browser;
 pub mod histories;
+pub mod idp;
 pub mod lifecycle;
 
 use std::path::{Path, PathBuf};
