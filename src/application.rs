@@ -300,7 +300,10 @@ pub fn partners_from(settings: &Settings) -> anyhow::Result<Partners> {
     let templates = Arc::new(templates_from(settings)?);
     match p.mode {
         // The devkit's in-process ledger: for development only (nothing leaves the process).
-        PartnerMode::Local => Ok(local_partners_with(Arc::new(LocalLedger::new()), templates)),
+        PartnerMode::Local => Ok(Partners {
+            routes: Arc::new(settings.travel.routes()),
+            ..local_partners_with(Arc::new(LocalLedger::new()), templates)
+        }),
         PartnerMode::Http => {
             let endpoint = |url: &url::Url, own: &PartnerOverride| Endpoint {
                 base_url: url.clone(),
@@ -315,6 +318,7 @@ pub fn partners_from(settings: &Settings) -> anyhow::Result<Partners> {
                 payments: Arc::new(payments),
                 outreach: Arc::new(outreach),
                 templates,
+                routes: Arc::new(settings.travel.routes()),
             })
         }
     }

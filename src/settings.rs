@@ -58,6 +58,11 @@ pub struct Settings {
     /// The web interface.
     #[serde(default)]
     pub web: WebSettings,
+    /// Airports: each office's departure airport and each country of origin's arrival airport
+    /// (when the returnee's record names none), ISO alpha-3 to IATA, over the shipped defaults
+    /// (`homeward_activities::travel::Routes`).
+    #[serde(default)]
+    pub travel: TravelSettings,
     /// Not configuration: set by `homeward dev` for its own local Web UI's codec endpoint
     /// (`/codec/dev/<token>`).
     #[serde(skip)]
@@ -66,6 +71,29 @@ pub struct Settings {
     /// `homeward bench --compare-protection` only: Temporal payloads travel unencrypted.
     #[serde(skip)]
     pub plain_payloads: bool,
+}
+
+/// Airports by country (see [`Settings::travel`]).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TravelSettings {
+    /// Office (host country, ISO alpha-3) -> IATA code of the airport its returnees leave from.
+    #[serde(default)]
+    pub departure_airports: std::collections::BTreeMap<String, String>,
+    /// Country of origin (ISO alpha-3) -> IATA code of the airport of arrival when a returnee's
+    /// record names no nearest airport.
+    #[serde(default)]
+    pub arrival_airports: std::collections::BTreeMap<String, String>,
+}
+
+impl TravelSettings {
+    /// The routes a worker books with: the shipped defaults with these on top.
+    pub fn routes(&self) -> homeward_activities::travel::Routes {
+        homeward_activities::travel::Routes::with(&homeward_activities::travel::Routes {
+            departure_airports: self.departure_airports.clone(),
+            arrival_airports: self.arrival_airports.clone(),
+        })
+    }
 }
 
 /// The web interface (served by `homeward api` at `/`).
@@ -510,6 +538,7 @@ impl Settings {
         if let Some(oidc) = &self.web.oidc {
             oidc.validate()?;
         }
+        self.travel.routes().check().map_err(ConfigError)?;
         if self.database.max_connections == 0 {
             return Err(ConfigError(
                 "key database.max_connections: must be at least 1".into(),

@@ -19,7 +19,7 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 
 use homeward_workflows::activities::{
-    CancelRequest, Disbursement, HandOver, Offer, OfferRequest, Order, OrderRequest, OrderStatus,
+    CancelRequest, Disbursement, HandOver, Offer, Order, OrderRequest, OrderStatus,
     PaymentState, Receipt,
 };
 use homeward_workflows::programme::Money;
@@ -27,6 +27,7 @@ use homeward_workflows::programme::Money;
 use crate::notices::Message;
 use crate::partners::{Outreach, PartnerError, PaymentProvider, TravelPartner};
 use crate::sharing::Shared;
+use crate::travel::{NamedPassenger, OfferPassenger, Search};
 use crate::wire::{Data, outreach, payments, to_minor, travel};
 
 /// How to reach one partner.
@@ -194,9 +195,9 @@ impl HttpPartner {
 
 #[async_trait::async_trait]
 impl TravelPartner for HttpPartner {
-    async fn search_offers(&self, request: &OfferRequest) -> Result<Vec<Offer>, PartnerError> {
+    async fn search_offers(&self, search: &Search) -> Result<Vec<Offer>, PartnerError> {
         let body = Data {
-            data: travel::CreateOfferRequest::from(request),
+            data: travel::CreateOfferRequest::from(search),
         };
         let answer: Data<travel::OfferRequest> = self
             .send(
@@ -218,10 +219,20 @@ impl TravelPartner for HttpPartner {
             .collect()
     }
 
+    async fn offer_passengers(&self, offer_id: &str) -> Result<Vec<OfferPassenger>, PartnerError> {
+        let path = format!("air/offers/{}", segment(offer_id));
+        let answer: Data<travel::Offer> =
+            self.send(self.request(reqwest::Method::GET, &path)).await?;
+        answer.data.passengers().map_err(|message| PartnerError::Refused {
+            partner: self.name,
+            message: format!("the offer's {message}"),
+        })
+    }
+
     async fn create_order(
         &self,
         request: &OrderRequest,
-        passengers: &[Shared],
+        passengers: &[NamedPassenger],
     ) -> Result<Order, PartnerError> {
         let body = Data {
             data: travel::CreateOrder::from(request).with_passengers(passengers),

@@ -5,6 +5,8 @@
 //! - [`case_store`]: the activities that write workflow facts into the store.
 //! - [`reports`]: statistics, the audit export, mirrored outcomes and idempotency keys.
 //! - [`partners`]: travel, payments and outreach as traits, and their activities.
+//! - [`travel`], [`airports`]: what the travel partner is asked (airports, fares by age,
+//!   named passengers), built at call time.
 //! - [`http_partners`]: the partners' HTTP clients, and the payment webhook's signature.
 //! - [`wire`]: the partners' wire formats, one submodule per partner (shared with the
 //!   development sandbox in `homeward-devkit`).
@@ -17,6 +19,7 @@
 //! live in `homeward-devkit`, which no production worker registers.
 
 pub mod accounts;
+pub mod airports;
 pub mod case_store;
 pub mod codec;
 pub mod escalation;
@@ -27,6 +30,7 @@ pub mod reports;
 pub mod retention;
 pub mod sharing;
 pub mod store;
+pub mod travel;
 pub mod users;
 pub mod vault;
 pub mod wire;

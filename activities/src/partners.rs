@@ -20,6 +20,7 @@ use homeward_workflows::activities::{
 
 use crate::notices::{Message, Templates};
 use crate::sharing::{self, Shared};
+use crate::travel::{NamedPassenger, OfferPassenger, Routes, Search};
 use crate::store::StoreError;
 use crate::vault::{Vault, VaultError};
 use homeward_workflows::domain::CaseRef;
@@ -73,13 +74,15 @@ impl PartnerError {
 #[async_trait::async_trait]
 pub trait TravelPartner: Send + Sync {
     /// Offers for a route, window and party.
-    async fn search_offers(&self, request: &OfferRequest) -> Result<Vec<Offer>, PartnerError>;
+    async fn search_offers(&self, search: &Search) -> Result<Vec<Offer>, PartnerError>;
+    /// The passengers an offer is for, with the ids an order names them by.
+    async fn offer_passengers(&self, offer_id: &str) -> Result<Vec<OfferPassenger>, PartnerError>;
     /// Books an offer under an idempotency key, naming the `passengers` who agreed to share
     /// their data with the travel partner (the rest travel as anonymous seats).
     async fn create_order(
         &self,
         request: &OrderRequest,
-        passengers: &[Shared],
+        passengers: &[NamedPassenger],
     ) -> Result<Order, PartnerError>;
     /// Cancels an order; cancelling twice succeeds.
     async fn cancel_order(&self, request: &CancelRequest) -> Result<(), PartnerError>;
@@ -122,6 +125,8 @@ pub struct Partners {
     pub outreach: Arc<dyn Outreach>,
     /// Notice texts by template and language.
     pub templates: Arc<Templates>,
+    /// The offices' departure airports and the countries' arrival airports.
+    pub routes: Arc<Routes>,
 }
 
 /// Runs a partner call, heartbeating every few seconds so the server notices a hung worker and
@@ -182,7 +187,15 @@ impl PartnerActivities {
         ctx: ActivityContext,
         request: OfferRequest,
     ) -> Result<Vec<Offer>, ActivityError> {
-        let mut offers = heartbeating(&ctx, self.partners.travel.search_offers(&request))
+        let people = self
+            .shared(&request.reference, Purpose::TravelPartner)
+            .await?;
+        let search = self
+            .partners
+            .routes
+            .search(&request, &people)
+            .map_err(PartnerError::into_activity_error)?;
+        let mut offers = heartbeating(&ctx, self.partners.travel.search_offers(&search))
             .await
             .map_err(PartnerError::into_activity_error)?;
         offers.sort_by_key(|o| o.total.minor);
@@ -195,9 +208,14 @@ impl PartnerActivities {
         ctx: ActivityContext,
         request: OrderRequest,
     ) -> Result<Order, ActivityError> {
-        let passengers = self
+        let people = self
             .shared(&request.reference, Purpose::TravelPartner)
             .await?;
+        let travel = &self.partners.travel;
+        let passengers = heartbeating(&ctx, travel.offer_passengers(&request.offer_id))
+            .await
+            .and_then(|offer| crate::travel::name_passengers(&offer, &people))
+            .map_err(PartnerError::into_activity_error)?;
         let order = heartbeating(
             &ctx,
             self.partners.travel.create_order(&request, &passengers),

@@ -20,7 +20,7 @@ use std::fmt;
 use chrono::{NaiveDate, Utc};
 
 use homeward_workflows::domain::CaseRef;
-use homeward_workflows::person::{BirthDate, Person, Purpose, Sex};
+use homeward_workflows::person::{BirthDate, DocumentKind, Person, Purpose, Sex};
 
 use crate::store::NewAuditEvent;
 use crate::vault::{Vault, VaultError};
@@ -38,6 +38,13 @@ pub enum Field {
     Phone,
     /// Place and region of final destination.
     Destination,
+    /// E-mail.
+    Email,
+    /// The passport (number, issuing country, expiry), as airlines need it on routes that
+    /// ask for one (advance passenger information).
+    Passport,
+    /// The airport nearest the destination (where the flight goes).
+    NearestAirport,
 }
 
 impl Field {
@@ -48,6 +55,9 @@ impl Field {
             Field::Sex => "sex",
             Field::Phone => "phone",
             Field::Destination => "destination",
+            Field::Email => "email",
+            Field::Passport => "passport",
+            Field::NearestAirport => "nearest_airport",
         }
     }
 }
@@ -55,7 +65,17 @@ impl Field {
 /// The one rule: what each purpose receives.
 pub fn fields_for(purpose: Purpose) -> &'static [Field] {
     match purpose {
-        Purpose::TravelPartner => &[Field::Name, Field::BornOn, Field::Sex],
+        // Duffel's order passengers: names, born_on, gender, email, phone_number, and identity
+        // documents where the route requires them; the search needs the arrival airport.
+        Purpose::TravelPartner => &[
+            Field::Name,
+            Field::BornOn,
+            Field::Sex,
+            Field::Email,
+            Field::Phone,
+            Field::Passport,
+            Field::NearestAirport,
+        ],
         Purpose::ReceptionPartner => &[Field::Name, Field::Phone, Field::Destination],
         Purpose::PaymentProvider => &[Field::Name, Field::Phone],
         // Homeward sends nothing to a consulate itself; the officer applies for documents.
@@ -80,6 +100,12 @@ pub struct Shared {
     pub phone: Option<String>,
     /// Town or village, then region, in the country of origin.
     pub destination: Option<String>,
+    /// E-mail.
+    pub email: Option<String>,
+    /// The passport: number, issuing country (ISO alpha-3), last valid day.
+    pub passport: Option<(String, String, Option<NaiveDate>)>,
+    /// IATA code of the airport nearest the destination.
+    pub nearest_airport: Option<String>,
 }
 
 impl fmt::Debug for Shared {
@@ -118,6 +144,27 @@ impl Shared {
                     })
                 }
                 Field::Phone => s.phone = person.phone.as_ref().map(|p| p.as_str().to_owned()),
+                Field::Email => s.email = person.email.as_ref().map(|e| e.as_str().to_owned()),
+                Field::Passport => {
+                    s.passport = person
+                        .documents
+                        .iter()
+                        .find(|d| d.kind == DocumentKind::Passport)
+                        .map(|d| {
+                            (
+                                d.number.as_str().to_owned(),
+                                d.issuing_country.as_str().to_owned(),
+                                d.expires_on,
+                            )
+                        })
+                }
+                Field::NearestAirport => {
+                    s.nearest_airport = person
+                        .destination
+                        .as_ref()
+                        .and_then(|d| d.nearest_airport.as_ref())
+                        .map(|a| a.as_str().to_owned())
+                }
                 Field::Destination => {
                     s.destination = person.destination.as_ref().map(|d| match &d.region {
                         Some(r) => format!("{}, {}", d.place.as_str(), r.as_str()),
@@ -204,7 +251,8 @@ mod tests {
         assert_eq!(travel.family_name.as_deref(), Some("Hassan"));
         assert_eq!(travel.born_on, NaiveDate::from_ymd_opt(1990, 5, 31));
         assert_eq!(travel.sex, Some("f"));
-        assert_eq!((travel.phone, travel.destination), (None, None));
+        assert_eq!(travel.phone.as_deref(), Some("+9647701234567"));
+        assert_eq!(travel.destination, None, "the airline needs the airport, not the village");
         let reception = Shared::of(0, &p, Purpose::ReceptionPartner).unwrap();
         assert_eq!(reception.phone.as_deref(), Some("+9647701234567"));
         assert_eq!(reception.destination.as_deref(), Some("Erbil, Kurdistan"));

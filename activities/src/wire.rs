@@ -99,20 +99,26 @@ mod tests {
     #[test]
     fn request_bodies_are_the_bytes_they_always_were() {
         let reference = CaseRef::parse("HW-0123456789AB").expect("ref");
-        let search = contract::OfferRequest {
+        // Changed on purpose (issue "Partner messages that a real partner would accept"):
+        // airports by IATA code, passengers by fare (a child's age, an infant on a lap).
+        let search = crate::travel::Search {
             reference: reference.clone(),
-            from_country: CountryCode::parse("NLD").expect("NLD"),
-            to_country: CountryCode::parse("IRQ").expect("IRQ"),
+            origin: "AMS".into(),
+            destination: "EBL".into(),
             earliest: NaiveDate::from_ymd_opt(2027, 1, 10).expect("date"),
             latest: NaiveDate::from_ymd_opt(2027, 3, 1).expect("date"),
-            travellers: 2,
+            passengers: vec![
+                crate::travel::Fare::Adult,
+                crate::travel::Fare::Child { age: 9 },
+                crate::travel::Fare::InfantWithoutSeat,
+            ],
             medical_escort: true,
         };
         assert_eq!(
             json(&Data {
                 data: travel::CreateOfferRequest::from(&search)
             }),
-            r#"{"data":{"assistance":{"medical_escort":true},"metadata":{"case":"HW-0123456789AB"},"passengers":[{"type":"adult"},{"type":"adult"}],"slices":[{"departure_date":"2027-01-10","destination":"IRQ","latest_departure_date":"2027-03-01","origin":"NLD"}]}}"#
+            r#"{"data":{"assistance":{"medical_escort":true},"metadata":{"case":"HW-0123456789AB"},"passengers":[{"type":"adult"},{"age":9},{"type":"infant_without_seat"}],"slices":[{"departure_date":"2027-01-10","destination":"EBL","latest_departure_date":"2027-03-01","origin":"AMS"}]}}"#
         );
         let order = contract::OrderRequest {
             idempotency_key: "k".into(),
@@ -199,6 +205,18 @@ mod tests {
             sex: Some("f"),
             phone: Some("+9647701234567".into()),
             destination: Some("Erbil".into()),
+            email: Some("amal@example.org".into()),
+            passport: Some((
+                "A1234567".into(),
+                "IRQ".into(),
+                NaiveDate::from_ymd_opt(2030, 1, 1),
+            )),
+            nearest_airport: Some("EBL".into()),
+        };
+        let named = crate::travel::NamedPassenger {
+            id: "pas_0".into(),
+            person: amal.clone(),
+            infant_passenger_id: Some("pas_2".into()),
         };
         let order = contract::OrderRequest {
             idempotency_key: "k".into(),
@@ -206,8 +224,8 @@ mod tests {
             offer_id: "off_1".into(),
         };
         assert_eq!(
-            json(&travel::CreateOrder::from(&order).with_passengers(std::slice::from_ref(&amal))),
-            r#"{"metadata":{"case":"HW-0123456789AB"},"passengers":[{"born_on":"1990-05-31","family_name":"Hassan","gender":"f","given_name":"Amal"}],"selected_offers":["off_1"]}"#
+            json(&travel::CreateOrder::from(&order).with_passengers(std::slice::from_ref(&named))),
+            r#"{"metadata":{"case":"HW-0123456789AB"},"passengers":[{"born_on":"1990-05-31","email":"amal@example.org","family_name":"Hassan","gender":"f","given_name":"Amal","id":"pas_0","identity_documents":[{"expires_on":"2030-01-01","issuing_country_code":"IQ","type":"passport","unique_identifier":"A1234567"}],"infant_passenger_id":"pas_2","phone_number":"+9647701234567","title":"ms"}],"selected_offers":["off_1"]}"#
         );
         let payment = contract::Disbursement {
             idempotency_key: "k".into(),

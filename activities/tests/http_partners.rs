@@ -32,8 +32,9 @@ fn reference() -> CaseRef {
     CaseRef::parse("HW-0123456789AB").expect("ref")
 }
 
-fn offer_request() -> OfferRequest {
-    OfferRequest {
+/// A search for two adults from Amsterdam to Baghdad (the offices' and countries' defaults).
+fn offer_request() -> homeward_activities::travel::Search {
+    let request = OfferRequest {
         reference: reference(),
         from_country: CountryCode::parse("NLD").unwrap(),
         to_country: CountryCode::parse("IRQ").unwrap(),
@@ -41,7 +42,10 @@ fn offer_request() -> OfferRequest {
         latest: NaiveDate::from_ymd_opt(2027, 3, 1).unwrap(),
         travellers: 2,
         medical_escort: false,
-    }
+    };
+    homeward_activities::travel::Routes::default()
+        .search(&request, &[])
+        .expect("search")
 }
 
 #[tokio::test]
@@ -50,7 +54,7 @@ async fn offers_are_read_with_exact_amounts() {
     Mock::given(method("POST"))
         .and(path("/air/offer_requests"))
         .and(header("authorization", "Bearer secret-token"))
-        .and(body_partial_json(json!({"data": {"slices": [{"origin": "NLD", "destination": "IRQ"}]}})))
+        .and(body_partial_json(json!({"data": {"slices": [{"origin": "AMS", "destination": "BGW"}]}})))
         .respond_with(ResponseTemplate::new(201).set_body_json(json!({"data": {"id": "orq_1", "offers": [
             {"id": "off_1", "total_amount": "612.40", "total_currency": "EUR", "departing_at": "2027-01-12T09:00:00Z"}
         ]}})))
@@ -63,6 +67,107 @@ async fn offers_are_read_with_exact_amounts() {
         .expect("offers");
     assert_eq!(offers.len(), 1);
     assert_eq!(offers[0].total.minor, 61240);
+}
+
+/// Duffel's shapes (<https://duffel.com/docs/api/v2/offer-requests>, `/offers/{id}`,
+/// `/orders`): a family of two adults and an infant is searched as two adults and an
+/// `infant_without_seat` between IATA airports, and booked by the offer's passenger ids with
+/// names, birth dates, gender, title, contact, passport and the infant on the mother's lap.
+#[tokio::test]
+async fn a_family_is_searched_by_fare_and_booked_by_name_as_duffel_documents() {
+    use homeward_activities::sharing::Shared;
+    use homeward_activities::travel::{Routes, name_passengers};
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/air/offer_requests"))
+        .and(body_partial_json(json!({"data": {
+            "passengers": [{"type": "adult"}, {"type": "adult"}, {"type": "infant_without_seat"}],
+            "slices": [{"origin": "AMS", "destination": "EBL", "departure_date": "2027-01-10"}]
+        }})))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"data": {"offers": [
+            {"id": "off_1", "total_amount": "640.00", "total_currency": "EUR",
+             "departing_at": "2027-01-12T09:00:00Z"}
+        ]}})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/air/offers/off_1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": {
+            "id": "off_1", "total_amount": "640.00", "total_currency": "EUR",
+            "departing_at": "2027-01-12T09:00:00Z",
+            "passengers": [{"id": "pas_a", "type": "adult"}, {"id": "pas_b", "type": "adult"},
+                           {"id": "pas_i", "type": "infant_without_seat"}]
+        }})))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/air/orders"))
+        .and(body_partial_json(json!({"data": {"passengers": [
+            {"id": "pas_a", "given_name": "Amal", "family_name": "Hassan", "born_on": "1990-05-31",
+             "gender": "f", "title": "ms", "phone_number": "+9647701234567",
+             "email": "amal@example.org", "infant_passenger_id": "pas_i",
+             "identity_documents": [{"type": "passport", "unique_identifier": "A1234567",
+                                     "issuing_country_code": "IQ", "expires_on": "2031-05-31"}]},
+            {"id": "pas_b", "given_name": "Omar", "family_name": "Hassan", "born_on": "1987-02-01",
+             "gender": "m", "title": "mr"},
+            {"id": "pas_i", "given_name": "Lina", "family_name": "Hassan", "born_on": "2026-06-01"}
+        ], "selected_offers": ["off_1"]}})))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"data": {
+            "id": "ord_1", "total_amount": "640.00", "total_currency": "EUR",
+            "departing_at": "2027-01-12T09:00:00Z"
+        }})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let date = |s: &str| s.parse::<NaiveDate>().ok();
+    let member = |member, given: &str, born: &str, sex| Shared {
+        member,
+        given_name: Some(given.into()),
+        family_name: Some("Hassan".into()),
+        born_on: date(born),
+        sex,
+        ..Shared::default()
+    };
+    let family = vec![
+        Shared {
+            phone: Some("+9647701234567".into()),
+            email: Some("amal@example.org".into()),
+            passport: Some(("A1234567".into(), "IRQ".into(), date("2031-05-31"))),
+            nearest_airport: Some("EBL".into()),
+            ..member(0, "Amal", "1990-05-31", Some("f"))
+        },
+        member(1, "Omar", "1987-02-01", Some("m")),
+        member(2, "Lina", "2026-06-01", None),
+    ];
+    let mut request = OfferRequest {
+        reference: reference(),
+        from_country: CountryCode::parse("NLD").unwrap(),
+        to_country: CountryCode::parse("IRQ").unwrap(),
+        earliest: NaiveDate::from_ymd_opt(2027, 1, 10).unwrap(),
+        latest: NaiveDate::from_ymd_opt(2027, 3, 1).unwrap(),
+        travellers: 3,
+        medical_escort: false,
+    };
+    let travel = client(&server, "travel");
+    let search = Routes::default().search(&request, &family).expect("search");
+    travel.search_offers(&search).await.expect("offers");
+    let offer = travel.offer_passengers("off_1").await.expect("passengers");
+    let named = name_passengers(&offer, &family).expect("named");
+    travel
+        .create_order(
+            &OrderRequest {
+                idempotency_key: "k".into(),
+                reference: reference(),
+                offer_id: "off_1".into(),
+            },
+            &named,
+        )
+        .await
+        .expect("order");
+    // (The search's three seats were typed from the records, not from `travellers`.)
+    request.travellers = 0;
+    assert_eq!(Routes::default().search(&request, &family).expect("search").passengers.len(), 3);
 }
 
 #[tokio::test]

@@ -653,6 +653,7 @@ async fn overdue_tasks_past_their_programmes_grace_are_escalated_to_supervisors_
         payments: http(),
         outreach: http(),
         templates: Arc::new(Templates::builtin()),
+        routes: Arc::new(homeward_activities::travel::Routes::default()),
     };
     let days = |d: u64| Span::new(std::time::Duration::from_secs(d * 24 * 3600));
     let grace = [

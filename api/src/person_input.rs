@@ -216,7 +216,16 @@ fn destination(r: &mut Reader, path: &str, v: &Value) -> Option<Destination> {
     r.unknown(path, o, &["place", "region", "nearest_airport"]);
     let place = r.field(o, path, "place", true, text);
     let region = r.field(o, path, "region", false, text);
-    let airport = r.field(o, path, "nearest_airport", false, Iata::parse);
+    let airport = r.field(o, path, "nearest_airport", false, |raw| {
+        let code = Iata::parse(raw)?;
+        match homeward_activities::airports::airport(code.as_str()) {
+            Some(_) => Ok(code),
+            None => Err(DomainError {
+                field: "nearest_airport",
+                problem: "is not an airport's IATA code, e.g. EBL".into(),
+            }),
+        }
+    });
     Some(Destination {
         place: place?,
         region,
@@ -417,6 +426,7 @@ mod tests {
                 "phone": "0770",
                 "documents": [{"kind": "passport", "number": "A1", "issuing_country": "IRQ"}],
                 "consents": [{"purpose": "consulate"}],
+                "destination": {"place": "Erbil", "nearest_airport": "QQQ"},
                 "shoe_size": 42
             }),
             "",
@@ -433,6 +443,7 @@ mod tests {
             [
                 "consents[0].given",
                 "date_of_birth",
+                "destination.nearest_airport",
                 "documents[0].number",
                 "names.document.family",
                 "names.document.given",

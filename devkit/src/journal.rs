@@ -22,6 +22,8 @@ pub mod kind {
     pub const OFFER: &str = "offer";
     /// An order, by idempotency key.
     pub const ORDER: &str = "order";
+    /// The passengers' fares of an offer, by offer id.
+    pub const OFFER_FARES: &str = "offer_fares";
     /// A cancelled order id.
     pub const CANCELLED: &str = "cancelled";
     /// A payment (disbursement and receipt), by idempotency key.

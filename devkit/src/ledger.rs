@@ -14,8 +14,9 @@ use homeward_activities::Partners;
 use homeward_activities::notices::{Message, Templates};
 use homeward_activities::partners::{Outreach, PartnerError, PaymentProvider, TravelPartner};
 use homeward_activities::sharing::Shared;
+use homeward_activities::travel::{Fare, NamedPassenger, OfferPassenger, Search};
 use homeward_workflows::activities::{
-    CancelRequest, Disbursement, HandOver, Offer, OfferRequest, Order, OrderRequest, OrderStatus,
+    CancelRequest, Disbursement, HandOver, Offer, Order, OrderRequest, OrderStatus,
     PaymentState, Receipt,
 };
 use homeward_workflows::programme::Money;
@@ -34,6 +35,7 @@ pub fn local_partners_with(ledger: Arc<LocalLedger>, templates: Arc<Templates>) 
         payments: ledger.clone(),
         outreach: ledger,
         templates,
+        routes: Arc::new(homeward_activities::travel::Routes::default()),
     }
 }
 
@@ -73,6 +75,10 @@ pub enum Confirmation {
 pub struct LedgerState {
     /// Offers made, by id.
     pub offers: BTreeMap<String, Offer>,
+    /// The passengers' fares of each offer, by offer id (passenger `i` is `<offer>-p<i>`).
+    pub offer_fares: BTreeMap<String, Vec<Fare>>,
+    /// Each search as received, by case reference (memory only: what a test checks).
+    pub searches: BTreeMap<String, Vec<Search>>,
     /// Orders by idempotency key.
     pub orders: BTreeMap<String, Order>,
     /// Cancelled order ids.
@@ -125,6 +131,7 @@ impl LocalLedger {
     pub async fn durable(faults: Faults, journal: Journal) -> Result<Self, String> {
         let mut state = LedgerState {
             offers: journal.all(kind::OFFER).await?.into_iter().collect(),
+            offer_fares: journal.all(kind::OFFER_FARES).await?.into_iter().collect(),
             orders: journal.all(kind::ORDER).await?.into_iter().collect(),
             cancelled: journal
                 .all::<bool>(kind::CANCELLED)
@@ -196,7 +203,12 @@ impl LocalLedger {
         self.record(kind::PAYMENT, key, &(d, r)).await
     }
 
-    /// A copy of what the ledger holds.
+    /// An offer made, by id.
+    pub fn offer(&self, offer_id: &str) -> Option<Offer> {
+        self.with_state(|s| s.offers.get(offer_id).cloned())
+    }
+
+    /// A copy of everything recorded.
     pub fn snapshot(&self) -> LedgerState {
         self.state.lock().map(|s| s.clone()).unwrap_or_default()
     }
@@ -220,38 +232,47 @@ impl LocalLedger {
 
 #[async_trait::async_trait]
 impl TravelPartner for LocalLedger {
-    async fn search_offers(&self, request: &OfferRequest) -> Result<Vec<Offer>, PartnerError> {
+    async fn search_offers(&self, search: &Search) -> Result<Vec<Offer>, PartnerError> {
+        strict::search(search)?;
         let (price, departs_in) =
             self.faults_mut(|f| (f.price_per_traveller.unwrap_or(30_000), f.departs_in));
         // One morning flight on the earliest day, and a cheaper one a week later if allowed.
-        let day = request.earliest;
+        let day = search.earliest;
         let at = |d: chrono::NaiveDate| {
             Utc.with_ymd_and_hms(d.year(), d.month(), d.day(), 9, 0, 0)
                 .single()
                 .unwrap_or_default()
         };
-        let travellers = i64::from(request.travellers);
+        // A seat each; an infant on a lap pays a tenth.
+        let infants = search
+            .passengers
+            .iter()
+            .filter(|f| **f == Fare::InfantWithoutSeat)
+            .count();
+        let seats = search.passengers.len() - infants;
+        let fare = price * i64::try_from(seats).unwrap_or(i64::MAX)
+            + price / 10 * i64::try_from(infants).unwrap_or(i64::MAX);
         let mut offers = vec![Offer {
-            offer_id: format!("off-{}-{}", request.reference, day),
+            offer_id: format!("off-{}-{}", search.reference, day),
             departs_at: match departs_in.and_then(|d| chrono::Duration::from_std(d).ok()) {
                 Some(d) => Utc::now() + d,
                 None => at(day),
             },
             total: Money {
-                minor: price * travellers,
+                minor: fare,
                 currency: "EUR".into(),
             },
         }];
         let later = day + chrono::Duration::days(7);
-        if later <= request.latest {
+        if later <= search.latest {
             offers.push(Offer {
-                offer_id: format!("off-{}-{}", request.reference, later),
+                offer_id: format!("off-{}-{}", search.reference, later),
                 departs_at: match departs_in.and_then(|d| chrono::Duration::from_std(d).ok()) {
                     Some(d) => Utc::now() + d + d,
                     None => at(later),
                 },
                 total: Money {
-                    minor: price * travellers * 9 / 10,
+                    minor: fare * 9 / 10,
                     currency: "EUR".into(),
                 },
             });
@@ -259,18 +280,35 @@ impl TravelPartner for LocalLedger {
         self.with_state(|s| {
             for o in &offers {
                 s.offers.insert(o.offer_id.clone(), o.clone());
+                s.offer_fares
+                    .insert(o.offer_id.clone(), search.passengers.clone());
             }
+            s.searches
+                .entry(search.reference.to_string())
+                .or_default()
+                .push(search.clone());
         });
         for o in &offers {
             self.record(kind::OFFER, &o.offer_id, o).await?;
+            self.record(kind::OFFER_FARES, &o.offer_id, &search.passengers)
+                .await?;
         }
         Ok(offers)
+    }
+
+    async fn offer_passengers(&self, offer_id: &str) -> Result<Vec<OfferPassenger>, PartnerError> {
+        self.with_state(|s| s.offer_fares.get(offer_id).cloned())
+            .map(|fares| strict::offer_passengers(offer_id, &fares))
+            .ok_or_else(|| PartnerError::Refused {
+                partner: "travel",
+                message: format!("unknown offer {offer_id}"),
+            })
     }
 
     async fn create_order(
         &self,
         request: &OrderRequest,
-        passengers: &[Shared],
+        passengers: &[NamedPassenger],
     ) -> Result<Order, PartnerError> {
         if let Some(existing) = self.with_state(|s| s.orders.get(&request.idempotency_key).cloned())
         {
@@ -290,16 +328,22 @@ impl TravelPartner for LocalLedger {
                 message: "offer no longer available".into(),
             });
         }
-        let offer = self
-            .with_state(|s| s.offers.get(&request.offer_id).cloned())
+        let (offer, fares) = self
+            .with_state(|s| {
+                Some((
+                    s.offers.get(&request.offer_id).cloned()?,
+                    s.offer_fares.get(&request.offer_id).cloned().unwrap_or_default(),
+                ))
+            })
             .ok_or_else(|| PartnerError::Refused {
                 partner: "travel",
                 message: format!("unknown offer {}", request.offer_id),
             })?;
+        strict::order(&strict::offer_passengers(&request.offer_id, &fares), passengers)?;
         let order = self.with_state(|s| {
             s.people
                 .entry(request.idempotency_key.clone())
-                .or_insert_with(|| passengers.to_vec());
+                .or_insert_with(|| passengers.iter().map(|p| p.person.clone()).collect());
             let order = Order {
                 order_id: format!("ord-{}", s.orders.len() + 1),
                 departs_at: offer.departs_at,
@@ -528,5 +572,113 @@ impl Outreach for LocalLedger {
                 .clone()
         });
         self.record(kind::HAND_OVER, key, &first).await
+    }
+}
+
+/// What a real travel partner refuses, refused here too, so the tests prove what one would
+/// accept: airports it does not know, an infant without an adult to sit with, a passenger
+/// without names or date of birth, a passenger the offer is not for. Messages name the field
+/// as Duffel's errors do; they never carry a value a person gave.
+mod strict {
+    use super::*;
+
+    fn refused(message: String) -> PartnerError {
+        PartnerError::Refused {
+            partner: "travel",
+            message,
+        }
+    }
+
+    pub(super) fn search(search: &Search) -> Result<(), PartnerError> {
+        for (field, code) in [
+            ("slices[0].origin", &search.origin),
+            ("slices[0].destination", &search.destination),
+        ] {
+            if homeward_activities::airports::airport(code).is_none() {
+                return Err(refused(format!("{field}: {code:?} is not an airport")));
+            }
+        }
+        if search.origin == search.destination {
+            return Err(refused("slices[0].destination: is the origin".into()));
+        }
+        if search.passengers.is_empty() {
+            return Err(refused("passengers: at least one is required".into()));
+        }
+        let adults = search.passengers.iter().filter(|f| f.is_adult()).count();
+        let infants = search
+            .passengers
+            .iter()
+            .filter(|f| **f == Fare::InfantWithoutSeat)
+            .count();
+        if infants > adults {
+            return Err(refused(
+                "passengers: each infant_without_seat needs an adult of the party".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    pub(super) fn offer_passengers(offer_id: &str, fares: &[Fare]) -> Vec<OfferPassenger> {
+        fares
+            .iter()
+            .enumerate()
+            .map(|(i, fare)| OfferPassenger {
+                id: format!("{offer_id}-p{i}"),
+                fare: *fare,
+            })
+            .collect()
+    }
+
+    pub(super) fn order(
+        offer: &[OfferPassenger],
+        named: &[NamedPassenger],
+    ) -> Result<(), PartnerError> {
+        let fare_of = |id: &str| offer.iter().find(|o| o.id == id).map(|o| o.fare);
+        let mut seen = BTreeSet::new();
+        for (i, p) in named.iter().enumerate() {
+            let Some(fare) = fare_of(&p.id) else {
+                return Err(refused(format!("passengers[{i}].id: not a passenger of the offer")));
+            };
+            if !seen.insert(p.id.as_str()) {
+                return Err(refused(format!("passengers[{i}].id: named twice")));
+            }
+            for (field, value) in [
+                ("given_name", &p.person.given_name),
+                ("family_name", &p.person.family_name),
+            ] {
+                if value.as_deref().is_none_or(|v| v.trim().is_empty()) {
+                    return Err(refused(format!("passengers[{i}].{field}: is required")));
+                }
+            }
+            if p.person.born_on.is_none() {
+                return Err(refused(format!("passengers[{i}].born_on: is required")));
+            }
+            if let Some(infant) = &p.infant_passenger_id {
+                if !fare.is_adult() {
+                    return Err(refused(format!(
+                        "passengers[{i}].infant_passenger_id: only an adult carries an infant"
+                    )));
+                }
+                if fare_of(infant) != Some(Fare::InfantWithoutSeat) {
+                    return Err(refused(format!(
+                        "passengers[{i}].infant_passenger_id: not an infant of the offer"
+                    )));
+                }
+            }
+        }
+        // Every infant the order names sits on exactly one adult's lap.
+        for p in named.iter().filter(|p| fare_of(&p.id) == Some(Fare::InfantWithoutSeat)) {
+            let carriers = named
+                .iter()
+                .filter(|a| a.infant_passenger_id.as_deref() == Some(p.id.as_str()))
+                .count();
+            if carriers != 1 {
+                return Err(refused(format!(
+                    "passengers: infant {} must be carried by one adult, not {carriers}",
+                    p.id
+                )));
+            }
+        }
+        Ok(())
     }
 }

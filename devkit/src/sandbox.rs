@@ -29,9 +29,10 @@ use homeward_activities::http_partners::payment_webhook;
 use homeward_activities::notices::{Channel, Message};
 use homeward_activities::partners::{Outreach, PartnerError, PaymentProvider, TravelPartner};
 use homeward_activities::sharing::Shared;
+use homeward_activities::travel::{NamedPassenger, Search};
 use homeward_activities::wire::{self, Data, from_minor, outreach, payments, to_minor, travel};
 use homeward_workflows::activities::{
-    CancelRequest, Disbursement, HandOver, Notice, OfferRequest, OrderRequest, PaymentState,
+    CancelRequest, Disbursement, HandOver, Notice, OrderRequest, PaymentState,
 };
 use homeward_workflows::domain::{CaseRef, CountryCode, Language};
 use homeward_workflows::programme::Money;
@@ -218,6 +219,7 @@ impl Sandbox {
     pub fn router(self) -> Router {
         Router::new()
             .route("/air/offer_requests", post(offer_requests))
+            .route("/air/offers/{id}", get(offer))
             .route("/air/orders", post(orders))
             .route("/air/orders/{id}", get(order))
             .route("/air/orders/{id}/actions/cancel", post(cancel))
@@ -353,33 +355,62 @@ async fn offer_requests(
     let Some(slice) = search.slices.first() else {
         return bad("slices: one slice is required");
     };
-    let (Ok(reference), Ok(from), Ok(to)) = (
-        CaseRef::parse(&search.metadata.case),
-        CountryCode::parse(&slice.origin),
-        CountryCode::parse(&slice.destination),
-    ) else {
-        return bad("metadata.case, origin and destination are required");
+    let Ok(reference) = CaseRef::parse(&search.metadata.case) else {
+        return bad("metadata.case: a case reference is required");
     };
-    let request = OfferRequest {
+    let mut fares = Vec::new();
+    for (i, p) in search.passengers.iter().enumerate() {
+        match p.fare() {
+            Ok(f) => fares.push(f),
+            Err(e) => return bad(format!("passengers[{i}].{e}")),
+        }
+    }
+    let request = Search {
         reference,
-        from_country: from,
-        to_country: to,
+        origin: slice.origin.clone(),
+        destination: slice.destination.clone(),
         earliest: slice.departure_date,
         latest: slice.latest_departure_date.unwrap_or(slice.departure_date),
-        travellers: u8::try_from(search.passengers.len()).unwrap_or(u8::MAX),
+        passengers: fares,
         medical_escort: search.assistance.medical_escort,
     };
     match sb.ledger.search_offers(&request).await {
-        Ok(offers) => answer(
-            lost,
-            StatusCode::CREATED,
-            Data {
-                data: travel::OfferRequest {
-                    id: "orq".into(),
-                    offers: offers.iter().map(travel::Offer::from).collect(),
+        Ok(offers) => {
+            let mut listed = Vec::new();
+            for o in &offers {
+                match sb.ledger.offer_passengers(&o.offer_id).await {
+                    Ok(passengers) => listed.push(travel::Offer::from((o, passengers.as_slice()))),
+                    Err(e) => return partner_error(e),
+                }
+            }
+            answer(
+                lost,
+                StatusCode::CREATED,
+                Data {
+                    data: travel::OfferRequest {
+                        id: "orq".into(),
+                        offers: listed,
+                    },
                 },
-            },
-        ),
+            )
+        }
+        Err(e) => partner_error(e),
+    }
+}
+
+/// `GET /air/offers/{id}`: the offer with its passengers' ids.
+async fn offer(State(sb): State<Sandbox>, Path(id): Path<String>) -> Response {
+    let Some(o) = sb.ledger.offer(&id) else {
+        return refused(StatusCode::NOT_FOUND, "offer not found");
+    };
+    match sb.ledger.offer_passengers(&id).await {
+        Ok(passengers) => (
+            StatusCode::OK,
+            Json(Data {
+                data: travel::Offer::from((&o, passengers.as_slice())),
+            }),
+        )
+            .into_response(),
         Err(e) => partner_error(e),
     }
 }
@@ -414,22 +445,34 @@ async fn orders(
         reference,
         offer_id,
     };
-    let passengers: Vec<Shared> = order
+    let passengers: Vec<NamedPassenger> = order
         .passengers
         .iter()
         .enumerate()
-        .map(|(i, p)| Shared {
-            member: i as u32,
-            given_name: Some(p.given_name.clone()),
-            family_name: Some(p.family_name.clone()),
-            born_on: p.born_on,
-            sex: p.gender.as_deref().and_then(|g| match g {
-                "f" => Some("f"),
-                "m" => Some("m"),
-                "x" => Some("x"),
-                _ => None,
-            }),
-            ..Shared::default()
+        .map(|(i, p)| NamedPassenger {
+            id: p.id.clone().unwrap_or_else(|| format!("unnamed-{i}")),
+            person: Shared {
+                member: i as u32,
+                given_name: Some(p.given_name.clone()),
+                family_name: Some(p.family_name.clone()),
+                born_on: p.born_on,
+                sex: p.gender.as_deref().and_then(|g| match g {
+                    "f" => Some("f"),
+                    "m" => Some("m"),
+                    _ => None,
+                }),
+                email: p.email.clone(),
+                phone: p.phone_number.clone(),
+                passport: p.identity_documents.first().map(|d| {
+                    (
+                        d.unique_identifier.clone(),
+                        d.issuing_country_code.clone(),
+                        d.expires_on,
+                    )
+                }),
+                ..Shared::default()
+            },
+            infant_passenger_id: p.infant_passenger_id.clone(),
         })
         .collect();
     match sb.ledger.create_order(&request, &passengers).await {

@@ -38,8 +38,9 @@ fn reference() -> CaseRef {
     CaseRef::parse("HW-0123456789AB").expect("ref")
 }
 
-fn offer_request() -> OfferRequest {
-    OfferRequest {
+/// A search for two adults from Amsterdam to Baghdad (the offices' and countries' defaults).
+fn offer_request() -> homeward_activities::travel::Search {
+    let request = OfferRequest {
         reference: reference(),
         from_country: CountryCode::parse("NLD").unwrap(),
         to_country: CountryCode::parse("IRQ").unwrap(),
@@ -47,7 +48,10 @@ fn offer_request() -> OfferRequest {
         latest: NaiveDate::from_ymd_opt(2027, 3, 1).unwrap(),
         travellers: 2,
         medical_escort: false,
-    }
+    };
+    homeward_activities::travel::Routes::default()
+        .search(&request, &[])
+        .expect("search")
 }
 
 #[tokio::test]
@@ -386,4 +390,86 @@ async fn a_body_the_sandbox_cannot_read_is_refused_with_the_field_named() {
         (ledger.orders.len(), ledger.payments.len(), ledger.notices),
         (0, 0, 0)
     );
+}
+
+/// The sandbox refuses what a real travel partner refuses (Duffel's rules): airports it does
+/// not know, an infant without an adult, a child given an adult's age, a passenger without
+/// names, an infant on nobody's lap; and books what it accepts.
+#[tokio::test]
+async fn the_sandbox_is_a_strict_travel_partner() {
+    use homeward_devkit::sandbox::{Sandbox, SandboxFaults};
+    let (addr, _task) = Sandbox::new(SandboxFaults::default(), 1)
+        .serve(0)
+        .await
+        .expect("serve");
+    let http = reqwest::Client::new();
+    let post = |path: &str, key: &str, body: serde_json::Value| {
+        http.post(format!("http://{addr}{path}"))
+            .header("idempotency-key", key)
+            .json(&body)
+            .send()
+    };
+    let search = |passengers: serde_json::Value, destination: &str| {
+        serde_json::json!({"data": {
+            "metadata": {"case": "HW-0123456789AB"},
+            "passengers": passengers,
+            "slices": [{"origin": "AMS", "destination": destination,
+                        "departure_date": "2027-01-10"}]
+        }})
+    };
+    let said = |v: serde_json::Value| v["errors"][0]["message"].as_str().unwrap_or_default().to_owned();
+    let family = serde_json::json!([{"type": "adult"}, {"type": "adult"}, {"type": "infant_without_seat"}]);
+    for (body, message) in [
+        (search(family.clone(), "QQQ"), "slices[0].destination: \"QQQ\" is not an airport"),
+        (search(serde_json::json!([{"type": "infant_without_seat"}]), "EBL"), "passengers: each infant_without_seat needs an adult"),
+        (search(serde_json::json!([{"age": 30}]), "EBL"), "passengers[0].age"),
+        (search(serde_json::json!([]), "EBL"), "passengers: at least one"),
+    ] {
+        let r = post("/air/offer_requests", "s", body).await.expect("answered");
+        assert_eq!(r.status(), 422);
+        let text = said(r.json().await.expect("json"));
+        assert!(text.starts_with(message), "{text}");
+    }
+    let r = post("/air/offer_requests", "s", search(family, "EBL")).await.expect("answered");
+    assert_eq!(r.status(), 201);
+    let offers: serde_json::Value = r.json().await.expect("json");
+    let offer = &offers["data"]["offers"][0];
+    let ids: Vec<String> = offer["passengers"]
+        .as_array()
+        .expect("passengers")
+        .iter()
+        .map(|p| p["id"].as_str().expect("id").to_owned())
+        .collect();
+    assert_eq!(offer["passengers"][2]["type"], "infant_without_seat");
+    let fetched: serde_json::Value = http
+        .get(format!("http://{addr}/air/offers/{}", offer["id"].as_str().expect("id")))
+        .send()
+        .await
+        .expect("offer")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(fetched["data"]["passengers"], offer["passengers"]);
+    let person = |id: &str, given: &str, born: &str| {
+        serde_json::json!({"id": id, "given_name": given, "family_name": "Hassan", "born_on": born})
+    };
+    let order = |passengers: serde_json::Value| {
+        serde_json::json!({"data": {"metadata": {"case": "HW-0123456789AB"},
+            "selected_offers": [offer["id"]], "passengers": passengers}})
+    };
+    let mut carrier = person(&ids[0], "Amal", "1990-05-31");
+    let lina = person(&ids[2], "Lina", "2026-06-01");
+    for (key, passengers, message) in [
+        ("o1", serde_json::json!([person(&ids[0], " ", "1990-05-31")]), "passengers[0].given_name: is required"),
+        ("o2", serde_json::json!([carrier.clone(), lina.clone()]), "passengers: infant"),
+        ("o3", serde_json::json!([person("pas_x", "Amal", "1990-05-31")]), "passengers[0].id: not a passenger"),
+    ] {
+        let r = post("/air/orders", key, order(passengers)).await.expect("answered");
+        assert_eq!(r.status(), 422);
+        let text = said(r.json().await.expect("json"));
+        assert!(text.starts_with(message), "{text}");
+    }
+    carrier["infant_passenger_id"] = serde_json::json!(ids[2]);
+    let r = post("/air/orders", "o4", order(serde_json::json!([carrier, lina]))).await.expect("answered");
+    assert_eq!(r.status(), 201, "{:?}", r.text().await);
 }

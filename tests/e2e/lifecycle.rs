@@ -1141,6 +1141,7 @@ async fn cases_complete_over_flaky_http_partners_with_one_order_and_one_payment_
         payments: partner("payments"),
         outreach: partner("outreach"),
         templates: Arc::new(homeward_activities::notices::Templates::builtin()),
+        routes: Arc::new(homeward_activities::travel::Routes::default()),
     };
     let lc = Lifecycle::start_partners(partners, ledger).await;
 

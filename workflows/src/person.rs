@@ -304,6 +304,11 @@ impl Email {
             )),
         }
     }
+
+    /// The address.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 /// An airport's IATA code: three letters.
