@@ -19,8 +19,8 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 
 use homeward_workflows::activities::{
-    CancelRequest, Disbursement, HandOver, Offer, Order, OrderRequest, OrderStatus,
-    PaymentState, Receipt,
+    CancelRequest, Disbursement, HandOver, Offer, Order, OrderRequest, OrderStatus, PaymentState,
+    Receipt,
 };
 use homeward_workflows::programme::Money;
 
@@ -223,10 +223,13 @@ impl TravelPartner for HttpPartner {
         let path = format!("air/offers/{}", segment(offer_id));
         let answer: Data<travel::Offer> =
             self.send(self.request(reqwest::Method::GET, &path)).await?;
-        answer.data.passengers().map_err(|message| PartnerError::Refused {
-            partner: self.name,
-            message: format!("the offer's {message}"),
-        })
+        answer
+            .data
+            .passengers()
+            .map_err(|message| PartnerError::Refused {
+                partner: self.name,
+                message: format!("the offer's {message}"),
+            })
     }
 
     async fn create_order(

@@ -20,8 +20,8 @@ use homeward_workflows::activities::{
 
 use crate::notices::{Message, Templates};
 use crate::sharing::{self, Shared};
-use crate::travel::{NamedPassenger, OfferPassenger, Routes, Search};
 use crate::store::StoreError;
+use crate::travel::{NamedPassenger, OfferPassenger, Routes, Search};
 use crate::vault::{Vault, VaultError};
 use homeward_workflows::domain::CaseRef;
 use homeward_workflows::person::Purpose;

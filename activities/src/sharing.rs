@@ -252,7 +252,10 @@ mod tests {
         assert_eq!(travel.born_on, NaiveDate::from_ymd_opt(1990, 5, 31));
         assert_eq!(travel.sex, Some("f"));
         assert_eq!(travel.phone.as_deref(), Some("+9647701234567"));
-        assert_eq!(travel.destination, None, "the airline needs the airport, not the village");
+        assert_eq!(
+            travel.destination, None,
+            "the airline needs the airport, not the village"
+        );
         let reception = Shared::of(0, &p, Purpose::ReceptionPartner).unwrap();
         assert_eq!(reception.phone.as_deref(), Some("+9647701234567"));
         assert_eq!(reception.destination.as_deref(), Some("Erbil, Kurdistan"));

@@ -183,7 +183,11 @@ impl Routes {
     /// The search for `request`, with `people` (those who agreed to share with the travel
     /// partner) typed by their age on the earliest day and the first named arrival airport in
     /// the country of origin. Refused, naming what is missing, when no airport is known.
-    pub fn search(&self, request: &OfferRequest, people: &[Shared]) -> Result<Search, PartnerError> {
+    pub fn search(
+        &self,
+        request: &OfferRequest,
+        people: &[Shared],
+    ) -> Result<Search, PartnerError> {
         let refuse = |message: String| PartnerError::Refused {
             partner: "travel",
             message,
@@ -211,7 +215,10 @@ impl Routes {
             })?;
         let mut passengers: Vec<Fare> = people
             .iter()
-            .map(|p| p.born_on.map_or(Fare::Adult, |b| Fare::on(b, request.earliest)))
+            .map(|p| {
+                p.born_on
+                    .map_or(Fare::Adult, |b| Fare::on(b, request.earliest))
+            })
             .collect();
         let seats = usize::from(request.travellers).saturating_sub(passengers.len());
         passengers.extend(std::iter::repeat_n(Fare::Adult, seats));
@@ -264,7 +271,11 @@ pub fn name_passengers(
             .map(|(_, n)| n);
         match carrier {
             Some(adult) => adult.infant_passenger_id = Some(infant),
-            None => return Err(refuse("an infant without a seat needs an adult of the party")),
+            None => {
+                return Err(refuse(
+                    "an infant without a seat needs an adult of the party",
+                ));
+            }
         }
     }
     Ok(named)
@@ -283,7 +294,11 @@ mod tests {
     fn a_fare_follows_the_age_on_the_departure_date() {
         let flight = d("2027-03-10");
         assert_eq!(Fare::on(d("1990-01-01"), flight), Fare::Adult);
-        assert_eq!(Fare::on(d("2009-03-10"), flight), Fare::Adult, "18 that day");
+        assert_eq!(
+            Fare::on(d("2009-03-10"), flight),
+            Fare::Adult,
+            "18 that day"
+        );
         assert_eq!(Fare::on(d("2009-03-11"), flight), Fare::Child { age: 17 });
         assert_eq!(Fare::on(d("2025-03-10"), flight), Fare::Child { age: 2 });
         assert_eq!(Fare::on(d("2025-03-11"), flight), Fare::InfantWithoutSeat);
@@ -337,7 +352,10 @@ mod tests {
         let mut bare = Routes::default();
         bare.arrival_airports.clear();
         let err = bare.search(&request(1), &[]).expect_err("no airport");
-        assert!(err.to_string().contains("travel.arrival_airports.IRQ"), "{err}");
+        assert!(
+            err.to_string().contains("travel.arrival_airports.IRQ"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -345,9 +363,19 @@ mod tests {
         assert_eq!(Routes::default().check(), Ok(()));
         let mut wrong = Routes::default();
         wrong.arrival_airports.insert("IRQ".into(), "AMS".into());
-        assert!(wrong.check().expect_err("abroad").contains("travel.arrival_airports.IRQ"));
+        assert!(
+            wrong
+                .check()
+                .expect_err("abroad")
+                .contains("travel.arrival_airports.IRQ")
+        );
         wrong.arrival_airports.insert("IRQ".into(), "QQQ".into());
-        assert!(wrong.check().expect_err("unknown").contains("not an airport"));
+        assert!(
+            wrong
+                .check()
+                .expect_err("unknown")
+                .contains("not an airport")
+        );
     }
 
     #[test]

@@ -84,10 +84,12 @@ async fn a_family_is_searched_by_fare_and_booked_by_name_as_duffel_documents() {
             "passengers": [{"type": "adult"}, {"type": "adult"}, {"type": "infant_without_seat"}],
             "slices": [{"origin": "AMS", "destination": "EBL", "departure_date": "2027-01-10"}]
         }})))
-        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"data": {"offers": [
-            {"id": "off_1", "total_amount": "640.00", "total_currency": "EUR",
-             "departing_at": "2027-01-12T09:00:00Z"}
-        ]}})))
+        .respond_with(
+            ResponseTemplate::new(201).set_body_json(json!({"data": {"offers": [
+                {"id": "off_1", "total_amount": "640.00", "total_currency": "EUR",
+                 "departing_at": "2027-01-12T09:00:00Z"}
+            ]}})),
+        )
         .expect(1)
         .mount(&server)
         .await;
@@ -167,7 +169,14 @@ async fn a_family_is_searched_by_fare_and_booked_by_name_as_duffel_documents() {
         .expect("order");
     // (The search's three seats were typed from the records, not from `travellers`.)
     request.travellers = 0;
-    assert_eq!(Routes::default().search(&request, &family).expect("search").passengers.len(), 3);
+    assert_eq!(
+        Routes::default()
+            .search(&request, &family)
+            .expect("search")
+            .passengers
+            .len(),
+        3
+    );
 }
 
 #[tokio::test]

@@ -16,8 +16,8 @@ use homeward_activities::partners::{Outreach, PartnerError, PaymentProvider, Tra
 use homeward_activities::sharing::Shared;
 use homeward_activities::travel::{Fare, NamedPassenger, OfferPassenger, Search};
 use homeward_workflows::activities::{
-    CancelRequest, Disbursement, HandOver, Offer, Order, OrderRequest, OrderStatus,
-    PaymentState, Receipt,
+    CancelRequest, Disbursement, HandOver, Offer, Order, OrderRequest, OrderStatus, PaymentState,
+    Receipt,
 };
 use homeward_workflows::programme::Money;
 
@@ -332,14 +332,20 @@ impl TravelPartner for LocalLedger {
             .with_state(|s| {
                 Some((
                     s.offers.get(&request.offer_id).cloned()?,
-                    s.offer_fares.get(&request.offer_id).cloned().unwrap_or_default(),
+                    s.offer_fares
+                        .get(&request.offer_id)
+                        .cloned()
+                        .unwrap_or_default(),
                 ))
             })
             .ok_or_else(|| PartnerError::Refused {
                 partner: "travel",
                 message: format!("unknown offer {}", request.offer_id),
             })?;
-        strict::order(&strict::offer_passengers(&request.offer_id, &fares), passengers)?;
+        strict::order(
+            &strict::offer_passengers(&request.offer_id, &fares),
+            passengers,
+        )?;
         let order = self.with_state(|s| {
             s.people
                 .entry(request.idempotency_key.clone())
@@ -637,7 +643,9 @@ mod strict {
         let mut seen = BTreeSet::new();
         for (i, p) in named.iter().enumerate() {
             let Some(fare) = fare_of(&p.id) else {
-                return Err(refused(format!("passengers[{i}].id: not a passenger of the offer")));
+                return Err(refused(format!(
+                    "passengers[{i}].id: not a passenger of the offer"
+                )));
             };
             if !seen.insert(p.id.as_str()) {
                 return Err(refused(format!("passengers[{i}].id: named twice")));
@@ -667,7 +675,10 @@ mod strict {
             }
         }
         // Every infant the order names sits on exactly one adult's lap.
-        for p in named.iter().filter(|p| fare_of(&p.id) == Some(Fare::InfantWithoutSeat)) {
+        for p in named
+            .iter()
+            .filter(|p| fare_of(&p.id) == Some(Fare::InfantWithoutSeat))
+        {
             let carriers = named
                 .iter()
                 .filter(|a| a.infant_passenger_id.as_deref() == Some(p.id.as_str()))

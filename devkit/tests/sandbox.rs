@@ -417,20 +417,42 @@ async fn the_sandbox_is_a_strict_travel_partner() {
                         "departure_date": "2027-01-10"}]
         }})
     };
-    let said = |v: serde_json::Value| v["errors"][0]["message"].as_str().unwrap_or_default().to_owned();
-    let family = serde_json::json!([{"type": "adult"}, {"type": "adult"}, {"type": "infant_without_seat"}]);
+    let said = |v: serde_json::Value| {
+        v["errors"][0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let family =
+        serde_json::json!([{"type": "adult"}, {"type": "adult"}, {"type": "infant_without_seat"}]);
     for (body, message) in [
-        (search(family.clone(), "QQQ"), "slices[0].destination: \"QQQ\" is not an airport"),
-        (search(serde_json::json!([{"type": "infant_without_seat"}]), "EBL"), "passengers: each infant_without_seat needs an adult"),
-        (search(serde_json::json!([{"age": 30}]), "EBL"), "passengers[0].age"),
-        (search(serde_json::json!([]), "EBL"), "passengers: at least one"),
+        (
+            search(family.clone(), "QQQ"),
+            "slices[0].destination: \"QQQ\" is not an airport",
+        ),
+        (
+            search(serde_json::json!([{"type": "infant_without_seat"}]), "EBL"),
+            "passengers: each infant_without_seat needs an adult",
+        ),
+        (
+            search(serde_json::json!([{"age": 30}]), "EBL"),
+            "passengers[0].age",
+        ),
+        (
+            search(serde_json::json!([]), "EBL"),
+            "passengers: at least one",
+        ),
     ] {
-        let r = post("/air/offer_requests", "s", body).await.expect("answered");
+        let r = post("/air/offer_requests", "s", body)
+            .await
+            .expect("answered");
         assert_eq!(r.status(), 422);
         let text = said(r.json().await.expect("json"));
         assert!(text.starts_with(message), "{text}");
     }
-    let r = post("/air/offer_requests", "s", search(family, "EBL")).await.expect("answered");
+    let r = post("/air/offer_requests", "s", search(family, "EBL"))
+        .await
+        .expect("answered");
     assert_eq!(r.status(), 201);
     let offers: serde_json::Value = r.json().await.expect("json");
     let offer = &offers["data"]["offers"][0];
@@ -442,7 +464,10 @@ async fn the_sandbox_is_a_strict_travel_partner() {
         .collect();
     assert_eq!(offer["passengers"][2]["type"], "infant_without_seat");
     let fetched: serde_json::Value = http
-        .get(format!("http://{addr}/air/offers/{}", offer["id"].as_str().expect("id")))
+        .get(format!(
+            "http://{addr}/air/offers/{}",
+            offer["id"].as_str().expect("id")
+        ))
         .send()
         .await
         .expect("offer")
@@ -450,9 +475,7 @@ async fn the_sandbox_is_a_strict_travel_partner() {
         .await
         .expect("json");
     assert_eq!(fetched["data"]["passengers"], offer["passengers"]);
-    let person = |id: &str, given: &str, born: &str| {
-        serde_json::json!({"id": id, "given_name": given, "family_name": "Hassan", "born_on": born})
-    };
+    let person = |id: &str, given: &str, born: &str| serde_json::json!({"id": id, "given_name": given, "family_name": "Hassan", "born_on": born});
     let order = |passengers: serde_json::Value| {
         serde_json::json!({"data": {"metadata": {"case": "HW-0123456789AB"},
             "selected_offers": [offer["id"]], "passengers": passengers}})
@@ -460,16 +483,36 @@ async fn the_sandbox_is_a_strict_travel_partner() {
     let mut carrier = person(&ids[0], "Amal", "1990-05-31");
     let lina = person(&ids[2], "Lina", "2026-06-01");
     for (key, passengers, message) in [
-        ("o1", serde_json::json!([person(&ids[0], " ", "1990-05-31")]), "passengers[0].given_name: is required"),
-        ("o2", serde_json::json!([carrier.clone(), lina.clone()]), "passengers: infant"),
-        ("o3", serde_json::json!([person("pas_x", "Amal", "1990-05-31")]), "passengers[0].id: not a passenger"),
+        (
+            "o1",
+            serde_json::json!([person(&ids[0], " ", "1990-05-31")]),
+            "passengers[0].given_name: is required",
+        ),
+        (
+            "o2",
+            serde_json::json!([carrier.clone(), lina.clone()]),
+            "passengers: infant",
+        ),
+        (
+            "o3",
+            serde_json::json!([person("pas_x", "Amal", "1990-05-31")]),
+            "passengers[0].id: not a passenger",
+        ),
     ] {
-        let r = post("/air/orders", key, order(passengers)).await.expect("answered");
+        let r = post("/air/orders", key, order(passengers))
+            .await
+            .expect("answered");
         assert_eq!(r.status(), 422);
         let text = said(r.json().await.expect("json"));
         assert!(text.starts_with(message), "{text}");
     }
     carrier["infant_passenger_id"] = serde_json::json!(ids[2]);
-    let r = post("/air/orders", "o4", order(serde_json::json!([carrier, lina]))).await.expect("answered");
+    let r = post(
+        "/air/orders",
+        "o4",
+        order(serde_json::json!([carrier, lina])),
+    )
+    .await
+    .expect("answered");
     assert_eq!(r.status(), 201, "{:?}", r.text().await);
 }

@@ -1296,7 +1296,9 @@ async fn partners_receive_their_fields_only_for_members_who_agreed_to_share_with
         Some("1990-05-31")
     );
     assert_eq!(travel[0].sex, Some("f"));
-    assert_eq!((&travel[0].phone, &travel[0].destination), (&None, &None));
+    // The airline's contact for the passenger, not where they are going.
+    assert_eq!(travel[0].phone.as_deref(), Some("+96477555112"));
+    assert_eq!(travel[0].destination, None);
     let reception = sent("handover");
     assert_eq!(reception.len(), 1, "{reception:?}");
     assert_eq!(reception[0].given_name.as_deref(), Some("Amal5551"));
@@ -1328,7 +1330,7 @@ async fn partners_receive_their_fields_only_for_members_who_agreed_to_share_with
         .filter_map(|e| e.event.detail.clone())
         .collect();
     for expected in [
-        "travel_partner: members 0; fields name,born_on,sex",
+        "travel_partner: members 0; fields name,born_on,sex,email,phone,passport,nearest_airport",
         "reception_partner: members 0; fields name,phone,destination",
         "payment_provider: members 0; fields name,phone",
     ] {
@@ -1476,6 +1478,67 @@ async fn the_open_task_projection_follows_rebooking_continue_as_new_and_closure(
         <[homeward_activities::work::OpenTask]>::is_empty,
     )
     .await;
+    lc.replay(&r).await;
+    lc.stop().await;
+}
+
+/// A family with an infant books two adult seats and an infant on its mother's lap, from the
+/// office's airport to the one nearest their destination, each passenger named from the person
+/// record at call time.
+#[tokio::test]
+async fn a_family_with_an_infant_books_two_adult_seats_and_a_lap_from_the_person_records() {
+    use homeward_activities::travel::Fare;
+    use serde_json::json;
+    let lc = Lifecycle::start().await;
+    let all = json!([{"purpose": "travel_partner", "given": true}]);
+    let person = |given: &str, sex: &str, born: &str| {
+        json!({
+            "names": {"document": {"given": given, "family": "Hassan9931"}},
+            "sex": sex,
+            "date_of_birth": born,
+            "destination": {"place": "Erbil", "nearest_airport": "EBL"},
+            "consents": all,
+        })
+    };
+    let r = lc
+        .open(json!({
+            "programme": "nl-avrr", "host_country": "NLD", "origin_country": "IRQ",
+            "household_size": 3,
+            "members": [
+                {"age_group": "adult"}, {"age_group": "adult"}, {"age_group": "minor_under16"}
+            ],
+            "people": [
+                person("Amal", "female", "1990-05-31"),
+                person("Omar", "male", "1987-02-01"),
+                // A few months old: under 2 on any flight this test books.
+                person("Lina", "female", &(chrono::Utc::now().date_naive() - chrono::Duration::days(90)).to_string()),
+            ]
+        }))
+        .await;
+    to_documents(&lc, &r).await;
+    record_document(&lc, &r).await;
+    lc.wait_for(&r, "a booked flight", |v| v.facts.order.is_some())
+        .await;
+    let state = lc.ledger.snapshot();
+    let searches = state.searches.get(&r).expect("searched");
+    let search = searches.last().expect("a search");
+    assert_eq!(
+        (search.origin.as_str(), search.destination.as_str()),
+        ("AMS", "EBL")
+    );
+    assert_eq!(
+        search.passengers,
+        [Fare::Adult, Fare::Adult, Fare::InfantWithoutSeat]
+    );
+    let booked: Vec<_> = state
+        .people
+        .iter()
+        .filter(|(k, _)| k.starts_with(&format!("{r}:booking")))
+        .flat_map(|(_, p)| p.clone())
+        .collect();
+    let names: Vec<_> = booked.iter().filter_map(|p| p.given_name.clone()).collect();
+    assert_eq!(names, ["Amal", "Omar", "Lina"]);
+    // (That nothing personal is in Temporal's database is the sentinel test's to prove.)
     lc.replay(&r).await;
     lc.stop().await;
 }

@@ -68,7 +68,11 @@ impl Passenger {
             Fare::Child { age } => (None, Some(age)),
             Fare::InfantWithoutSeat => (Some("infant_without_seat".to_owned()), None),
         };
-        Self { age, id: None, kind }
+        Self {
+            age,
+            id: None,
+            kind,
+        }
     }
 
     /// The fare this entry asks for, or what is wrong with it.
@@ -79,7 +83,9 @@ impl Passenger {
             (None, Some(age)) if (2..18).contains(&age) => Ok(Fare::Child { age }),
             (None, Some(age)) if age < 2 => Ok(Fare::InfantWithoutSeat),
             (None, Some(_)) => Err("age: from 18 a passenger is an adult".into()),
-            (Some(other), _) => Err(format!("type: {other:?} is not adult or infant_without_seat")),
+            (Some(other), _) => Err(format!(
+                "type: {other:?} is not adult or infant_without_seat"
+            )),
             (None, None) => Err("type or age is required".into()),
         }
     }
@@ -110,7 +116,11 @@ impl From<&Search> for CreateOfferRequest {
             metadata: Metadata {
                 case: search.reference.as_str().to_owned(),
             },
-            passengers: search.passengers.iter().map(|f| Passenger::of(*f)).collect(),
+            passengers: search
+                .passengers
+                .iter()
+                .map(|f| Passenger::of(*f))
+                .collect(),
             slices: vec![Slice {
                 departure_date: search.earliest,
                 destination: search.destination.clone(),
@@ -157,7 +167,9 @@ impl Offer {
             .iter()
             .enumerate()
             .map(|(i, p)| {
-                let id = p.id.clone().ok_or_else(|| format!("passengers[{i}].id is missing"))?;
+                let id =
+                    p.id.clone()
+                        .ok_or_else(|| format!("passengers[{i}].id is missing"))?;
                 let fare = p.fare().map_err(|e| format!("passengers[{i}].{e}"))?;
                 Ok(OfferPassenger { id, fare })
             })
