@@ -310,4 +310,24 @@ impl PartnerActivities {
             .await
             .map_err(PartnerError::into_activity_error)
     }
+
+    #[activity(definition = markers::ConsulateContactAgreed)]
+    pub async fn consulate_contact_agreed(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        reference: CaseRef,
+    ) -> Result<bool, ActivityError> {
+        let agreed = sharing::principal_agrees(&self.vault, &reference, Purpose::Consulate)
+            .await
+            .map_err(|e| match e {
+                VaultError::Store(e) => e.into_activity_error(),
+                other => StoreError::Corrupt {
+                    column: "people",
+                    problem: other.to_string(),
+                }
+                .into_activity_error(),
+            })?;
+        tracing::info!(case = %reference, agreed, "consent to contact the consulate checked");
+        Ok(agreed)
+    }
 }

@@ -220,6 +220,42 @@ pub async fn for_purpose(
     Ok(shared)
 }
 
+/// Whether the principal applicant (member 0) agreed to `purpose` (their latest recorded
+/// answer); `false` without a record or after erasure. Audited as a read of the record (the
+/// answer, never a value).
+pub async fn principal_agrees(
+    vault: &Vault,
+    reference: &CaseRef,
+    purpose: Purpose,
+) -> Result<bool, VaultError> {
+    let records = match vault.people(reference).await {
+        Ok(r) => r,
+        Err(VaultError::Erased | VaultError::NotFound) => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    let agreed = records
+        .iter()
+        .find(|r| r.member == 0)
+        .is_some_and(|r| r.person.consents_to(purpose));
+    let purpose_name = serde_json::to_value(purpose)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    vault
+        .store()
+        .append_audit(&NewAuditEvent {
+            case_ref: Some(reference.clone()),
+            actor: "system".into(),
+            role: "system".into(),
+            action: "consent_checked".into(),
+            outcome: if agreed { "agreed" } else { "not_agreed" }.into(),
+            detail: Some(format!("{purpose_name}: member 0")),
+            occurred_at: Utc::now(),
+        })
+        .await?;
+    Ok(agreed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

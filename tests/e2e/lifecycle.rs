@@ -301,11 +301,16 @@ async fn withdrawal_at_each_stage_before_departure_unwinds_the_case() {
             "open tasks after withdrawal: {:?}",
             view.tasks
         );
+        // The returnee never agreed to the consulate being contacted: it was not asked for a
+        // document, and it is not told of the withdrawal either.
         assert!(
-            view.facts
+            !view
+                .facts
                 .compensations
-                .contains(&Compensation::PartnerNotified)
+                .contains(&Compensation::PartnerNotified),
+            "stop {stop_at}"
         );
+        assert_eq!(consulate_notices(&lc, &r), [], "stop {stop_at}");
         if let Some(order) = &order {
             assert!(
                 view.facts
@@ -465,7 +470,7 @@ async fn a_document_that_expires_before_the_flight_is_rejected() {
 #[tokio::test]
 async fn late_documents_send_reminders_then_escalate() {
     let lc = Lifecycle::start().await;
-    let r = lc.open_standard().await;
+    let r = lc.open_consulate_agreed(&[]).await;
     to_documents(&lc, &r).await;
     lc.task(&r, TaskType::TravelDocument).await;
     lc.advance(days(29)).await;
@@ -1540,5 +1545,117 @@ async fn a_family_with_an_infant_books_two_adult_seats_and_a_lap_from_the_person
     assert_eq!(names, ["Amal", "Omar", "Lina"]);
     // (That nothing personal is in Temporal's database is the sentinel test's to prove.)
     lc.replay(&r).await;
+    lc.stop().await;
+}
+
+/// The audiences of the notices a case sent, by template.
+fn consulate_notices(lc: &Lifecycle, r: &str) -> Vec<NoticeTemplate> {
+    lc.ledger
+        .snapshot()
+        .notices
+        .values()
+        .filter(|n| n.notice.reference.as_str() == r && n.notice.audience == Audience::Consulate)
+        .map(|n| n.notice.template)
+        .collect()
+}
+
+/// Without the returnee's recorded consent, the consulate of origin hears nothing (no request,
+/// no reminder, no cancellation): the officer's document task says why and to take another
+/// route. With it, the request goes out.
+#[tokio::test]
+async fn the_consulate_is_contacted_only_with_the_returnees_consent() {
+    let lc = Lifecycle::start().await;
+    let without = lc.open_standard().await;
+    to_documents(&lc, &without).await;
+    let task = lc.task(&without, TaskType::TravelDocument).await;
+    let note = task.note.unwrap_or_default();
+    assert!(note.contains("has not agreed"), "{note}");
+    lc.advance(days(15)).await;
+    assert_eq!(
+        consulate_notices(&lc, &without),
+        [],
+        "no request, no reminder"
+    );
+    lc.withdraw(&without).await.expect("withdrawn");
+    assert_eq!(consulate_notices(&lc, &without), [], "nor a cancellation");
+    lc.replay(&without).await;
+
+    let with = lc.open_consulate_agreed(&[]).await;
+    to_documents(&lc, &with).await;
+    let task = lc.task(&with, TaskType::TravelDocument).await;
+    assert_eq!(task.note, None);
+    assert_eq!(
+        consulate_notices(&lc, &with),
+        [NoticeTemplate::DocumentsRequested]
+    );
+    // A consulate that was asked is told when the return is called off.
+    lc.withdraw(&with).await.expect("withdrawn");
+    let told = consulate_notices(&lc, &with);
+    assert!(told.contains(&NoticeTemplate::ReturnCancelled), "{told:?}");
+    lc.replay(&with).await;
+    lc.stop().await;
+}
+
+/// For a trafficking victim, a risk assessment comes before any contact with the authorities of
+/// the country of origin: nothing reaches the consulate while it is open, nor after it finds
+/// contact unsafe (even with consent); found safe, and with consent, the request goes out.
+#[tokio::test]
+async fn a_trafficking_victims_consulate_waits_for_the_risk_assessment_and_consent() {
+    let lc = Lifecycle::start().await;
+    let mut cases = Vec::new();
+    for safe in [true, false] {
+        let r = lc.open_consulate_agreed(&["victim_of_trafficking"]).await;
+        to_documents(&lc, &r).await;
+        let assessment = lc.task(&r, TaskType::RiskAssessment).await;
+        assert_eq!(
+            assessment.role,
+            homeward_workflows::tasks::Role::ReturnOfficer
+        );
+        assert_eq!(
+            consulate_notices(&lc, &r),
+            [],
+            "nothing before the assessment"
+        );
+        assert!(
+            lc.view(&r)
+                .await
+                .tasks
+                .iter()
+                .all(|t| t.task_type != TaskType::TravelDocument),
+            "the document task waits for the assessment"
+        );
+        let outcome = TaskOutcome::RiskAssessment {
+            safe_to_contact_authorities: safe,
+        };
+        if safe {
+            lc.complete(&r, TaskType::RiskAssessment, officer(), outcome)
+                .await;
+        } else {
+            lc.try_complete(
+                &r,
+                TaskType::RiskAssessment,
+                officer(),
+                outcome,
+                "the trafficker's network reaches the consulate",
+            )
+            .await
+            .expect("recorded");
+        }
+        let task = lc.task(&r, TaskType::TravelDocument).await;
+        if safe {
+            assert_eq!(task.note, None);
+            assert_eq!(
+                consulate_notices(&lc, &r),
+                [NoticeTemplate::DocumentsRequested]
+            );
+        } else {
+            assert!(task.note.unwrap_or_default().contains("unsafe"));
+            assert_eq!(consulate_notices(&lc, &r), []);
+        }
+        cases.push(r);
+    }
+    for r in &cases {
+        lc.replay(r).await;
+    }
     lc.stop().await;
 }

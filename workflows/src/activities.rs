@@ -462,6 +462,13 @@ impl OutreachActivities {
     pub fn hand_over(_record: HandOver) -> Result<(), ActivityError> {
         unimplemented!()
     }
+
+    /// Whether the principal applicant's person record holds their consent to contact the
+    /// consulate of origin (the latest answer counts); `false` without a record.
+    #[activity(name = "outreach.consulate_contact_agreed")]
+    pub fn consulate_contact_agreed(_reference: CaseRef) -> Result<bool, ActivityError> {
+        unimplemented!()
+    }
 }
 
 /// The definitions' marker types, for `#[activity(definition = …)]` on implementations, which
@@ -471,7 +478,7 @@ pub mod markers {
         ProjectTasks, RecordCaseOpened, RecordDecisions, RecordOutcome, RecordStage,
     };
     pub use super::escalation_activities::EscalateOverdue;
-    pub use super::outreach_activities::{HandOver, Notify};
+    pub use super::outreach_activities::{ConsulateContactAgreed, HandOver, Notify};
     pub use super::payment_activities::{Disburse, DisbursementStatus};
     pub use super::retention_activities::SweepRetention;
     pub use super::travel_activities::{CancelOrder, CreateOrder, FetchOrder, SearchOffers};

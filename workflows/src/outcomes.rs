@@ -119,6 +119,11 @@ pub enum TaskOutcome {
         /// Whether it supports the return.
         supports_return: bool,
     },
+    /// A trafficking victim's risk assessment.
+    RiskAssessment {
+        /// Whether contacting the authorities of the country of origin is safe.
+        safe_to_contact_authorities: bool,
+    },
     /// An approval decision.
     Approval {
         /// Approved or rejected.
@@ -214,6 +219,9 @@ impl TaskOutcome {
                 | TaskOutcome::Consent { signed: false }
                 | TaskOutcome::Assessment {
                     supports_return: false
+                }
+                | TaskOutcome::RiskAssessment {
+                    safe_to_contact_authorities: false
                 }
                 | TaskOutcome::Resolution {
                     action: Resolution::Close

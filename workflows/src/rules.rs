@@ -44,6 +44,18 @@ pub fn needs_fit_to_travel(intake: &Intake) -> bool {
     intake.has(Vulnerability::Medical)
 }
 
+/// Whether the household includes a victim of trafficking: then no authority of the country of
+/// origin (the consulate included) and no family is contacted before a risk assessment finds it
+/// safe, and never without the person's consent. Source: IOM, *Handbook on Protection and
+/// Assistance for Migrants Vulnerable to Violence, Exploitation and Abuse* (2019), Part 4
+/// (safety and security: assess the risks of any contact before it is made), and *The IOM
+/// Handbook on Direct Assistance for Victims of Trafficking* (2007), ch. 3 (return: "the
+/// victim's consent", risk assessment before contact with the country of origin);
+/// <https://publications.iom.int/books/iom-handbook-protection-and-assistance-migrants-vulnerable-violence-exploitation-and-abuse>.
+pub fn needs_risk_assessment(intake: &Intake) -> bool {
+    intake.has(Vulnerability::VictimOfTrafficking)
+}
+
 /// The earliest expiry a travel document recorded `today` may have: it must outlast the
 /// earliest possible flight (after the booking lead time) by the programme's margin.
 pub fn min_document_expiry(now: DateTime<Utc>, d: &Deadlines) -> NaiveDate {
@@ -164,7 +176,11 @@ pub fn due_for(rules: &ProgrammeRules, task_type: TaskType) -> crate::programme:
     let d = &rules.deadlines;
     match task_type {
         CounsellingSession => d.counselling,
-        Consent | BestInterestsDetermination | GuardianConsent | FamilyAssessment => d.consent,
+        Consent
+        | BestInterestsDetermination
+        | GuardianConsent
+        | FamilyAssessment
+        | RiskAssessment => d.consent,
         TravelDocument => d.travel_documents,
         FitToTravel => d.fit_to_travel,
         DepartureConfirmation => d.departure_grace,
@@ -266,6 +282,17 @@ mod tests {
         assert!(!needs_fit_to_travel(&family));
         let medical = intake(vec![member(AgeGroup::Adult, &[Vulnerability::Medical])]);
         assert!(needs_fit_to_travel(&medical));
+    }
+
+    #[test]
+    fn a_trafficking_victim_anywhere_in_the_household_needs_a_risk_assessment() {
+        let family = intake(vec![
+            member(AgeGroup::Adult, &[Vulnerability::Medical]),
+            member(AgeGroup::Adult, &[Vulnerability::VictimOfTrafficking]),
+        ]);
+        assert!(needs_risk_assessment(&family));
+        let other = intake(vec![member(AgeGroup::Adult, &[Vulnerability::Medical])]);
+        assert!(!needs_risk_assessment(&other));
     }
 
     #[test]

@@ -42,6 +42,9 @@ pub enum TaskType {
     FamilyAssessment,
     /// Operations approve eligibility.
     EligibilityApproval,
+    /// A trafficking victim's risk assessment: is contact with the authorities of the country
+    /// of origin (the consulate) safe?
+    RiskAssessment,
     /// Record the travel document the consulate issued.
     TravelDocument,
     /// The consulate is late; operations decide what to do.
@@ -80,7 +83,7 @@ pub enum TaskType {
 
 impl TaskType {
     /// Every task type.
-    pub const ALL: [TaskType; 23] = {
+    pub const ALL: [TaskType; 24] = {
         use TaskType::*;
         [
             CounsellingSession,
@@ -89,6 +92,7 @@ impl TaskType {
             GuardianConsent,
             FamilyAssessment,
             EligibilityApproval,
+            RiskAssessment,
             TravelDocument,
             DocumentEscalation,
             FitToTravel,
@@ -118,6 +122,7 @@ impl TaskType {
             | BestInterestsDetermination
             | GuardianConsent
             | FamilyAssessment
+            | RiskAssessment
             | TravelDocument
             | FitToTravel
             | DepartureConfirmation => Role::ReturnOfficer,
@@ -142,6 +147,7 @@ impl TaskType {
             GuardianConsent => "guardian_consent",
             FamilyAssessment => "family_assessment",
             EligibilityApproval => "eligibility_approval",
+            RiskAssessment => "risk_assessment",
             TravelDocument => "travel_document",
             DocumentEscalation => "document_escalation",
             FitToTravel => "fit_to_travel",
@@ -177,6 +183,7 @@ impl TaskType {
                     EligibilityApproval | BookingApproval | PlanApproval | TrancheApproval,
                     TaskOutcome::Approval { .. }
                 )
+                | (RiskAssessment, TaskOutcome::RiskAssessment { .. })
                 | (TravelDocument, TaskOutcome::TravelDocument { .. })
                 | (FitToTravel, TaskOutcome::FitToTravel { .. })
                 | (DepartureConfirmation, TaskOutcome::Departure { .. })

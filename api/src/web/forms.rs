@@ -91,6 +91,7 @@ enum Kind {
     Counselling,
     Consent,
     Assessment,
+    Risk,
     Approval,
     TravelDocument,
     FitToTravel,
@@ -108,6 +109,7 @@ fn kind(task: TaskType) -> Kind {
         CounsellingSession => Kind::Counselling,
         Consent | GuardianConsent => Kind::Consent,
         BestInterestsDetermination | FamilyAssessment => Kind::Assessment,
+        RiskAssessment => Kind::Risk,
         EligibilityApproval | BookingApproval | PlanApproval | TrancheApproval => Kind::Approval,
         TravelDocument => Kind::TravelDocument,
         FitToTravel => Kind::FitToTravel,
@@ -126,6 +128,7 @@ fn yes_no(k: Kind) -> Option<(&'static str, &'static str)> {
     Some(match k {
         Kind::Consent => ("signed", "field-signed"),
         Kind::Assessment => ("supports_return", "field-supports_return"),
+        Kind::Risk => ("safe_to_contact_authorities", "field-safe_to_contact"),
         Kind::Approval => ("approved", "field-approved"),
         Kind::FitToTravel => ("fit", "field-fit"),
         Kind::Departure => ("departed", "field-departed"),
@@ -234,6 +237,8 @@ pub fn read_outcome(
         }
         Kind::Assessment => yes("supports_return", &mut errors)
             .map(|v| json!({"type": "assessment", "supports_return": v})),
+        Kind::Risk => yes("safe_to_contact_authorities", &mut errors)
+            .map(|v| json!({"type": "risk_assessment", "safe_to_contact_authorities": v})),
         Kind::Approval => {
             yes("approved", &mut errors).map(|v| json!({"type": "approval", "approved": v}))
         }
@@ -338,6 +343,7 @@ mod tests {
             ("decision", "wants_to_return"),
             ("signed", "yes"),
             ("supports_return", "yes"),
+            ("safe_to_contact_authorities", "no"),
             ("approved", "no"),
             ("expires_on.day", "1"),
             ("expires_on.month", "2"),

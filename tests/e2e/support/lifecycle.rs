@@ -213,6 +213,23 @@ impl Lifecycle {
         .await
     }
 
+    /// Opens a standard case whose principal applicant agreed to the consulate being asked for
+    /// their travel document (without it, the consulate is never contacted).
+    pub async fn open_consulate_agreed(&self, vulnerabilities: &[&str]) -> String {
+        self.open(serde_json::json!({
+            "programme": "nl-avrr",
+            "host_country": "NLD",
+            "origin_country": "IRQ",
+            "household_size": 2,
+            "members": [{"age_group": "adult", "vulnerabilities": vulnerabilities}, {"age_group": "adult"}],
+            "people": [{
+                "names": {"document": {"given": "Nour", "family": "Saleh"}},
+                "consents": [{"purpose": "consulate", "given": true}]
+            }]
+        }))
+        .await
+    }
+
     /// A URL of the stack's HTTP API.
     pub fn api_url(&self, path: &str) -> String {
         self.app.as_ref().expect("app").url(path)

@@ -1,10 +1,10 @@
 //! Stages 5-6: travel documents from the consulate (reminders, then an escalation to operations
 //! when late), and the pre-embarkation fit-to-travel check of a medical case.
 
-use super::effects::{Ctx, Step, enter, notify, now};
+use super::effects::{Ctx, Step, enter, notify, now, quick};
 use super::record::ClosureReason;
 use super::waits::{Ask, answer_within, ask, escalation_answered, open, retract};
-use crate::activities::{Audience, NoticeTemplate};
+use crate::activities::{Audience, NoticeTemplate, OutreachActivities};
 use crate::domain::Stage;
 use crate::rules;
 use crate::tasks::{TaskOutcome, TaskType};
@@ -19,8 +19,14 @@ pub(super) async fn travel_documents(ctx: &mut Ctx) -> Step<()> {
             s.case.rules.deadlines.document_reminder_every,
         )
     });
-    notify(ctx, NoticeTemplate::DocumentsRequested, Audience::Consulate).await?;
-    let doc = open(ctx, Ask::new(TaskType::TravelDocument).due(deadline));
+    let route = consulate_route(ctx).await?;
+    if route.is_none() {
+        notify(ctx, NoticeTemplate::DocumentsRequested, Audience::Consulate).await?;
+    }
+    let doc = open(
+        ctx,
+        Ask::new(TaskType::TravelDocument).due(deadline).note(route),
+    );
     let escalate_at = now(ctx) + deadline.chrono();
     let mut escalation: Option<u32> = None;
     loop {
@@ -55,12 +61,63 @@ pub(super) async fn travel_documents(ctx: &mut Ctx) -> Step<()> {
                         Ask::new(TaskType::DocumentEscalation).due(approval),
                     ));
                     notify(ctx, NoticeTemplate::DocumentsOverdue, Audience::Operations).await?;
-                } else {
+                } else if consulate_contacted(ctx) {
                     notify(ctx, NoticeTemplate::DocumentsReminder, Audience::Consulate).await?;
                 }
             }
         }
     }
+}
+
+/// Whether the consulate may be asked for the travel document. `None` when it may (the request
+/// goes out); otherwise why not, as the officer's note on the document task: they obtain it by
+/// another route (the returnee's own passport, an application in person), and nothing is sent.
+/// A trafficking victim's risk assessment comes first; then the principal applicant's consent.
+/// Runs recorded before this check contact the consulate as they did.
+async fn consulate_route(ctx: &mut Ctx) -> Step<Option<String>> {
+    if !ctx.state(|s| s.patches.consulate_consent) {
+        return Ok(None);
+    }
+    let why_not = if ctx.state(|s| rules::needs_risk_assessment(&s.case.intake)) {
+        let answer = ask(ctx, Ask::new(TaskType::RiskAssessment)).await?;
+        match answer.outcome {
+            TaskOutcome::RiskAssessment {
+                safe_to_contact_authorities: true,
+            } => None,
+            _ => Some(
+                "The consulate is not contacted: the risk assessment found contact unsafe. \
+                 Obtain the travel document by another route.",
+            ),
+        }
+    } else {
+        None
+    };
+    let why_not = match why_not {
+        Some(reason) => Some(reason),
+        None => {
+            let reference = ctx.state(|s| s.case.reference.clone());
+            let agreed = ctx
+                .execute_activity(
+                    OutreachActivities::consulate_contact_agreed,
+                    reference,
+                    quick(),
+                )
+                .await?;
+            (!agreed).then_some(
+                "The consulate is not contacted: the returnee has not agreed to it (person \
+                 record, consent for the consulate). Record their consent, or obtain the \
+                 travel document by another route.",
+            )
+        }
+    };
+    ctx.state_mut(|s| s.facts.consulate_contact = Some(why_not.is_none()));
+    Ok(why_not.map(str::to_owned))
+}
+
+/// Whether this case has asked the consulate for a document (so may remind it, or tell it of a
+/// cancellation). Runs recorded before the check wrote to it regardless.
+pub(super) fn consulate_contacted(ctx: &Ctx) -> bool {
+    ctx.state(|s| !s.patches.consulate_consent || s.facts.consulate_contact == Some(true))
 }
 
 /// The pre-embarkation medical check of a medical case, repeated until the returnee is fit to

@@ -57,6 +57,8 @@ pub(super) const PATCH_FLIGHT_DAY_CHECK: &str = "flight-day-order-check";
 const PATCH_PROTECTED_DECISIONS: &str = "protected-decisions";
 /// Asked once when a run starts; what it changes: [`Patches`].
 const PATCH_TASK_PROJECTION: &str = "task-projection";
+/// Asked once when a run starts; what it changes: [`Patches`].
+const PATCH_CONSULATE_CONSENT: &str = "consulate-consent";
 
 /// Asks, before the run issues any other command, which recorded changes it makes. Once per
 /// run: a run recorded before a change replays without it to its end; a new run (and every
@@ -64,10 +66,12 @@ const PATCH_TASK_PROJECTION: &str = "task-projection";
 pub(super) fn ask_patches(ctx: &Ctx) {
     let protected_decisions = ctx.patched(PATCH_PROTECTED_DECISIONS);
     let task_projection = ctx.patched(PATCH_TASK_PROJECTION);
+    let consulate_consent = ctx.patched(PATCH_CONSULATE_CONSENT);
     ctx.state_mut(|s| {
         s.patches = Patches {
             protected_decisions,
             task_projection,
+            consulate_consent,
         }
     });
 }

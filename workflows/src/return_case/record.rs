@@ -119,6 +119,11 @@ pub struct ScoreRecord {
 /// What the case has established so far; carried across continue-as-new.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Facts {
+    /// Whether the consulate of origin may be contacted for this case (the principal applicant
+    /// agreed, and for a trafficking victim the risk assessment found it safe); `None` in runs
+    /// recorded before the check existed, which contacted it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consulate_contact: Option<bool>,
     /// The travel document's last valid day.
     pub document_expires_on: Option<chrono::NaiveDate>,
     /// A medical escort must fly along.
@@ -198,6 +203,10 @@ pub struct Patches {
     /// `task-projection`: the case writes its open tasks to the case store for the inbox, and
     /// every task it opens is due (the programme's deadline for its type).
     pub task_projection: bool,
+    /// `consulate-consent`: no message to the consulate of origin without the principal
+    /// applicant's recorded consent to that contact, and for a trafficking victim not before a
+    /// risk assessment found it safe; otherwise the officer obtains the document another way.
+    pub consulate_consent: bool,
 }
 
 /// The workflow's input: a new case, or a continued one.

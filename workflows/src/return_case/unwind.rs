@@ -73,11 +73,16 @@ async fn compensate(ctx: &mut Ctx) -> Step<()> {
         });
     }
     let audience = if ctx.state(|s| s.stage) >= Stage::ArrivalReception {
-        Audience::Partner
+        Some(Audience::Partner)
+    } else if super::documents::consulate_contacted(ctx) {
+        Some(Audience::Consulate)
     } else {
-        Audience::Consulate
+        // A consulate never asked is not told either.
+        None
     };
-    notify(ctx, NoticeTemplate::ReturnCancelled, audience).await?;
-    ctx.state_mut(|s| s.facts.compensations.push(Compensation::PartnerNotified));
+    if let Some(audience) = audience {
+        notify(ctx, NoticeTemplate::ReturnCancelled, audience).await?;
+        ctx.state_mut(|s| s.facts.compensations.push(Compensation::PartnerNotified));
+    }
     Ok(())
 }
