@@ -60,7 +60,7 @@ pub async fn escalate(
                 };
                 partners
                     .outreach
-                    .notify(&partners.templates.render(&notice))
+                    .notify(&partners.templates.render(&notice), None)
                     .await?;
                 if store
                     .mark_escalated(&task.reference, task.task_id, now)

@@ -513,14 +513,14 @@ pub mod payment_webhook {
 
 #[async_trait::async_trait]
 impl Outreach for HttpPartner {
-    async fn notify(&self, message: &Message) -> Result<(), PartnerError> {
-        // The gateway resolves the audience of a case to its recipients' addresses (it keeps
-        // the contact book); Homeward sends the rendered text and never an address.
+    async fn notify(&self, message: &Message, phone: Option<&str>) -> Result<(), PartnerError> {
+        // An e-mail goes to the audience of a case, whose addresses the gateway keeps; an SMS
+        // to the returnee's number, read from the person record now and sent nowhere else.
         let _: IgnoredAny = self
             .send(
                 self.request(reqwest::Method::POST, "messages")
                     .header("Idempotency-Key", &message.notice.idempotency_key)
-                    .json(&outreach::Message::from(message)),
+                    .json(&outreach::Message::from(message).to_phone(phone)),
             )
             .await?;
         Ok(())

@@ -1,6 +1,7 @@
 //! Notice templates: a subject and a text per template and language (`config/notices.toml`),
 //! rendered by the notify activity. The only placeholder is `{reference}`: texts carry no
-//! personal data, and the gateway, not Homeward, knows where to send them.
+//! personal data. An e-mail goes to an audience the gateway knows; an SMS to the returnee's
+//! phone, read from their person record at send time (never in the text or the history).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -121,6 +122,27 @@ impl Templates {
     }
 
     /// Renders a notice in its language, falling back to the staff language.
+    /// What the return officer receives instead of an SMS the returnee cannot get (no phone on
+    /// record): the same text, by e-mail, saying to pass it on. Its own idempotency key.
+    pub fn for_officer_instead(&self, sms: &Message) -> Message {
+        let mut notice = sms.notice.clone();
+        notice.idempotency_key = format!("{}:officer", notice.idempotency_key);
+        notice.audience = Audience::ReturnOfficer;
+        Message {
+            notice,
+            channel: Channel::Email,
+            language: sms.language.clone(),
+            subject: format!("No phone on record for the returnee: {}", sms.subject),
+            text: format!(
+                "Homeward could not text the returnee of case {}: their person record has no \
+                 phone number. Please tell them yourself, or record their number. The message \
+                 was:\n\n{}",
+                sms.notice.reference.as_str(),
+                sms.text
+            ),
+        }
+    }
+
     pub fn render(&self, notice: &Notice) -> Message {
         let by_language = self.texts.get(notice.template.as_str());
         let wanted = notice

@@ -18,7 +18,7 @@ use homeward_workflows::activities::{
     OrderStatus, PaymentState, Receipt, markers,
 };
 
-use crate::notices::{Message, Templates};
+use crate::notices::{Channel, Message, Templates};
 use crate::sharing::{self, Shared};
 use crate::store::StoreError;
 use crate::travel::{NamedPassenger, OfferPassenger, Routes, Search};
@@ -108,7 +108,9 @@ pub trait PaymentProvider: Send + Sync {
 #[async_trait::async_trait]
 pub trait Outreach: Send + Sync {
     /// Sends a rendered notice through the gateway.
-    async fn notify(&self, message: &Message) -> Result<(), PartnerError>;
+    /// Sends a rendered notice through the gateway; an SMS goes to `phone` (E.164, read from the
+    /// person record at send time), an e-mail to the audience the gateway knows.
+    async fn notify(&self, message: &Message, phone: Option<&str>) -> Result<(), PartnerError>;
     /// Sends the hand-over record to the reception partner, with the `people` who agreed to
     /// share with it.
     async fn hand_over(&self, record: &HandOver, people: &[Shared]) -> Result<(), PartnerError>;
@@ -287,10 +289,32 @@ impl PartnerActivities {
         ctx: ActivityContext,
         notice: Notice,
     ) -> Result<(), ActivityError> {
-        let message = self.partners.templates.render(&notice);
-        heartbeating(&ctx, self.partners.outreach.notify(&message))
-            .await
-            .map_err(PartnerError::into_activity_error)?;
+        let mut message = self.partners.templates.render(&notice);
+        let phone = if message.channel == Channel::Sms {
+            let phone = sharing::principal_phone(&self.vault, &notice.reference)
+                .await
+                .map_err(|e| match e {
+                    VaultError::Store(e) => e.into_activity_error(),
+                    other => StoreError::Corrupt {
+                        column: "people",
+                        problem: other.to_string(),
+                    }
+                    .into_activity_error(),
+                })?;
+            if phone.is_none() {
+                // No number on record: the officer is told, and passes it on.
+                message = self.partners.templates.for_officer_instead(&message);
+            }
+            phone
+        } else {
+            None
+        };
+        heartbeating(
+            &ctx,
+            self.partners.outreach.notify(&message, phone.as_deref()),
+        )
+        .await
+        .map_err(PartnerError::into_activity_error)?;
         // The template and language only: never the text or a recipient.
         tracing::info!(case = %notice.reference, template = %notice.template,
                        language = %message.language, "notice sent");

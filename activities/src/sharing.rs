@@ -220,6 +220,40 @@ pub async fn for_purpose(
     Ok(shared)
 }
 
+/// The principal applicant's phone (E.164), read at send time for an SMS to them; `None`
+/// without a record, a number, or after erasure. Audited as a share with the SMS gateway
+/// (member and field, never the number).
+pub async fn principal_phone(
+    vault: &Vault,
+    reference: &CaseRef,
+) -> Result<Option<String>, VaultError> {
+    let records = match vault.people(reference).await {
+        Ok(r) => r,
+        Err(VaultError::Erased | VaultError::NotFound) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let phone = records
+        .iter()
+        .find(|r| r.member == 0)
+        .and_then(|r| r.person.phone.as_ref())
+        .map(|p| p.as_str().to_owned());
+    if phone.is_some() {
+        vault
+            .store()
+            .append_audit(&NewAuditEvent {
+                case_ref: Some(reference.clone()),
+                actor: "system".into(),
+                role: "system".into(),
+                action: "personal_data_shared".into(),
+                outcome: "recorded".into(),
+                detail: Some("sms_gateway: members 0; fields phone".into()),
+                occurred_at: Utc::now(),
+            })
+            .await?;
+    }
+    Ok(phone)
+}
+
 /// Whether the principal applicant (member 0) agreed to `purpose` (their latest recorded
 /// answer); `false` without a record or after erasure. Audited as a read of the record (the
 /// answer, never a value).

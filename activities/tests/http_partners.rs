@@ -266,14 +266,15 @@ async fn server_errors_and_rate_limits_are_retryable_and_honour_retry_after() {
 }
 
 #[tokio::test]
-async fn a_notice_goes_out_rendered_in_the_returnees_language_without_an_address() {
+async fn an_sms_goes_out_rendered_in_the_returnees_language_to_their_number_alone() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/messages"))
         .and(header("Idempotency-Key", "HW-0123456789AB:flight_booked:3"))
         .and(body_partial_json(json!({
             "channel": "sms",
-            "to": {"audience": "returnee", "case": "HW-0123456789AB"},
+            "to": {"audience": "returnee", "case": "HW-0123456789AB",
+                   "phone_number": "+989121234567"},
             "template": "flight_booked",
             "language": "fa",
         })))
@@ -291,7 +292,7 @@ async fn a_notice_goes_out_rendered_in_the_returnees_language_without_an_address
     };
     let message = Templates::builtin().render(&notice);
     client(&server, "notifications")
-        .notify(&message)
+        .notify(&message, Some("+989121234567"))
         .await
         .expect("sent");
     let sent = &server.received_requests().await.expect("recorded")[0];
@@ -301,8 +302,8 @@ async fn a_notice_goes_out_rendered_in_the_returnees_language_without_an_address
         text.contains("پرواز") && text.contains("HW-0123456789AB"),
         "{text}"
     );
-    // Nothing but the audience and the case say who it is for.
-    assert_eq!(body["to"].as_object().map(|o| o.len()), Some(2), "{body}");
+    // The audience, the case and the number: no name, nothing else of the person.
+    assert_eq!(body["to"].as_object().map(|o| o.len()), Some(3), "{body}");
 }
 
 #[tokio::test]
@@ -322,7 +323,9 @@ async fn a_timeout_is_retryable() {
     };
     let message = Templates::builtin().render(&notice);
     assert!(matches!(
-        client(&server, "notifications").notify(&message).await,
+        client(&server, "notifications")
+            .notify(&message, None)
+            .await,
         Err(PartnerError::Unavailable { .. })
     ));
 }

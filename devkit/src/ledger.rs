@@ -11,7 +11,7 @@ use std::time::Duration;
 use chrono::{Datelike, TimeZone, Utc};
 
 use homeward_activities::Partners;
-use homeward_activities::notices::{Message, Templates};
+use homeward_activities::notices::{Channel, Message, Templates};
 use homeward_activities::partners::{Outreach, PartnerError, PaymentProvider, TravelPartner};
 use homeward_activities::sharing::Shared;
 use homeward_activities::travel::{Fare, NamedPassenger, OfferPassenger, Search};
@@ -555,9 +555,34 @@ impl LocalLedger {
 
 #[async_trait::async_trait]
 impl Outreach for LocalLedger {
-    async fn notify(&self, message: &Message) -> Result<(), PartnerError> {
+    async fn notify(&self, message: &Message, phone: Option<&str>) -> Result<(), PartnerError> {
+        // A strict gateway: an SMS needs a number, and an e-mail carries none.
+        match (message.channel, phone) {
+            (Channel::Sms, None) => {
+                return Err(PartnerError::Refused {
+                    partner: "notifications",
+                    message: "to.phone_number: is required for an SMS".into(),
+                });
+            }
+            (Channel::Email, Some(_)) => {
+                return Err(PartnerError::Refused {
+                    partner: "notifications",
+                    message: "to.phone_number: an e-mail goes to the case's audience".into(),
+                });
+            }
+            _ => {}
+        }
         let key = &message.notice.idempotency_key;
         let first = self.with_state(|s| {
+            // The number in memory only (what a test checks the gateway received).
+            if let Some(phone) = phone {
+                s.people.entry(key.clone()).or_insert_with(|| {
+                    vec![Shared {
+                        phone: Some(phone.to_owned()),
+                        ..Shared::default()
+                    }]
+                });
+            }
             s.notices
                 .entry(key.clone())
                 .or_insert_with(|| message.clone())

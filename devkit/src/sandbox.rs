@@ -659,7 +659,11 @@ async fn messages(
         subject: sent.subject,
         text: sent.text,
     };
-    match sb.ledger.notify(&message).await {
+    match sb
+        .ledger
+        .notify(&message, sent.to.phone_number.as_deref())
+        .await
+    {
         Ok(()) => answer(
             lost,
             StatusCode::ACCEPTED,

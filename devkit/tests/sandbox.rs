@@ -364,6 +364,21 @@ async fn a_body_the_sandbox_cannot_read_is_refused_with_the_field_named() {
             422,
             "subject: is required",
         ),
+        // An SMS needs the returnee's number; an e-mail carries none.
+        (
+            "/messages",
+            Some("k8"),
+            r#"{"channel":"sms","language":"en","subject":"s","template":"flight_booked","text":"t","to":{"audience":"returnee","case":"HW-0123456789AB"}}"#,
+            422,
+            "to.phone_number: is required for an SMS",
+        ),
+        (
+            "/messages",
+            Some("k9"),
+            r#"{"channel":"email","language":"en","subject":"s","template":"flight_booked","text":"t","to":{"audience":"return_officer","case":"HW-0123456789AB","phone_number":"+31612345678"}}"#,
+            422,
+            "to.phone_number: an e-mail",
+        ),
         // The key is checked first, as partners do; malformed JSON is a 400.
         ("/disbursements", None, "{}", 400, "Idempotency-Key"),
         ("/disbursements", Some("k7"), "{", 400, ""),

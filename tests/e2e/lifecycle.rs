@@ -808,7 +808,11 @@ async fn a_pending_payment_is_recorded_only_once_the_provider_confirms_it_by_pol
             "host_country": "NLD",
             "origin_country": "IRQ",
             "household_size": 2,
-            "language": "ar"
+            "language": "ar",
+            "people": [{
+                "names": {"document": {"given": "Rana", "family": "Aziz"}},
+                "phone": "+9647705550101"
+            }]
         }))
         .await;
     to_documents(&lc, &r).await;
@@ -852,6 +856,52 @@ async fn a_pending_payment_is_recorded_only_once_the_provider_confirms_it_by_pol
         "{booked:?}"
     );
     assert!(booked.contains(&(Audience::Returnee, "ar")), "{booked:?}");
+    // The SMS went to the number on the person record, read at send time.
+    let texted = ledger
+        .notices
+        .iter()
+        .filter(|(_, m)| m.notice.audience == Audience::Returnee)
+        .map(|(key, _)| ledger.people.get(key).and_then(|p| p[0].phone.clone()))
+        .collect::<Vec<_>>();
+    assert!(!texted.is_empty());
+    assert!(
+        texted
+            .iter()
+            .all(|p| p.as_deref() == Some("+9647705550101")),
+        "{texted:?}"
+    );
+    lc.replay(&r).await;
+    lc.stop().await;
+}
+
+/// A returnee with no phone on record gets no SMS (the gateway would refuse one without a
+/// number): their officer receives the message instead, to pass on.
+#[tokio::test]
+async fn a_returnee_without_a_phone_gets_no_sms_and_the_officer_is_told() {
+    let lc = Lifecycle::start().await;
+    let r = lc.open_standard().await;
+    to_documents(&lc, &r).await;
+    record_document(&lc, &r).await;
+    lc.wait_for(&r, "a booked flight", |v| v.facts.order.is_some())
+        .await;
+    let ledger = lc.ledger.snapshot();
+    let booked: Vec<_> = ledger
+        .notices
+        .values()
+        .filter(|m| m.notice.reference.as_str() == r)
+        .filter(|m| m.notice.template == NoticeTemplate::FlightBooked)
+        .collect();
+    assert_eq!(booked.len(), 2, "{booked:?}");
+    assert!(
+        booked
+            .iter()
+            .all(|m| m.notice.audience == Audience::ReturnOfficer)
+    );
+    let instead = booked
+        .iter()
+        .find(|m| m.subject.starts_with("No phone on record"))
+        .expect("the officer is told");
+    assert!(instead.text.contains(&r), "{}", instead.text);
     lc.replay(&r).await;
     lc.stop().await;
 }
@@ -1289,7 +1339,7 @@ async fn partners_receive_their_fields_only_for_members_who_agreed_to_share_with
         state
             .people
             .iter()
-            .filter(|(k, _)| k.starts_with(&format!("{r}:{kind}")))
+            .filter(|(k, _)| k.starts_with(&format!("{r}:{kind}:")))
             .flat_map(|(_, p)| p.clone())
             .collect::<Vec<_>>()
     };

@@ -29,13 +29,34 @@ pub struct Message {
     pub to: Recipient,
 }
 
-/// Who a message is for: an audience of a case, never a person's address.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Who a message is for: an audience of a case, and for an SMS the returnee's number.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Recipient {
     /// The role or partner whose contacts the gateway uses.
     pub audience: Audience,
     /// The case reference (`HW-…`).
     pub case: String,
+    /// E.164, for an SMS (absent for e-mail).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_number: Option<String>,
+}
+
+impl std::fmt::Debug for Recipient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Recipient {{ audience: {:?}, case: {}, .. }}",
+            self.audience, self.case
+        )
+    }
+}
+
+impl Message {
+    /// The message addressed to `phone` (an SMS).
+    pub fn to_phone(mut self, phone: Option<&str>) -> Self {
+        self.to.phone_number = phone.map(str::to_owned);
+        self
+    }
 }
 
 impl From<&notices::Message> for Message {
@@ -50,6 +71,7 @@ impl From<&notices::Message> for Message {
             to: Recipient {
                 audience: notice.audience,
                 case: notice.reference.as_str().to_owned(),
+                phone_number: None,
             },
         }
     }
