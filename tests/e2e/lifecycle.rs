@@ -1072,6 +1072,44 @@ async fn an_unreachable_returnee_is_retried_then_escalated() {
     lc.stop().await;
 }
 
+/// Operations answering "retry" to an unreachable returnee's escalation get the follow-up tried
+/// again (it used to be skipped): a new survey for the same follow-up, and its scores count.
+#[tokio::test]
+async fn an_operations_retry_tries_the_unreachable_returnees_follow_up_again() {
+    let lc = Lifecycle::start().await;
+    let r = lc.open_standard().await;
+    to_documents(&lc, &r).await;
+    to_reintegration(&lc, &r).await;
+    pay_next_tranche(&lc, &r).await;
+    pay_next_tranche(&lc, &r).await;
+    lc.advance(days(92)).await;
+    let first = lc.task(&r, TaskType::MonitoringSurvey).await;
+    lc.advance(days(14 + 7 + 14 + 7 + 14 + 1)).await;
+    lc.task(&r, TaskType::MonitoringEscalation).await;
+    lc.complete(
+        &r,
+        TaskType::MonitoringEscalation,
+        ops(),
+        TaskOutcome::Resolution {
+            action: Resolution::Retry,
+        },
+    )
+    .await;
+    let again = lc.task(&r, TaskType::MonitoringSurvey).await;
+    assert_eq!(again.subject, first.subject, "the same follow-up");
+    lc.complete(&r, TaskType::MonitoringSurvey, partner(), survey(4))
+        .await;
+    let view = lc
+        .wait_for(&r, "the follow-up scored", |v| !v.facts.scores.is_empty())
+        .await;
+    assert_eq!(
+        view.facts.scores[0].follow_up,
+        first.subject.unwrap_or(u32::MAX)
+    );
+    lc.replay(&r).await;
+    lc.stop().await;
+}
+
 #[tokio::test]
 async fn operations_can_close_a_case_early_and_unpaid_tranches_are_voided() {
     let lc = Lifecycle::start().await;
@@ -1627,6 +1665,7 @@ async fn the_consulate_is_contacted_only_with_the_returnees_consent() {
         "no request, no reminder"
     );
     lc.withdraw(&without).await.expect("withdrawn");
+    lc.closure(&without).await;
     assert_eq!(consulate_notices(&lc, &without), [], "nor a cancellation");
     lc.replay(&without).await;
 
@@ -1640,6 +1679,7 @@ async fn the_consulate_is_contacted_only_with_the_returnees_consent() {
     );
     // A consulate that was asked is told when the return is called off.
     lc.withdraw(&with).await.expect("withdrawn");
+    lc.closure(&with).await;
     let told = consulate_notices(&lc, &with);
     assert!(told.contains(&NoticeTemplate::ReturnCancelled), "{told:?}");
     lc.replay(&with).await;

@@ -59,6 +59,8 @@ const PATCH_PROTECTED_DECISIONS: &str = "protected-decisions";
 const PATCH_TASK_PROJECTION: &str = "task-projection";
 /// Asked once when a run starts; what it changes: [`Patches`].
 const PATCH_CONSULATE_CONSENT: &str = "consulate-consent";
+/// Asked once when a run starts; what it changes: [`Patches`].
+const PATCH_FOLLOW_UP_RETRY: &str = "follow-up-retry";
 
 /// Asks, before the run issues any other command, which recorded changes it makes. Once per
 /// run: a run recorded before a change replays without it to its end; a new run (and every
@@ -67,11 +69,13 @@ pub(super) fn ask_patches(ctx: &Ctx) {
     let protected_decisions = ctx.patched(PATCH_PROTECTED_DECISIONS);
     let task_projection = ctx.patched(PATCH_TASK_PROJECTION);
     let consulate_consent = ctx.patched(PATCH_CONSULATE_CONSENT);
+    let follow_up_retry = ctx.patched(PATCH_FOLLOW_UP_RETRY);
     ctx.state_mut(|s| {
         s.patches = Patches {
             protected_decisions,
             task_projection,
             consulate_consent,
+            follow_up_retry,
         }
     });
 }

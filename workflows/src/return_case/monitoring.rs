@@ -6,7 +6,9 @@
 use super::effects::{Ctx, Step, closure, interrupted, now, store};
 use super::grants::tranche;
 use super::record::{Closure, ClosureReason, ScoreRecord};
-use super::waits::{Ask, answer_within, decide, open, retract, sleep, sleep_until, take_answer};
+use super::waits::{
+    Ask, Decision, answer_within, decide, open, retract, sleep, sleep_until, take_answer,
+};
 use crate::activities::{CaseOutcome, CaseStoreActivities};
 use crate::domain::Stage;
 use crate::rules::{self, Milestone};
@@ -62,6 +64,29 @@ async fn follow_up(ctx: &mut Ctx, i: usize) -> Step<()> {
         )
     });
     let subject = u32::try_from(i).unwrap_or(u32::MAX);
+    loop {
+        if survey_round(ctx, subject, window, retries, retry_after, threshold).await? {
+            return Ok(());
+        }
+        // Unreachable after every try: operations follow up, and may have it tried again.
+        let escalation = Ask::new(TaskType::MonitoringEscalation).subject(subject);
+        match decide(ctx, escalation).await? {
+            Decision::Retry if ctx.state(|s| s.patches.follow_up_retry) => continue,
+            decision => return decision.or_close(ctx, ClosureReason::Unreachable),
+        }
+    }
+}
+
+/// One round of tries at the follow-up survey (the first and the programme's retries); `true`
+/// once the returnee was reached and scored (low scores open referrals).
+async fn survey_round(
+    ctx: &mut Ctx,
+    subject: u32,
+    window: crate::programme::Span,
+    retries: u32,
+    retry_after: crate::programme::Span,
+    threshold: f64,
+) -> Step<bool> {
     for attempt in 0..=retries {
         if attempt > 0 {
             sleep(ctx, retry_after.get()).await?;
@@ -107,15 +132,11 @@ async fn follow_up(ctx: &mut Ctx, i: usize) -> Step<()> {
                         Ask::new(TaskType::Referral).due(due).subject(dimension),
                     );
                 }
-                return Ok(());
+                return Ok(true);
             }
             Some(_) => {}
             None => retract(ctx, survey),
         }
     }
-    // Unreachable after every try: operations follow up.
-    let escalation = Ask::new(TaskType::MonitoringEscalation).subject(subject);
-    decide(ctx, escalation)
-        .await?
-        .or_close(ctx, ClosureReason::Unreachable)
+    Ok(false)
 }

@@ -207,6 +207,9 @@ pub struct Patches {
     /// applicant's recorded consent to that contact, and for a trafficking victim not before a
     /// risk assessment found it safe; otherwise the officer obtains the document another way.
     pub consulate_consent: bool,
+    /// `follow-up-retry`: when operations answer an unreachable returnee's escalation with
+    /// "retry", the follow-up is tried again (before, the case moved on without it).
+    pub follow_up_retry: bool,
 }
 
 /// The workflow's input: a new case, or a continued one.
