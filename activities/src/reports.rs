@@ -79,6 +79,8 @@ pub struct Statistics {
     pub cases_by_origin_country: BTreeMap<String, i64>,
     /// Grants disbursed, by currency.
     pub grants_disbursed: BTreeMap<String, GrantTotal>,
+    /// Grants disbursed by month paid (`YYYY-MM`, workflow time), then currency.
+    pub grants_by_month: BTreeMap<String, BTreeMap<String, GrantTotal>>,
     /// Median days a case spent in each stage it has left.
     pub median_days_in_stage: BTreeMap<String, f64>,
     /// Mean sustainability scores.
@@ -254,6 +256,30 @@ impl CaseStore {
             );
         }
 
+        // Timestamps are fixed-width RFC 3339 text: the month is the first seven characters.
+        let sql = format!(
+            "SELECT SUBSTR(g.paid_at, 1, 7) AS month, g.currency AS currency, \
+             CAST(SUM(g.amount_minor) AS BIGINT) AS total, COUNT(*) AS n \
+             FROM grant_payments g JOIN cases c ON c.reference = g.reference WHERE {cond} \
+             GROUP BY SUBSTR(g.paid_at, 1, 7), g.currency"
+        );
+        for row in bind_scope(sqlx::query(&sql), params.clone())
+            .fetch_all(&self.pool)
+            .await?
+        {
+            stats
+                .grants_by_month
+                .entry(row.try_get("month")?)
+                .or_default()
+                .insert(
+                    row.try_get("currency")?,
+                    GrantTotal {
+                        amount_minor: row.try_get("total")?,
+                        tranches: row.try_get("n")?,
+                    },
+                );
+        }
+
         let sql = format!(
             "SELECT r.economic AS economic, r.social AS social, r.psychosocial AS psychosocial, \
              r.composite AS composite FROM rss_scores r JOIN cases c ON c.reference = r.reference \
@@ -285,6 +311,31 @@ impl CaseStore {
         }
         stats.median_days_in_stage = median_days_in_stage(&history);
         Ok(stats)
+    }
+
+    /// The stages a case entered, oldest first, with when (workflow time).
+    pub async fn stage_history(
+        &self,
+        reference: &CaseRef,
+    ) -> Result<Vec<(String, DateTime<Utc>)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT stage, entered_at FROM case_stage_history WHERE reference = $1 \
+             ORDER BY entered_at",
+        )
+        .bind(reference.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    row.try_get::<String, _>("stage")?,
+                    parse_ts(
+                        "case_stage_history.entered_at",
+                        &row.try_get::<String, _>("entered_at")?,
+                    )?,
+                ))
+            })
+            .collect()
     }
 
     /// The audit trail for auditors, oldest first: every case, or one; from after `after_id`;

@@ -732,3 +732,82 @@ async fn overdue_tasks_past_their_programmes_grace_are_escalated_to_supervisors_
         assert_eq!(escalate(&store, &partners, &grace, later).await.unwrap(), 1);
     }
 }
+
+/// Grants paid are counted per month and currency (the dashboard's chart and the donors'
+/// figures), within the reader's scope; a case's stages read back in order for its timeline.
+#[tokio::test]
+async fn grants_are_counted_per_month_and_a_cases_stages_read_back_in_order() {
+    use homeward_workflows::activities::CaseOutcome;
+    use homeward_workflows::programme::Money;
+    use homeward_workflows::tasks::Scope;
+    for (store, _guard) in stores().await {
+        let c = case(rand_u64());
+        store.record_case_opened(&c).await.unwrap();
+        let at = |m: u32, d: u32| Utc.with_ymd_and_hms(2027, m, d, 10, 0, 0).unwrap();
+        for (tranche, month, day, minor) in
+            [(0, 1, 5, 30_000), (1, 1, 28, 20_000), (2, 3, 2, 50_000)]
+        {
+            store
+                .record_outcome(&CaseOutcome::TranchePaid {
+                    reference: c.reference.clone(),
+                    tranche,
+                    amount: Money {
+                        minor,
+                        currency: "EUR".into(),
+                    },
+                    at: at(month, day),
+                })
+                .await
+                .unwrap();
+        }
+        let stats = store
+            .statistics(&Scope::HostCountry("NLD".into()))
+            .await
+            .unwrap();
+        let month = |m: &str| {
+            stats
+                .grants_by_month
+                .get(m)
+                .and_then(|c| c.get("EUR"))
+                .map(|g| (g.amount_minor, g.tranches))
+        };
+        assert_eq!(
+            month("2027-01"),
+            Some((50_000, 2)),
+            "{:?}",
+            stats.grants_by_month
+        );
+        assert_eq!(month("2027-03"), Some((50_000, 1)));
+        assert_eq!(stats.grants_by_month.len(), 2);
+        let other = store
+            .statistics(&Scope::HostCountry("GBR".into()))
+            .await
+            .unwrap();
+        assert!(other.grants_by_month.is_empty(), "another office's grants");
+
+        store
+            .record_stage(&c.reference, Stage::Consent, at(1, 2))
+            .await
+            .unwrap();
+        store
+            .record_stage(&c.reference, Stage::EligibilityApproval, at(1, 3))
+            .await
+            .unwrap();
+        let stages: Vec<String> = store
+            .stage_history(&c.reference)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(s, _)| s)
+            .collect();
+        assert_eq!(
+            stages.last().map(String::as_str),
+            Some("eligibility_approval"),
+            "{stages:?}"
+        );
+        assert!(
+            stages.iter().position(|s| s == "consent")
+                < stages.iter().position(|s| s == "eligibility_approval")
+        );
+    }
+}

@@ -282,7 +282,27 @@ async fn a_family_case_is_worked_through_the_browser_by_every_role() {
     let text = browser.text().await;
     assert!(text.contains("Decisions"), "{text}");
     assert!(text.contains("Tranche approval"), "{text}");
+    // The timeline also lists the stages the case went through.
+    let stages = text.split("Stages").nth(1).unwrap_or_default();
+    for stage in ["Counselling", "Travel documents", "Reintegration"] {
+        assert!(
+            stages.contains(stage),
+            "{stage} not in the timeline: {text}"
+        );
+    }
     accessible(&browser, "case-after-grants").await;
+    // The dashboard counts the tranches paid this month.
+    browser.goto(&stack.url("/dashboard")).await;
+    let text = browser.wait_for_text("Grants paid per month").await;
+    let month = chrono::Utc::now().format("%Y-%m").to_string();
+    let monthly = text
+        .split("Grants paid per month")
+        .last()
+        .unwrap_or_default();
+    assert!(
+        monthly.contains(&month) && monthly.contains("EUR"),
+        "{text}"
+    );
     browser.close().await;
     stack.stop().await;
 }
@@ -572,7 +592,7 @@ async fn the_dashboard_audit_and_users_pages_serve_their_roles_only() {
         .await
         .expect("script");
     let widths: Vec<u64> = serde_json::from_value(widths).expect("widths");
-    assert_eq!(widths.len(), 2);
+    assert_eq!(widths.len(), 3);
     assert!(widths.iter().all(|w| *w > 0), "{widths:?}");
     accessible(&browser, "dashboard").await;
     for page in ["/audit", "/users"] {

@@ -82,6 +82,18 @@ pub async fn dashboard(State(state): State<AppState>, visitor: Visitor) -> Respo
                 .collect()
         })
         .unwrap_or_default();
+    let monthly = grants_by_month(&stats);
+    let month_rows: Vec<_> = monthly
+        .iter()
+        .map(|(month, currency, minor, tranches)| {
+            vec![
+                html! { (month) },
+                html! { (currency) },
+                html! { (format!("{}.{:02}", minor / 100, minor % 100)) },
+                html! { (tranches) },
+            ]
+        })
+        .collect();
     let rss = &stats["rss"];
     let chart = |name: &str, key: &str| {
         html! {
@@ -97,6 +109,8 @@ pub async fn dashboard(State(state): State<AppState>, visitor: Visitor) -> Respo
         (layout::table(&t.t("cases-per-stage"), &[t.t("stage"), t.t("count")], &stage_rows))
         (chart("rss", "rss-averages"))
         (layout::table(&t.t("grants-disbursed"), &[t.t("currency"), t.t("amount"), t.t("tranche")], &grants))
+        (chart("grants", "grants-per-month"))
+        (layout::table(&t.t("grants-per-month"), &[t.t("month"), t.t("currency"), t.t("amount"), t.t("tranche")], &month_rows))
         (layout::table(&t.t("rss-averages"),
             &[t.t("round"), t.t("economic"), t.t("social"), t.t("psychosocial"), t.t("composite")],
             &[vec![
@@ -173,6 +187,40 @@ pub async fn chart(
             chart.legend_show = Some(false);
             chart.svg()
         }
+        "grants.svg" => {
+            let monthly = grants_by_month(&stats);
+            let months: Vec<String> = monthly
+                .iter()
+                .map(|(m, ..)| m.clone())
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            let currencies: std::collections::BTreeSet<&String> =
+                monthly.iter().map(|(_, c, ..)| c).collect();
+            // One series per currency (amounts in major units), months along the axis.
+            let series: Vec<Series> = currencies
+                .iter()
+                .map(|currency| {
+                    Series::new(
+                        (*currency).clone(),
+                        months
+                            .iter()
+                            .map(|m| {
+                                monthly
+                                    .iter()
+                                    .find(|(mm, c, ..)| mm == m && c == *currency)
+                                    .map_or(0.0, |(_, _, minor, _)| *minor as f32 / 100.0)
+                            })
+                            .collect(),
+                    )
+                })
+                .collect();
+            let mut chart = BarChart::new(series, months);
+            chart.width = 720.0;
+            chart.height = 400.0;
+            chart.title_text = t.t("grants-per-month");
+            chart.svg()
+        }
         _ => return layout::bare_error(StatusCode::NOT_FOUND),
     };
     match svg {
@@ -228,6 +276,11 @@ pub async fn dashboard_csv(State(state): State<AppState>, visitor: Visitor) -> R
         csv.push_str(&format!(
             "grants_disbursed_minor,{currency},{}\r\n",
             g["amount_minor"]
+        ));
+    }
+    for (month, currency, minor, _) in grants_by_month(&stats) {
+        csv.push_str(&format!(
+            "grants_by_month_minor,{month}/{currency},{minor}\r\n"
         ));
     }
     for (k, v) in rows_of(&stats["rss"]) {
@@ -540,4 +593,25 @@ async fn audit_user_change(state: &AppState, visitor: &Visitor, action: &str, de
     if let Err(e) = state.store.append_audit(&event).await {
         tracing::error!(error = %e, "an administrator's change could not be audited");
     }
+}
+
+/// Grants paid per month and currency: (`YYYY-MM`, currency, amount in minor units, tranches),
+/// oldest month first.
+fn grants_by_month(stats: &serde_json::Value) -> Vec<(String, String, i64, i64)> {
+    let mut rows = Vec::new();
+    for (month, by_currency) in stats["grants_by_month"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default()
+    {
+        for (currency, g) in by_currency.as_object().cloned().unwrap_or_default() {
+            rows.push((
+                month.clone(),
+                currency,
+                g["amount_minor"].as_i64().unwrap_or(0),
+                g["tranches"].as_i64().unwrap_or(0),
+            ));
+        }
+    }
+    rows
 }

@@ -409,6 +409,15 @@ async fn case_page(
         .cloned()
         .unwrap_or_default();
     let closed = stage == "closed";
+    // The stages the case entered, from the case store (the case page's own scope check above
+    // has passed). A store that cannot answer leaves the timeline to the decisions.
+    let stages = match homeward_workflows::domain::CaseRef::parse(reference) {
+        Ok(r) if !partner_view => state.store.stage_history(&r).await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "the stage history could not be read");
+            Vec::new()
+        }),
+        _ => Vec::new(),
+    };
     let body = html! {
         @if let Some(n) = &notice { (layout::success(&t, n)) }
         @if let Some(e) = errors.iter().find(|(f, _)| f == "form") {
@@ -450,6 +459,13 @@ async fn case_page(
                 ]))
             }
             h2 class="govuk-heading-m" { (t.t("timeline")) }
+            @if !stages.is_empty() {
+                (layout::table(&t.t("stages-entered"), &[t.t("when"), t.t("stage")],
+                    &stages.iter().map(|(stage, at)| vec![
+                        html! { (at.format("%Y-%m-%d %H:%M UTC")) },
+                        html! { (stage_name(&t, stage)) },
+                    ]).collect::<Vec<_>>()))
+            }
             @if !decisions.is_empty() {
                 (layout::table(&t.t("decisions"), &[t.t("when"), t.t("what"), t.t("who"), t.t("why")],
                     &decisions.iter().map(|d| vec![
