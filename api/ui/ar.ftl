@@ -170,6 +170,7 @@ task-consent = الموافقة المستنيرة
 task-best_interests_determination = تقييم المصلحة الفضلى
 task-guardian_consent = موافقة الوصي
 task-risk_assessment = تقييم المخاطر
+task-medical_escalation = غير لائق للسفر: تأجيل جديد أو إغلاق
 task-family_assessment = تقييم الأسرة
 task-eligibility_approval = اعتماد الأهلية
 task-travel_document = وثيقة السفر

@@ -170,6 +170,7 @@ task-consent = Informed consent
 task-best_interests_determination = Best-interests determination
 task-guardian_consent = Guardian's consent
 task-risk_assessment = Risk assessment
+task-medical_escalation = Unfit to travel: defer again or close
 task-family_assessment = Family assessment
 task-eligibility_approval = Eligibility approval
 task-travel_document = Travel document

@@ -170,6 +170,7 @@ task-consent = Consentement éclairé
 task-best_interests_determination = Détermination de l’intérêt supérieur
 task-guardian_consent = Consentement du tuteur
 task-risk_assessment = Évaluation des risques
+task-medical_escalation = Inapte au voyage : reporter encore ou clôturer
 task-family_assessment = Évaluation familiale
 task-eligibility_approval = Approbation de l’éligibilité
 task-travel_document = Document de voyage

@@ -1749,3 +1749,64 @@ async fn a_trafficking_victims_consulate_waits_for_the_risk_assessment_and_conse
     }
     lc.stop().await;
 }
+
+/// A medical case found unfit to travel is deferred, not asked again at once (it looped): the
+/// next assessment comes after the programme's interval (30 days), and after three unfit
+/// assessments in a row operations decide; closing ends the case as travel not possible.
+#[tokio::test]
+async fn a_medical_case_found_unfit_is_deferred_then_operations_decide() {
+    let lc = Lifecycle::start().await;
+    let r = lc
+        .open(serde_json::json!({
+            "programme": "nl-avrr", "host_country": "NLD", "origin_country": "IRQ",
+            "household_size": 2,
+            "members": [{"age_group": "adult", "vulnerabilities": ["medical"]}, {"age_group": "adult"}]
+        }))
+        .await;
+    to_documents(&lc, &r).await;
+    record_document(&lc, &r).await;
+    let unfit = TaskOutcome::FitToTravel {
+        fit: false,
+        medical_escort: false,
+    };
+    for n in 1..=3 {
+        lc.task(&r, TaskType::FitToTravel).await;
+        lc.complete(&r, TaskType::FitToTravel, officer(), unfit.clone())
+            .await;
+        if n < 3 {
+            // Deferred: no assessment for now; the next one after 30 days.
+            lc.advance(days(1)).await;
+            let open: Vec<_> = lc
+                .view(&r)
+                .await
+                .tasks
+                .iter()
+                .map(|t| t.task_type)
+                .collect();
+            assert!(
+                !open.contains(&TaskType::FitToTravel),
+                "asked again at once: {open:?}"
+            );
+            lc.advance(days(29)).await;
+        }
+    }
+    let escalation = lc.task(&r, TaskType::MedicalEscalation).await;
+    assert_eq!(escalation.role, homeward_workflows::tasks::Role::Operations);
+    lc.try_complete(
+        &r,
+        TaskType::MedicalEscalation,
+        ops(),
+        TaskOutcome::Resolution {
+            action: Resolution::Close,
+        },
+        "not expected to be fit to travel within the programme",
+    )
+    .await
+    .expect("closed");
+    assert_eq!(
+        lc.closure(&r).await.reason,
+        ClosureReason::TravelNotPossible
+    );
+    lc.replay(&r).await;
+    lc.stop().await;
+}

@@ -220,6 +220,30 @@ pub struct ProgrammeRules {
     pub tranches: Vec<Tranche>,
     /// Monitoring.
     pub monitoring: Monitoring,
+    /// Medical cases found unfit to travel (absent in files before it: the defaults).
+    #[serde(default)]
+    pub medical: Medical,
+}
+
+/// What happens when a medical case is found unfit to travel: the journey is deferred and the
+/// returnee assessed again after `reassess_after`; after `max_deferrals` unfit assessments in a
+/// row, operations decide (defer again, or close the case as travel not possible).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Medical {
+    /// The wait before the next fitness-to-travel assessment.
+    pub reassess_after: Span,
+    /// Unfit assessments in a row before operations decide.
+    pub max_deferrals: u32,
+}
+
+impl Default for Medical {
+    fn default() -> Self {
+        Self {
+            reassess_after: Span::new(Duration::from_secs(30 * 24 * 3600)),
+            max_deferrals: 3,
+        }
+    }
 }
 
 impl ProgrammeRules {
@@ -234,6 +258,9 @@ impl ProgrammeRules {
                 "currency: {:?} is not an ISO 4217 code",
                 self.currency
             ));
+        }
+        if self.medical.max_deferrals == 0 {
+            return Err("medical.max_deferrals: must be at least 1".into());
         }
         if !(0.0..=1.0).contains(&self.monitoring.referral_threshold) {
             return Err("monitoring.referral_threshold: must be between 0 and 1".into());

@@ -188,9 +188,9 @@ pub fn due_for(rules: &ProgrammeRules, task_type: TaskType) -> crate::programme:
         ReintegrationPlan => d.reintegration_plan,
         MilestoneVerification => d.milestone_verification,
         MonitoringSurvey => rules.monitoring.survey_window,
-        EligibilityApproval | DocumentEscalation | BookingApproval | BookingFailed | NoShow
-        | ReceptionEscalation | PlanApproval | TrancheApproval | PaymentFailed
-        | MonitoringEscalation | Referral => d.approval,
+        EligibilityApproval | DocumentEscalation | MedicalEscalation | BookingApproval
+        | BookingFailed | NoShow | ReceptionEscalation | PlanApproval | TrancheApproval
+        | PaymentFailed | MonitoringEscalation | Referral => d.approval,
     }
 }
 

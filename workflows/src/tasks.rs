@@ -51,6 +51,8 @@ pub enum TaskType {
     DocumentEscalation,
     /// Record the pre-embarkation medical check.
     FitToTravel,
+    /// Unfit to travel at every assessment so far; operations defer again or close.
+    MedicalEscalation,
     /// Operations approve a booking over budget.
     BookingApproval,
     /// The travel partner refused a booking; operations decide.
@@ -83,7 +85,7 @@ pub enum TaskType {
 
 impl TaskType {
     /// Every task type.
-    pub const ALL: [TaskType; 24] = {
+    pub const ALL: [TaskType; 25] = {
         use TaskType::*;
         [
             CounsellingSession,
@@ -96,6 +98,7 @@ impl TaskType {
             TravelDocument,
             DocumentEscalation,
             FitToTravel,
+            MedicalEscalation,
             BookingApproval,
             BookingFailed,
             DepartureConfirmation,
@@ -126,10 +129,9 @@ impl TaskType {
             | TravelDocument
             | FitToTravel
             | DepartureConfirmation => Role::ReturnOfficer,
-            EligibilityApproval | DocumentEscalation | BookingApproval | BookingFailed | NoShow
-            | ReceptionEscalation | PlanApproval | MonitoringEscalation | Referral => {
-                Role::Operations
-            }
+            EligibilityApproval | DocumentEscalation | MedicalEscalation | BookingApproval
+            | BookingFailed | NoShow | ReceptionEscalation | PlanApproval
+            | MonitoringEscalation | Referral => Role::Operations,
             TrancheApproval | PaymentFailed => Role::Finance,
             ArrivalConfirmation | ReintegrationPlan | MilestoneVerification | MonitoringSurvey => {
                 Role::Partner
@@ -151,6 +153,7 @@ impl TaskType {
             TravelDocument => "travel_document",
             DocumentEscalation => "document_escalation",
             FitToTravel => "fit_to_travel",
+            MedicalEscalation => "medical_escalation",
             BookingApproval => "booking_approval",
             BookingFailed => "booking_failed",
             DepartureConfirmation => "departure_confirmation",
@@ -193,6 +196,7 @@ impl TaskType {
                 | (MonitoringSurvey, TaskOutcome::Survey { .. })
                 | (
                     DocumentEscalation
+                        | MedicalEscalation
                         | BookingFailed
                         | NoShow
                         | ReceptionEscalation

@@ -118,8 +118,8 @@ fn kind(task: TaskType) -> Kind {
         ReintegrationPlan => Kind::Plan,
         MilestoneVerification => Kind::Milestone,
         MonitoringSurvey => Kind::Survey,
-        DocumentEscalation | BookingFailed | NoShow | ReceptionEscalation | PaymentFailed
-        | MonitoringEscalation | Referral => Kind::Resolution,
+        DocumentEscalation | MedicalEscalation | BookingFailed | NoShow | ReceptionEscalation
+        | PaymentFailed | MonitoringEscalation | Referral => Kind::Resolution,
     }
 }
 

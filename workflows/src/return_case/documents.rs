@@ -3,7 +3,7 @@
 
 use super::effects::{Ctx, Step, enter, notify, now, quick};
 use super::record::ClosureReason;
-use super::waits::{Ask, answer_within, ask, escalation_answered, open, retract};
+use super::waits::{Ask, answer_within, ask, decide, escalation_answered, open, retract, sleep};
 use crate::activities::{Audience, NoticeTemplate, OutreachActivities};
 use crate::domain::Stage;
 use crate::rules;
@@ -120,14 +120,23 @@ pub(super) fn consulate_contacted(ctx: &Ctx) -> bool {
     ctx.state(|s| !s.patches.consulate_consent || s.facts.consulate_contact == Some(true))
 }
 
-/// The pre-embarkation medical check of a medical case, repeated until the returnee is fit to
-/// fly (noting whether a medical escort must fly along).
+/// The pre-embarkation medical check of a medical case, until the returnee is fit to fly
+/// (noting whether a medical escort must fly along). Found unfit, the journey is deferred: the
+/// next assessment after the programme's interval; after its limit of unfit assessments in a
+/// row, operations defer again or close the case (travel not possible).
 pub(super) async fn fit_to_travel(ctx: &mut Ctx) -> Step<()> {
     if !ctx.state(|s| rules::needs_fit_to_travel(&s.case.intake)) {
         return Ok(());
     }
     enter(ctx, Stage::FitToTravel).await?;
-    let due = ctx.state(|s| s.case.rules.deadlines.fit_to_travel);
+    let (due, medical, deferral) = ctx.state(|s| {
+        (
+            s.case.rules.deadlines.fit_to_travel,
+            s.case.rules.medical.clone(),
+            s.patches.medical_deferral,
+        )
+    });
+    let mut unfit = 0;
     loop {
         let answer = ask(ctx, Ask::new(TaskType::FitToTravel).due(due)).await?;
         if let TaskOutcome::FitToTravel {
@@ -138,5 +147,17 @@ pub(super) async fn fit_to_travel(ctx: &mut Ctx) -> Step<()> {
             ctx.state_mut(|s| s.facts.medical_escort = medical_escort);
             return Ok(());
         }
+        if !deferral {
+            continue;
+        }
+        unfit += 1;
+        if unfit >= medical.max_deferrals {
+            let note = format!("Unfit to travel at {unfit} assessments in a row.");
+            decide(ctx, Ask::new(TaskType::MedicalEscalation).note(Some(note)))
+                .await?
+                .or_close(ctx, ClosureReason::TravelNotPossible)?;
+            unfit = 0;
+        }
+        sleep(ctx, medical.reassess_after.get()).await?;
     }
 }

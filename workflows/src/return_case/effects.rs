@@ -61,6 +61,8 @@ const PATCH_TASK_PROJECTION: &str = "task-projection";
 const PATCH_CONSULATE_CONSENT: &str = "consulate-consent";
 /// Asked once when a run starts; what it changes: [`Patches`].
 const PATCH_FOLLOW_UP_RETRY: &str = "follow-up-retry";
+/// Asked once when a run starts; what it changes: [`Patches`].
+const PATCH_MEDICAL_DEFERRAL: &str = "medical-deferral";
 
 /// Asks, before the run issues any other command, which recorded changes it makes. Once per
 /// run: a run recorded before a change replays without it to its end; a new run (and every
@@ -70,12 +72,14 @@ pub(super) fn ask_patches(ctx: &Ctx) {
     let task_projection = ctx.patched(PATCH_TASK_PROJECTION);
     let consulate_consent = ctx.patched(PATCH_CONSULATE_CONSENT);
     let follow_up_retry = ctx.patched(PATCH_FOLLOW_UP_RETRY);
+    let medical_deferral = ctx.patched(PATCH_MEDICAL_DEFERRAL);
     ctx.state_mut(|s| {
         s.patches = Patches {
             protected_decisions,
             task_projection,
             consulate_consent,
             follow_up_retry,
+            medical_deferral,
         }
     });
 }

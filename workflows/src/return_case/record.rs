@@ -210,6 +210,10 @@ pub struct Patches {
     /// `follow-up-retry`: when operations answer an unreachable returnee's escalation with
     /// "retry", the follow-up is tried again (before, the case moved on without it).
     pub follow_up_retry: bool,
+    /// `medical-deferral`: a medical case found unfit waits `medical.reassess_after` before it
+    /// is assessed again, and after `medical.max_deferrals` operations decide (before, the
+    /// assessment was asked again at once, forever).
+    pub medical_deferral: bool,
 }
 
 /// The workflow's input: a new case, or a continued one.
