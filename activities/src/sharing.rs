@@ -20,7 +20,7 @@ use std::fmt;
 use chrono::{NaiveDate, Utc};
 
 use homeward_workflows::domain::CaseRef;
-use homeward_workflows::person::{BirthDate, DocumentKind, Person, Purpose, Sex};
+use homeward_workflows::person::{BirthDate, DocumentKind, Payout, Person, Purpose, Sex};
 
 use crate::store::NewAuditEvent;
 use crate::vault::{Vault, VaultError};
@@ -45,6 +45,9 @@ pub enum Field {
     Passport,
     /// The airport nearest the destination (where the flight goes).
     NearestAirport,
+    /// How they receive cash grants (IBAN, mobile-money number, or the document for a cash
+    /// pick-up).
+    Payout,
 }
 
 impl Field {
@@ -58,6 +61,7 @@ impl Field {
             Field::Email => "email",
             Field::Passport => "passport",
             Field::NearestAirport => "nearest_airport",
+            Field::Payout => "payout",
         }
     }
 }
@@ -77,7 +81,7 @@ pub fn fields_for(purpose: Purpose) -> &'static [Field] {
             Field::NearestAirport,
         ],
         Purpose::ReceptionPartner => &[Field::Name, Field::Phone, Field::Destination],
-        Purpose::PaymentProvider => &[Field::Name, Field::Phone],
+        Purpose::PaymentProvider => &[Field::Name, Field::Phone, Field::Payout],
         // Homeward sends nothing to a consulate itself; the officer applies for documents.
         Purpose::Consulate => &[],
     }
@@ -106,6 +110,8 @@ pub struct Shared {
     pub passport: Option<(String, String, Option<NaiveDate>)>,
     /// IATA code of the airport nearest the destination.
     pub nearest_airport: Option<String>,
+    /// How they receive cash grants.
+    pub payout: Option<Payout>,
 }
 
 impl fmt::Debug for Shared {
@@ -158,6 +164,7 @@ impl Shared {
                             )
                         })
                 }
+                Field::Payout => s.payout = person.payout.clone(),
                 Field::NearestAirport => {
                     s.nearest_airport = person
                         .destination

@@ -212,6 +212,9 @@ mod tests {
                 NaiveDate::from_ymd_opt(2030, 1, 1),
             )),
             nearest_airport: Some("EBL".into()),
+            payout: Some(homeward_workflows::person::Payout::MobileMoney {
+                phone: homeward_workflows::person::Phone::parse("+9647701234567").expect("phone"),
+            }),
         };
         let named = crate::travel::NamedPassenger {
             id: "pas_0".into(),
@@ -239,7 +242,7 @@ mod tests {
         };
         assert_eq!(
             json(&payments::CreateDisbursement::from(&payment).to_beneficiary(Some(&amal))),
-            r#"{"amount":"1.00","beneficiary":{"family_name":"Hassan","given_name":"Amal","phone_number":"+9647701234567"},"currency":"EUR","kind":"cash","reference":"HW-0123456789AB","tranche":"start"}"#
+            r#"{"amount":"1.00","beneficiary":{"family_name":"Hassan","given_name":"Amal","phone_number":"+9647701234567"},"currency":"EUR","kind":"cash","payee":{"type":"mobile_money","phone_number":"+9647701234567"},"reference":"HW-0123456789AB","tranche":"start"}"#
         );
     }
 

@@ -467,3 +467,68 @@ async fn a_disbursements_status_is_read_and_an_unknown_one_refused() {
     let err = payments.disbursement_status("pay_4").await.unwrap_err();
     assert!(matches!(err, PartnerError::Refused { .. }), "{err:?}");
 }
+
+/// Every cash payment names its payee: the returnee's IBAN when they asked to be paid to their
+/// bank (and agreed to share with the provider), else a cash pick-up against the travel
+/// document; in-kind support names none (the office buys it).
+#[tokio::test]
+async fn a_cash_payment_names_its_payee_and_in_kind_support_none() {
+    use homeward_activities::sharing::Shared;
+    use homeward_workflows::person::{Iban, Payout};
+    use homeward_workflows::programme::PaymentKind;
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/disbursements"))
+        .respond_with(
+            ResponseTemplate::new(202).set_body_json(json!({"id": "dis_1", "status": "confirmed"})),
+        )
+        .mount(&server)
+        .await;
+    let pay = |kind, tranche: &str| Disbursement {
+        idempotency_key: format!("HW-0123456789AB:tranche:{tranche}"),
+        reference: reference(),
+        tranche: tranche.into(),
+        kind,
+        amount: Money {
+            minor: 30_000,
+            currency: "EUR".into(),
+        },
+    };
+    let banked = Shared {
+        given_name: Some("Amal".into()),
+        family_name: Some("Hassan".into()),
+        payout: Some(Payout::BankAccount {
+            iban: Iban::parse("NL91 ABNA 0417 1643 00").expect("iban"),
+        }),
+        ..Shared::default()
+    };
+    let payments = client(&server, "payments");
+    payments
+        .disburse(&pay(PaymentKind::Cash, "cash"), Some(&banked))
+        .await
+        .expect("paid");
+    payments
+        .disburse(&pay(PaymentKind::Cash, "again"), None)
+        .await
+        .expect("paid");
+    payments
+        .disburse(&pay(PaymentKind::InKind, "start"), Some(&banked))
+        .await
+        .expect("paid");
+    let bodies: Vec<serde_json::Value> = server
+        .received_requests()
+        .await
+        .expect("recorded")
+        .iter()
+        .map(|r| serde_json::from_slice(&r.body).expect("json"))
+        .collect();
+    assert_eq!(
+        bodies[0]["payee"],
+        json!({"type": "bank_account", "iban": "NL91ABNA0417164300"})
+    );
+    assert_eq!(
+        bodies[1]["payee"],
+        json!({"type": "cash_pickup", "document_type": "travel_document"})
+    );
+    assert!(bodies[2].get("payee").is_none(), "{}", bodies[2]);
+}

@@ -10,8 +10,8 @@ use serde_json::{Map, Value};
 
 use homeward_workflows::domain::{CountryCode, DomainError, Language};
 use homeward_workflows::person::{
-    BirthDate, Destination, Document, DocumentKind, DocumentNumber, Email, Iata, Name, Names,
-    Person, Phone, Purpose, Script, ScriptName, Sex, SharingConsent, Text,
+    BirthDate, Destination, Document, DocumentKind, DocumentNumber, Email, Iata, Iban, Name, Names,
+    Payout, Person, Phone, Purpose, Script, ScriptName, Sex, SharingConsent, Text,
 };
 
 use crate::error::ApiError;
@@ -266,7 +266,7 @@ fn consent(r: &mut Reader, path: &str, v: &Value, by: &Recorder<'_>) -> Option<S
 }
 
 /// The fields of a person record, as a body may carry them.
-pub const FIELDS: [&str; 11] = [
+pub const FIELDS: [&str; 12] = [
     "names",
     "sex",
     "date_of_birth",
@@ -277,6 +277,7 @@ pub const FIELDS: [&str; 11] = [
     "email",
     "language",
     "destination",
+    "payout",
     "consents",
 ];
 
@@ -381,6 +382,13 @@ fn read(
     } else {
         base.as_ref().and_then(|b| b.destination.clone())
     };
+    let payout = if given("payout") {
+        o.get("payout")
+            .filter(|v| !v.is_null())
+            .and_then(|v| payout(r, &join(path, "payout"), v))
+    } else {
+        base.as_ref().and_then(|b| b.payout.clone())
+    };
     let mut consents = base
         .as_ref()
         .map(|b| b.consents.clone())
@@ -397,8 +405,44 @@ fn read(
         email,
         language,
         destination,
+        payout,
         consents,
     })
+}
+
+/// How the returnee is paid: `{"method": "bank_account", "iban": …}`, `{"method":
+/// "mobile_money", "phone": "+…"}` or `{"method": "cash_pickup", "document": "passport"}`.
+fn payout(r: &mut Reader, path: &str, v: &Value) -> Option<Payout> {
+    let o = r.object(path, v)?;
+    let method = o.get("method").and_then(Value::as_str).unwrap_or_default();
+    match method {
+        "bank_account" => {
+            r.unknown(path, o, &["method", "iban"]);
+            let iban = r.field(o, path, "iban", true, Iban::parse);
+            Some(Payout::BankAccount { iban: iban? })
+        }
+        "mobile_money" => {
+            r.unknown(path, o, &["method", "phone"]);
+            let phone = r.field(o, path, "phone", true, Phone::parse);
+            Some(Payout::MobileMoney { phone: phone? })
+        }
+        "cash_pickup" => {
+            r.unknown(path, o, &["method", "document"]);
+            let document = r.field(o, path, "document", true, |s| {
+                enum_value::<DocumentKind>(s, "document (passport, national_id, laissez_passer, residence_permit, birth_certificate)")
+            });
+            Some(Payout::CashPickup {
+                document: document?,
+            })
+        }
+        _ => {
+            r.problem(
+                &join(path, "method"),
+                "must be bank_account, mobile_money or cash_pickup",
+            );
+            None
+        }
+    }
 }
 
 #[cfg(test)]
@@ -427,6 +471,7 @@ mod tests {
                 "documents": [{"kind": "passport", "number": "A1", "issuing_country": "IRQ"}],
                 "consents": [{"purpose": "consulate"}],
                 "destination": {"place": "Erbil", "nearest_airport": "QQQ"},
+                "payout": {"method": "bank_account", "iban": "NL91ABNA0417164301"},
                 "shoe_size": 42
             }),
             "",
@@ -447,6 +492,7 @@ mod tests {
                 "documents[0].number",
                 "names.document.family",
                 "names.document.given",
+                "payout.iban",
                 "phone",
                 "shoe_size"
             ]
@@ -468,6 +514,7 @@ mod tests {
                                "expires_on": "2031-05-31"}],
                 "phone": "+9647701234567",
                 "destination": {"place": "Erbil", "nearest_airport": "ebl"},
+                "payout": {"method": "mobile_money", "phone": "+9647701234567"},
                 "consents": [{"purpose": "consulate", "given": true}]
             }),
             "",

@@ -582,6 +582,9 @@ async fn disbursements(
     let Some(minor) = to_minor(&payment.amount) else {
         return bad("amount: must be a decimal amount with at most two decimals, e.g. \"1500.00\"");
     };
+    if let Some(problem) = payment.refusal() {
+        return bad(problem);
+    }
     let beneficiary = payment.beneficiary.as_ref().map(|b| Shared {
         given_name: Some(b.given_name.clone()),
         family_name: Some(b.family_name.clone()),

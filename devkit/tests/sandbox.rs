@@ -350,6 +350,28 @@ async fn a_body_the_sandbox_cannot_read_is_refused_with_the_field_named() {
             422,
             "amount: ",
         ),
+        // Every cash payment names its payee, and a payee's account must be valid.
+        (
+            "/disbursements",
+            Some("k10"),
+            r#"{"reference":"HW-0123456789AB","kind":"cash","amount":"10.00","tranche":"cash"}"#,
+            422,
+            "payee: is required for a cash payment",
+        ),
+        (
+            "/disbursements",
+            Some("k11"),
+            r#"{"reference":"HW-0123456789AB","kind":"cash","amount":"10.00","tranche":"cash","payee":{"type":"bank_account","iban":"NL91ABNA0417164301"}}"#,
+            422,
+            "payee.iban: is not a valid IBAN",
+        ),
+        (
+            "/disbursements",
+            Some("k12"),
+            r#"{"reference":"HW-0123456789AB","kind":"cash","amount":"10.00","tranche":"cash","payee":{"type":"mobile_money","phone_number":"0770"}}"#,
+            422,
+            "payee.phone_number: must be E.164",
+        ),
         (
             "/messages",
             Some("k5"),

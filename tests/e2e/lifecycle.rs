@@ -1425,7 +1425,7 @@ async fn partners_receive_their_fields_only_for_members_who_agreed_to_share_with
     for expected in [
         "travel_partner: members 0; fields name,born_on,sex,email,phone,passport,nearest_airport",
         "reception_partner: members 0; fields name,phone,destination",
-        "payment_provider: members 0; fields name,phone",
+        "payment_provider: members 0; fields name,phone,payout",
     ] {
         assert!(
             shares.iter().any(|d| d == expected),

@@ -417,9 +417,61 @@ pub struct Person {
     /// Final destination in the country of origin.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub destination: Option<Destination>,
+    /// How they receive cash grants (absent: cash pick-up at the provider's agent, showing
+    /// their travel document).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payout: Option<Payout>,
     /// Consent to share data, per purpose (the latest answer per purpose counts).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub consents: Vec<SharingConsent>,
+}
+
+/// How a returnee receives cash grants.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "method", rename_all = "snake_case")]
+pub enum Payout {
+    /// A bank account.
+    BankAccount {
+        /// The account's IBAN (validated: country format and check digits).
+        iban: Iban,
+    },
+    /// A mobile-money wallet.
+    MobileMoney {
+        /// The wallet's number.
+        phone: Phone,
+    },
+    /// Cash handed over by the provider's agent against an identity document.
+    CashPickup {
+        /// The document they will show.
+        document: DocumentKind,
+    },
+}
+
+/// An IBAN, validated (ISO 13616: country format and mod-97 check digits, by the
+/// `iban_validate` crate), stored in its electronic form (no spaces).
+#[derive(Clone, PartialEq, Eq, Serialize)]
+pub struct Iban(String);
+
+impl Iban {
+    /// Parses an IBAN, spaces allowed.
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        use iban::IbanLike;
+        raw.parse::<iban::Iban>()
+            .map(|i| Self(i.electronic_str().to_owned()))
+            .map_err(|_| DomainError::new("iban", "must be a valid IBAN, e.g. NL91ABNA0417164300"))
+    }
+
+    /// The IBAN.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for Iban {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        Iban::parse(&raw).map_err(serde::de::Error::custom)
+    }
 }
 
 impl Person {
@@ -457,6 +509,8 @@ redacted_debug!(
     Iata,
     Destination,
     SharingConsent,
+    Payout,
+    Iban,
     Person
 );
 

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use homeward_workflows::activities::{self as contract, PaymentState};
 use homeward_workflows::domain::CaseRef;
+use homeward_workflows::person::{Iban, Payout, Phone};
 use homeward_workflows::programme::PaymentKind;
 
 use super::from_minor;
@@ -29,6 +30,10 @@ pub struct CreateDisbursement {
     pub currency: String,
     /// In cash or in kind.
     pub kind: PaymentKind,
+    /// Where a cash payment goes: the returnee's bank account, mobile-money wallet, or a cash
+    /// pick-up against a document (absent for in-kind support, which the office buys).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payee: Option<Payee>,
     /// The case reference (`HW-…`).
     pub reference: String,
     /// The tranche's name in the programme, e.g. `start` (absent reads as empty).
@@ -54,15 +59,79 @@ impl std::fmt::Debug for Beneficiary {
     }
 }
 
+/// Where a cash payment goes.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Payee {
+    /// A bank transfer.
+    BankAccount {
+        /// The IBAN (electronic form).
+        iban: String,
+    },
+    /// A mobile-money wallet.
+    MobileMoney {
+        /// E.164.
+        phone_number: String,
+    },
+    /// Cash handed over by the provider's agent to whoever shows this document of the case's
+    /// returnee (`travel_document`: the one the return was made on).
+    CashPickup {
+        /// `passport`, `national_id`, `laissez_passer`, `residence_permit`,
+        /// `birth_certificate` or `travel_document`.
+        document_type: String,
+    },
+}
+
+impl std::fmt::Debug for Payee {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Payee { .. }")
+    }
+}
+
 impl CreateDisbursement {
-    /// The payment to a named beneficiary (see `crate::sharing`).
+    /// The payment to a named beneficiary (see `crate::sharing`), and for cash its payee: the
+    /// way the beneficiary asked to be paid, else a cash pick-up against the travel document.
     pub fn to_beneficiary(mut self, person: Option<&crate::sharing::Shared>) -> Self {
         self.beneficiary = person.map(|p| Beneficiary {
             family_name: p.family_name.clone().unwrap_or_default(),
             given_name: p.given_name.clone().unwrap_or_default(),
             phone_number: p.phone.clone(),
         });
+        self.payee = (self.kind == PaymentKind::Cash).then(|| {
+            match person.and_then(|p| p.payout.as_ref()) {
+                Some(Payout::BankAccount { iban }) => Payee::BankAccount {
+                    iban: iban.as_str().to_owned(),
+                },
+                Some(Payout::MobileMoney { phone }) => Payee::MobileMoney {
+                    phone_number: phone.as_str().to_owned(),
+                },
+                Some(Payout::CashPickup { document }) => Payee::CashPickup {
+                    document_type: serde_json::to_value(document)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_else(|| "travel_document".into()),
+                },
+                None => Payee::CashPickup {
+                    document_type: "travel_document".into(),
+                },
+            }
+        });
         self
+    }
+
+    /// What a strict provider refuses in a payment, naming the field: cash without a payee,
+    /// an IBAN that does not validate, a wallet number that is not E.164.
+    pub fn refusal(&self) -> Option<String> {
+        match (&self.kind, &self.payee) {
+            (PaymentKind::Cash, None) => Some("payee: is required for a cash payment".into()),
+            (_, Some(Payee::BankAccount { iban })) => Iban::parse(iban)
+                .err()
+                .map(|_| "payee.iban: is not a valid IBAN".into()),
+            (_, Some(Payee::MobileMoney { phone_number })) => Phone::parse(phone_number)
+                .err()
+                .map(|_| "payee.phone_number: must be E.164, e.g. +9647701234567".into()),
+            _ => None,
+        }
     }
 }
 
@@ -75,6 +144,7 @@ impl From<&contract::Disbursement> for CreateDisbursement {
         Self {
             amount: from_minor(request.amount.minor),
             beneficiary: None,
+            payee: None,
             currency: request.amount.currency.clone(),
             kind: request.kind,
             reference: request.reference.as_str().to_owned(),

@@ -47,7 +47,7 @@ pub fn visible_fields(role: Role) -> Option<&'static [&'static str]> {
     match role {
         Role::ReturnOfficer => Some(&crate::person_input::FIELDS),
         Role::Operations => Some(&["names", "documents"]),
-        Role::Finance => Some(&["names"]),
+        Role::Finance => Some(&["names", "payout"]),
         Role::Partner => Some(&["names", "phone", "destination"]),
         Role::Auditor | Role::Admin | Role::System => None,
     }
