@@ -85,6 +85,8 @@ pub struct Statistics {
     pub median_days_in_stage: BTreeMap<String, f64>,
     /// Mean sustainability scores.
     pub rss: RssAverages,
+    /// Mean sustainability scores per follow-up round (1 = the first follow-up).
+    pub rss_by_round: BTreeMap<i64, RssAverages>,
 }
 
 /// What claiming an idempotency key found.
@@ -281,14 +283,22 @@ impl CaseStore {
         }
 
         let sql = format!(
-            "SELECT r.economic AS economic, r.social AS social, r.psychosocial AS psychosocial, \
-             r.composite AS composite FROM rss_scores r JOIN cases c ON c.reference = r.reference \
-             WHERE {cond}"
+            "SELECT CAST(r.follow_up AS BIGINT) AS follow_up, r.economic AS economic, r.social AS social, \
+             r.psychosocial AS psychosocial, r.composite AS composite FROM rss_scores r \
+             JOIN cases c ON c.reference = r.reference WHERE {cond}"
         );
         let rows = bind_scope(sqlx::query(&sql), params.clone())
             .fetch_all(&self.pool)
             .await?;
         stats.rss = rss_averages(&rows)?;
+        let mut rounds: BTreeMap<i64, Vec<sqlx::any::AnyRow>> = BTreeMap::new();
+        for row in rows {
+            let round = row.try_get::<i64, _>("follow_up")? + 1;
+            rounds.entry(round).or_default().push(row);
+        }
+        for (round, rows) in rounds {
+            stats.rss_by_round.insert(round, rss_averages(&rows)?);
+        }
 
         let sql = format!(
             "SELECT h.reference AS reference, h.stage AS stage, h.entered_at AS entered_at \

@@ -785,6 +785,35 @@ async fn grants_are_counted_per_month_and_a_cases_stages_read_back_in_order() {
             .unwrap();
         assert!(other.grants_by_month.is_empty(), "another office's grants");
 
+        // Sustainability scores, averaged per follow-up round.
+        for (follow_up, economic) in [(0, 0.5), (1, 0.75)] {
+            store
+                .record_outcome(&CaseOutcome::Scored {
+                    reference: c.reference.clone(),
+                    follow_up,
+                    scores: homeward_workflows::tasks::RssScores {
+                        economic,
+                        social: 0.5,
+                        psychosocial: 0.5,
+                        composite: 0.5,
+                    },
+                    at: at(4, 1 + follow_up),
+                })
+                .await
+                .unwrap();
+        }
+        let stats = store
+            .statistics(&Scope::HostCountry("NLD".into()))
+            .await
+            .unwrap();
+        let rounds: Vec<(i64, Option<f64>)> = stats
+            .rss_by_round
+            .iter()
+            .map(|(round, r)| (*round, r.economic))
+            .collect();
+        assert_eq!(rounds, [(1, Some(0.5)), (2, Some(0.75))]);
+        assert_eq!(stats.rss.follow_ups, 2);
+
         store
             .record_stage(&c.reference, Stage::Consent, at(1, 2))
             .await

@@ -134,6 +134,7 @@ enter-date = أدخل تاريخًا صحيحًا
 dashboard-title = لوحة معلومات البرنامج
 cases-per-stage = الحالات حسب المرحلة
 grants-per-month = المنح المدفوعة شهريًا
+all-rounds = كل الجولات
 grants-disbursed = المنح المصروفة
 rss-averages = متوسط درجات المتابعة
 download-csv = تنزيل ملف CSV

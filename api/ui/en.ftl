@@ -134,6 +134,7 @@ enter-date = Enter a real date
 dashboard-title = Programme dashboard
 cases-per-stage = Cases per stage
 grants-per-month = Grants paid per month
+all-rounds = All rounds
 grants-disbursed = Grants disbursed
 rss-averages = Average follow-up scores
 download-csv = Download CSV

@@ -134,6 +134,7 @@ enter-date = Saisissez une date valide
 dashboard-title = Tableau de bord du programme
 cases-per-stage = Dossiers par étape
 grants-per-month = Aides versées par mois
+all-rounds = Tous les cycles
 grants-disbursed = Aides versées
 rss-averages = Scores de suivi moyens
 download-csv = Télécharger au format CSV

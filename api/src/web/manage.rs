@@ -94,7 +94,22 @@ pub async fn dashboard(State(state): State<AppState>, visitor: Visitor) -> Respo
             ]
         })
         .collect();
-    let rss = &stats["rss"];
+    // One row per follow-up round, then all rounds together.
+    let rss_row = |round: String, r: &serde_json::Value| {
+        vec![
+            html! { (round) },
+            html! { (r["follow_ups"]) },
+            html! { (r["economic"]) },
+            html! { (r["social"]) },
+            html! { (r["psychosocial"]) },
+            html! { (r["composite"]) },
+        ]
+    };
+    let mut rss_rows: Vec<_> = stats["rss_by_round"]
+        .as_object()
+        .map(|o| o.iter().map(|(k, v)| rss_row(k.clone(), v)).collect())
+        .unwrap_or_default();
+    rss_rows.push(rss_row(t.t("all-rounds"), &stats["rss"]));
     let chart = |name: &str, key: &str| {
         html! {
             figure class="hw-chart" {
@@ -112,14 +127,8 @@ pub async fn dashboard(State(state): State<AppState>, visitor: Visitor) -> Respo
         (chart("grants", "grants-per-month"))
         (layout::table(&t.t("grants-per-month"), &[t.t("month"), t.t("currency"), t.t("amount"), t.t("tranche")], &month_rows))
         (layout::table(&t.t("rss-averages"),
-            &[t.t("round"), t.t("economic"), t.t("social"), t.t("psychosocial"), t.t("composite")],
-            &[vec![
-                html! { (rss["follow_ups"]) },
-                html! { (rss["economic"]) },
-                html! { (rss["social"]) },
-                html! { (rss["psychosocial"]) },
-                html! { (rss["composite"]) },
-            ]]))
+            &[t.t("round"), t.t("count"), t.t("economic"), t.t("social"), t.t("psychosocial"), t.t("composite")],
+            &rss_rows))
     };
     Page {
         lang: visitor.lang,
@@ -170,21 +179,35 @@ pub async fn chart(
             chart.svg()
         }
         "rss.svg" => {
-            let rss = &stats["rss"];
+            // Each dimension's average, one series per follow-up round (all rounds when none).
             let dims = ["economic", "social", "psychosocial", "composite"];
-            let mut chart = BarChart::new(
-                vec![Series::new(
-                    t.t("rss-averages"),
-                    dims.iter()
-                        .map(|d| rss[*d].as_f64().unwrap_or(0.0) as f32)
-                        .collect(),
-                )],
-                dims.iter().map(|d| t.t(d)).collect(),
-            );
+            let by_round = stats["rss_by_round"]
+                .as_object()
+                .cloned()
+                .unwrap_or_default();
+            let rounds: Vec<(String, serde_json::Value)> = if by_round.is_empty() {
+                vec![(t.t("all-rounds"), stats["rss"].clone())]
+            } else {
+                by_round
+                    .into_iter()
+                    .map(|(k, v)| (format!("{} {k}", t.t("round")), v))
+                    .collect()
+            };
+            let series = rounds
+                .iter()
+                .map(|(name, r)| {
+                    Series::new(
+                        name.clone(),
+                        dims.iter()
+                            .map(|d| r[*d].as_f64().unwrap_or(0.0) as f32)
+                            .collect(),
+                    )
+                })
+                .collect();
+            let mut chart = BarChart::new(series, dims.iter().map(|d| t.t(d)).collect());
             chart.width = 720.0;
             chart.height = 400.0;
             chart.title_text = t.t("rss-averages");
-            chart.legend_show = Some(false);
             chart.svg()
         }
         "grants.svg" => {
@@ -285,6 +308,15 @@ pub async fn dashboard_csv(State(state): State<AppState>, visitor: Visitor) -> R
     }
     for (k, v) in rows_of(&stats["rss"]) {
         csv.push_str(&format!("rss,{k},{v}\r\n"));
+    }
+    for (round, r) in stats["rss_by_round"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default()
+    {
+        for (k, v) in rows_of(&r) {
+            csv.push_str(&format!("rss_round_{round},{k},{v}\r\n"));
+        }
     }
     (
         [
