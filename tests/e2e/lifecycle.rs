@@ -1810,3 +1810,41 @@ async fn a_medical_case_found_unfit_is_deferred_then_operations_decide() {
     lc.replay(&r).await;
     lc.stop().await;
 }
+
+/// "Payment sent to you" follows only money paid to the returnee: the cash tranche tells them,
+/// the in-kind one (bought by the office) does not.
+#[tokio::test]
+async fn only_a_cash_tranche_tells_the_returnee_a_payment_was_sent() {
+    let lc = Lifecycle::start().await;
+    let r = lc.open_standard().await;
+    to_documents(&lc, &r).await;
+    to_reintegration(&lc, &r).await;
+    for n in 1..=2 {
+        pay_next_tranche(&lc, &r).await;
+        lc.wait_for(&r, "a paid tranche", |v| v.facts.payments.len() == n)
+            .await;
+    }
+    let view = lc.view(&r).await;
+    let kinds: Vec<_> = view.facts.payments.iter().map(|p| p.kind).collect();
+    assert!(
+        kinds.contains(&homeward_workflows::programme::PaymentKind::Cash),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.contains(&homeward_workflows::programme::PaymentKind::InKind),
+        "{kinds:?}"
+    );
+    // No phone on record, so each "paid" message reaches the officer instead; count those.
+    let paid_notices = lc
+        .ledger
+        .snapshot()
+        .notices
+        .values()
+        .filter(|m| {
+            m.notice.reference.as_str() == r && m.notice.template == NoticeTemplate::TranchePaid
+        })
+        .count();
+    assert_eq!(paid_notices, 1, "one per cash tranche");
+    lc.replay(&r).await;
+    lc.stop().await;
+}

@@ -63,6 +63,8 @@ const PATCH_CONSULATE_CONSENT: &str = "consulate-consent";
 const PATCH_FOLLOW_UP_RETRY: &str = "follow-up-retry";
 /// Asked once when a run starts; what it changes: [`Patches`].
 const PATCH_MEDICAL_DEFERRAL: &str = "medical-deferral";
+/// Asked once when a run starts; what it changes: [`Patches`].
+const PATCH_PAID_NOTICE_CASH_ONLY: &str = "paid-notice-cash-only";
 
 /// Asks, before the run issues any other command, which recorded changes it makes. Once per
 /// run: a run recorded before a change replays without it to its end; a new run (and every
@@ -73,6 +75,7 @@ pub(super) fn ask_patches(ctx: &Ctx) {
     let consulate_consent = ctx.patched(PATCH_CONSULATE_CONSENT);
     let follow_up_retry = ctx.patched(PATCH_FOLLOW_UP_RETRY);
     let medical_deferral = ctx.patched(PATCH_MEDICAL_DEFERRAL);
+    let paid_notice_cash_only = ctx.patched(PATCH_PAID_NOTICE_CASH_ONLY);
     ctx.state_mut(|s| {
         s.patches = Patches {
             protected_decisions,
@@ -80,6 +83,7 @@ pub(super) fn ask_patches(ctx: &Ctx) {
             consulate_consent,
             follow_up_retry,
             medical_deferral,
+            paid_notice_cash_only,
         }
     });
 }

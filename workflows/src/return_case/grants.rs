@@ -18,6 +18,7 @@ use crate::activities::{
     PaymentState, Receipt,
 };
 use crate::idempotency::IdempotencyKey;
+use crate::programme::PaymentKind;
 use crate::rules;
 use crate::tasks::{TaskOutcome, TaskType};
 
@@ -135,7 +136,11 @@ pub(super) async fn tranche(ctx: &mut Ctx, i: usize) -> Step<()> {
                         store(),
                     )
                     .await?;
-                    if tell_returnee {
+                    // "Payment sent to you": only money that went to the returnee; in-kind
+                    // support is bought by the office (runs before this rule told of both).
+                    let to_returnee = t.kind == PaymentKind::Cash
+                        || !ctx.state(|s| s.patches.paid_notice_cash_only);
+                    if tell_returnee && to_returnee {
                         notify(ctx, NoticeTemplate::TranchePaid, Audience::Returnee).await?;
                     }
                     return Ok(());

@@ -214,6 +214,9 @@ pub struct Patches {
     /// is assessed again, and after `medical.max_deferrals` operations decide (before, the
     /// assessment was asked again at once, forever).
     pub medical_deferral: bool,
+    /// `paid-notice-cash-only`: the returnee's "payment sent to you" SMS follows cash tranches
+    /// only (in-kind support is not paid to them).
+    pub paid_notice_cash_only: bool,
 }
 
 /// The workflow's input: a new case, or a continued one.
