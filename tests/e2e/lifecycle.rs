@@ -882,7 +882,8 @@ async fn a_returnee_without_a_phone_gets_no_sms_and_the_officer_is_told() {
     let r = lc.open_standard().await;
     to_documents(&lc, &r).await;
     record_document(&lc, &r).await;
-    lc.wait_for(&r, "a booked flight", |v| v.facts.order.is_some())
+    // Departure is entered after both "flight booked" messages went out.
+    lc.wait_for(&r, "the departure stage", |v| v.stage == Stage::Departure)
         .await;
     let ledger = lc.ledger.snapshot();
     let booked: Vec<_> = ledger
@@ -1826,6 +1827,13 @@ async fn only_a_cash_tranche_tells_the_returnee_a_payment_was_sent() {
     }
     let view = lc.view(&r).await;
     let kinds: Vec<_> = view.facts.payments.iter().map(|p| p.kind).collect();
+    // The cash tranche is paid first (at arrival), so its message went out before the
+    // in-kind payment was recorded: nothing is still on its way when the ledger is read.
+    assert_eq!(
+        kinds[0],
+        homeward_workflows::programme::PaymentKind::Cash,
+        "{kinds:?}"
+    );
     assert!(
         kinds.contains(&homeward_workflows::programme::PaymentKind::Cash),
         "{kinds:?}"

@@ -1018,7 +1018,8 @@ fn new_case_page(
                             @for tranche in &rules.tranches {
                                 li { (tranche.name) ": " (serde_json::to_value(tranche.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()) ", "
                                     (format!("{} {}.{:02}", rules.currency, tranche.per_adult / 100, tranche.per_adult % 100)) " / adult, "
-                                    (format!("{} {}.{:02}", rules.currency, tranche.per_child / 100, tranche.per_child % 100)) " / child" }
+                                    (format!("{} {}.{:02}", rules.currency, tranche.per_child / 100, tranche.per_child % 100)) " / child; "
+                                    (schedule(&t, tranche)) }
                             }
                         }
                     }
@@ -1141,9 +1142,40 @@ pub async fn not_found(visitor: Visitor) -> Response {
     )
 }
 
+/// When a tranche is paid, in words: "paid on arrival", "paid 6months after the plan is approved".
+fn schedule(t: &Texts, tranche: &homeward_workflows::programme::Tranche) -> String {
+    use homeward_workflows::programme::Anchor;
+    let at_once = tranche.offset.get().is_zero();
+    let key = match (tranche.after, at_once) {
+        (Anchor::Arrival, true) => "paid-on-arrival",
+        (Anchor::Arrival, false) => "paid-after-arrival",
+        (Anchor::PlanApproved, true) => "paid-on-plan",
+        (Anchor::PlanApproved, false) => "paid-after-plan",
+    };
+    t.t_with(key, &[("offset", &tranche.offset.to_string())])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tranches_schedule_reads_as_words() {
+        let t = Texts(super::super::i18n::Lang::En);
+        let tranche = |after: &str, offset: &str| -> homeward_workflows::programme::Tranche {
+            serde_json::from_value(json!({
+                "name": "cash", "kind": "cash", "per_adult": 100, "per_child": 50,
+                "after": after, "offset": offset, "milestone": "m", "approver": "finance"
+            }))
+            .expect("tranche")
+        };
+        assert_eq!(schedule(&t, &tranche("arrival", "0s")), "paid on arrival");
+        let later = schedule(&t, &tranche("plan_approved", "6months"));
+        assert!(
+            later.contains("6months") && later.contains("plan"),
+            "{later}"
+        );
+    }
 
     #[test]
     fn a_record_reads_as_labelled_rows() {
