@@ -155,6 +155,19 @@ pub struct PartnerActivities {
     vault: Vault,
 }
 
+/// A vault failure as an activity error: the store's own mapping; a key that does not open the
+/// record is not worth retrying (a person must look).
+fn vault_error(e: VaultError) -> ActivityError {
+    match e {
+        VaultError::Store(e) => e.into_activity_error(),
+        other => StoreError::Corrupt {
+            column: "people",
+            problem: other.to_string(),
+        }
+        .into_activity_error(),
+    }
+}
+
 impl PartnerActivities {
     /// Wraps the partners.
     pub fn new(partners: Partners, vault: Vault) -> Self {
@@ -169,15 +182,7 @@ impl PartnerActivities {
     ) -> Result<Vec<Shared>, ActivityError> {
         sharing::for_purpose(&self.vault, reference, purpose)
             .await
-            .map_err(|e| match e {
-                VaultError::Store(e) => e.into_activity_error(),
-                // A key that does not open the record: retrying will not help, a person must.
-                other => StoreError::Corrupt {
-                    column: "people",
-                    problem: other.to_string(),
-                }
-                .into_activity_error(),
-            })
+            .map_err(vault_error)
     }
 }
 
@@ -293,14 +298,7 @@ impl PartnerActivities {
         let phone = if message.channel == Channel::Sms {
             let phone = sharing::principal_phone(&self.vault, &notice.reference)
                 .await
-                .map_err(|e| match e {
-                    VaultError::Store(e) => e.into_activity_error(),
-                    other => StoreError::Corrupt {
-                        column: "people",
-                        problem: other.to_string(),
-                    }
-                    .into_activity_error(),
-                })?;
+                .map_err(vault_error)?;
             if phone.is_none() {
                 // No number on record: the officer is told, and passes it on.
                 message = self.partners.templates.for_officer_instead(&message);
@@ -343,14 +341,7 @@ impl PartnerActivities {
     ) -> Result<bool, ActivityError> {
         let agreed = sharing::principal_agrees(&self.vault, &reference, Purpose::Consulate)
             .await
-            .map_err(|e| match e {
-                VaultError::Store(e) => e.into_activity_error(),
-                other => StoreError::Corrupt {
-                    column: "people",
-                    problem: other.to_string(),
-                }
-                .into_activity_error(),
-            })?;
+            .map_err(vault_error)?;
         tracing::info!(case = %reference, agreed, "consent to contact the consulate checked");
         Ok(agreed)
     }

@@ -23,7 +23,7 @@ use homeward_workflows::domain::CaseRef;
 use homeward_workflows::person::{BirthDate, DocumentKind, Payout, Person, Purpose, Sex};
 
 use crate::store::NewAuditEvent;
-use crate::vault::{Vault, VaultError};
+use crate::vault::{Record, Vault, VaultError};
 
 /// A field a partner may receive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -184,6 +184,50 @@ impl Shared {
     }
 }
 
+/// The case's person records; none for an erased case or one without records.
+async fn records(vault: &Vault, reference: &CaseRef) -> Result<Vec<Record>, VaultError> {
+    match vault.people(reference).await {
+        Err(VaultError::Erased | VaultError::NotFound) => Ok(vec![]),
+        other => other,
+    }
+}
+
+/// The principal applicant's (member 0) record, if any.
+fn principal(records: &[Record]) -> Option<&Person> {
+    records.iter().find(|r| r.member == 0).map(|r| &r.person)
+}
+
+/// A purpose's name as the audit trail writes it (`travel_partner`).
+fn purpose_name(purpose: Purpose) -> String {
+    serde_json::to_value(purpose)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// One audit row by the system about a case's personal data: names and fields, never values.
+async fn audit(
+    vault: &Vault,
+    reference: &CaseRef,
+    action: &str,
+    outcome: &str,
+    detail: String,
+) -> Result<(), VaultError> {
+    vault
+        .store()
+        .append_audit(&NewAuditEvent {
+            case_ref: Some(reference.clone()),
+            actor: "system".into(),
+            role: "system".into(),
+            action: action.into(),
+            outcome: outcome.into(),
+            detail: Some(detail),
+            occurred_at: Utc::now(),
+        })
+        .await?;
+    Ok(())
+}
+
 /// The members of a case who agreed to share with `purpose`, as it receives them; audited when
 /// anyone is shared. An erased case, or one without records, shares no one.
 pub async fn for_purpose(
@@ -191,38 +235,21 @@ pub async fn for_purpose(
     reference: &CaseRef,
     purpose: Purpose,
 ) -> Result<Vec<Shared>, VaultError> {
-    let records = match vault.people(reference).await {
-        Ok(r) => r,
-        Err(VaultError::Erased | VaultError::NotFound) => return Ok(vec![]),
-        Err(e) => return Err(e),
-    };
-    let shared: Vec<Shared> = records
+    let shared: Vec<Shared> = records(vault, reference)
+        .await?
         .iter()
         .filter_map(|r| Shared::of(r.member, &r.person, purpose))
         .collect();
     if !shared.is_empty() {
         let members: Vec<String> = shared.iter().map(|s| s.member.to_string()).collect();
         let fields: Vec<&str> = fields_for(purpose).iter().map(|f| f.as_str()).collect();
-        let purpose_name = serde_json::to_value(purpose)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
-        vault
-            .store()
-            .append_audit(&NewAuditEvent {
-                case_ref: Some(reference.clone()),
-                actor: "system".into(),
-                role: "system".into(),
-                action: "personal_data_shared".into(),
-                outcome: "recorded".into(),
-                detail: Some(format!(
-                    "{purpose_name}: members {}; fields {}",
-                    members.join(","),
-                    fields.join(",")
-                )),
-                occurred_at: Utc::now(),
-            })
-            .await?;
+        let detail = format!(
+            "{}: members {}; fields {}",
+            purpose_name(purpose),
+            members.join(","),
+            fields.join(",")
+        );
+        audit(vault, reference, "personal_data_shared", "recorded", detail).await?;
     }
     Ok(shared)
 }
@@ -234,29 +261,13 @@ pub async fn principal_phone(
     vault: &Vault,
     reference: &CaseRef,
 ) -> Result<Option<String>, VaultError> {
-    let records = match vault.people(reference).await {
-        Ok(r) => r,
-        Err(VaultError::Erased | VaultError::NotFound) => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    let phone = records
-        .iter()
-        .find(|r| r.member == 0)
-        .and_then(|r| r.person.phone.as_ref())
+    let records = records(vault, reference).await?;
+    let phone = principal(&records)
+        .and_then(|p| p.phone.as_ref())
         .map(|p| p.as_str().to_owned());
     if phone.is_some() {
-        vault
-            .store()
-            .append_audit(&NewAuditEvent {
-                case_ref: Some(reference.clone()),
-                actor: "system".into(),
-                role: "system".into(),
-                action: "personal_data_shared".into(),
-                outcome: "recorded".into(),
-                detail: Some("sms_gateway: members 0; fields phone".into()),
-                occurred_at: Utc::now(),
-            })
-            .await?;
+        let detail = "sms_gateway: members 0; fields phone".to_owned();
+        audit(vault, reference, "personal_data_shared", "recorded", detail).await?;
     }
     Ok(phone)
 }
@@ -269,31 +280,11 @@ pub async fn principal_agrees(
     reference: &CaseRef,
     purpose: Purpose,
 ) -> Result<bool, VaultError> {
-    let records = match vault.people(reference).await {
-        Ok(r) => r,
-        Err(VaultError::Erased | VaultError::NotFound) => return Ok(false),
-        Err(e) => return Err(e),
-    };
-    let agreed = records
-        .iter()
-        .find(|r| r.member == 0)
-        .is_some_and(|r| r.person.consents_to(purpose));
-    let purpose_name = serde_json::to_value(purpose)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default();
-    vault
-        .store()
-        .append_audit(&NewAuditEvent {
-            case_ref: Some(reference.clone()),
-            actor: "system".into(),
-            role: "system".into(),
-            action: "consent_checked".into(),
-            outcome: if agreed { "agreed" } else { "not_agreed" }.into(),
-            detail: Some(format!("{purpose_name}: member 0")),
-            occurred_at: Utc::now(),
-        })
-        .await?;
+    let records = records(vault, reference).await?;
+    let agreed = principal(&records).is_some_and(|p| p.consents_to(purpose));
+    let outcome = if agreed { "agreed" } else { "not_agreed" };
+    let detail = format!("{}: member 0", purpose_name(purpose));
+    audit(vault, reference, "consent_checked", outcome, detail).await?;
     Ok(agreed)
 }
 

@@ -153,10 +153,8 @@ impl Pending {
     }
 }
 
-/// The sign-in page again, with what went wrong.
-fn refused(state: &AppState, headers: &HeaderMap, status: StatusCode, key: &str) -> Response {
-    let mut response =
-        session::sign_in_again(state, headers, "/inbox", &Texts(Lang::En).t(key), status);
+/// `response` with the pending sign-in's cookie cleared: every answer of the callback.
+fn forget(headers: &HeaderMap, mut response: Response) -> Response {
     response.headers_mut().append(
         header::SET_COOKIE,
         session::set_cookie(headers, COOKIE, "", 0),
@@ -164,22 +162,44 @@ fn refused(state: &AppState, headers: &HeaderMap, status: StatusCode, key: &str)
     response
 }
 
+/// The sign-in page again, with what went wrong (`message`, already in words).
+fn refused_with(
+    state: &AppState,
+    headers: &HeaderMap,
+    status: StatusCode,
+    message: &str,
+) -> Response {
+    forget(
+        headers,
+        session::sign_in_again(state, headers, "/inbox", message, status),
+    )
+}
+
+/// The sign-in page again, with the text of `key`.
+fn refused(state: &AppState, headers: &HeaderMap, status: StatusCode, key: &str) -> Response {
+    refused_with(state, headers, status, &Texts(Lang::En).t(key))
+}
+
+/// The provider's client, or the page saying it cannot be reached.
+async fn provider(
+    oidc: &Oidc,
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Provider, Response> {
+    oidc.client().await.map_err(|e| {
+        tracing::warn!(error = %e, "the identity provider cannot be reached");
+        refused(state, headers, StatusCode::BAD_GATEWAY, "oidc-unreachable")
+    })
+}
+
 /// `GET /sign-in/oidc?next=…`: off to the provider.
 pub async fn start(State(state): State<AppState>, headers: HeaderMap, form: Form) -> Response {
     let Some(oidc) = state.oidc.clone() else {
         return super::layout::bare_error(StatusCode::NOT_FOUND);
     };
-    let client = match oidc.client().await {
+    let client = match provider(&oidc, &state, &headers).await {
         Ok(c) => c,
-        Err(e) => {
-            tracing::warn!(error = %e, "the identity provider cannot be reached");
-            return refused(
-                &state,
-                &headers,
-                StatusCode::BAD_GATEWAY,
-                "oidc-unreachable",
-            );
-        }
+        Err(page) => return page,
     };
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let (url, csrf, nonce) = client
@@ -229,17 +249,9 @@ pub async fn callback(State(state): State<AppState>, headers: HeaderMap, form: F
     if code.is_empty() {
         return refused(&state, &headers, StatusCode::BAD_REQUEST, "oidc-expired");
     }
-    let client = match oidc.client().await {
+    let client = match provider(&oidc, &state, &headers).await {
         Ok(c) => c,
-        Err(e) => {
-            tracing::warn!(error = %e, "the identity provider cannot be reached");
-            return refused(
-                &state,
-                &headers,
-                StatusCode::BAD_GATEWAY,
-                "oidc-unreachable",
-            );
-        }
+        Err(page) => return page,
     };
     let request = match client.exchange_code(AuthorizationCode::new(code.to_owned())) {
         Ok(r) => r,
@@ -295,27 +307,16 @@ pub async fn callback(State(state): State<AppState>, headers: HeaderMap, form: F
         Ok(Some(user)) => user,
         Ok(None) => {
             tracing::info!("an identity provider's subject is linked to no active user");
-            let t = Texts(Lang::En);
-            let message = t.t_with("oidc-no-account", &[("subject", subject)]);
-            let mut response =
-                session::sign_in_again(&state, &headers, "/inbox", &message, StatusCode::FORBIDDEN);
-            response.headers_mut().append(
-                header::SET_COOKIE,
-                session::set_cookie(&headers, COOKIE, "", 0),
-            );
-            return response;
+            let message = Texts(Lang::En).t_with("oidc-no-account", &[("subject", subject)]);
+            return refused_with(&state, &headers, StatusCode::FORBIDDEN, &message);
         }
         Err(e) => {
             tracing::error!(error = %e, "cannot read users");
             return super::layout::bare_error(StatusCode::SERVICE_UNAVAILABLE);
         }
     };
-    let mut response = session::signed_in(&state, &headers, &user, &pending.next, "oidc").await;
-    response.headers_mut().append(
-        header::SET_COOKIE,
-        session::set_cookie(&headers, COOKIE, "", 0),
-    );
-    response
+    let response = session::signed_in(&state, &headers, &user, &pending.next, "oidc").await;
+    forget(&headers, response)
 }
 
 #[cfg(test)]
