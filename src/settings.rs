@@ -84,6 +84,9 @@ pub struct TravelSettings {
     /// record names no nearest airport.
     #[serde(default)]
     pub arrival_airports: std::collections::BTreeMap<String, String>,
+    /// Office -> where returnees meet its staff at the departure airport (the flight notice).
+    #[serde(default)]
+    pub meeting_points: std::collections::BTreeMap<String, String>,
 }
 
 impl TravelSettings {
@@ -92,6 +95,7 @@ impl TravelSettings {
         homeward_activities::travel::Routes::with(&homeward_activities::travel::Routes {
             departure_airports: self.departure_airports.clone(),
             arrival_airports: self.arrival_airports.clone(),
+            meeting_points: self.meeting_points.clone(),
         })
     }
 }

@@ -57,6 +57,7 @@ pub async fn escalate(
                     audience: Audience::Supervisors,
                     language: None,
                     task: Some(task.task_type),
+                    flight: None,
                 };
                 partners
                     .outreach

@@ -1,6 +1,7 @@
 //! Notice templates: a subject and a text per template and language (`config/notices.toml`),
-//! rendered by the notify activity. The only placeholder is `{reference}`: texts carry no
-//! personal data. An e-mail goes to an audience the gateway knows; an SMS to the returnee's
+//! rendered by the notify activity. The placeholders are the case's `{reference}`, a task's type
+//! (`{task}`) and, for a booked flight, its local `{date}` and `{time}`, the `{airport}` and the
+//! office's `{meeting_point}`: texts carry no personal data. An e-mail goes to an audience the gateway knows; an SMS to the returnee's
 //! phone, read from their person record at send time (never in the text or the history).
 
 use std::collections::BTreeMap;
@@ -46,6 +47,29 @@ pub struct Message {
     pub text: String,
 }
 
+/// What a flight notice says of the flight, worked out at send time (`travel::Routes`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlightText {
+    /// The departure day on the airport's clock, `2027-01-14`.
+    pub date: String,
+    /// The departure time on the airport's clock, `10:30`.
+    pub time: String,
+    /// The airport, `Amsterdam Airport Schiphol (AMS)`.
+    pub airport: String,
+    /// Where the office meets its returnees there.
+    pub meeting_point: String,
+}
+
+/// The placeholders a text may hold.
+const PLACEHOLDERS: [&str; 6] = [
+    "{reference}",
+    "{task}",
+    "{date}",
+    "{time}",
+    "{airport}",
+    "{meeting_point}",
+];
+
 /// Every template's texts, by language.
 #[derive(Debug, Clone)]
 pub struct Templates {
@@ -71,8 +95,7 @@ impl Templates {
     }
 
     /// Parses and checks templates: every template the workflow sends has a text in the staff
-    /// language, languages are ISO 639-1 codes, and `{reference}` and `{task}` are the only
-    /// placeholders.
+    /// language, languages are ISO 639-1 codes, and only [`PLACEHOLDERS`] are used.
     pub fn parse(raw: &str, staff_language: &str) -> Result<Self, String> {
         let texts: BTreeMap<String, BTreeMap<String, Text>> =
             toml::from_str(raw).map_err(|e| e.message().to_owned())?;
@@ -94,11 +117,13 @@ impl Templates {
                             "[{name}.{language}]: subject and text are required"
                         ));
                     }
-                    let rest = part.replace("{reference}", "").replace("{task}", "");
+                    let rest = PLACEHOLDERS
+                        .iter()
+                        .fold(part.clone(), |rest, p| rest.replace(p, ""));
                     if rest.contains('{') || rest.contains('}') {
                         return Err(format!(
-                            "[{name}.{language}]: {{reference}} and {{task}} are the only \
-                             placeholders"
+                            "[{name}.{language}]: the only placeholders are {}",
+                            PLACEHOLDERS.join(", ")
                         ));
                     }
                 }
@@ -144,6 +169,11 @@ impl Templates {
     }
 
     pub fn render(&self, notice: &Notice) -> Message {
+        self.render_flight(notice, None)
+    }
+
+    /// Renders a notice that may tell of a flight (`flight` fills its placeholders).
+    pub fn render_flight(&self, notice: &Notice, flight: Option<&FlightText>) -> Message {
         let by_language = self.texts.get(notice.template.as_str());
         let wanted = notice
             .language
@@ -170,8 +200,17 @@ impl Templates {
             .task
             .map_or_else(|| "a task".to_owned(), |t| t.as_str().replace('_', " "));
         let fill = |s: &str| {
-            s.replace("{reference}", notice.reference.as_str())
-                .replace("{task}", &task)
+            let s = s
+                .replace("{reference}", notice.reference.as_str())
+                .replace("{task}", &task);
+            match flight {
+                Some(f) => s
+                    .replace("{date}", &f.date)
+                    .replace("{time}", &f.time)
+                    .replace("{airport}", &f.airport)
+                    .replace("{meeting_point}", &f.meeting_point),
+                None => s,
+            }
         };
         Message {
             notice: notice.clone(),
@@ -199,6 +238,7 @@ mod tests {
             audience: Audience::Returnee,
             language: language.map(|l| Language::parse(l).unwrap()),
             task: None,
+            flight: None,
         }
     }
 
@@ -223,16 +263,52 @@ mod tests {
                 serde_json::to_value(template).unwrap(),
                 serde_json::json!(template.as_str())
             );
-            let m = t.render(&Notice {
-                template,
-                audience: Audience::Operations,
-                ..notice(None)
-            });
+            let m = t.render_flight(
+                &Notice {
+                    template,
+                    audience: Audience::Operations,
+                    ..notice(None)
+                },
+                Some(&flight()),
+            );
             assert_eq!(m.channel, Channel::Email);
             assert!(
                 !m.text.contains('{') && !m.subject.contains('{'),
                 "{template}"
             );
+        }
+    }
+
+    fn flight() -> FlightText {
+        FlightText {
+            date: "2027-01-14".into(),
+            time: "10:30".into(),
+            airport: "Amsterdam Airport Schiphol (AMS)".into(),
+            meeting_point: "the IOM desk, Departure Hall 3".into(),
+        }
+    }
+
+    #[test]
+    fn a_flight_notice_tells_the_date_time_airport_and_meeting_point_in_each_language() {
+        let t = Templates::builtin();
+        for language in ["en", "fr", "es", "ru", "ar", "fa"] {
+            let m = t.render_flight(
+                &Notice {
+                    template: NoticeTemplate::FlightDetails,
+                    ..notice(Some(language))
+                },
+                Some(&flight()),
+            );
+            assert_eq!(m.language, language);
+            for part in [
+                "2027-01-14",
+                "10:30",
+                "(AMS)",
+                "Departure Hall 3",
+                "HW-0123456789AB",
+            ] {
+                assert!(m.text.contains(part), "{language}: {part} in {}", m.text);
+            }
         }
     }
 

@@ -294,7 +294,24 @@ impl PartnerActivities {
         ctx: ActivityContext,
         notice: Notice,
     ) -> Result<(), ActivityError> {
-        let mut message = self.partners.templates.render(&notice);
+        // A flight's date, time, airport and meeting point are worked out now, from the office's
+        // configuration (an office without an airport booked nothing, so this is a retried
+        // configuration error the operator fixes).
+        let flight = match &notice.flight {
+            Some(f) => Some(self.partners.routes.flight_text(f).map_err(|message| {
+                PartnerError::Unavailable {
+                    partner: "outreach",
+                    message,
+                    retry_after: None,
+                }
+                .into_activity_error()
+            })?),
+            None => None,
+        };
+        let mut message = self
+            .partners
+            .templates
+            .render_flight(&notice, flight.as_ref());
         let phone = if message.channel == Channel::Sms {
             let phone = sharing::principal_phone(&self.vault, &notice.reference)
                 .await

@@ -13,10 +13,11 @@ use std::collections::BTreeMap;
 use chrono::{Datelike, NaiveDate};
 use serde::Deserialize;
 
-use homeward_workflows::activities::OfferRequest;
+use homeward_workflows::activities::{FlightNotice, OfferRequest};
 use homeward_workflows::domain::CaseRef;
 
 use crate::airports;
+use crate::notices::FlightText;
 use crate::partners::PartnerError;
 use crate::sharing::Shared;
 
@@ -110,7 +111,15 @@ pub struct Routes {
     /// Country of origin -> airport of arrival when the returnee's record names none.
     #[serde(default)]
     pub arrival_airports: BTreeMap<String, String>,
+    /// Office -> where its staff or escort meet returnees at the departure airport, as the
+    /// flight notice says it ("the IOM desk, Departure Hall 3"); an office without one says
+    /// [`DEFAULT_MEETING_POINT`].
+    #[serde(default)]
+    pub meeting_points: BTreeMap<String, String>,
 }
+
+/// The meeting point of an office that configured none.
+pub const DEFAULT_MEETING_POINT: &str = "the information desk in the departure hall";
 
 impl Default for Routes {
     fn default() -> Self {
@@ -141,6 +150,7 @@ impl Default for Routes {
                 ("ETH", "ADD"),
                 ("ERI", "ASM"),
             ]),
+            meeting_points: BTreeMap::new(),
         }
     }
 }
@@ -156,6 +166,37 @@ impl Routes {
             .arrival_airports
             .extend(overrides.arrival_airports.clone());
         routes
+            .meeting_points
+            .extend(overrides.meeting_points.clone());
+        routes
+    }
+
+    /// What a flight notice says of `flight`: the date and time on the departure airport's
+    /// clock, the airport and the office's meeting point. Refused, naming the key, when the
+    /// office has no departure airport.
+    pub fn flight_text(&self, flight: &FlightNotice) -> Result<FlightText, String> {
+        let office = flight.office.as_str();
+        let airport = self
+            .departure_airports
+            .get(office)
+            .and_then(|code| airports::airport(code))
+            .ok_or_else(|| {
+                format!("no departure airport for office {office}: set travel.departure_airports.{office}")
+            })?;
+        // `check` and the airports test make sure every zone is known; UTC otherwise.
+        let local = airport
+            .local(flight.departs_at)
+            .unwrap_or_else(|| flight.departs_at.naive_utc());
+        Ok(FlightText {
+            date: local.format("%Y-%m-%d").to_string(),
+            time: local.format("%H:%M").to_string(),
+            airport: format!("{} ({})", airport.name, airport.iata),
+            meeting_point: self
+                .meeting_points
+                .get(office)
+                .map_or(DEFAULT_MEETING_POINT, String::as_str)
+                .to_owned(),
+        })
     }
 
     /// Refuses an airport that is not in the list or not in its country, naming the key.
@@ -175,6 +216,14 @@ impl Routes {
                     }
                     None => return Err(format!("key {key}.{country}: {code} is not an airport")),
                 }
+            }
+        }
+        for (office, point) in &self.meeting_points {
+            if point.trim().is_empty() || point.chars().count() > 200 || point.contains(['{', '}'])
+            {
+                return Err(format!(
+                    "key travel.meeting_points.{office}: a place of 1 to 200 characters, without braces"
+                ));
             }
         }
         Ok(())

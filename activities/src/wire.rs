@@ -154,6 +154,7 @@ mod tests {
                 audience: contract::Audience::Returnee,
                 language: None,
                 task: None,
+                flight: None,
             },
             channel: Channel::Sms,
             language: "en".into(),

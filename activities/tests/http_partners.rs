@@ -289,6 +289,7 @@ async fn an_sms_goes_out_rendered_in_the_returnees_language_to_their_number_alon
         audience: Audience::Returnee,
         language: Some(homeward_workflows::domain::Language::parse("FA").expect("fa")),
         task: None,
+        flight: None,
     };
     let message = Templates::builtin().render(&notice);
     client(&server, "notifications")
@@ -320,6 +321,7 @@ async fn a_timeout_is_retryable() {
         audience: Audience::Consulate,
         language: None,
         task: None,
+        flight: None,
     };
     let message = Templates::builtin().render(&notice);
     assert!(matches!(

@@ -656,6 +656,7 @@ async fn messages(
             audience: sent.to.audience,
             language: Language::parse(&sent.language).ok(),
             task: None,
+            flight: None,
         },
         channel: sent.channel,
         language: sent.language,

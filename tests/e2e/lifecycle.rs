@@ -152,7 +152,8 @@ async fn a_full_twelve_month_case_completes_in_seconds() {
     let view = lc.view(&r).await;
     assert_eq!(view.stage, Stage::Closed);
     assert_eq!(view.facts.payments.len(), 3);
-    // NL: two adults; cash capped at EUR 300, start EUR 1,500 each in kind, review EUR 300 each.
+    // NL: two adults; EUR 615 each after arrival, start EUR 1,500 each in kind, review EUR 500
+    // each.
     let paid: Vec<(String, i64)> = view
         .facts
         .payments
@@ -162,9 +163,9 @@ async fn a_full_twelve_month_case_completes_in_seconds() {
     assert_eq!(
         paid,
         [
-            ("cash".to_owned(), 30000),
+            ("cash".to_owned(), 123000),
             ("start".to_owned(), 300000),
-            ("six-month-review".to_owned(), 60000)
+            ("six-month-review".to_owned(), 100000)
         ]
     );
     assert_eq!(view.facts.scores.len(), 3);
@@ -847,15 +848,29 @@ async fn a_pending_payment_is_recorded_only_once_the_provider_confirms_it_by_pol
     let booked = ledger
         .notices
         .values()
-        .filter(|m| m.notice.template == NoticeTemplate::FlightBooked)
+        .filter(|m| m.notice.template == NoticeTemplate::FlightDetails)
+        .collect::<Vec<_>>();
+    let who = booked
+        .iter()
         .map(|m| (m.notice.audience, m.language.as_str()))
         .collect::<Vec<_>>();
-    assert_eq!(booked.len(), 2, "{booked:?}");
-    assert!(
-        booked.contains(&(Audience::ReturnOfficer, "en")),
-        "{booked:?}"
-    );
-    assert!(booked.contains(&(Audience::Returnee, "ar")), "{booked:?}");
+    assert_eq!(who.len(), 2, "{who:?}");
+    assert!(who.contains(&(Audience::ReturnOfficer, "en")), "{who:?}");
+    assert!(who.contains(&(Audience::Returnee, "ar")), "{who:?}");
+    // Each tells the flight: date and time on Schiphol's clock, the airport, the meeting point.
+    assert_eq!(ledger.orders.len(), 1);
+    let departs = ledger.orders.values().next().expect("booked").departs_at;
+    let local = departs.with_timezone(&chrono_tz::Europe::Amsterdam);
+    for m in &booked {
+        for part in [
+            local.format("%Y-%m-%d").to_string(),
+            local.format("%H:%M").to_string(),
+            "Amsterdam Airport Schiphol (AMS)".to_owned(),
+            homeward_activities::travel::DEFAULT_MEETING_POINT.to_owned(),
+        ] {
+            assert!(m.text.contains(&part), "{part} in {}", m.text);
+        }
+    }
     // The SMS went to the number on the person record, read at send time.
     let texted = ledger
         .notices
@@ -890,7 +905,7 @@ async fn a_returnee_without_a_phone_gets_no_sms_and_the_officer_is_told() {
         .notices
         .values()
         .filter(|m| m.notice.reference.as_str() == r)
-        .filter(|m| m.notice.template == NoticeTemplate::FlightBooked)
+        .filter(|m| m.notice.template == NoticeTemplate::FlightDetails)
         .collect();
     assert_eq!(booked.len(), 2, "{booked:?}");
     assert!(

@@ -241,8 +241,11 @@ pub enum NoticeTemplate {
     DocumentsOverdue,
     /// A reminder to the consulate.
     DocumentsReminder,
-    /// The flight is booked.
+    /// The flight is booked (cases recorded before `flight-details`: no date or place).
     FlightBooked,
+    /// The flight is booked: its date and time (the departure airport's clock), the airport and
+    /// the office's meeting point, filled in at send time.
+    FlightDetails,
     /// The reception partner has not confirmed arrival in time.
     ReceptionOverdue,
     /// A grant tranche was paid (to the returnee).
@@ -256,12 +259,13 @@ pub enum NoticeTemplate {
 
 impl NoticeTemplate {
     /// Every template, for checking that each has a text.
-    pub const ALL: [NoticeTemplate; 9] = [
+    pub const ALL: [NoticeTemplate; 10] = [
         NoticeTemplate::ConsentExpired,
         NoticeTemplate::DocumentsRequested,
         NoticeTemplate::DocumentsOverdue,
         NoticeTemplate::DocumentsReminder,
         NoticeTemplate::FlightBooked,
+        NoticeTemplate::FlightDetails,
         NoticeTemplate::ReceptionOverdue,
         NoticeTemplate::TranchePaid,
         NoticeTemplate::ReturnCancelled,
@@ -276,6 +280,7 @@ impl NoticeTemplate {
             NoticeTemplate::DocumentsOverdue => "documents_overdue",
             NoticeTemplate::DocumentsReminder => "documents_reminder",
             NoticeTemplate::FlightBooked => "flight_booked",
+            NoticeTemplate::FlightDetails => "flight_details",
             NoticeTemplate::ReceptionOverdue => "reception_overdue",
             NoticeTemplate::TranchePaid => "tranche_paid",
             NoticeTemplate::ReturnCancelled => "return_cancelled",
@@ -308,6 +313,20 @@ pub struct Notice {
     /// The task a `task_overdue` notice is about (its type fills `{task}`); absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task: Option<crate::tasks::TaskType>,
+    /// The flight a `flight_details` notice tells of; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flight: Option<FlightNotice>,
+}
+
+/// What a case knows of its flight for a notice: when it leaves and from which office's
+/// airport. The notify activity turns it into the airport's name, the local date and time and
+/// the office's meeting point (office configuration, not the case's).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlightNotice {
+    /// Scheduled departure.
+    pub departs_at: DateTime<Utc>,
+    /// The office (host country) whose departure airport it leaves from.
+    pub office: CountryCode,
 }
 
 /// The minimal record the reception partner receives (data minimisation: no names here; the

@@ -445,16 +445,40 @@ impl Intake {
         self.members.iter().any(|m| m.vulnerabilities.contains(&v))
     }
 
-    /// Adults and children, for grant amounts.
-    pub fn adults_and_children(&self) -> (i64, i64) {
+    /// Who a grant pays for: adults, children with their family, unaccompanied children.
+    pub fn household(&self) -> Household {
         let members = self.members();
-        let adults = members
-            .iter()
-            .filter(|m| m.age_group == AgeGroup::Adult)
-            .count();
-        let adults = i64::try_from(adults).unwrap_or(0);
-        let total = i64::try_from(members.len()).unwrap_or(0);
-        (adults, total - adults)
+        let count = |f: &dyn Fn(&Member) -> bool| {
+            i64::try_from(members.iter().filter(|m| f(m)).count()).unwrap_or(0)
+        };
+        let adult = |m: &Member| m.age_group == AgeGroup::Adult;
+        let alone = |m: &Member| {
+            m.vulnerabilities
+                .contains(&Vulnerability::UnaccompaniedChild)
+        };
+        Household {
+            adults: count(&adult),
+            children: count(&|m| !adult(m) && !alone(m)),
+            unaccompanied_children: count(&|m| !adult(m) && alone(m)),
+        }
+    }
+}
+
+/// A household as grants count it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Household {
+    /// Adult members.
+    pub adults: i64,
+    /// Minor members travelling with family.
+    pub children: i64,
+    /// Minor members travelling without a parent or guardian.
+    pub unaccompanied_children: i64,
+}
+
+impl Household {
+    /// Everyone.
+    pub fn people(self) -> i64 {
+        self.adults + self.children + self.unaccompanied_children
     }
 }
 
@@ -509,6 +533,12 @@ mod tests {
         assert!(serde_json::from_str::<Intake>(bad).is_err());
         let ok = r#"{"programme":"nl-avrr","host_country":"NLD","origin_country":"IRQ","household_size":2}"#;
         let intake: Intake = serde_json::from_str(ok).unwrap();
-        assert_eq!(intake.adults_and_children(), (2, 0));
+        assert_eq!(
+            intake.household(),
+            Household {
+                adults: 2,
+                ..Household::default()
+            }
+        );
     }
 }

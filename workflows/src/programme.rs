@@ -90,8 +90,11 @@ pub struct Tranche {
     pub kind: PaymentKind,
     /// Minor units per adult in the household.
     pub per_adult: i64,
-    /// Minor units per child in the household.
+    /// Minor units per child travelling with family.
     pub per_child: i64,
+    /// Minor units per unaccompanied child; absent: `per_child`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_unaccompanied_child: Option<i64>,
     /// What the milestone counts from.
     pub after: Anchor,
     /// How long after the anchor the milestone falls (`"0s"` for at once).
@@ -204,8 +207,13 @@ pub struct ProgrammeRules {
     pub origin_countries: Vec<CountryCode>,
     /// The grants' currency (ISO 4217).
     pub currency: String,
-    /// The most paid in cash over the whole case, per household (minor units).
+    /// The most paid in cash over the whole case, per household (minor units); with
+    /// `cash_cap_per_person`, the smaller of the two.
     pub cash_cap: i64,
+    /// The most paid in cash over the whole case per member (minor units), times the household's
+    /// size; absent: only `cash_cap`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cash_cap_per_person: Option<i64>,
     /// How long reintegration support lasts after arrival.
     pub support_period: Span,
     /// How long the people's personal data is kept after the case closes; then the retention
@@ -265,9 +273,15 @@ impl ProgrammeRules {
         if !(0.0..=1.0).contains(&self.monitoring.referral_threshold) {
             return Err("monitoring.referral_threshold: must be between 0 and 1".into());
         }
+        if self.cash_cap < 0 || self.cash_cap_per_person.is_some_and(|c| c < 0) {
+            return Err("cash_cap: must not be negative".into());
+        }
         let mut names = std::collections::BTreeSet::new();
         for (i, t) in self.tranches.iter().enumerate() {
-            if t.per_adult < 0 || t.per_child < 0 {
+            if t.per_adult < 0
+                || t.per_child < 0
+                || t.per_unaccompanied_child.is_some_and(|a| a < 0)
+            {
                 return Err(format!("tranches[{i}]: amounts must not be negative"));
             }
             if !names.insert(t.name.as_str()) {

@@ -8,7 +8,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::activities::Offer;
-use crate::domain::{Intake, Member, Vulnerability};
+use crate::domain::{Household, Intake, Member, Vulnerability};
 use crate::programme::{Anchor, Deadlines, Money, PaymentKind, ProgrammeRules, Tranche};
 use crate::return_case::PaymentRecord;
 use crate::tasks::{RssScores, TaskType};
@@ -88,22 +88,30 @@ pub fn cheapest_offer(offers: Vec<Offer>, last_day: NaiveDate) -> Option<Offer> 
         .min_by_key(|o| o.total.minor)
 }
 
-/// What a tranche pays this household: its per-adult and per-child amounts; cash is capped per
-/// household over the whole case (what was paid in cash before counts against the cap).
+/// What a tranche pays this household: its amounts per adult, per child with family and per
+/// unaccompanied child; cash is capped over the whole case, per household and (where the
+/// programme says so) per person (what was paid in cash before counts against the cap).
 pub fn tranche_amount(
     tranche: &Tranche,
-    (adults, children): (i64, i64),
+    household: Household,
     rules: &ProgrammeRules,
     paid: &[PaymentRecord],
 ) -> Money {
-    let mut amount = tranche.per_adult * adults + tranche.per_child * children;
+    let mut amount = tranche.per_adult * household.adults
+        + tranche.per_child * household.children
+        + tranche.per_unaccompanied_child.unwrap_or(tranche.per_child)
+            * household.unaccompanied_children;
     if tranche.kind == PaymentKind::Cash {
         let paid_cash: i64 = paid
             .iter()
             .filter(|p| p.kind == PaymentKind::Cash)
             .map(|p| p.amount.minor)
             .sum();
-        amount = amount.min((rules.cash_cap - paid_cash).max(0));
+        let cap = match rules.cash_cap_per_person {
+            Some(per_person) => rules.cash_cap.min(per_person * household.people()),
+            None => rules.cash_cap,
+        };
+        amount = amount.min((cap - paid_cash).max(0));
     }
     Money {
         minor: amount,
@@ -344,21 +352,79 @@ mod tests {
     #[test]
     fn a_tranche_pays_per_adult_and_child_and_cash_is_capped_per_household() {
         let rules = nl();
+        let family = Household {
+            adults: 2,
+            children: 1,
+            unaccompanied_children: 0,
+        };
         for t in &rules.tranches {
-            let money = tranche_amount(t, (2, 1), &rules, &[]);
+            let money = tranche_amount(t, family, &rules, &[]);
             let full = t.per_adult * 2 + t.per_child;
             match t.kind {
                 PaymentKind::InKind => assert_eq!(money.minor, full, "{}", t.name),
-                PaymentKind::Cash => assert_eq!(money.minor, full.min(rules.cash_cap)),
+                PaymentKind::Cash => assert!(money.minor <= full.min(rules.cash_cap)),
             }
             assert_eq!(money.currency, rules.currency);
         }
         if let Some(cash) = rules.tranches.iter().find(|t| t.kind == PaymentKind::Cash) {
             let spent = paid(PaymentKind::Cash, rules.cash_cap);
-            assert_eq!(tranche_amount(cash, (2, 1), &rules, &[spent]).minor, 0);
+            assert_eq!(tranche_amount(cash, family, &rules, &[spent]).minor, 0);
             let in_kind = paid(PaymentKind::InKind, rules.cash_cap);
-            assert!(tranche_amount(cash, (2, 1), &rules, &[in_kind]).minor > 0);
+            assert!(tranche_amount(cash, family, &rules, &[in_kind]).minor > 0);
         }
+    }
+
+    #[test]
+    fn nl_pays_the_published_amounts_per_adult_child_and_unaccompanied_child() {
+        // IOM NL / DT&V (cited in the programme file): EUR 2,000 in kind per adult and per
+        // unaccompanied child, EUR 1,000 per child with family, EUR 615 per person on arrival.
+        let rules = nl();
+        let total = |h: Household, kind: PaymentKind| -> i64 {
+            rules
+                .tranches
+                .iter()
+                .filter(|t| t.kind == kind)
+                .map(|t| tranche_amount(t, h, &rules, &[]).minor)
+                .sum()
+        };
+        let family = Household {
+            adults: 2,
+            children: 3,
+            unaccompanied_children: 0,
+        };
+        assert_eq!(
+            total(family, PaymentKind::InKind),
+            2 * 200_000 + 3 * 100_000
+        );
+        assert_eq!(total(family, PaymentKind::Cash), 5 * 61_500);
+        let alone = Household {
+            unaccompanied_children: 1,
+            ..Household::default()
+        };
+        assert_eq!(total(alone, PaymentKind::InKind), 200_000);
+        assert_eq!(total(alone, PaymentKind::Cash), 61_500);
+    }
+
+    #[test]
+    fn cash_is_capped_per_person_over_the_whole_case() {
+        let mut rules = nl();
+        rules.cash_cap_per_person = Some(10_000);
+        let cash = rules
+            .tranches
+            .iter()
+            .find(|t| t.kind == PaymentKind::Cash)
+            .expect("a cash tranche")
+            .clone();
+        let two = Household {
+            adults: 2,
+            ..Household::default()
+        };
+        assert_eq!(tranche_amount(&cash, two, &rules, &[]).minor, 20_000);
+        let before = paid(PaymentKind::Cash, 15_000);
+        assert_eq!(tranche_amount(&cash, two, &rules, &[before]).minor, 5_000);
+        // The household cap, when smaller, wins.
+        rules.cash_cap = 12_000;
+        assert_eq!(tranche_amount(&cash, two, &rules, &[]).minor, 12_000);
     }
 
     #[test]

@@ -1018,7 +1018,11 @@ fn new_case_page(
                             @for tranche in &rules.tranches {
                                 li { (tranche.name) ": " (serde_json::to_value(tranche.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()) ", "
                                     (format!("{} {}.{:02}", rules.currency, tranche.per_adult / 100, tranche.per_adult % 100)) " / adult, "
-                                    (format!("{} {}.{:02}", rules.currency, tranche.per_child / 100, tranche.per_child % 100)) " / child; "
+                                    (format!("{} {}.{:02}", rules.currency, tranche.per_child / 100, tranche.per_child % 100)) " / child"
+                                    @if let Some(alone) = tranche.per_unaccompanied_child {
+                                        ", " (format!("{} {}.{:02}", rules.currency, alone / 100, alone % 100)) " / unaccompanied child"
+                                    }
+                                    "; "
                                     (schedule(&t, tranche)) }
                             }
                         }

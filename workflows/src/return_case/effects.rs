@@ -15,7 +15,8 @@ use temporalio_workflow::{
 use super::record::{Closure, ClosureReason, Patches};
 use super::{ReturnCase, time_of};
 use crate::activities::{
-    Audience, CaseStoreActivities, Notice, NoticeTemplate, OutreachActivities, StageChange,
+    Audience, CaseStoreActivities, FlightNotice, Notice, NoticeTemplate, OutreachActivities,
+    StageChange,
 };
 use crate::domain::Stage;
 use crate::idempotency::IdempotencyKey;
@@ -65,6 +66,8 @@ const PATCH_FOLLOW_UP_RETRY: &str = "follow-up-retry";
 const PATCH_MEDICAL_DEFERRAL: &str = "medical-deferral";
 /// Asked once when a run starts; what it changes: [`Patches`].
 const PATCH_PAID_NOTICE_CASH_ONLY: &str = "paid-notice-cash-only";
+/// Asked once when a run starts; what it changes: [`Patches`].
+const PATCH_FLIGHT_DETAILS: &str = "flight-details";
 
 /// Asks, before the run issues any other command, which recorded changes it makes. Once per
 /// run: a run recorded before a change replays without it to its end; a new run (and every
@@ -76,6 +79,7 @@ pub(super) fn ask_patches(ctx: &Ctx) {
     let follow_up_retry = ctx.patched(PATCH_FOLLOW_UP_RETRY);
     let medical_deferral = ctx.patched(PATCH_MEDICAL_DEFERRAL);
     let paid_notice_cash_only = ctx.patched(PATCH_PAID_NOTICE_CASH_ONLY);
+    let flight_details = ctx.patched(PATCH_FLIGHT_DETAILS);
     ctx.state_mut(|s| {
         s.patches = Patches {
             protected_decisions,
@@ -84,6 +88,7 @@ pub(super) fn ask_patches(ctx: &Ctx) {
             follow_up_retry,
             medical_deferral,
             paid_notice_cash_only,
+            flight_details,
         }
     });
 }
@@ -237,6 +242,24 @@ pub(super) async fn notify(
     template: NoticeTemplate,
     audience: Audience,
 ) -> Step<()> {
+    send_notice(ctx, template, audience, None).await
+}
+
+/// Tells `audience` of the booked flight: its date, time, airport and meeting point.
+pub(super) async fn notify_flight(
+    ctx: &mut Ctx,
+    audience: Audience,
+    flight: FlightNotice,
+) -> Step<()> {
+    send_notice(ctx, NoticeTemplate::FlightDetails, audience, Some(flight)).await
+}
+
+async fn send_notice(
+    ctx: &mut Ctx,
+    template: NoticeTemplate,
+    audience: Audience,
+    flight: Option<FlightNotice>,
+) -> Step<()> {
     let (reference, n, language) = ctx.state_mut(|s| {
         s.facts.notices_sent += 1;
         let language = match audience {
@@ -257,6 +280,7 @@ pub(super) async fn notify(
         audience,
         language,
         task: None,
+        flight,
     };
     ctx.execute_activity(OutreachActivities::notify, notice, quick())
         .await?;

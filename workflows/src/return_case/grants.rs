@@ -62,7 +62,7 @@ pub(super) async fn tranche(ctx: &mut Ctx, i: usize) -> Step<()> {
     let amount = ctx.state(|s| {
         rules::tranche_amount(
             &t,
-            s.case.intake.adults_and_children(),
+            s.case.intake.household(),
             &s.case.rules,
             &s.facts.payments,
         )

@@ -217,6 +217,9 @@ pub struct Patches {
     /// `paid-notice-cash-only`: the returnee's "payment sent to you" SMS follows cash tranches
     /// only (in-kind support is not paid to them).
     pub paid_notice_cash_only: bool,
+    /// `flight-details`: the "flight booked" notices tell the date, time, airport and meeting
+    /// point (before, the officer passed them on).
+    pub flight_details: bool,
 }
 
 /// The workflow's input: a new case, or a continued one.

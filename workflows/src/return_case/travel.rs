@@ -4,12 +4,14 @@
 //! rebook (under a new key: never a second order for one attempt) or close the case.
 
 use super::effects::{
-    Ctx, PATCH_FLIGHT_DAY_CHECK, Step, enter, failure_message, notify, now, partner, status_poll,
+    Ctx, PATCH_FLIGHT_DAY_CHECK, Step, enter, failure_message, notify, notify_flight, now, partner,
+    status_poll,
 };
 use super::record::ClosureReason;
 use super::waits::{Ask, answer_within, ask, decide, open, retract, sleep_until};
 use crate::activities::{
-    Audience, CancelRequest, NoticeTemplate, OfferRequest, Order, OrderRequest, TravelActivities,
+    Audience, CancelRequest, FlightNotice, NoticeTemplate, OfferRequest, Order, OrderRequest,
+    TravelActivities,
 };
 use crate::domain::Stage;
 use crate::idempotency::IdempotencyKey;
@@ -36,8 +38,17 @@ pub(super) async fn book_and_depart(ctx: &mut Ctx) -> Step<()> {
             }
         };
         ctx.state_mut(|s| s.facts.order = Some(order.clone()));
-        notify(ctx, NoticeTemplate::FlightBooked, Audience::ReturnOfficer).await?;
-        notify(ctx, NoticeTemplate::FlightBooked, Audience::Returnee).await?;
+        if ctx.state(|s| s.patches.flight_details) {
+            let flight = FlightNotice {
+                departs_at: order.departs_at,
+                office: ctx.state(|s| s.case.intake.host_country.clone()),
+            };
+            notify_flight(ctx, Audience::ReturnOfficer, flight.clone()).await?;
+            notify_flight(ctx, Audience::Returnee, flight).await?;
+        } else {
+            notify(ctx, NoticeTemplate::FlightBooked, Audience::ReturnOfficer).await?;
+            notify(ctx, NoticeTemplate::FlightBooked, Audience::Returnee).await?;
+        }
 
         // 8. Departure: wait for the day, then for the officer's confirmation.
         enter(ctx, Stage::Departure).await?;
