@@ -448,6 +448,10 @@ pub struct SandboxSettings {
     /// partners.webhook_secret; absent: no webhooks, the cases poll.
     #[serde(default)]
     pub webhook_url: Option<url::Url>,
+    /// Where the sandbox's gateway posts delivery receipts (Homeward's message webhook), signed
+    /// with partners.webhook_secret; absent: no receipts.
+    #[serde(default)]
+    pub receipts_url: Option<url::Url>,
 }
 
 /// Log output.
@@ -563,6 +567,11 @@ impl Settings {
                 "key sandbox.ledger: {:?} must be \"memory\" or a sqlite:// file",
                 self.sandbox.ledger
             )));
+        }
+        if self.sandbox.receipts_url.is_some() && self.partners.webhook_secret().is_none() {
+            return Err(ConfigError(
+                "key partners.webhook_secret: is required when sandbox.receipts_url is set".into(),
+            ));
         }
         if self.sandbox.webhook_url.is_some() && self.partners.webhook_secret().is_none() {
             return Err(ConfigError(

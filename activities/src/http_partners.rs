@@ -398,16 +398,17 @@ pub mod payment_webhook {
         pub settlement: PaymentSettlement,
     }
 
-    /// Checks the signature (constant time) and reads the settlement.
-    pub fn read(
+    /// Checks a webhook's signature (constant time) and its timestamp's freshness: the one check
+    /// every partner webhook (payments, message receipts) passes before its body is read.
+    pub fn verify(
         secret: Option<&[u8]>,
         signature: Option<&str>,
         body: &[u8],
         now: DateTime<Utc>,
-    ) -> Result<WebhookEvent, WebhookError> {
+    ) -> Result<(), WebhookError> {
         let secret = secret
             .filter(|s| !s.is_empty())
-            .ok_or(WebhookError::Signature("payment webhooks are not enabled"))?;
+            .ok_or(WebhookError::Signature("partner webhooks are not enabled"))?;
         let signature = signature.ok_or(WebhookError::Signature(
             "the Webhook-Signature header is missing",
         ))?;
@@ -437,7 +438,17 @@ pub mod payment_webhook {
         }
         mac(secret, t, body)
             .verify_slice(&v1)
-            .map_err(|_| WebhookError::Signature("the signature does not match"))?;
+            .map_err(|_| WebhookError::Signature("the signature does not match"))
+    }
+
+    /// Checks the signature (constant time) and reads the settlement.
+    pub fn read(
+        secret: Option<&[u8]>,
+        signature: Option<&str>,
+        body: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<WebhookEvent, WebhookError> {
+        verify(secret, signature, body, now)?;
         let event = parse(body)?;
         let data = &event.data;
         let reference = CaseRef::parse(required("reference", &data.reference)?).map_err(|e| {
@@ -511,6 +522,100 @@ pub mod payment_webhook {
     }
 }
 
+/// The notification gateway's delivery receipts (`POST /api/v1/webhooks/messages`): signed as
+/// the payment webhooks are ([`payment_webhook::verify`], the same secret), a
+/// [`crate::wire::outreach::ReceiptEvent`] naming the message by its idempotency key.
+pub mod message_receipts {
+    use chrono::{DateTime, Utc};
+
+    use homeward_workflows::domain::CaseRef;
+
+    use super::payment_webhook::{WebhookError, verify};
+    use crate::notices::Delivery;
+    use crate::wire::outreach::{MESSAGE_STATUS, ReceiptEvent};
+
+    /// A receipt, read and verified.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct Receipt {
+        /// The gateway's event id: an event seen before is acknowledged and ignored.
+        pub id: String,
+        /// The case.
+        pub reference: CaseRef,
+        /// The message's idempotency key.
+        pub idempotency_key: String,
+        /// What became of it.
+        pub delivery: Delivery,
+        /// The carrier's reason when it was not delivered (at most 64 characters).
+        pub error_code: Option<String>,
+    }
+
+    /// The signed body of a receipt (what the sandbox sends, and tests).
+    pub fn body(reference: &str, key: &str, status: &str, error_code: Option<&str>) -> Vec<u8> {
+        serde_json::to_vec(&ReceiptEvent::new(reference, key, status, error_code))
+            .unwrap_or_default()
+    }
+
+    /// Checks the signature and reads the receipt, naming a bad field.
+    pub fn read(
+        secret: Option<&[u8]>,
+        signature: Option<&str>,
+        body: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<Receipt, WebhookError> {
+        verify(secret, signature, body, now)?;
+        let bad = |field: &'static str, problem: &str| WebhookError::Body {
+            field,
+            problem: problem.to_owned(),
+        };
+        let event: ReceiptEvent = serde_json::from_slice(body)
+            .map_err(|e| bad("body", &format!("malformed JSON: {e}")))?;
+        if event.kind != MESSAGE_STATUS {
+            return Err(bad("type", "must be message.status"));
+        }
+        if !(1..=200).contains(&event.id.len()) {
+            return Err(bad(
+                "id",
+                "is required (the event's id, 1 to 200 characters)",
+            ));
+        }
+        let data = event.data;
+        let reference =
+            CaseRef::parse(&data.reference).map_err(|e| bad("reference", &e.to_string()))?;
+        // The key is `<ref>:<template>:<n>[:officer]`, for this case.
+        let key_ok = data
+            .idempotency_key
+            .strip_prefix(reference.as_str())
+            .is_some_and(|rest| rest.starts_with(':') && rest.len() <= 100);
+        if !key_ok {
+            return Err(bad(
+                "idempotency_key",
+                "must be the message's Idempotency-Key, which starts with its case reference",
+            ));
+        }
+        let delivery = match data.status.as_str() {
+            "delivered" => Delivery::Delivered,
+            "failed" | "undelivered" => Delivery::NotDelivered,
+            _ => return Err(bad("status", "must be delivered, failed or undelivered")),
+        };
+        let error_code = data.error_code.filter(|c| !c.is_empty());
+        if error_code.as_ref().is_some_and(|c| {
+            c.len() > 64
+                || !c
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        }) {
+            return Err(bad("error_code", "at most 64 letters, digits, '_' or '-'"));
+        }
+        Ok(Receipt {
+            id: event.id,
+            reference,
+            idempotency_key: data.idempotency_key,
+            delivery,
+            error_code,
+        })
+    }
+}
+
 #[async_trait::async_trait]
 impl Outreach for HttpPartner {
     async fn notify(&self, message: &Message, phone: Option<&str>) -> Result<(), PartnerError> {
@@ -541,6 +646,49 @@ impl Outreach for HttpPartner {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn receipts_are_read_only_signed_and_name_a_bad_field() {
+        use message_receipts::{body, read};
+        use payment_webhook::{WebhookError, sign};
+        let now = chrono::Utc::now();
+        let r = "HW-0123456789AB";
+        let signed = |b: &[u8]| sign(b"secret", b, now);
+        let ok = body(
+            r,
+            "HW-0123456789AB:flight_details:3",
+            "undelivered",
+            Some("unknown_subscriber"),
+        );
+        let got = read(Some(b"secret"), Some(&signed(&ok)), &ok, now).expect("read");
+        assert_eq!(got.delivery, crate::notices::Delivery::NotDelivered);
+        assert_eq!(got.error_code.as_deref(), Some("unknown_subscriber"));
+        assert!(matches!(
+            read(Some(b"other"), Some(&signed(&ok)), &ok, now),
+            Err(WebhookError::Signature(_))
+        ));
+        for (bad, field) in [
+            (
+                body(r, "HW-0123456789AB:flight_details:3", "read", None),
+                "status",
+            ),
+            (
+                body(r, "HW-999999999999:flight_details:3", "delivered", None),
+                "idempotency_key",
+            ),
+            (body("HW-1", "HW-1:x:1", "delivered", None), "reference"),
+            (
+                body(r, "HW-0123456789AB:x:1", "failed", Some("no spaces")),
+                "error_code",
+            ),
+            (b"{".to_vec(), "body"),
+        ] {
+            match read(Some(b"secret"), Some(&signed(&bad)), &bad, now) {
+                Err(WebhookError::Body { field: f, .. }) => assert_eq!(f, field),
+                other => panic!("{field}: {other:?}"),
+            }
+        }
+    }
 
     #[test]
     fn webhooks_are_read_only_with_a_fresh_matching_signature() {

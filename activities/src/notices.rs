@@ -47,6 +47,26 @@ pub struct Message {
     pub text: String,
 }
 
+/// What the gateway's receipt says became of a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Delivery {
+    /// It reached the phone (or mailbox).
+    Delivered,
+    /// The carrier gave up (`failed` or `undelivered`): someone must tell the person another way.
+    NotDelivered,
+}
+
+impl Delivery {
+    /// Its name in the store and the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Delivery::Delivered => "delivered",
+            Delivery::NotDelivered => "not_delivered",
+        }
+    }
+}
+
 /// What a flight notice says of the flight, worked out at send time (`travel::Routes`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FlightText {

@@ -64,6 +64,23 @@ pub struct RssAverages {
     pub composite: Option<f64>,
 }
 
+/// What became of one of a case's messages, as the gateway's receipt said.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MessageReceipt {
+    /// The message's idempotency key.
+    pub idempotency_key: String,
+    /// Which notice (`flight_details`, `tranche_paid`, …).
+    pub template: String,
+    /// An e-mail to the officer in place of an SMS (the returnee had no phone on record).
+    pub to_officer_instead: bool,
+    /// Whether it was delivered; false: the carrier gave up.
+    pub delivered: bool,
+    /// The carrier's reason, when not delivered.
+    pub error_code: Option<String>,
+    /// When the receipt came.
+    pub received_at: DateTime<Utc>,
+}
+
 /// Monitoring and evaluation figures over the cases in a scope.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Statistics {
@@ -215,6 +232,61 @@ impl CaseStore {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    /// Records what the gateway says became of a message (the latest receipt wins).
+    pub async fn record_message_receipt(
+        &self,
+        receipt: &crate::http_partners::message_receipts::Receipt,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO message_receipts \
+             (idempotency_key, reference, delivery, error_code, received_at) \
+             VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (idempotency_key) DO UPDATE SET delivery = excluded.delivery, \
+             error_code = excluded.error_code, received_at = excluded.received_at",
+        )
+        .bind(&receipt.idempotency_key)
+        .bind(receipt.reference.as_str())
+        .bind(receipt.delivery.as_str())
+        .bind(receipt.error_code.as_deref())
+        .bind(format_ts(at))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The delivery receipts of a case's messages, oldest first.
+    pub async fn message_receipts(
+        &self,
+        reference: &CaseRef,
+    ) -> Result<Vec<MessageReceipt>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT idempotency_key, delivery, error_code, received_at FROM message_receipts \
+             WHERE reference = $1 ORDER BY received_at, idempotency_key",
+        )
+        .bind(reference.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let key: String = row.try_get("idempotency_key")?;
+                let delivery: String = row.try_get("delivery")?;
+                Ok(MessageReceipt {
+                    // `<ref>:<template>:<n>[:officer]`: the template is the second part.
+                    template: key.split(':').nth(1).unwrap_or_default().to_owned(),
+                    to_officer_instead: key.ends_with(":officer"),
+                    delivered: delivery == crate::notices::Delivery::Delivered.as_str(),
+                    error_code: row.try_get("error_code")?,
+                    received_at: parse_ts(
+                        "received_at",
+                        &row.try_get::<String, _>("received_at")?,
+                    )?,
+                    idempotency_key: key,
+                })
+            })
+            .collect()
     }
 
     /// M&E statistics over the cases in `scope`.

@@ -231,3 +231,22 @@ show-people = عرض البيانات الشخصية للأسرة (يتم تسج
 people-title = البيانات الشخصية
 no-people = لا توجد بيانات شخصية مسجلة.
 chart-alt = رسم بياني للأرقام الواردة في الجدول أدناه
+
+## الرسائل وإيصالات التسليم
+warning = تحذير
+messages = الرسائل إلى العائد
+message = الرسالة
+delivery = التسليم
+delivered = تم التسليم
+not-delivered = لم يتم التسليم
+message-not-delivered = لم تصل رسالة إلى العائد. أبلغه بنفسك، أو تحقق من رقم الهاتف في سجله.
+notice-flight-details = تفاصيل الرحلة
+notice-flight-booked = تم حجز الرحلة
+notice-tranche-paid = تم إرسال الدفعة
+notice-consent-expired = لم تُمنح الموافقة في الوقت المحدد
+notice-documents-requested = طُلبت وثائق السفر
+notice-documents-overdue = تأخرت وثائق السفر
+notice-documents-reminder = تذكير بوثائق السفر
+notice-reception-overdue = لم يُؤكَّد الوصول
+notice-return-cancelled = أُلغيت العودة
+notice-task-overdue = مهمة متأخرة

@@ -231,3 +231,22 @@ show-people = Show the household's personal details (the reading is recorded)
 people-title = Personal details
 no-people = No personal details are recorded.
 chart-alt = chart of the figures in the table below
+
+## Messages and their delivery receipts
+warning = Warning
+messages = Messages to the returnee
+message = Message
+delivery = Delivery
+delivered = Delivered
+not-delivered = Not delivered
+message-not-delivered = A message did not reach the returnee. Tell them yourself, or check the phone number on their record.
+notice-flight-details = Flight details
+notice-flight-booked = Flight booked
+notice-tranche-paid = Payment sent
+notice-consent-expired = Consent not given in time
+notice-documents-requested = Travel documents requested
+notice-documents-overdue = Travel documents overdue
+notice-documents-reminder = Travel documents reminder
+notice-reception-overdue = Arrival not confirmed
+notice-return-cancelled = Return cancelled
+notice-task-overdue = Task overdue

@@ -231,3 +231,22 @@ show-people = Afficher les données personnelles du ménage (la consultation est
 people-title = Données personnelles
 no-people = Aucune donnée personnelle n’est enregistrée.
 chart-alt = graphique des chiffres du tableau ci-dessous
+
+## Messages et accusés de réception
+warning = Avertissement
+messages = Messages à la personne qui rentre
+message = Message
+delivery = Remise
+delivered = Remis
+not-delivered = Non remis
+message-not-delivered = Un message n’a pas atteint la personne qui rentre. Prévenez-la vous-même ou vérifiez le numéro de téléphone de son dossier.
+notice-flight-details = Détails du vol
+notice-flight-booked = Vol réservé
+notice-tranche-paid = Paiement envoyé
+notice-consent-expired = Consentement non donné à temps
+notice-documents-requested = Documents de voyage demandés
+notice-documents-overdue = Documents de voyage en retard
+notice-documents-reminder = Rappel des documents de voyage
+notice-reception-overdue = Arrivée non confirmée
+notice-return-cancelled = Retour annulé
+notice-task-overdue = Tâche en retard

@@ -25,7 +25,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use homeward_activities::http_partners::payment_webhook;
+use homeward_activities::http_partners::{message_receipts, payment_webhook};
 use homeward_activities::notices::{Channel, Message};
 use homeward_activities::partners::{Outreach, PartnerError, PaymentProvider, TravelPartner};
 use homeward_activities::sharing::Shared;
@@ -63,6 +63,10 @@ pub struct SandboxFaults {
     /// Where settled payments are announced (the provider's webhook), if anywhere. Each
     /// delivery is dropped with `error_rate`, so the case's polling is exercised too.
     pub webhook: Option<Webhook>,
+    /// Where the gateway posts its delivery receipts (Homeward's `/api/v1/webhooks/messages`),
+    /// if anywhere. An SMS to a number ending in `0000` is reported undelivered
+    /// (`unknown_subscriber`); every other message delivered.
+    pub receipts: Option<Webhook>,
 }
 
 /// A webhook subscription: where to post and the shared signing secret.
@@ -139,6 +143,46 @@ impl Sandbox {
         }
     }
 
+    /// Posts a signed webhook, retried a few times as partners do; a 4xx is final.
+    async fn post_webhook(&self, hook: &Webhook, body: Vec<u8>) {
+        for attempt in 0..5u32 {
+            let signature =
+                payment_webhook::sign(hook.secret.expose_secret().as_bytes(), &body, Utc::now());
+            let sent = self
+                .http
+                .post(hook.url.clone())
+                .header("content-type", "application/json")
+                .header(payment_webhook::SIGNATURE_HEADER, signature)
+                .body(body.clone())
+                .send()
+                .await;
+            match sent {
+                Ok(r) if r.status().is_success() => {
+                    self.webhooks_sent
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    return;
+                }
+                // A 4xx will not get better (e.g. a closed case): stop.
+                Ok(r) if r.status().is_client_error() => return,
+                _ => tokio::time::sleep(Duration::from_secs(1 << attempt)).await,
+            }
+        }
+    }
+
+    /// Reports what became of an accepted message (in the background, like a carrier).
+    fn send_receipt(&self, reference: &CaseRef, key: &str, phone: Option<&str>) {
+        let Some(hook) = self.faults.receipts.clone() else {
+            return;
+        };
+        let (status, error) = match phone {
+            Some(p) if p.ends_with("0000") => ("undelivered", Some("unknown_subscriber")),
+            _ => ("delivered", None),
+        };
+        let body = message_receipts::body(reference.as_str(), key, status, error);
+        let sb = self.clone();
+        tokio::spawn(async move { sb.post_webhook(&hook, body).await });
+    }
+
     /// Settles a pending payment after `confirm_after` and announces it by webhook (retried
     /// a few times, as providers do; dropped with `error_rate`).
     fn schedule_settlement(&self, payment_id: String) {
@@ -171,31 +215,7 @@ impl Sandbox {
                 return;
             }
             let body = payment_webhook::body(&payment_id, state, &d.reference, &d.idempotency_key);
-            for attempt in 0..5u32 {
-                let signature = payment_webhook::sign(
-                    hook.secret.expose_secret().as_bytes(),
-                    &body,
-                    Utc::now(),
-                );
-                let sent = sb
-                    .http
-                    .post(hook.url.clone())
-                    .header("content-type", "application/json")
-                    .header(payment_webhook::SIGNATURE_HEADER, signature)
-                    .body(body.clone())
-                    .send()
-                    .await;
-                match sent {
-                    Ok(r) if r.status().is_success() => {
-                        sb.webhooks_sent
-                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        return;
-                    }
-                    // A 4xx will not get better (e.g. a closed case): stop.
-                    Ok(r) if r.status().is_client_error() => return,
-                    _ => tokio::time::sleep(Duration::from_secs(1 << attempt)).await,
-                }
-            }
+            sb.post_webhook(&hook, body).await;
         });
     }
 
@@ -668,13 +688,20 @@ async fn messages(
         .notify(&message, sent.to.phone_number.as_deref())
         .await
     {
-        Ok(()) => answer(
-            lost,
-            StatusCode::ACCEPTED,
-            outreach::Accepted {
-                status: "queued".into(),
-            },
-        ),
+        Ok(()) => {
+            sb.send_receipt(
+                &message.notice.reference,
+                &message.notice.idempotency_key,
+                sent.to.phone_number.as_deref(),
+            );
+            answer(
+                lost,
+                StatusCode::ACCEPTED,
+                outreach::Accepted {
+                    status: "queued".into(),
+                },
+            )
+        }
         Err(e) => partner_error(e),
     }
 }

@@ -553,3 +553,97 @@ async fn the_sandbox_is_a_strict_travel_partner() {
     .expect("answered");
     assert_eq!(r.status(), 201, "{:?}", r.text().await);
 }
+
+/// The sandbox's gateway reports what became of each message with a signed receipt: an SMS to
+/// a number ending in 0000 undelivered, others delivered; the receipt names no recipient.
+#[tokio::test]
+async fn the_sandbox_gateway_posts_a_signed_delivery_receipt_for_each_message() {
+    use homeward_activities::http_partners::{message_receipts, payment_webhook};
+    use homeward_devkit::sandbox::{Sandbox, SandboxFaults, Webhook};
+    let receiver = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/v1/webhooks/messages"))
+        .respond_with(ResponseTemplate::new(202))
+        .mount(&receiver)
+        .await;
+    let sandbox = Sandbox::new(
+        SandboxFaults {
+            receipts: Some(Webhook {
+                url: format!("{}/api/v1/webhooks/messages", receiver.uri())
+                    .parse()
+                    .expect("url"),
+                secret: "s3cret".into(),
+            }),
+            ..SandboxFaults::default()
+        },
+        1,
+    );
+    let (addr, _task, _) = serve_sandbox(sandbox).await;
+    let sms = |key: &str, phone: &str| {
+        let body = format!(
+            r#"{{"channel":"sms","language":"en","subject":"s","template":"flight_details","text":"t","to":{{"audience":"returnee","case":"HW-0123456789AB","phone_number":"{phone}"}}}}"#
+        );
+        let key = key.to_owned();
+        async move {
+            reqwest::Client::new()
+                .post(format!("http://{addr}/messages"))
+                .header("content-type", "application/json")
+                .header("Idempotency-Key", key)
+                .body(body)
+                .send()
+                .await
+                .expect("sent")
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(
+        sms("HW-0123456789AB:flight_details:1", "+31612340000").await,
+        202
+    );
+    assert_eq!(
+        sms("HW-0123456789AB:flight_details:2", "+31612345678").await,
+        202
+    );
+    let mut received = vec![];
+    for _ in 0..50 {
+        received = receiver.received_requests().await.unwrap_or_default();
+        if received.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(received.len(), 2, "two receipts");
+    let now = chrono::Utc::now();
+    let mut seen = received
+        .iter()
+        .map(|r| {
+            let signature = r
+                .headers
+                .get(payment_webhook::SIGNATURE_HEADER)
+                .and_then(|v| v.to_str().ok());
+            let body = String::from_utf8_lossy(&r.body);
+            assert!(!body.contains("+3161234"), "no number in a receipt: {body}");
+            let got = message_receipts::read(Some(b"s3cret"), signature, &r.body, now)
+                .expect("a signed receipt");
+            (got.idempotency_key, got.delivery, got.error_code)
+        })
+        .collect::<Vec<_>>();
+    seen.sort_by(|a, b| a.0.cmp(&b.0));
+    use homeward_activities::notices::Delivery;
+    assert_eq!(
+        seen,
+        [
+            (
+                "HW-0123456789AB:flight_details:1".to_owned(),
+                Delivery::NotDelivered,
+                Some("unknown_subscriber".to_owned())
+            ),
+            (
+                "HW-0123456789AB:flight_details:2".to_owned(),
+                Delivery::Delivered,
+                None
+            ),
+        ]
+    );
+}

@@ -84,6 +84,14 @@ async fn start_sandbox(
                 url,
                 secret: secret.into(),
             }),
+        receipts: sb
+            .receipts_url
+            .clone()
+            .zip(settings.partners.webhook_secret())
+            .map(|(url, secret)| Webhook {
+                url,
+                secret: secret.into(),
+            }),
     };
     let sandbox = if sb.ledger == "memory" {
         Sandbox::new(faults, sb.seed)
@@ -247,12 +255,17 @@ pub async fn dev(mut settings: Settings) -> anyhow::Result<()> {
         .context("dev server address is not a URL")?;
     // The embedded sandbox calls this stack's own API with its webhooks, whatever its port.
     let api_port = settings.api.port;
-    if let Some(url) = settings.sandbox.webhook_url.as_mut()
-        && settings.sandbox.embedded
-        && api_port != 0
-        && url.host_str() == Some("127.0.0.1")
+    let embedded = settings.sandbox.embedded;
+    for url in [
+        settings.sandbox.webhook_url.as_mut(),
+        settings.sandbox.receipts_url.as_mut(),
+    ]
+    .into_iter()
+    .flatten()
     {
-        let _ = url.set_port(Some(api_port));
+        if embedded && api_port != 0 && url.host_str() == Some("127.0.0.1") {
+            let _ = url.set_port(Some(api_port));
+        }
     }
     let sandbox = if settings.sandbox.embedded {
         match start_sandbox(&settings).await {

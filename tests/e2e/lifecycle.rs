@@ -889,6 +889,113 @@ async fn a_pending_payment_is_recorded_only_once_the_provider_confirms_it_by_pol
     lc.stop().await;
 }
 
+/// The gateway's delivery receipts reach the case over a signed webhook: an SMS the returnee
+/// never got is shown to the office (API and case page), a forged, replayed or malformed
+/// receipt changes nothing, and partners do not see the returnee's messages.
+#[tokio::test]
+async fn delivery_receipts_are_recorded_and_an_undelivered_sms_is_shown_to_the_office() {
+    use homeward_activities::http_partners::{message_receipts, payment_webhook};
+    let lc = Lifecycle::start().await;
+    let r = lc
+        .open(serde_json::json!({
+            "programme": "nl-avrr",
+            "host_country": "NLD",
+            "origin_country": "IRQ",
+            "household_size": 2,
+            "people": [{
+                "names": {"document": {"given": "Rana", "family": "Aziz"}},
+                "phone": "+9647705550000"
+            }]
+        }))
+        .await;
+    to_documents(&lc, &r).await;
+    record_document(&lc, &r).await;
+    lc.wait_for(&r, "the departure stage", |v| v.stage == Stage::Departure)
+        .await;
+    let ledger = lc.ledger.snapshot();
+    let sms = ledger
+        .notices
+        .values()
+        .find(|m| m.notice.reference.as_str() == r && m.notice.audience == Audience::Returnee)
+        .expect("the flight SMS");
+    let key = sms.notice.idempotency_key.clone();
+    let hook = lc.api_url("/api/v1/webhooks/messages");
+    let send = |secret: &'static str, body: Vec<u8>| {
+        let hook = hook.clone();
+        async move {
+            let resp = reqwest::Client::new()
+                .post(hook)
+                .header("content-type", "application/json")
+                .header(
+                    payment_webhook::SIGNATURE_HEADER,
+                    payment_webhook::sign(secret.as_bytes(), &body, chrono::Utc::now()),
+                )
+                .body(body)
+                .send()
+                .await
+                .expect("webhook");
+            let status = resp.status().as_u16();
+            (status, resp.text().await.unwrap_or_default())
+        }
+    };
+    const SECRET: &str = "sandbox-only-webhook-secret";
+    let undelivered = message_receipts::body(&r, &key, "undelivered", Some("unknown_subscriber"));
+    // Forged (another secret), malformed, or for no case: refused, nothing recorded.
+    assert_eq!(send("not-the-secret", undelivered.clone()).await.0, 401);
+    let (status, body) = send(SECRET, message_receipts::body(&r, &key, "read", None)).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("status"), "{body}");
+    let nobody = "HW-000000000000";
+    let stray = message_receipts::body(
+        nobody,
+        &format!("{nobody}:flight_details:1"),
+        "delivered",
+        None,
+    );
+    assert_eq!(send(SECRET, stray).await.0, 404);
+    // The genuine receipt is recorded once; sent again, acknowledged and ignored.
+    assert_eq!(send(SECRET, undelivered.clone()).await.0, 202);
+    assert_eq!(send(SECRET, undelivered).await.0, 200);
+
+    let client = reqwest::Client::new();
+    let read = |key: String| {
+        let client = client.clone();
+        let url = lc.api_url(&format!("/api/v1/cases/{r}/messages"));
+        async move {
+            let resp = client.get(url).bearer_auth(key).send().await.expect("get");
+            let status = resp.status().as_u16();
+            (
+                status,
+                resp.json::<serde_json::Value>().await.unwrap_or_default(),
+            )
+        }
+    };
+    let (status, seen) = read(lc.key("return_officer", Some("NLD")).await).await;
+    assert_eq!(status, 200, "{seen}");
+    let messages = seen["messages"].as_array().expect("messages").clone();
+    assert_eq!(messages.len(), 1, "{seen}");
+    assert_eq!(messages[0]["template"], "flight_details");
+    assert_eq!(messages[0]["delivered"], false);
+    assert_eq!(messages[0]["error_code"], "unknown_subscriber");
+    assert!(
+        !seen.to_string().contains("+964"),
+        "no phone number: {seen}"
+    );
+    // A partner, even the one the case is handed over to, and another office: 404.
+    assert_eq!(read(lc.key("partner", Some("NLD/IRQ")).await).await.0, 404);
+    assert_eq!(
+        read(lc.key("return_officer", Some("GBR")).await).await.0,
+        404
+    );
+    // A later "delivered" receipt for the same message wins.
+    let delivered = message_receipts::body(&r, &key, "delivered", None);
+    assert_eq!(send(SECRET, delivered).await.0, 202);
+    let (_, seen) = read(lc.key("operations", Some("NLD")).await).await;
+    assert_eq!(seen["messages"][0]["delivered"], true, "{seen}");
+    lc.replay(&r).await;
+    lc.stop().await;
+}
+
 /// A returnee with no phone on record gets no SMS (the gateway would refuse one without a
 /// number): their officer receives the message instead, to pass on.
 #[tokio::test]

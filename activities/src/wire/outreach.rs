@@ -2,7 +2,9 @@
 //! - the notification gateway: `POST /messages` (with `Idempotency-Key`), a [`Message`],
 //!   answered by an [`Accepted`] (`queued`);
 //! - the reception partner: `POST /handovers` (with `Idempotency-Key`), a [`HandOver`],
-//!   answered by an [`Accepted`] (`received`).
+//!   answered by an [`Accepted`] (`received`);
+//! - the gateway's delivery receipts, posted to Homeward's `/api/v1/webhooks/messages` and
+//!   signed like the payment provider's webhooks: a [`ReceiptEvent`].
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -157,6 +159,56 @@ impl From<&contract::HandOver> for HandOver {
             unaccompanied_child: record.unaccompanied_child,
             medical_assistance: record.medical_assistance,
             people: vec![],
+        }
+    }
+}
+
+/// The type of a delivery receipt event.
+pub const MESSAGE_STATUS: &str = "message.status";
+
+/// A delivery receipt: the gateway says what became of a message (by its idempotency key).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceiptEvent {
+    /// The message it is about.
+    #[serde(default)]
+    pub data: ReceiptData,
+    /// The event's id: a gateway that sends the same receipt again sends the same id.
+    #[serde(default)]
+    pub id: String,
+    /// [`MESSAGE_STATUS`].
+    #[serde(default, rename = "type")]
+    pub kind: String,
+}
+
+/// The message a [`ReceiptEvent`] is about. No recipient: the receipt names the message only.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceiptData {
+    /// The carrier's reason when it was not delivered (e.g. `unknown_subscriber`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    /// The message's `Idempotency-Key` (`<ref>:<template>:<n>`).
+    #[serde(default)]
+    pub idempotency_key: String,
+    /// The case reference.
+    #[serde(default)]
+    pub reference: String,
+    /// `delivered`, `failed` or `undelivered`.
+    #[serde(default)]
+    pub status: String,
+}
+
+impl ReceiptEvent {
+    /// The receipt for a message's key, status and error. Its id names the message and status.
+    pub fn new(reference: &str, key: &str, status: &str, error_code: Option<&str>) -> Self {
+        Self {
+            data: ReceiptData {
+                error_code: error_code.map(str::to_owned),
+                idempotency_key: key.to_owned(),
+                reference: reference.to_owned(),
+                status: status.to_owned(),
+            },
+            id: format!("evt_{key}_{status}"),
+            kind: MESSAGE_STATUS.to_owned(),
         }
     }
 }

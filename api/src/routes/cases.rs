@@ -40,6 +40,45 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/cases", post(open_case).get(list_cases))
         .route("/api/v1/cases/{reference}", get(get_case))
+        .route("/api/v1/cases/{reference}/messages", get(case_messages))
+}
+
+/// What became of a case's messages (the gateway's delivery receipts).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct CaseMessages {
+    /// The receipts, oldest first.
+    #[schema(value_type = Vec<Object>)]
+    pub messages: Vec<homeward_activities::reports::MessageReceipt>,
+}
+
+/// The delivery receipts of a case's messages: which notices reached their recipient. Staff of
+/// the case's office, auditors and admins; not partners (the returnee's messages are not theirs).
+#[utoipa::path(
+    get,
+    path = "/api/v1/cases/{reference}/messages",
+    tag = "cases",
+    params(("reference" = String, Path, pattern = r"^HW-[0-9A-HJKMNP-TV-Z]{12}$", description = "HW- and 12 characters")),
+    responses(
+        (status = 200, description = "The receipts", body = CaseMessages),
+        (status = 400, description = "A bad reference", body = crate::error::ErrorBody),
+        (status = 401, description = "No valid API key", body = crate::error::ErrorBody),
+        (status = 404, description = "No such case in your scope", body = crate::error::ErrorBody),
+    ),
+    security(("api_key" = []))
+)]
+pub(crate) async fn case_messages(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(reference): Path<String>,
+) -> Result<Json<CaseMessages>, ApiError> {
+    let reference = CaseRef::parse(&reference)?;
+    if caller.actor.role == homeward_workflows::actors::Role::Partner {
+        return Err(ApiError::NotFound(format!("no case {reference}")));
+    }
+    check_scope(&state, &caller, &reference).await?;
+    Ok(Json(CaseMessages {
+        messages: state.store.message_receipts(&reference).await?,
+    }))
 }
 
 /// The answer to `POST /api/v1/cases`.

@@ -418,8 +418,26 @@ async fn case_page(
         }),
         _ => Vec::new(),
     };
+    // What became of the case's messages (the gateway's receipts); not a partner's business.
+    let receipts = match homeward_workflows::domain::CaseRef::parse(reference) {
+        Ok(r) if !partner_view => state.store.message_receipts(&r).await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "the message receipts could not be read");
+            Vec::new()
+        }),
+        _ => Vec::new(),
+    };
+    let undelivered = receipts.iter().any(|r| !r.delivered);
     let body = html! {
         @if let Some(n) = &notice { (layout::success(&t, n)) }
+        @if undelivered {
+            div class="govuk-warning-text" {
+                span class="govuk-warning-text__icon" aria-hidden="true" { "!" }
+                strong class="govuk-warning-text__text" {
+                    span class="govuk-visually-hidden" { (t.t("warning")) }
+                    (t.t("message-not-delivered"))
+                }
+            }
+        }
         @if let Some(e) = errors.iter().find(|(f, _)| f == "form") {
             p class="govuk-error-message" id="form" { (e.1) }
         }
@@ -473,6 +491,17 @@ async fn case_page(
                         html! { (task_name(&t, s(d, "what"))) },
                         html! { (role_name(&t, s(&d["actor"], "role"))) " " span class="govuk-body-s" { (s(&d["actor"], "id")) } },
                         html! { (s(d, "reason")) },
+                    ]).collect::<Vec<_>>()))
+            }
+            @if !receipts.is_empty() {
+                (layout::table(&t.t("messages"), &[t.t("when"), t.t("message"), t.t("delivery")],
+                    &receipts.iter().map(|r| vec![
+                        html! { (r.received_at.format("%Y-%m-%d %H:%M UTC")) },
+                        html! { (t.t(&format!("notice-{}", r.template.replace('_', "-")))) },
+                        html! {
+                            @if r.delivered { (layout::tag(&t.t("delivered"), "green")) }
+                            @else { (layout::tag(&t.t("not-delivered"), "red")) " " span class="govuk-body-s" { (r.error_code.as_deref().unwrap_or_default()) } }
+                        },
                     ]).collect::<Vec<_>>()))
             }
             @if !payments.is_empty() {
