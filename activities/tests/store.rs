@@ -57,6 +57,7 @@ fn case(n: u64) -> OpenCase {
             household_size: HouseholdSize::parse(4).unwrap(),
             members: vec![],
             language: None,
+            immigration_status: None,
         },
         opened_at: Utc.with_ymd_and_hms(2026, 11, 1, 9, 30, 0).unwrap(),
         rules: toml::from_str(include_str!("../../config/programmes/nl-avrr.toml"))

@@ -250,3 +250,14 @@ notice-documents-reminder = تذكير بوثائق السفر
 notice-reception-overdue = لم يُؤكَّد الوصول
 notice-return-cancelled = أُلغيت العودة
 notice-task-overdue = مهمة متأخرة
+
+## وضع الهجرة
+immigration-status = وضع الهجرة (إذا طلبه البرنامج)
+status-no-permission = بلا إذن بالإقامة أو تجاوز مدة الإقامة
+status-withdrawn-application = سحب طلب الإقامة
+status-asylum-claimant = طلب لجوء قيد النظر
+status-refused-asylum = رُفض طلب اللجوء
+status-modern-slavery-victim = ضحية مؤكدة للعبودية الحديثة
+status-eea-resident-before-2021 = مواطن من المنطقة الاقتصادية الأوروبية أو سويسرا مقيم قبل 2021
+status-settled-or-protected = صفة لاجئ أو حماية إنسانية أو إقامة دائمة
+status-serious-offence = حكم بالسجن 12 شهرًا أو أكثر أو أمر ترحيل

@@ -250,3 +250,14 @@ notice-documents-reminder = Travel documents reminder
 notice-reception-overdue = Arrival not confirmed
 notice-return-cancelled = Return cancelled
 notice-task-overdue = Task overdue
+
+## Immigration status (programmes whose eligibility depends on it)
+immigration-status = Immigration status (if the programme asks for it)
+status-no-permission = No permission to stay, or overstayed
+status-withdrawn-application = Withdrawn an application to stay
+status-asylum-claimant = Asylum claim pending
+status-refused-asylum = Asylum refused
+status-modern-slavery-victim = Confirmed victim of modern slavery
+status-eea-resident-before-2021 = EEA or Swiss national resident before 2021
+status-settled-or-protected = Refugee status, humanitarian protection or indefinite leave
+status-serious-offence = Prison sentence of 12 months or more, or deportation order

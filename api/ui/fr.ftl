@@ -250,3 +250,14 @@ notice-documents-reminder = Rappel des documents de voyage
 notice-reception-overdue = Arrivée non confirmée
 notice-return-cancelled = Retour annulé
 notice-task-overdue = Tâche en retard
+
+## Statut migratoire
+immigration-status = Statut migratoire (si le programme le demande)
+status-no-permission = Sans droit au séjour, ou séjour dépassé
+status-withdrawn-application = Demande de séjour retirée
+status-asylum-claimant = Demande d’asile en cours
+status-refused-asylum = Asile refusé
+status-modern-slavery-victim = Victime d’esclavage moderne reconnue
+status-eea-resident-before-2021 = Ressortissant de l’EEE ou suisse résidant avant 2021
+status-settled-or-protected = Statut de réfugié, protection humanitaire ou séjour illimité
+status-serious-offence = Peine de prison de 12 mois ou plus, ou arrêté d’expulsion

@@ -47,11 +47,41 @@ async fn lists_and_the_inbox_show_each_office_its_own_cases() {
     let ops = client_with_key(&create_key(&stack.settings, "Ops", "operations", Some("NLD")).await);
     let mut nl = vec![stack.open_case().await, stack.open_case().await];
     nl.sort();
+    // The UK scheme admits by immigration status (config/programmes/uk-vrs.toml): none given,
+    // an ineligible one, or an unknown word is refused, naming the field.
+    for (status, says) in [
+        (None, "is required by programme uk-vrs"),
+        (
+            Some("settled_or_protected"),
+            "settled_or_protected is not eligible",
+        ),
+        (Some("tourist"), "must be one of no_permission"),
+    ] {
+        let mut body = json!({
+            "programme": "uk-vrs", "host_country": "GBR", "origin_country": "IRQ",
+            "household_size": 1
+        });
+        if let Some(s) = status {
+            body["immigration_status"] = json!(s);
+        }
+        let resp = uk_officer
+            .post(stack.url("/api/v1/cases"))
+            .json(&body)
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(resp.status().as_u16(), 400, "{status:?}");
+        let err: Value = resp.json().await.expect("json");
+        let message = err["fields"]["immigration_status"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(message.contains(says), "{message}");
+    }
     let resp = uk_officer
         .post(stack.url("/api/v1/cases"))
         .json(&json!({
             "programme": "uk-vrs", "host_country": "GBR", "origin_country": "IRQ",
-            "household_size": 1
+            "household_size": 1, "immigration_status": "refused_asylum"
         }))
         .send()
         .await

@@ -361,6 +361,7 @@ async fn a_kek_that_does_not_open_the_stored_data_stops_start_up_until_listed_th
                 household_size: HouseholdSize::parse(1).unwrap(),
                 members: vec![],
                 language: None,
+                immigration_status: None,
             },
             opened_at: chrono::Utc::now(),
             rules: toml::from_str(include_str!("../../config/programmes/nl-avrr.toml")).unwrap(),

@@ -364,6 +364,60 @@ pub enum AgeGroup {
     MinorUnder16,
 }
 
+/// The principal applicant's immigration status in the host country, where a programme's
+/// eligibility depends on it (the UK's Voluntary Returns Service does: see
+/// `config/programmes/uk-vrs.toml` for the source). Kept in the case (encrypted with its
+/// history), never in a search attribute or the memo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ImmigrationStatus {
+    /// In the country without permission, or overstayed a visa.
+    NoPermission,
+    /// Withdrew, or wants to withdraw, an application to stay.
+    WithdrawnApplication,
+    /// Claimed asylum (pending).
+    AsylumClaimant,
+    /// Asylum refused.
+    RefusedAsylum,
+    /// Confirmed victim of modern slavery (a decision letter).
+    ModernSlaveryVictim,
+    /// An EEA or Swiss national (or family) resident before 1 January 2021.
+    #[serde(rename = "eea_resident_before_2021")]
+    EeaResidentBefore2021,
+    /// Holds refugee status, humanitarian protection or indefinite leave.
+    SettledOrProtected,
+    /// Serving, or was given, a prison sentence of 12 months or more, or a deportation order.
+    SeriousOffence,
+}
+
+impl ImmigrationStatus {
+    /// Its name, as in programme files and the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NoPermission => "no_permission",
+            Self::WithdrawnApplication => "withdrawn_application",
+            Self::AsylumClaimant => "asylum_claimant",
+            Self::RefusedAsylum => "refused_asylum",
+            Self::ModernSlaveryVictim => "modern_slavery_victim",
+            Self::EeaResidentBefore2021 => "eea_resident_before_2021",
+            Self::SettledOrProtected => "settled_or_protected",
+            Self::SeriousOffence => "serious_offence",
+        }
+    }
+
+    /// Every status, for forms.
+    pub const ALL: [ImmigrationStatus; 8] = [
+        Self::NoPermission,
+        Self::WithdrawnApplication,
+        Self::AsylumClaimant,
+        Self::RefusedAsylum,
+        Self::ModernSlaveryVictim,
+        Self::EeaResidentBefore2021,
+        Self::SettledOrProtected,
+        Self::SeriousOffence,
+    ];
+}
+
 /// Vulnerabilities that change what the lifecycle requires (DOMAIN.md, "Intake").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -428,6 +482,10 @@ pub struct Intake {
     /// The language the returnee reads messages in; absent: the staff language.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<Language>,
+    /// The principal applicant's immigration status, where the programme's eligibility
+    /// depends on it (`eligible_statuses` in its file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub immigration_status: Option<ImmigrationStatus>,
 }
 
 impl Intake {
@@ -540,5 +598,15 @@ mod tests {
                 ..Household::default()
             }
         );
+    }
+
+    #[test]
+    fn immigration_statuses_are_named_alike_in_files_and_the_api() {
+        for status in ImmigrationStatus::ALL {
+            assert_eq!(
+                serde_json::to_value(status).unwrap(),
+                serde_json::json!(status.as_str())
+            );
+        }
     }
 }

@@ -205,6 +205,9 @@ pub struct ProgrammeRules {
     /// Countries of origin it serves; empty means all.
     #[serde(default)]
     pub origin_countries: Vec<CountryCode>,
+    /// The immigration statuses that make a returnee eligible; empty: status is not asked.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub eligible_statuses: Vec<crate::domain::ImmigrationStatus>,
     /// The grants' currency (ISO 4217).
     pub currency: String,
     /// The most paid in cash over the whole case, per household (minor units); with
@@ -307,6 +310,35 @@ impl ProgrammeRules {
             );
         }
         Ok(())
+    }
+
+    /// Whether the intake's immigration status makes the returnee eligible; the problem, for the
+    /// field `immigration_status`, when not.
+    pub fn admits(&self, status: Option<crate::domain::ImmigrationStatus>) -> Result<(), String> {
+        if self.eligible_statuses.is_empty() {
+            return Ok(());
+        }
+        let names = || {
+            self.eligible_statuses
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match status {
+            None => Err(format!(
+                "is required by programme {}: one of {}",
+                self.id,
+                names()
+            )),
+            Some(s) if self.eligible_statuses.contains(&s) => Ok(()),
+            Some(s) => Err(format!(
+                "{} is not eligible under programme {} (eligible: {})",
+                s.as_str(),
+                self.id,
+                names()
+            )),
+        }
     }
 
     /// Whether a case from `origin` may be opened under this programme.

@@ -406,6 +406,22 @@ mod tests {
     }
 
     #[test]
+    fn the_uk_scheme_admits_by_immigration_status_not_by_country() {
+        use crate::domain::ImmigrationStatus as S;
+        let uk: ProgrammeRules =
+            toml::from_str(include_str!("../../config/programmes/uk-vrs.toml")).expect("uk-vrs");
+        assert!(uk.origin_countries.is_empty());
+        assert!(uk.admits(Some(S::RefusedAsylum)).is_ok());
+        assert!(uk.admits(Some(S::ModernSlaveryVictim)).is_ok());
+        for refused in [S::SettledOrProtected, S::SeriousOffence] {
+            assert!(uk.admits(Some(refused)).is_err(), "{refused:?}");
+        }
+        assert!(uk.admits(None).unwrap_err().contains("is required"));
+        // A programme without statuses does not ask.
+        assert!(nl().admits(None).is_ok());
+    }
+
+    #[test]
     fn cash_is_capped_per_person_over_the_whole_case() {
         let mut rules = nl();
         rules.cash_cap_per_person = Some(10_000);

@@ -16,8 +16,8 @@ use temporalio_client::errors::{WorkflowQueryError, WorkflowStartError};
 use temporalio_client::{WorkflowIdReusePolicy, WorkflowQueryOptions, WorkflowStartOptions};
 
 use homeward_workflows::domain::{
-    CaseRef, CountryCode, DomainError, HouseholdSize, Intake, Language, Member, OpenCase,
-    ProgrammeId, Stage,
+    CaseRef, CountryCode, DomainError, HouseholdSize, ImmigrationStatus, Intake, Language, Member,
+    OpenCase, ProgrammeId, Stage,
 };
 use homeward_workflows::ids::return_case_workflow_id;
 use homeward_workflows::programme::ProgrammeRules;
@@ -131,6 +131,19 @@ pub(crate) fn parse_intake(body: Value) -> Result<Intake, ApiError> {
         })
         .unwrap_or_default();
     let language = r.optional("language", |v| Language::parse(as_str("language", v)?));
+    let immigration_status = r.optional("immigration_status", |v| {
+        serde_json::from_value::<ImmigrationStatus>(v.clone()).map_err(|_| DomainError {
+            field: "immigration_status",
+            problem: format!(
+                "must be one of {}",
+                ImmigrationStatus::ALL
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        })
+    });
     if let Some(size) = household_size
         && !members.is_empty()
         && members.len() != usize::from(size.get())
@@ -147,6 +160,7 @@ pub(crate) fn parse_intake(body: Value) -> Result<Intake, ApiError> {
                 household_size,
                 members,
                 language,
+                immigration_status,
             })
         }
         // `finish` has already reported every missing or bad field.
@@ -173,6 +187,9 @@ fn programme_for(state: &AppState, intake: &Intake) -> Result<ProgrammeRules, Ap
             ),
         ));
     }
+    rules
+        .admits(intake.immigration_status)
+        .map_err(|problem| ApiError::field("immigration_status", problem))?;
     if !rules.serves(&intake.origin_country) {
         return Err(ApiError::field(
             "origin_country",

@@ -1010,6 +1010,18 @@ fn new_case_page(
     let languages: Vec<(String, String)> = std::iter::once((String::new(), "–".to_owned()))
         .chain(LANGUAGES.iter().map(|l| ((*l).to_owned(), (*l).to_owned())))
         .collect();
+    let statuses: Vec<(String, String)> = std::iter::once((String::new(), "–".to_owned()))
+        .chain(
+            homeward_workflows::domain::ImmigrationStatus::ALL
+                .iter()
+                .map(|st| {
+                    (
+                        st.as_str().to_owned(),
+                        t.t(&format!("status-{}", st.as_str().replace('_', "-"))),
+                    )
+                }),
+        )
+        .collect();
     let body = html! {
         form method="get" action="/cases/new" class="hw-filters" {
             (layout::select("size", &t.t("household-size"),
@@ -1023,6 +1035,7 @@ fn new_case_page(
                 chosen.map_or("", |(id, _)| id.as_str()), &errors))
             (layout::text_input("origin_country", &t.t("origin-country"), form.value("origin_country"), &errors, "off"))
             (layout::select("language", &t.t("returnee-language"), &languages, form.value("language"), &errors))
+            (layout::select("immigration_status", &t.t("immigration-status"), &statuses, form.value("immigration_status"), &errors))
             h2 class="govuk-heading-m" { (t.t("household-members")) }
             @for i in 0..size {
                 fieldset class="govuk-fieldset hw-member" {
@@ -1125,6 +1138,9 @@ pub async fn open_case(State(state): State<AppState>, visitor: Visitor, form: Fo
     });
     if !form.value("language").is_empty() {
         body["language"] = json!(form.value("language"));
+    }
+    if !form.value("immigration_status").is_empty() {
+        body["immigration_status"] = json!(form.value("immigration_status"));
     }
     if people.iter().any(|p| !p.is_null()) {
         body["people"] = json!(people);
