@@ -94,6 +94,7 @@ mod tests {
                 "/api/v1/cases/{reference}",
                 "/api/v1/cases/{reference}/closure",
                 "/api/v1/cases/{reference}/erasure",
+                "/api/v1/cases/{reference}/messages",
                 "/api/v1/cases/{reference}/people",
                 "/api/v1/cases/{reference}/people/{member}",
                 "/api/v1/cases/{reference}/people/{member}/export",
@@ -106,6 +107,7 @@ mod tests {
                 "/api/v1/people/search",
                 "/api/v1/programmes",
                 "/api/v1/statistics",
+                "/api/v1/webhooks/messages",
                 "/api/v1/webhooks/payments",
                 "/api/v1/workload",
             ]
