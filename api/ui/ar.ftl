@@ -261,3 +261,6 @@ status-modern-slavery-victim = ضحية مؤكدة للعبودية الحديث
 status-eea-resident-before-2021 = مواطن من المنطقة الاقتصادية الأوروبية أو سويسرا مقيم قبل 2021
 status-settled-or-protected = صفة لاجئ أو حماية إنسانية أو إقامة دائمة
 status-serious-offence = حكم بالسجن 12 شهرًا أو أكثر أو أمر ترحيل
+
+field-changed_mind = هل غيّر رأيه في المطار؟
+field-changed_mind-hint = لم يسافر لأنه لم يعد يرغب في العودة: يعود إلى الإرشاد، وليس تغيبًا عن الرحلة

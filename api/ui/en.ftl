@@ -261,3 +261,6 @@ status-modern-slavery-victim = Confirmed victim of modern slavery
 status-eea-resident-before-2021 = EEA or Swiss national resident before 2021
 status-settled-or-protected = Refugee status, humanitarian protection or indefinite leave
 status-serious-offence = Prison sentence of 12 months or more, or deportation order
+
+field-changed_mind = Changed their mind at the airport?
+field-changed_mind-hint = They did not fly because they no longer want to return: back to counselling, not a no-show

@@ -261,3 +261,6 @@ status-modern-slavery-victim = Victime d’esclavage moderne reconnue
 status-eea-resident-before-2021 = Ressortissant de l’EEE ou suisse résidant avant 2021
 status-settled-or-protected = Statut de réfugié, protection humanitaire ou séjour illimité
 status-serious-offence = Peine de prison de 12 mois ou plus, ou arrêté d’expulsion
+
+field-changed_mind = A changé d’avis à l’aéroport ?
+field-changed_mind-hint = N’a pas pris l’avion parce qu’il ou elle ne veut plus rentrer : retour au conseil, pas une absence au départ

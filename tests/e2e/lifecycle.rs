@@ -86,7 +86,10 @@ pub(crate) async fn to_reintegration(lc: &Lifecycle, r: &str) {
         r,
         TaskType::DepartureConfirmation,
         officer(),
-        TaskOutcome::Departure { departed: true },
+        TaskOutcome::Departure {
+            departed: true,
+            changed_mind: false,
+        },
     )
     .await;
     lc.complete(
@@ -345,7 +348,10 @@ async fn withdrawal_after_departure_is_refused() {
         &r,
         TaskType::DepartureConfirmation,
         officer(),
-        TaskOutcome::Departure { departed: true },
+        TaskOutcome::Departure {
+            departed: true,
+            changed_mind: false,
+        },
     )
     .await;
     lc.task(&r, TaskType::ArrivalConfirmation).await;
@@ -623,7 +629,97 @@ async fn a_no_show_cancels_the_order_and_operations_rebook() {
         &r,
         TaskType::DepartureConfirmation,
         officer(),
-        TaskOutcome::Departure { departed: true },
+        TaskOutcome::Departure {
+            departed: true,
+            changed_mind: false,
+        },
+    )
+    .await;
+    lc.task(&r, TaskType::ArrivalConfirmation).await;
+    lc.replay(&r).await;
+    lc.stop().await;
+}
+
+/// Voluntariness is re-confirmed on the day: a returnee who changes their mind at the airport
+/// gives up their seat and goes back to counselling (not a no-show); after counselling and a
+/// new consent the case books again, with the documents and eligibility it already has.
+#[tokio::test]
+async fn a_returnee_who_changes_their_mind_at_the_airport_goes_back_to_counselling() {
+    let lc = Lifecycle::start().await;
+    let r = lc.open_standard().await;
+    to_documents(&lc, &r).await;
+    record_document(&lc, &r).await;
+    let first = to_flight_day(&lc, &r).await;
+    // "Departed" and "changed their mind" together are refused; so is no reason.
+    let both = lc
+        .try_complete(
+            &r,
+            TaskType::DepartureConfirmation,
+            officer(),
+            TaskOutcome::Departure {
+                departed: true,
+                changed_mind: true,
+            },
+            "recorded",
+        )
+        .await;
+    assert!(both.is_err(), "departed and changed mind at once");
+    let no_reason = lc
+        .try_complete(
+            &r,
+            TaskType::DepartureConfirmation,
+            officer(),
+            TaskOutcome::Departure {
+                departed: false,
+                changed_mind: true,
+            },
+            " ",
+        )
+        .await;
+    assert!(
+        no_reason.is_err(),
+        "a change of mind is recorded with what was said"
+    );
+    lc.complete(
+        &r,
+        TaskType::DepartureConfirmation,
+        officer(),
+        TaskOutcome::Departure {
+            departed: false,
+            changed_mind: true,
+        },
+    )
+    .await;
+    // Back to counselling: the seat is given up, no no-show task for operations.
+    lc.task(&r, TaskType::CounsellingSession).await;
+    let view = lc.view(&r).await;
+    assert_eq!(view.stage, Stage::Counselling);
+    assert_eq!(view.facts.changed_mind_at_airport, 1);
+    assert!(view.tasks.iter().all(|t| t.task_type != TaskType::NoShow));
+    assert!(lc.ledger.snapshot().cancelled.contains(&first));
+    // Counselled again, they still want to go and consent again: a new booking, no new
+    // eligibility approval or travel document needed.
+    lc.complete(
+        &r,
+        TaskType::CounsellingSession,
+        officer(),
+        wants_to_return(),
+    )
+    .await;
+    lc.complete(&r, TaskType::Consent, officer(), signed())
+        .await;
+    lc.complete(&r, TaskType::Consent, officer(), signed())
+        .await;
+    let second = to_flight_day(&lc, &r).await;
+    assert_ne!(first, second);
+    lc.complete(
+        &r,
+        TaskType::DepartureConfirmation,
+        officer(),
+        TaskOutcome::Departure {
+            departed: true,
+            changed_mind: false,
+        },
     )
     .await;
     lc.task(&r, TaskType::ArrivalConfirmation).await;
@@ -642,7 +738,10 @@ async fn no_reception_confirmation_in_time_escalates() {
         &r,
         TaskType::DepartureConfirmation,
         officer(),
-        TaskOutcome::Departure { departed: true },
+        TaskOutcome::Departure {
+            departed: true,
+            changed_mind: false,
+        },
     )
     .await;
     lc.task(&r, TaskType::ArrivalConfirmation).await;
@@ -681,7 +780,10 @@ async fn a_rejected_plan_is_resubmitted_then_approved() {
         &r,
         TaskType::DepartureConfirmation,
         officer(),
-        TaskOutcome::Departure { departed: true },
+        TaskOutcome::Departure {
+            departed: true,
+            changed_mind: false,
+        },
     )
     .await;
     lc.complete(
@@ -1652,7 +1754,10 @@ async fn the_open_task_projection_follows_rebooking_continue_as_new_and_closure(
         &r,
         TaskType::DepartureConfirmation,
         officer(),
-        TaskOutcome::Departure { departed: true },
+        TaskOutcome::Departure {
+            departed: true,
+            changed_mind: false,
+        },
     )
     .await;
     lc.complete(

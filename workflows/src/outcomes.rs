@@ -142,10 +142,15 @@ pub enum TaskOutcome {
         /// Whether a medical escort must fly along.
         medical_escort: bool,
     },
-    /// Departure day.
+    /// Departure day: the escort or airport assistance asks the returnee, before boarding,
+    /// whether they still want to go (voluntariness re-confirmed on the day).
     Departure {
-        /// Departed (true) or did not show up (false).
+        /// Departed, having confirmed they still want to go (true), or did not fly (false).
         departed: bool,
+        /// Did not fly because they changed their mind at the airport: back to counselling,
+        /// never a no-show. Only with `departed: false`.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        changed_mind: bool,
     },
     /// Reception in the country of origin.
     Arrival {
@@ -197,6 +202,10 @@ impl TaskOutcome {
                 }
                 Ok(())
             }
+            TaskOutcome::Departure {
+                departed: true,
+                changed_mind: true,
+            } => Err("changed_mind: a returnee who departed did not change their mind".into()),
             TaskOutcome::Plan { support } if support.is_empty() => {
                 Err("support: a plan must name at least one area".into())
             }
@@ -225,6 +234,10 @@ impl TaskOutcome {
                 }
                 | TaskOutcome::Resolution {
                     action: Resolution::Close
+                }
+                | TaskOutcome::Departure {
+                    changed_mind: true,
+                    ..
                 }
         )
     }

@@ -179,6 +179,10 @@ pub fn task_fields(
         @if let Some((field, legend)) = yes_no(k) {
             (layout::radios(&n(field), &t.t(legend), &yes_no_options(t), form.value(&n(field)), errors))
         }
+        @if k == Kind::Departure {
+            (layout::checkboxes(&n("changed_mind"), &t.t("field-changed_mind"), &[("yes".into(), t.t("field-changed_mind-hint"))],
+                &form.values(&n("changed_mind")), errors))
+        }
         @if k == Kind::FitToTravel {
             (layout::checkboxes(&n("medical_escort"), &t.t("field-medical_escort"), &[("yes".into(), t.t("field-medical_escort"))],
                 &form.values(&n("medical_escort")), errors))
@@ -269,9 +273,10 @@ pub fn read_outcome(
             json!({"type": "fit_to_travel", "fit": fit,
                    "medical_escort": form.values(&n("medical_escort")).contains(&"yes")})
         }),
-        Kind::Departure => {
-            yes("departed", &mut errors).map(|v| json!({"type": "departure", "departed": v}))
-        }
+        Kind::Departure => yes("departed", &mut errors).map(|v| {
+            json!({"type": "departure", "departed": v,
+                   "changed_mind": form.values(&n("changed_mind")).contains(&"yes")})
+        }),
         Kind::Arrival => {
             yes("received", &mut errors).map(|v| json!({"type": "arrival", "received": v}))
         }

@@ -68,6 +68,8 @@ const PATCH_MEDICAL_DEFERRAL: &str = "medical-deferral";
 const PATCH_PAID_NOTICE_CASH_ONLY: &str = "paid-notice-cash-only";
 /// Asked once when a run starts; what it changes: [`Patches`].
 const PATCH_FLIGHT_DETAILS: &str = "flight-details";
+/// Asked once when a run starts; what it changes: [`Patches`].
+const PATCH_AIRPORT_CHANGE_OF_MIND: &str = "airport-change-of-mind";
 
 /// Asks, before the run issues any other command, which recorded changes it makes. Once per
 /// run: a run recorded before a change replays without it to its end; a new run (and every
@@ -80,6 +82,7 @@ pub(super) fn ask_patches(ctx: &Ctx) {
     let medical_deferral = ctx.patched(PATCH_MEDICAL_DEFERRAL);
     let paid_notice_cash_only = ctx.patched(PATCH_PAID_NOTICE_CASH_ONLY);
     let flight_details = ctx.patched(PATCH_FLIGHT_DETAILS);
+    let airport_change_of_mind = ctx.patched(PATCH_AIRPORT_CHANGE_OF_MIND);
     ctx.state_mut(|s| {
         s.patches = Patches {
             protected_decisions,
@@ -89,6 +92,7 @@ pub(super) fn ask_patches(ctx: &Ctx) {
             medical_deferral,
             paid_notice_cash_only,
             flight_details,
+            airport_change_of_mind,
         }
     });
 }

@@ -423,8 +423,12 @@ async fn return_home(ctx: &mut Ctx) -> Step<()> {
     documents::travel_documents(ctx).await?;
     // 6. Fit to travel, for medical cases.
     documents::fit_to_travel(ctx).await?;
-    // 7-8. Booking and departure, rebooking after a failure or a missed flight.
-    travel::book_and_depart(ctx).await?;
+    // 7-8. Booking and departure, rebooking after a failure or a missed flight. A returnee who
+    // changes their mind at the airport is counselled again and consents again before a new
+    // booking (eligibility and documents still hold).
+    while travel::book_and_depart(ctx).await? == travel::Journey::ChangedMind {
+        consent::counsel_until_consent(ctx).await?;
+    }
     // 9. Reception in the country of origin.
     reception::reception(ctx).await?;
     // 10. The reintegration plan, agreed and approved.

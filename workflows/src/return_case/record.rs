@@ -132,6 +132,9 @@ pub struct Facts {
     pub booking_attempts: u32,
     /// The current flight order.
     pub order: Option<Order>,
+    /// How many times the returnee changed their mind at the airport.
+    #[serde(default)]
+    pub changed_mind_at_airport: u32,
     /// Orders cancelled (rebooking, withdrawal).
     pub cancelled_orders: Vec<String>,
     /// When the returnee departed.
@@ -220,6 +223,9 @@ pub struct Patches {
     /// `flight-details`: the "flight booked" notices tell the date, time, airport and meeting
     /// point (before, the officer passed them on).
     pub flight_details: bool,
+    /// `airport-change-of-mind`: a returnee who changes their mind at the airport goes back to
+    /// counselling (before, only "departed" or a no-show).
+    pub airport_change_of_mind: bool,
 }
 
 /// The workflow's input: a new case, or a continued one.

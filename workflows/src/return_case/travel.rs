@@ -18,9 +18,19 @@ use crate::idempotency::IdempotencyKey;
 use crate::rules;
 use crate::tasks::{TaskCompletion, TaskOutcome, TaskType};
 
+/// How the journey ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Journey {
+    /// The returnee flew.
+    Departed,
+    /// The returnee changed their mind at the airport: the order is cancelled and the case goes
+    /// back to counselling (patch `airport-change-of-mind`).
+    ChangedMind,
+}
+
 /// Books a flight, waits for the day, and confirms departure; a failed booking or a missed
 /// flight goes to operations, who rebook or close.
-pub(super) async fn book_and_depart(ctx: &mut Ctx) -> Step<()> {
+pub(super) async fn book_and_depart(ctx: &mut Ctx) -> Step<Journey> {
     loop {
         enter(ctx, Stage::FlightBooking).await?;
         let attempt = ctx.state_mut(|s| {
@@ -68,17 +78,26 @@ pub(super) async fn book_and_depart(ctx: &mut Ctx) -> Step<()> {
         let grace = ctx.state(|s| s.case.rules.deadlines.departure_grace);
         let confirm = open(ctx, Ask::new(TaskType::DepartureConfirmation).due(grace));
         let answer = answer_within(ctx, &[confirm], Some(grace.get())).await?;
-        if let Some((
-            _,
-            TaskCompletion {
-                outcome: TaskOutcome::Departure { departed: true },
-                ..
-            },
-        )) = answer
-        {
+        let outcome = answer
+            .as_ref()
+            .map(|(_, TaskCompletion { outcome, .. })| outcome);
+        if let Some(TaskOutcome::Departure { departed: true, .. }) = outcome {
             let at = now(ctx);
             ctx.state_mut(|s| s.facts.departed_at = Some(at));
-            return Ok(());
+            return Ok(Journey::Departed);
+        }
+        // Voluntariness is re-confirmed on the day: a returnee who no longer wants to go is not a
+        // no-show. Their seat is given up and the case goes back to counselling. (IOM, "A
+        // Framework for Assisted Voluntary Return and Reintegration" (2018), principle
+        // "Voluntariness": the decision must be free and informed, and stay so up to departure.)
+        if let Some(TaskOutcome::Departure {
+            changed_mind: true, ..
+        }) = outcome
+            && ctx.state(|s| s.patches.airport_change_of_mind)
+        {
+            cancel_order(ctx).await?;
+            ctx.state_mut(|s| s.facts.changed_mind_at_airport += 1);
+            return Ok(Journey::ChangedMind);
         }
         if answer.is_none() {
             retract(ctx, confirm);
