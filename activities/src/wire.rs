@@ -216,6 +216,7 @@ mod tests {
             payout: Some(homeward_workflows::person::Payout::MobileMoney {
                 phone: homeward_workflows::person::Phone::parse("+9647701234567").expect("phone"),
             }),
+            ..Shared::default()
         };
         let named = crate::travel::NamedPassenger {
             id: "pas_0".into(),
