@@ -12,6 +12,7 @@ use chrono::{Datelike, TimeZone, Utc};
 
 use homeward_activities::Partners;
 use homeward_activities::notices::{Channel, Message, Templates};
+use homeward_activities::offices::Offices;
 use homeward_activities::partners::{Outreach, PartnerError, PaymentProvider, TravelPartner};
 use homeward_activities::sharing::Shared;
 use homeward_activities::travel::{Fare, NamedPassenger, OfferPassenger, Search};
@@ -36,7 +37,34 @@ pub fn local_partners_with(ledger: Arc<LocalLedger>, templates: Arc<Templates>) 
         outreach: ledger,
         templates,
         routes: Arc::new(homeward_activities::travel::Routes::default()),
+        offices: Arc::new(placeholder_offices()),
     }
+}
+
+/// The placeholder office contacts of `config/default.toml` (`returns@nld.example.org`, …) for
+/// the offices the tests open cases in: development values, never a real office's.
+pub fn placeholder_offices() -> Offices {
+    let office = |country: &str, city: &str, phone: &str| {
+        let cc = country.to_ascii_lowercase();
+        (
+            country.to_owned(),
+            serde_json::json!({
+                "name": format!("Return office {city} (placeholder)"),
+                "email": format!("returns@{cc}.example.org"),
+                "phone": phone,
+            }),
+        )
+    };
+    let all: serde_json::Map<String, serde_json::Value> = [
+        office("NLD", "The Hague", "+31700000000"),
+        office("GBR", "London", "+442000000000"),
+        office("BEL", "Brussels", "+3220000000"),
+        office("DEU", "Berlin", "+49300000000"),
+    ]
+    .into_iter()
+    .collect();
+    // Checked by the unit test below: these parse.
+    serde_json::from_value(serde_json::Value::Object(all)).unwrap_or_default()
 }
 
 /// Faults to inject, for tests of retries and failures.

@@ -662,6 +662,7 @@ async fn messages(
         language: sent.language,
         subject: sent.subject,
         text: sent.text,
+        attachments: vec![],
     };
     match sb
         .ledger

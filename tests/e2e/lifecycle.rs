@@ -1251,6 +1251,7 @@ async fn cases_complete_over_flaky_http_partners_with_one_order_and_one_payment_
         outreach: partner("outreach"),
         templates: Arc::new(homeward_activities::notices::Templates::builtin()),
         routes: Arc::new(homeward_activities::travel::Routes::default()),
+        offices: Arc::new(homeward_devkit::ledger::placeholder_offices()),
     };
     let lc = Lifecycle::start_partners(partners, ledger).await;
 
