@@ -286,12 +286,13 @@ pub fn temporal_connection(
 pub fn templates_from(settings: &Settings) -> anyhow::Result<Templates> {
     let n = &settings.notifications;
     let staff = n.staff_language.to_ascii_lowercase();
-    match &n.templates {
+    let templates = match &n.templates {
         Some(path) => Templates::load(path, &staff)
-            .map_err(|e| anyhow::anyhow!("key notifications.templates: {e}")),
+            .map_err(|e| anyhow::anyhow!("key notifications.templates: {e}"))?,
         None => Templates::parse(Templates::BUILTIN, &staff)
-            .map_err(|e| anyhow::anyhow!("key notifications.staff_language: {e}")),
-    }
+            .map_err(|e| anyhow::anyhow!("key notifications.staff_language: {e}"))?,
+    };
+    Ok(templates.with_consulate_languages(n.consulate_languages.clone()))
 }
 
 /// The partners named by `[partners]`, with the notice texts of `[notifications]`.
@@ -302,6 +303,7 @@ pub fn partners_from(settings: &Settings) -> anyhow::Result<Partners> {
         // The devkit's in-process ledger: for development only (nothing leaves the process).
         PartnerMode::Local => Ok(Partners {
             routes: Arc::new(settings.travel.routes()),
+            offices: Arc::new(settings.offices.clone()),
             ..local_partners_with(Arc::new(LocalLedger::new()), templates)
         }),
         PartnerMode::Http => {
@@ -319,6 +321,7 @@ pub fn partners_from(settings: &Settings) -> anyhow::Result<Partners> {
                 outreach: Arc::new(outreach),
                 templates,
                 routes: Arc::new(settings.travel.routes()),
+                offices: Arc::new(settings.offices.clone()),
             })
         }
     }

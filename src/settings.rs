@@ -63,6 +63,11 @@ pub struct Settings {
     /// (`homeward_activities::travel::Routes`).
     #[serde(default)]
     pub travel: TravelSettings,
+    /// Each office's contact (host country, ISO alpha-3 -> name, e-mail, phone), as the
+    /// consulate request pack names the requesting office: `[offices.NLD]`. A bad value is
+    /// refused at load, naming its key (`offices.NLD.email`). The shipped ones are placeholders.
+    #[serde(default)]
+    pub offices: homeward_activities::offices::Offices,
     /// Not configuration: set by `homeward dev` for its own local Web UI's codec endpoint
     /// (`/codec/dev/<token>`).
     #[serde(skip)]
@@ -327,6 +332,13 @@ pub struct NotificationSettings {
     /// The language of notices to staff, and of a returnee's notice when there is no text in
     /// their language (ISO 639-1). Every template needs a text in it.
     pub staff_language: String,
+    /// Country of origin (ISO alpha-3) -> the language (ISO 639-1) its consulates are written
+    /// to in, where a notice has a text in it (else the staff language).
+    #[serde(default)]
+    pub consulate_languages: std::collections::BTreeMap<
+        homeward_workflows::domain::CountryCode,
+        homeward_workflows::domain::Language,
+    >,
 }
 
 /// The webhook secret in config/default.toml: public, so fit only for a loopback API.
@@ -706,6 +718,68 @@ mod tests {
         std::fs::write(&overlay, "[partners.travel]\npassword = \"x\"\n").expect("write");
         let err = Settings::load(&config, Some(&overlay)).expect_err("unknown key");
         assert!(err.0.starts_with("key partners.travel"), "{}", err.0);
+    }
+
+    #[test]
+    fn office_contacts_and_consulate_languages_are_checked_at_load_naming_the_key() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let overlay = dir.path().join("offices.toml");
+        let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+        let shipped = Settings::load(&config, None).expect("the shipped configuration loads");
+        let nld = shipped
+            .offices
+            .contact("NLD")
+            .expect("a placeholder for NLD");
+        assert!(
+            nld.email.as_str().ends_with(".example.org"),
+            "a placeholder"
+        );
+        for office in ["GBR", "BEL", "DEU"] {
+            assert!(shipped.offices.contact(office).is_some(), "{office}");
+        }
+        let french = shipped
+            .notifications
+            .consulate_languages
+            .get(&homeward_workflows::domain::CountryCode::parse("MAR").expect("MAR"));
+        assert_eq!(french.map(|l| l.as_str()), Some("fr"));
+        for (toml, key) in [
+            (
+                "[offices.NLD]\nname = \"x\"\nemail = \"not an address\"\nphone = \"+31701234567\"\n",
+                "key offices.NLD.email:",
+            ),
+            (
+                "[offices.SWE]\nname = \"x\"\nemail = \"a@b.org\"\nphone = \"08 123\"\n",
+                "key offices.SWE.phone:",
+            ),
+            (
+                "[offices.SWE]\nname = \"\"\nemail = \"a@b.org\"\nphone = \"+46812345678\"\n",
+                "key offices.SWE.name:",
+            ),
+            (
+                "[offices.SWE]\nname = \"x\"\nphone = \"+46812345678\"\n",
+                "key offices.SWE:",
+            ),
+            (
+                "[notifications]\nconsulate_languages = { MAR = \"french\" }\n",
+                "key notifications.consulate_languages.MAR:",
+            ),
+        ] {
+            std::fs::write(&overlay, toml).expect("write");
+            let err = Settings::load(&config, Some(&overlay)).expect_err("refused");
+            assert!(err.0.starts_with(key), "{key}: {}", err.0);
+        }
+        std::fs::write(
+            &overlay,
+            "[offices.SWE]\nname = \"Return office Stockholm\"\nemail = \"returns@swe.example.org\"\n\
+             phone = \"+46 8 123 456 78\"\n",
+        )
+        .expect("write");
+        let s = Settings::load(&config, Some(&overlay)).expect("an office of one's own");
+        assert_eq!(
+            s.offices.contact("SWE").map(|o| o.phone.as_str()),
+            Some("+46812345678")
+        );
+        assert!(s.offices.contact("NLD").is_some(), "the shipped ones stay");
     }
 
     #[test]

@@ -11,6 +11,8 @@
 //! - [`wire`]: the partners' wire formats, one submodule per partner (shared with the
 //!   development sandbox in `homeward-devkit`).
 //! - [`notices`]: notice templates per language, rendered by the notify activity.
+//! - [`consulate_pack`], [`offices`]: the PDF a request for travel documents carries, and the
+//!   offices' contact details it names.
 //! - [`work`], [`escalation`]: the open-task projection (inbox, workload) and the overdue sweep.
 //!
 //! Activities are thin: each body calls a plain function that can be tested without Temporal.
@@ -22,9 +24,11 @@ pub mod accounts;
 pub mod airports;
 pub mod case_store;
 pub mod codec;
+pub mod consulate_pack;
 pub mod escalation;
 pub mod http_partners;
 pub mod notices;
+pub mod offices;
 pub mod partners;
 pub mod reports;
 pub mod retention;

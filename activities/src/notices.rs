@@ -3,6 +3,9 @@
 //! (`{task}`) and, for a booked flight, its local `{date}` and `{time}`, the `{airport}` and the
 //! office's `{meeting_point}`: texts carry no personal data. An e-mail goes to an audience the gateway knows; an SMS to the returnee's
 //! phone, read from their person record at send time (never in the text or the history).
+//! A consulate is written to in its country's language where `[notifications]
+//! consulate_languages` names one and the notice has a text in it; the request for travel
+//! documents carries the request pack (`consulate_pack.rs`) as an [`Attachment`].
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -10,6 +13,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use homeward_workflows::activities::{Audience, Notice, NoticeTemplate};
+use homeward_workflows::domain::{CountryCode, Language};
 
 /// One text in one language.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -45,6 +49,35 @@ pub struct Message {
     pub subject: String,
     /// The text.
     pub text: String,
+    /// Files sent with an e-mail (the consulate's request pack). Never serialised: whatever
+    /// stores a message (the devkit's journal) keeps no personal data; the gateway receives
+    /// them through its wire format (`wire::outreach`).
+    #[serde(skip)]
+    pub attachments: Vec<Attachment>,
+}
+
+/// A file sent with an e-mail. Its content may be personal data: `Debug` prints its name, type
+/// and size only.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Attachment {
+    /// The file's name, e.g. `HW-0123456789AB-travel-document-request.pdf` (no personal data).
+    pub filename: String,
+    /// Its media type, e.g. `application/pdf`.
+    pub content_type: String,
+    /// Its bytes.
+    pub content: Vec<u8>,
+}
+
+impl std::fmt::Debug for Attachment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Attachment {{ filename: {:?}, content_type: {:?}, size: {} }}",
+            self.filename,
+            self.content_type,
+            self.content.len()
+        )
+    }
 }
 
 /// What the gateway's receipt says became of a message.
@@ -95,6 +128,8 @@ const PLACEHOLDERS: [&str; 6] = [
 pub struct Templates {
     texts: BTreeMap<String, BTreeMap<String, Text>>,
     staff_language: String,
+    /// Country of origin -> the language its consulates are written to in.
+    consulate_languages: BTreeMap<CountryCode, Language>,
 }
 
 impl Templates {
@@ -163,7 +198,23 @@ impl Templates {
         Ok(Self {
             texts,
             staff_language: staff_language.to_owned(),
+            consulate_languages: BTreeMap::new(),
         })
+    }
+
+    /// The templates, writing to the consulates of each country of origin in its language
+    /// (`[notifications] consulate_languages`); a country not named, or a notice without a
+    /// text in that language, is written in the staff language.
+    pub fn with_consulate_languages(mut self, languages: BTreeMap<CountryCode, Language>) -> Self {
+        self.consulate_languages = languages;
+        self
+    }
+
+    /// The language the consulates of `origin` (ISO alpha-3) are written to in, if configured.
+    pub fn consulate_language(&self, origin: &str) -> Option<&Language> {
+        CountryCode::parse(origin)
+            .ok()
+            .and_then(|c| self.consulate_languages.get(&c))
     }
 
     /// Renders a notice in its language, falling back to the staff language.
@@ -185,6 +236,7 @@ impl Templates {
                 sms.notice.reference.as_str(),
                 sms.text
             ),
+            attachments: vec![],
         }
     }
 
@@ -241,6 +293,7 @@ impl Templates {
             language,
             subject: fill(&text.subject),
             text: fill(&text.text),
+            attachments: vec![],
         }
     }
 }
@@ -329,6 +382,49 @@ mod tests {
             ] {
                 assert!(m.text.contains(part), "{language}: {part} in {}", m.text);
             }
+        }
+    }
+
+    #[test]
+    fn a_consulate_is_asked_in_its_countrys_language_and_told_the_pack_is_attached() {
+        let t = Templates::builtin().with_consulate_languages(
+            [
+                (
+                    CountryCode::parse("SEN").unwrap(),
+                    Language::parse("fr").unwrap(),
+                ),
+                (
+                    CountryCode::parse("AFG").unwrap(),
+                    Language::parse("ps").unwrap(),
+                ),
+            ]
+            .into(),
+        );
+        assert_eq!(
+            t.consulate_language("sen").map(Language::as_str),
+            Some("fr")
+        );
+        assert_eq!(t.consulate_language("IRQ"), None);
+        for (language, word) in [
+            ("en", "attached"),
+            ("fr", "jointe"),
+            ("es", "adjunta"),
+            ("ar", "المرفق"),
+            // No text in Pashto: the staff language's.
+            ("ps", "attached"),
+        ] {
+            let m = t.render(&Notice {
+                template: NoticeTemplate::DocumentsRequested,
+                audience: Audience::Consulate,
+                ..notice(Some(language))
+            });
+            assert_eq!(m.channel, Channel::Email);
+            assert_eq!(m.language, if language == "ps" { "en" } else { language });
+            assert!(
+                m.text.contains(word) && m.text.contains("HW-0123456789AB"),
+                "{language}: {}",
+                m.text
+            );
         }
     }
 

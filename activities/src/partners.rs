@@ -14,11 +14,13 @@ use temporalio_macros::activities;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 
 use homeward_workflows::activities::{
-    CancelRequest, Disbursement, HandOver, Notice, Offer, OfferRequest, Order, OrderRequest,
-    OrderStatus, PaymentState, Receipt, markers,
+    Audience, CancelRequest, Disbursement, HandOver, Notice, NoticeTemplate, Offer, OfferRequest,
+    Order, OrderRequest, OrderStatus, PaymentState, Receipt, markers,
 };
 
+use crate::consulate_pack::ConsulatePack;
 use crate::notices::{Channel, Message, Templates};
+use crate::offices::Offices;
 use crate::sharing::{self, Shared};
 use crate::store::StoreError;
 use crate::travel::{NamedPassenger, OfferPassenger, Routes, Search};
@@ -129,6 +131,8 @@ pub struct Partners {
     pub templates: Arc<Templates>,
     /// The offices' departure airports and the countries' arrival airports.
     pub routes: Arc<Routes>,
+    /// The offices' contact details (the consulate request pack names the requesting office's).
+    pub offices: Arc<Offices>,
 }
 
 /// Runs a partner call, heartbeating every few seconds so the server notices a hung worker and
@@ -145,6 +149,98 @@ async fn heartbeating<T>(ctx: &ActivityContext, call: impl std::future::Future<O
             }
         }
     }
+}
+
+/// A configuration or projection gap the operator fixes (retried until then): named by key and
+/// case, never by a value.
+fn not_ready(message: String) -> ActivityError {
+    PartnerError::Unavailable {
+        partner: "outreach",
+        message,
+        retry_after: None,
+    }
+    .into_activity_error()
+}
+
+/// A notice rendered for the gateway, with what is worked out at send time (never from the
+/// workflow's history): a flight's local date, time, airport and meeting point; a consulate's
+/// language (its country's, the case's origin in the case store); the consulate's request pack
+/// for the request for travel documents (the members who agreed to share with the consulate,
+/// read and audited now; none agreed: no pack); and for an SMS the returnee's phone (none on
+/// record: the officer is told instead). Answers the message and the phone to text.
+pub async fn prepare_notice(
+    partners: &Partners,
+    vault: &Vault,
+    mut notice: Notice,
+) -> Result<(Message, Option<String>), ActivityError> {
+    // A flight's date, time, airport and meeting point are worked out now, from the office's
+    // configuration (an office without an airport booked nothing, so this is a retried
+    // configuration error the operator fixes).
+    let flight = match &notice.flight {
+        Some(f) => Some(partners.routes.flight_text(f).map_err(not_ready)?),
+        None => None,
+    };
+    let mut pack_office = None;
+    if notice.audience == Audience::Consulate {
+        let case = vault
+            .store()
+            .get_case(&notice.reference)
+            .await
+            .map_err(StoreError::into_activity_error)?;
+        if let Some(language) = case
+            .as_ref()
+            .and_then(|c| partners.templates.consulate_language(&c.origin_country))
+        {
+            notice.language = Some(language.clone());
+        }
+        if notice.template == NoticeTemplate::DocumentsRequested {
+            // The requesting office is the case's: checked before anyone's data is read.
+            let case = case.ok_or_else(|| {
+                not_ready(format!(
+                    "case {} is not in the case store",
+                    notice.reference
+                ))
+            })?;
+            let office = partners
+                .offices
+                .contact(&case.host_country)
+                .ok_or_else(|| {
+                    not_ready(format!(
+                        "no contact for office {0}: configure offices.{0} (name, email, phone)",
+                        case.host_country
+                    ))
+                })?;
+            pack_office = Some(office.clone());
+        }
+    }
+    let mut message = partners.templates.render_flight(&notice, flight.as_ref());
+    if let Some(office) = pack_office {
+        let members = sharing::for_purpose(vault, &notice.reference, Purpose::Consulate)
+            .await
+            .map_err(vault_error)?;
+        if !members.is_empty() {
+            let pack = ConsulatePack {
+                reference: notice.reference.clone(),
+                language: message.language.clone(),
+                office,
+                members,
+            };
+            message.attachments.push(pack.attachment());
+        }
+    }
+    let phone = if message.channel == Channel::Sms {
+        let phone = sharing::principal_phone(vault, &notice.reference)
+            .await
+            .map_err(vault_error)?;
+        if phone.is_none() {
+            // No number on record: the officer is told, and passes it on.
+            message = partners.templates.for_officer_instead(&message);
+        }
+        phone
+    } else {
+        None
+    };
+    Ok((message, phone))
 }
 
 /// The partner activities registered with the worker.
@@ -294,45 +390,17 @@ impl PartnerActivities {
         ctx: ActivityContext,
         notice: Notice,
     ) -> Result<(), ActivityError> {
-        // A flight's date, time, airport and meeting point are worked out now, from the office's
-        // configuration (an office without an airport booked nothing, so this is a retried
-        // configuration error the operator fixes).
-        let flight = match &notice.flight {
-            Some(f) => Some(self.partners.routes.flight_text(f).map_err(|message| {
-                PartnerError::Unavailable {
-                    partner: "outreach",
-                    message,
-                    retry_after: None,
-                }
-                .into_activity_error()
-            })?),
-            None => None,
-        };
-        let mut message = self
-            .partners
-            .templates
-            .render_flight(&notice, flight.as_ref());
-        let phone = if message.channel == Channel::Sms {
-            let phone = sharing::principal_phone(&self.vault, &notice.reference)
-                .await
-                .map_err(vault_error)?;
-            if phone.is_none() {
-                // No number on record: the officer is told, and passes it on.
-                message = self.partners.templates.for_officer_instead(&message);
-            }
-            phone
-        } else {
-            None
-        };
+        let (message, phone) = prepare_notice(&self.partners, &self.vault, notice).await?;
         heartbeating(
             &ctx,
             self.partners.outreach.notify(&message, phone.as_deref()),
         )
         .await
         .map_err(PartnerError::into_activity_error)?;
-        // The template and language only: never the text or a recipient.
-        tracing::info!(case = %notice.reference, template = %notice.template,
-                       language = %message.language, "notice sent");
+        // The template, language and number of files only: never the text or a recipient.
+        tracing::info!(case = %message.notice.reference, template = %message.notice.template,
+                       language = %message.language, attachments = message.attachments.len(),
+                       "notice sent");
         Ok(())
     }
 

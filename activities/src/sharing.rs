@@ -13,7 +13,11 @@
 //! `passengers` require, <https://duffel.com/docs/api/v2/orders/create-order>); a reception
 //! partner meets a named person at arrival and calls them (IOM Reintegration Handbook,
 //! module 1.4 on arrival assistance, <https://publications.iom.int/books/reintegration-handbook>);
-//! a payment provider pays a named beneficiary, often to a mobile-money number.
+//! a payment provider pays a named beneficiary, often to a mobile-money number; a consulate
+//! issues an emergency travel document (laissez-passer) to a person it can identify as its
+//! national: names, sex, date and place of birth, nationality and any document held, as the
+//! readmission request forms annexed to the EU's readmission agreements ask (with a photograph,
+//! which the officer pastes on the printed request pack, `consulate_pack.rs`).
 
 use std::fmt;
 
@@ -48,6 +52,15 @@ pub enum Field {
     /// How they receive cash grants (IBAN, mobile-money number, or the document for a cash
     /// pick-up).
     Payout,
+    /// Date of birth as recorded: the full date, or the year alone (a consulate's register
+    /// knows a person either way; an airline cannot book a year, see [`Field::BornOn`]).
+    DateOfBirth,
+    /// Place of birth.
+    PlaceOfBirth,
+    /// Nationality (ISO alpha-3).
+    Nationality,
+    /// Every identity and travel document held: kind, number, issuing country, expiry.
+    Documents,
 }
 
 impl Field {
@@ -62,6 +75,10 @@ impl Field {
             Field::Passport => "passport",
             Field::NearestAirport => "nearest_airport",
             Field::Payout => "payout",
+            Field::DateOfBirth => "date_of_birth",
+            Field::PlaceOfBirth => "place_of_birth",
+            Field::Nationality => "nationality",
+            Field::Documents => "documents",
         }
     }
 }
@@ -82,8 +99,16 @@ pub fn fields_for(purpose: Purpose) -> &'static [Field] {
         ],
         Purpose::ReceptionPartner => &[Field::Name, Field::Phone, Field::Destination],
         Purpose::PaymentProvider => &[Field::Name, Field::Phone, Field::Payout],
-        // Homeward sends nothing to a consulate itself; the officer applies for documents.
-        Purpose::Consulate => &[],
+        // The travel document request pack: who the person is, and what proves it. No phone,
+        // address, destination or money: a consulate needs none of them to issue a document.
+        Purpose::Consulate => &[
+            Field::Name,
+            Field::Sex,
+            Field::DateOfBirth,
+            Field::PlaceOfBirth,
+            Field::Nationality,
+            Field::Documents,
+        ],
     }
 }
 
@@ -112,6 +137,33 @@ pub struct Shared {
     pub nearest_airport: Option<String>,
     /// How they receive cash grants.
     pub payout: Option<Payout>,
+    /// Date of birth as recorded: `1990-05-31`, or the year alone (`1990`).
+    pub date_of_birth: Option<String>,
+    /// Place of birth.
+    pub place_of_birth: Option<String>,
+    /// Nationality (ISO alpha-3).
+    pub nationality: Option<String>,
+    /// Identity and travel documents held.
+    pub documents: Vec<SharedDocument>,
+}
+
+/// An identity or travel document as a partner receives it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SharedDocument {
+    /// What it is.
+    pub kind: DocumentKind,
+    /// Its number, normalised (upper case, no spaces).
+    pub number: String,
+    /// The issuing country (ISO alpha-3).
+    pub issuing_country: String,
+    /// Its last valid day.
+    pub expires_on: Option<NaiveDate>,
+}
+
+impl fmt::Debug for SharedDocument {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SharedDocument {{ kind: {:?}, .. }}", self.kind)
+    }
 }
 
 impl fmt::Debug for Shared {
@@ -177,6 +229,28 @@ impl Shared {
                         Some(r) => format!("{}, {}", d.place.as_str(), r.as_str()),
                         None => d.place.as_str().to_owned(),
                     })
+                }
+                Field::DateOfBirth => s.date_of_birth = person.date_of_birth.map(|d| d.to_string()),
+                Field::PlaceOfBirth => {
+                    s.place_of_birth = person
+                        .place_of_birth
+                        .as_ref()
+                        .map(|p| p.as_str().to_owned())
+                }
+                Field::Nationality => {
+                    s.nationality = person.nationality.as_ref().map(|c| c.as_str().to_owned())
+                }
+                Field::Documents => {
+                    s.documents = person
+                        .documents
+                        .iter()
+                        .map(|d| SharedDocument {
+                            kind: d.kind,
+                            number: d.number.as_str().to_owned(),
+                            issuing_country: d.issuing_country.as_str().to_owned(),
+                            expires_on: d.expires_on,
+                        })
+                        .collect()
                 }
             }
         }
@@ -297,8 +371,17 @@ mod tests {
             "names": {"document": {"given": "Amal", "family": "Hassan"}},
             "sex": "female",
             "date_of_birth": "1990-05-31",
+            "place_of_birth": "Mosul",
+            "nationality": "IRQ",
+            "documents": [
+                {"kind": "national_id", "number": "IQ 1234 5678", "issuing_country": "IRQ"},
+                {"kind": "passport", "number": "A1234567", "issuing_country": "IRQ",
+                 "expires_on": "2025-01-31"}
+            ],
             "phone": "+9647701234567",
-            "destination": {"place": "Erbil", "region": "Kurdistan"},
+            "email": "amal@example.org",
+            "destination": {"place": "Erbil", "region": "Kurdistan", "nearest_airport": "EBL"},
+            "payout": {"method": "mobile_money", "phone": "+9647701234567"},
             "consents": consents.iter().map(|(p, g)| serde_json::json!({
                 "purpose": p, "given": g, "recorded_by": "u-1",
                 "recorded_at": "2026-11-01T09:00:00Z"
@@ -331,13 +414,96 @@ mod tests {
         let pay = Shared::of(0, &p, Purpose::PaymentProvider).unwrap();
         assert_eq!(pay.phone.as_deref(), Some("+9647701234567"));
         assert_eq!(pay.destination, None);
-        assert!(Shared::of(0, &p, Purpose::Consulate).is_none());
+        for other in [&travel, &reception, &pay] {
+            assert_eq!(
+                (
+                    &other.place_of_birth,
+                    &other.nationality,
+                    other.documents.len()
+                ),
+                (&None, &None, 0),
+                "only the consulate needs the place of birth, nationality and every document"
+            );
+        }
+
+        // The consulate: who the person is and what proves it, nothing to reach or pay them.
+        let consulate = Shared::of(0, &p, Purpose::Consulate).unwrap();
+        assert_eq!(
+            (
+                consulate.given_name.as_deref(),
+                consulate.family_name.as_deref(),
+                consulate.sex,
+                consulate.date_of_birth.as_deref(),
+                consulate.place_of_birth.as_deref(),
+                consulate.nationality.as_deref(),
+            ),
+            (
+                Some("Amal"),
+                Some("Hassan"),
+                Some("f"),
+                Some("1990-05-31"),
+                Some("Mosul"),
+                Some("IRQ")
+            )
+        );
+        let documents: Vec<_> = consulate
+            .documents
+            .iter()
+            .map(|d| {
+                (
+                    d.kind,
+                    d.number.as_str(),
+                    d.issuing_country.as_str(),
+                    d.expires_on,
+                )
+            })
+            .collect();
+        assert_eq!(
+            documents,
+            [
+                (DocumentKind::NationalId, "IQ12345678", "IRQ", None),
+                (
+                    DocumentKind::Passport,
+                    "A1234567",
+                    "IRQ",
+                    NaiveDate::from_ymd_opt(2025, 1, 31)
+                ),
+            ],
+            "every document held, an expired passport too (it still proves nationality)"
+        );
+        assert_eq!(
+            (
+                &consulate.phone,
+                &consulate.email,
+                &consulate.destination,
+                &consulate.nearest_airport,
+                &consulate.payout,
+                &consulate.passport,
+                consulate.born_on,
+            ),
+            (&None, &None, &None, &None, &None, &None, None)
+        );
 
         // No answer, or a withdrawn one, shares nothing.
         let none = person(&[]);
         assert!(Shared::of(0, &none, Purpose::TravelPartner).is_none());
         let withdrawn = person(&[("travel_partner", true), ("travel_partner", false)]);
         assert!(Shared::of(0, &withdrawn, Purpose::TravelPartner).is_none());
+    }
+
+    #[test]
+    fn a_consulate_receives_a_year_of_birth_where_an_airline_receives_none() {
+        let mut p = person(&[("consulate", true), ("travel_partner", true)]);
+        p.date_of_birth = Some(BirthDate::Year(1987));
+        let consulate = Shared::of(0, &p, Purpose::Consulate).unwrap();
+        assert_eq!(consulate.date_of_birth.as_deref(), Some("1987"));
+        assert_eq!(
+            Shared::of(0, &p, Purpose::TravelPartner).unwrap().born_on,
+            None
+        );
+        // Consent to another purpose is not consent to the consulate.
+        let other = person(&[("travel_partner", true), ("consulate", false)]);
+        assert!(Shared::of(0, &other, Purpose::Consulate).is_none());
     }
 
     #[test]

@@ -160,10 +160,25 @@ mod tests {
             language: "en".into(),
             subject: "Booked".into(),
             text: "Case HW-0123456789AB.".into(),
+            attachments: vec![],
         };
         assert_eq!(
             json(&outreach::Message::from(&message)),
             r#"{"channel":"sms","language":"en","subject":"Booked","template":"flight_booked","text":"Case HW-0123456789AB.","to":{"audience":"returnee","case":"HW-0123456789AB"}}"#
+        );
+        // Added on purpose (issue 13): the consulate's request pack, base64, before the channel.
+        let mut request = message.clone();
+        request.notice.template = contract::NoticeTemplate::DocumentsRequested;
+        request.notice.audience = contract::Audience::Consulate;
+        request.channel = Channel::Email;
+        request.attachments = vec![crate::notices::Attachment {
+            filename: "HW-0123456789AB-travel-document-request.pdf".into(),
+            content_type: "application/pdf".into(),
+            content: b"%PDF-1.7".to_vec(),
+        }];
+        assert_eq!(
+            json(&outreach::Message::from(&request)),
+            r#"{"attachments":[{"content":"JVBERi0xLjc=","content_type":"application/pdf","filename":"HW-0123456789AB-travel-document-request.pdf"}],"channel":"email","language":"en","subject":"Booked","template":"documents_requested","text":"Case HW-0123456789AB.","to":{"audience":"consulate","case":"HW-0123456789AB"}}"#
         );
         let hand_over = contract::HandOver {
             idempotency_key: "k".into(),
@@ -216,6 +231,7 @@ mod tests {
             payout: Some(homeward_workflows::person::Payout::MobileMoney {
                 phone: homeward_workflows::person::Phone::parse("+9647701234567").expect("phone"),
             }),
+            ..Shared::default()
         };
         let named = crate::travel::NamedPassenger {
             id: "pas_0".into(),

@@ -307,6 +307,99 @@ async fn an_sms_goes_out_rendered_in_the_returnees_language_to_their_number_alon
     assert_eq!(body["to"].as_object().map(|o| o.len()), Some(3), "{body}");
 }
 
+/// The consulate's request pack travels as the gateway documents it: `attachments`, each with
+/// its file name, `application/pdf` and the bytes in base64; nothing else of a person is on the
+/// message (no recipient, no name outside the PDF).
+#[tokio::test]
+async fn the_request_pack_is_sent_as_a_base64_pdf_attachment() {
+    use base64::Engine as _;
+    use homeward_activities::consulate_pack::ConsulatePack;
+    use homeward_activities::sharing::Shared;
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/messages"))
+        .and(header(
+            "Idempotency-Key",
+            "HW-0123456789AB:documents_requested:5",
+        ))
+        .and(body_partial_json(json!({
+            "channel": "email",
+            "template": "documents_requested",
+            "to": {"audience": "consulate", "case": "HW-0123456789AB"},
+            "attachments": [{
+                "content_type": "application/pdf",
+                "filename": "HW-0123456789AB-travel-document-request.pdf",
+            }],
+        })))
+        .respond_with(ResponseTemplate::new(202).set_body_json(json!({"status": "queued"})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let notice = Notice {
+        idempotency_key: "HW-0123456789AB:documents_requested:5".into(),
+        reference: reference(),
+        template: NoticeTemplate::DocumentsRequested,
+        audience: Audience::Consulate,
+        language: None,
+        task: None,
+        flight: None,
+    };
+    let mut message = Templates::builtin().render(&notice);
+    let office: homeward_activities::offices::OfficeContact = serde_json::from_value(json!({
+        "name": "Return office The Hague (placeholder)",
+        "email": "returns@nld.example.org",
+        "phone": "+31700000000",
+    }))
+    .expect("office");
+    let pack = ConsulatePack {
+        reference: reference(),
+        language: message.language.clone(),
+        office,
+        members: vec![Shared {
+            given_name: Some("Amal".into()),
+            family_name: Some("HASSAN".into()),
+            ..Shared::default()
+        }],
+    };
+    let pdf = pack.attachment();
+    message.attachments.push(pdf.clone());
+    client(&server, "notifications")
+        .notify(&message, None)
+        .await
+        .expect("sent");
+    let sent = &server.received_requests().await.expect("recorded")[0];
+    let body: serde_json::Value = serde_json::from_slice(&sent.body).expect("json");
+    let files = body["attachments"].as_array().expect("attachments");
+    assert_eq!(files.len(), 1);
+    assert_eq!(
+        files[0].as_object().map(|o| o.len()),
+        Some(3),
+        "content, content_type, filename: {}",
+        files[0]["filename"]
+    );
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(files[0]["content"].as_str().expect("base64 text"))
+        .expect("standard base64");
+    assert_eq!(bytes, pdf.content, "the PDF, byte for byte");
+    assert!(bytes.starts_with(b"%PDF-"));
+    assert!(
+        body["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("attached")
+    );
+    // The names are inside the PDF only; the recipient is the case's audience.
+    let outside: serde_json::Value =
+        json!({"text": body["text"], "subject": body["subject"], "to": body["to"]});
+    assert!(!outside.to_string().contains("HASSAN"), "{outside}");
+    assert_eq!(
+        body["to"].as_object().map(|o| o.len()),
+        Some(2),
+        "{}",
+        body["to"]
+    );
+}
+
 #[tokio::test]
 async fn a_timeout_is_retryable() {
     let server = MockServer::start().await;

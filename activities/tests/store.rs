@@ -655,6 +655,7 @@ async fn overdue_tasks_past_their_programmes_grace_are_escalated_to_supervisors_
         outreach: http(),
         templates: Arc::new(Templates::builtin()),
         routes: Arc::new(homeward_activities::travel::Routes::default()),
+        offices: Arc::new(homeward_activities::offices::Offices::default()),
     };
     let days = |d: u64| Span::new(std::time::Duration::from_secs(d * 24 * 3600));
     let grace = [
@@ -839,5 +840,191 @@ async fn grants_are_counted_per_month_and_a_cases_stages_read_back_in_order() {
             stages.iter().position(|s| s == "consent")
                 < stages.iter().position(|s| s == "eligibility_approval")
         );
+    }
+}
+
+/// The request for travel documents carries the request pack of the members who agreed to share
+/// with the consulate (read from the vault now, and audited), from the case's office, in the
+/// consulate's language; without an office contact it waits for the configuration, and without
+/// anyone's consent it goes without a pack. A reminder carries none.
+#[tokio::test]
+async fn the_consulates_request_carries_the_pack_of_the_members_who_agreed() {
+    use homeward_activities::http_partners::{Endpoint, HttpPartner};
+    use homeward_activities::notices::Templates;
+    use homeward_activities::offices::Offices;
+    use homeward_activities::partners::{Partners, prepare_notice};
+    use homeward_workflows::activities::{Audience, Notice, NoticeTemplate};
+    use homeward_workflows::domain::Language;
+    use std::sync::Arc;
+
+    // Never called: the notice is prepared, not sent.
+    let unused = Arc::new(
+        HttpPartner::new(
+            "outreach",
+            Endpoint {
+                base_url: "http://127.0.0.1:9".parse().expect("url"),
+                token: None,
+                timeout: std::time::Duration::from_secs(1),
+            },
+        )
+        .expect("client"),
+    );
+    let offices: Offices = serde_json::from_value(serde_json::json!({"NLD": {
+        "name": "Return office The Hague (placeholder)",
+        "email": "returns@nld.example.org",
+        "phone": "+31700000000",
+    }}))
+    .expect("offices");
+    let templates = Templates::builtin().with_consulate_languages(
+        [(
+            CountryCode::parse("MAR").unwrap(),
+            Language::parse("fr").unwrap(),
+        )]
+        .into(),
+    );
+    let partners = |offices: Offices| Partners {
+        travel: unused.clone(),
+        payments: unused.clone(),
+        outreach: unused.clone(),
+        templates: Arc::new(templates.clone()),
+        routes: Arc::new(homeward_activities::travel::Routes::default()),
+        offices: Arc::new(offices),
+    };
+    let person =
+        |given: &str, family: &str, consulate: bool| -> homeward_workflows::person::Person {
+            serde_json::from_value(serde_json::json!({
+            "names": {"document": {"given": given, "family": family}},
+            "sex": "male",
+            "date_of_birth": "1985",
+            "place_of_birth": "Oujda",
+            "nationality": "MAR",
+            "documents": [{"kind": "passport", "number": "XK1234567", "issuing_country": "MAR"}],
+            "phone": "+212612345678",
+            "consents": [{"purpose": "consulate", "given": consulate, "recorded_by": "u-1",
+                          "recorded_at": "2026-11-01T09:00:00Z"}]
+        }))
+        .expect("a person")
+        };
+    let notice = |c: &OpenCase, template| Notice {
+        idempotency_key: format!("{}:{template}:1", c.reference),
+        reference: c.reference.clone(),
+        template,
+        audience: Audience::Consulate,
+        language: None,
+        task: None,
+        flight: None,
+    };
+    let contains = |pdf: &[u8], text: &str| pdf.windows(text.len()).any(|w| w == text.as_bytes());
+    for (store, _guard) in stores().await {
+        let v = vault(&store, [1; 32], vec![]);
+        let mut c = case(rand_u64());
+        c.intake.origin_country = CountryCode::parse("MAR").unwrap();
+        store.record_case_opened(&c).await.unwrap();
+        v.put(
+            &c.reference,
+            0,
+            &person("Youssef", "BENALI", true),
+            c.opened_at,
+        )
+        .await
+        .unwrap();
+        v.put(
+            &c.reference,
+            1,
+            &person("Samir", "ELIDRISSI", false),
+            c.opened_at,
+        )
+        .await
+        .unwrap();
+        v.put(
+            &c.reference,
+            2,
+            &person("Karim", "BENALI", true),
+            c.opened_at,
+        )
+        .await
+        .unwrap();
+
+        let (message, phone) = prepare_notice(
+            &partners(offices.clone()),
+            &v,
+            notice(&c, NoticeTemplate::DocumentsRequested),
+        )
+        .await
+        .expect("prepared");
+        assert_eq!((message.language.as_str(), phone), ("fr", None));
+        assert!(message.text.contains("jointe"), "{}", message.text);
+        assert_eq!(message.attachments.len(), 1);
+        let pdf = &message.attachments[0].content;
+        assert!(pdf.starts_with(b"%PDF-"));
+        for text in [
+            "(Youssef) Tj",
+            "(Karim) Tj",
+            "(1985) Tj",
+            "(XK1234567) Tj",
+            "(Family name / Nom de famille) Tj",
+        ] {
+            assert!(contains(pdf, text), "{text}");
+        }
+        assert!(!contains(pdf, "ELIDRISSI"), "no consent, not in the pack");
+        assert!(!contains(pdf, "+212612345678"), "no phone for a consulate");
+        let shares: Vec<String> = store
+            .audit_trail(&c.reference)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.event.action == "personal_data_shared")
+            .filter_map(|e| e.event.detail)
+            .collect();
+        assert_eq!(
+            shares,
+            [
+                "consulate: members 0,2; fields name,sex,date_of_birth,place_of_birth,nationality,documents"
+            ]
+        );
+
+        // A reminder: the consulate's language, no pack, nothing shared.
+        let (reminder, _) = prepare_notice(
+            &partners(offices.clone()),
+            &v,
+            notice(&c, NoticeTemplate::DocumentsReminder),
+        )
+        .await
+        .expect("prepared");
+        assert_eq!(
+            (reminder.language.as_str(), reminder.attachments.len()),
+            ("fr", 0)
+        );
+
+        // The office has no contact configured: retried until it has (no pack without one).
+        assert!(
+            prepare_notice(
+                &partners(Offices::default()),
+                &v,
+                notice(&c, NoticeTemplate::DocumentsRequested),
+            )
+            .await
+            .is_err()
+        );
+
+        // No one agreed (or the data was erased): the notice goes without a pack.
+        let none = case(rand_u64());
+        store.record_case_opened(&none).await.unwrap();
+        v.put(
+            &none.reference,
+            0,
+            &person("Samir", "ELIDRISSI", false),
+            none.opened_at,
+        )
+        .await
+        .unwrap();
+        let (bare, _) = prepare_notice(
+            &partners(offices.clone()),
+            &v,
+            notice(&none, NoticeTemplate::DocumentsRequested),
+        )
+        .await
+        .expect("prepared");
+        assert_eq!((bare.language.as_str(), bare.attachments.len()), ("en", 0));
     }
 }

@@ -32,6 +32,8 @@ pub mod kind {
     pub const PAYMENT_META: &str = "payment_meta";
     /// A notice, by idempotency key.
     pub const NOTICE: &str = "notice";
+    /// A notice's attachments (names, types and sizes; never the bytes), by idempotency key.
+    pub const ATTACHMENTS: &str = "attachments";
     /// A hand-over, by idempotency key.
     pub const HAND_OVER: &str = "hand_over";
     /// A counter, by name.

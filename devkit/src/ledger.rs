@@ -12,6 +12,7 @@ use chrono::{Datelike, TimeZone, Utc};
 
 use homeward_activities::Partners;
 use homeward_activities::notices::{Channel, Message, Templates};
+use homeward_activities::offices::Offices;
 use homeward_activities::partners::{Outreach, PartnerError, PaymentProvider, TravelPartner};
 use homeward_activities::sharing::Shared;
 use homeward_activities::travel::{Fare, NamedPassenger, OfferPassenger, Search};
@@ -36,7 +37,34 @@ pub fn local_partners_with(ledger: Arc<LocalLedger>, templates: Arc<Templates>) 
         outreach: ledger,
         templates,
         routes: Arc::new(homeward_activities::travel::Routes::default()),
+        offices: Arc::new(placeholder_offices()),
     }
+}
+
+/// The placeholder office contacts of `config/default.toml` (`returns@nld.example.org`, …) for
+/// the offices the tests open cases in: development values, never a real office's.
+pub fn placeholder_offices() -> Offices {
+    let office = |country: &str, city: &str, phone: &str| {
+        let cc = country.to_ascii_lowercase();
+        (
+            country.to_owned(),
+            serde_json::json!({
+                "name": format!("Return office {city} (placeholder)"),
+                "email": format!("returns@{cc}.example.org"),
+                "phone": phone,
+            }),
+        )
+    };
+    let all: serde_json::Map<String, serde_json::Value> = [
+        office("NLD", "The Hague", "+31700000000"),
+        office("GBR", "London", "+442000000000"),
+        office("BEL", "Brussels", "+3220000000"),
+        office("DEU", "Berlin", "+49300000000"),
+    ]
+    .into_iter()
+    .collect();
+    // Checked by the unit test below: these parse.
+    serde_json::from_value(serde_json::Value::Object(all)).unwrap_or_default()
 }
 
 /// Faults to inject, for tests of retries and failures.
@@ -91,13 +119,40 @@ pub struct LedgerState {
     pub doomed: BTreeSet<String>,
     /// How many `disburse` calls arrived (retries included).
     pub disburse_calls: u32,
-    /// Notices by idempotency key, as rendered.
+    /// Notices by idempotency key, as rendered (their attachments are in `attachments`).
     pub notices: BTreeMap<String, Message>,
+    /// The files each notice carried, by its idempotency key: names, types and sizes
+    /// (journalled) and the bytes (memory only: what a test checks the gateway received).
+    pub attachments: BTreeMap<String, Vec<ReceivedAttachment>>,
     /// Hand-overs by idempotency key.
     pub hand_overs: BTreeMap<String, HandOver>,
     /// The people each order, payment and hand-over named, by its idempotency key (memory
     /// only: what a test checks a partner received).
     pub people: BTreeMap<String, Vec<Shared>>,
+}
+
+/// A file a notice carried, as the ledger keeps it.
+#[derive(Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ReceivedAttachment {
+    /// The file's name.
+    pub filename: String,
+    /// Its media type.
+    pub content_type: String,
+    /// Its size in bytes.
+    pub size: usize,
+    /// Its bytes: in memory only (personal data never reaches the journal).
+    #[serde(skip)]
+    pub content: Vec<u8>,
+}
+
+impl std::fmt::Debug for ReceivedAttachment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "ReceivedAttachment {{ filename: {:?}, content_type: {:?}, size: {} }}",
+            self.filename, self.content_type, self.size
+        )
+    }
 }
 
 /// A partner ledger: idempotent orders and payments, recorded notices. The tests' in-process
@@ -141,6 +196,7 @@ impl LocalLedger {
                 .collect(),
             payments: journal.all(kind::PAYMENT).await?.into_iter().collect(),
             notices: journal.all(kind::NOTICE).await?.into_iter().collect(),
+            attachments: journal.all(kind::ATTACHMENTS).await?.into_iter().collect(),
             hand_overs: journal.all(kind::HAND_OVER).await?.into_iter().collect(),
             ..LedgerState::default()
         };
@@ -572,8 +628,9 @@ impl Outreach for LocalLedger {
             }
             _ => {}
         }
+        gateway::attachments(message)?;
         let key = &message.notice.idempotency_key;
-        let first = self.with_state(|s| {
+        let (first, files) = self.with_state(|s| {
             // The number in memory only (what a test checks the gateway received).
             if let Some(phone) = phone {
                 s.people.entry(key.clone()).or_insert_with(|| {
@@ -583,11 +640,30 @@ impl Outreach for LocalLedger {
                     }]
                 });
             }
-            s.notices
+            if !message.attachments.is_empty() {
+                s.attachments.entry(key.clone()).or_insert_with(|| {
+                    message
+                        .attachments
+                        .iter()
+                        .map(|a| ReceivedAttachment {
+                            filename: a.filename.clone(),
+                            content_type: a.content_type.clone(),
+                            size: a.content.len(),
+                            content: a.content.clone(),
+                        })
+                        .collect()
+                });
+            }
+            let first = s
+                .notices
                 .entry(key.clone())
                 .or_insert_with(|| message.clone())
-                .clone()
+                .clone();
+            (first, s.attachments.get(key).cloned())
         });
+        if let Some(files) = files {
+            self.record(kind::ATTACHMENTS, key, &files).await?;
+        }
         self.record(kind::NOTICE, key, &first).await
     }
 
@@ -603,6 +679,50 @@ impl Outreach for LocalLedger {
                 .clone()
         });
         self.record(kind::HAND_OVER, key, &first).await
+    }
+}
+
+/// What a strict notification gateway refuses of an e-mail's files, refused here too: a file on
+/// an SMS, one without a name, of another type than PDF, larger than
+/// [`MAX_ATTACHMENT_BYTES`](homeward_activities::wire::outreach::MAX_ATTACHMENT_BYTES), or whose
+/// bytes are not a PDF. Messages name the field, never a value.
+mod gateway {
+    use homeward_activities::consulate_pack::CONTENT_TYPE;
+    use homeward_activities::wire::outreach::MAX_ATTACHMENT_BYTES;
+
+    use super::*;
+
+    fn refused(message: String) -> PartnerError {
+        PartnerError::Refused {
+            partner: "notifications",
+            message,
+        }
+    }
+
+    pub(super) fn attachments(message: &Message) -> Result<(), PartnerError> {
+        if message.channel == Channel::Sms && !message.attachments.is_empty() {
+            return Err(refused("attachments: an SMS carries none".into()));
+        }
+        for (i, a) in message.attachments.iter().enumerate() {
+            if a.filename.trim().is_empty() {
+                return Err(refused(format!("attachments[{i}].filename: is required")));
+            }
+            if a.content_type != CONTENT_TYPE {
+                return Err(refused(format!(
+                    "attachments[{i}].content_type: must be {CONTENT_TYPE}"
+                )));
+            }
+            if a.content.len() > MAX_ATTACHMENT_BYTES {
+                return Err(refused(format!(
+                    "attachments[{i}].content: larger than {} MiB",
+                    MAX_ATTACHMENT_BYTES / (1024 * 1024)
+                )));
+            }
+            if !a.content.starts_with(b"%PDF-") {
+                return Err(refused(format!("attachments[{i}].content: not a PDF")));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -716,5 +836,74 @@ mod strict {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use homeward_activities::notices::Attachment;
+    use homeward_workflows::activities::{Audience, Notice, NoticeTemplate};
+    use homeward_workflows::domain::CaseRef;
+
+    #[test]
+    fn the_placeholder_offices_parse_and_say_they_are_placeholders() {
+        let offices = placeholder_offices();
+        for office in ["NLD", "GBR", "BEL", "DEU"] {
+            let contact = offices.contact(office).expect(office);
+            assert!(contact.email.as_str().ends_with(".example.org"), "{office}");
+            assert!(contact.name.contains("placeholder"), "{office}");
+        }
+    }
+
+    /// A restarted ledger remembers a notice's files by name, type and size; their bytes (a
+    /// person's data) never reach the journal.
+    #[tokio::test]
+    async fn the_journal_keeps_an_attachments_name_type_and_size_never_its_bytes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("ledger.db").display());
+        let ledger = LocalLedger::durable(Faults::default(), Journal::open(&url).await.unwrap())
+            .await
+            .expect("ledger");
+        let mut message = Templates::builtin().render(&Notice {
+            idempotency_key: "HW-0123456789AB:documents_requested:2".into(),
+            reference: CaseRef::parse("HW-0123456789AB").expect("ref"),
+            template: NoticeTemplate::DocumentsRequested,
+            audience: Audience::Consulate,
+            language: None,
+            task: None,
+            flight: None,
+        });
+        message.attachments.push(Attachment {
+            filename: "HW-0123456789AB-travel-document-request.pdf".into(),
+            content_type: "application/pdf".into(),
+            content: b"%PDF-1.7 (HASSAN) Tj".to_vec(),
+        });
+        ledger.notify(&message, None).await.expect("accepted");
+        drop(ledger);
+        let journal = Journal::open(&url).await.unwrap();
+        let again = LocalLedger::durable(Faults::default(), journal)
+            .await
+            .expect("reopened");
+        let files = &again.snapshot().attachments["HW-0123456789AB:documents_requested:2"];
+        assert_eq!(
+            (
+                files[0].filename.as_str(),
+                files[0].size,
+                files[0].content.len()
+            ),
+            ("HW-0123456789AB-travel-document-request.pdf", 20, 0)
+        );
+        // The journal's files (the database and its write-ahead log) hold the name, not the bytes.
+        let mut seen = 0;
+        for entry in std::fs::read_dir(dir.path()).expect("the journal's folder") {
+            let stored = std::fs::read(entry.expect("a file").path()).expect("readable");
+            seen += usize::from(stored.windows(15).any(|w| w == b"HW-0123456789AB"));
+            assert!(
+                !stored.windows(6).any(|w| w == b"HASSAN"),
+                "no bytes stored"
+            );
+        }
+        assert!(seen > 0, "the journal was written");
     }
 }

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::extract::{Path, State};
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use homeward_activities::http_partners::{message_receipts, payment_webhook};
-use homeward_activities::notices::{Channel, Message};
+use homeward_activities::notices::{Attachment, Channel, Message};
 use homeward_activities::partners::{Outreach, PartnerError, PaymentProvider, TravelPartner};
 use homeward_activities::sharing::Shared;
 use homeward_activities::travel::{NamedPassenger, Search};
@@ -245,7 +245,13 @@ impl Sandbox {
             .route("/air/orders/{id}/actions/cancel", post(cancel))
             .route("/disbursements", post(disbursements))
             .route("/disbursements/{id}", get(disbursement))
-            .route("/messages", post(messages))
+            // Room for a message with its largest attachment (base64 is 4/3 of the bytes).
+            .route(
+                "/messages",
+                post(messages).layer(DefaultBodyLimit::max(
+                    outreach::MAX_ATTACHMENT_BYTES / 3 * 4 + 1024 * 1024,
+                )),
+            )
             .route("/handovers", post(handovers))
             .route("/ledger", get(ledger))
             .with_state(self)
@@ -668,6 +674,18 @@ async fn messages(
     if sent.channel == Channel::Sms && sent.text.chars().count() > 480 {
         return bad("text: an SMS holds at most 480 characters (three parts)");
     }
+    // The files' bytes; what they must be (a PDF, at most 5 MiB) the ledger checks.
+    let mut attachments = Vec::new();
+    for (i, a) in sent.attachments.iter().enumerate() {
+        let Some(content) = a.decoded() else {
+            return bad(format!("attachments[{i}].content: not base64"));
+        };
+        attachments.push(Attachment {
+            filename: a.filename.clone(),
+            content_type: a.content_type.clone(),
+            content,
+        });
+    }
     let message = Message {
         notice: Notice {
             idempotency_key: key,
@@ -682,6 +700,7 @@ async fn messages(
         language: sent.language,
         subject: sent.subject,
         text: sent.text,
+        attachments,
     };
     match sb
         .ledger
@@ -763,6 +782,9 @@ async fn handovers(
 pub struct LedgerView {
     /// When the ledger was read.
     pub at: DateTime<Utc>,
+    /// Every file a notice carried: its name, type and size (never its content).
+    #[serde(default)]
+    pub attachments: Vec<LedgerAttachment>,
     /// How many `disburse` calls arrived (retries included).
     pub disburse_calls: u32,
     /// How many faults were injected (errors, hangs and dropped webhooks).
@@ -813,6 +835,19 @@ pub struct LedgerPerson {
     pub phone: Option<String>,
     /// Destination.
     pub destination: Option<String>,
+}
+
+/// A file a notice carried, in the [`LedgerView`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerAttachment {
+    /// The notice's key (`<ref>:documents_requested:<n>`).
+    pub idempotency_key: String,
+    /// The file's name.
+    pub filename: String,
+    /// Its media type.
+    pub content_type: String,
+    /// Its size in bytes.
+    pub size: usize,
 }
 
 /// A payment in the [`LedgerView`].
@@ -873,12 +908,25 @@ async fn ledger(State(sb): State<Sandbox>) -> Json<LedgerView> {
             })
         })
         .collect();
+    let attachments = s
+        .attachments
+        .iter()
+        .flat_map(|(k, files)| {
+            files.iter().map(move |f| LedgerAttachment {
+                idempotency_key: k.clone(),
+                filename: f.filename.clone(),
+                content_type: f.content_type.clone(),
+                size: f.size,
+            })
+        })
+        .collect();
     let mut notices_by_language = BTreeMap::<String, u32>::new();
     for n in s.notices.values() {
         *notices_by_language.entry(n.language.clone()).or_default() += 1;
     }
     Json(LedgerView {
         at: DateTime::<Utc>::from(std::time::SystemTime::now()),
+        attachments,
         disburse_calls: s.disburse_calls,
         faults_injected: sb.injected.load(std::sync::atomic::Ordering::Relaxed),
         hand_overs: s.hand_overs.len(),

@@ -647,3 +647,147 @@ async fn the_sandbox_gateway_posts_a_signed_delivery_receipt_for_each_message() 
         ]
     );
 }
+
+/// A notice to the consulate with its request pack, as the notify activity sends it.
+fn consulate_request(key: &str) -> homeward_activities::notices::Message {
+    use homeward_activities::consulate_pack::ConsulatePack;
+    use homeward_activities::notices::Templates;
+    use homeward_activities::sharing::Shared;
+    use homeward_workflows::activities::{Audience, Notice, NoticeTemplate};
+    let mut message = Templates::builtin().render(&Notice {
+        idempotency_key: key.into(),
+        reference: reference(),
+        template: NoticeTemplate::DocumentsRequested,
+        audience: Audience::Consulate,
+        language: None,
+        task: None,
+        flight: None,
+    });
+    let pack = ConsulatePack {
+        reference: reference(),
+        language: message.language.clone(),
+        office: homeward_devkit::ledger::placeholder_offices()
+            .contact("NLD")
+            .expect("a placeholder office")
+            .clone(),
+        members: vec![Shared {
+            given_name: Some("Amal".into()),
+            family_name: Some("HASSAN".into()),
+            ..Shared::default()
+        }],
+    };
+    message.attachments.push(pack.attachment());
+    message
+}
+
+/// The gateway takes a PDF attached to an e-mail, sent by Homeward's client, and keeps its name,
+/// type and size (and, in memory, its bytes); `GET /ledger` shows no content.
+#[tokio::test]
+async fn the_sandbox_gateway_takes_a_pdf_attachment_and_keeps_its_name_type_and_size() {
+    use homeward_activities::partners::Outreach;
+    use homeward_devkit::sandbox::{LedgerView, Sandbox, SandboxFaults};
+    let sandbox = Sandbox::new(SandboxFaults::default(), 1);
+    let ledger = sandbox.ledger.clone();
+    let (addr, _task, gateway) = serve_sandbox(sandbox).await;
+    let message = consulate_request("HW-0123456789AB:documents_requested:4");
+    let pdf = message.attachments[0].content.clone();
+    for _ in 0..2 {
+        gateway.notify(&message, None).await.expect("accepted");
+    }
+    let state = ledger.snapshot();
+    let files = &state.attachments["HW-0123456789AB:documents_requested:4"];
+    assert_eq!(files.len(), 1, "sent twice under one key, kept once");
+    assert_eq!(files[0].content, pdf, "the bytes arrive intact");
+    assert_eq!(files[0].size, pdf.len());
+    let body = reqwest::get(format!("http://{addr}/ledger"))
+        .await
+        .expect("ledger")
+        .text()
+        .await
+        .expect("body");
+    let view: LedgerView = serde_json::from_str(&body).expect("the ledger's own format");
+    assert_eq!(view.attachments.len(), 1);
+    let file = &view.attachments[0];
+    assert_eq!(
+        (
+            file.filename.as_str(),
+            file.content_type.as_str(),
+            file.size
+        ),
+        (
+            "HW-0123456789AB-travel-document-request.pdf",
+            "application/pdf",
+            pdf.len()
+        )
+    );
+    assert!(
+        !body.contains("HASSAN") && !body.contains("JVBER"),
+        "{body}"
+    );
+}
+
+/// A strict gateway refuses, with a 422 naming the field, a file that is not base64, not a PDF,
+/// of another type, larger than 5 MiB, or on an SMS; nothing is sent.
+#[tokio::test]
+async fn the_sandbox_gateway_refuses_an_attachment_that_is_not_a_small_pdf() {
+    use homeward_devkit::sandbox::{Sandbox, SandboxFaults};
+    let sandbox = Sandbox::new(SandboxFaults::default(), 1);
+    let ledger = sandbox.ledger.clone();
+    let (addr, _task) = sandbox.serve(0).await.expect("serve");
+    let http = reqwest::Client::new();
+    let message = |channel: &str, attachment: serde_json::Value| {
+        serde_json::json!({
+            "attachments": [attachment],
+            "channel": channel, "language": "en", "subject": "s",
+            "template": "documents_requested", "text": "t",
+            "to": {"audience": "consulate", "case": "HW-0123456789AB"}
+        })
+    };
+    let file = |content: &str, content_type: &str| {
+        serde_json::json!({"content": content, "content_type": content_type,
+                           "filename": "HW-0123456789AB-travel-document-request.pdf"})
+    };
+    // "%PDF-1" followed by zero bytes: one byte more than 5 MiB.
+    let too_large = format!("JVBERi0x{}", "A".repeat(6_990_500));
+    let mut sms = message("sms", file("JVBERi0xLjc=", "application/pdf"));
+    sms["to"]["phone_number"] = serde_json::json!("+31612345678");
+    let cases = [
+        (
+            message("email", file("not base64!", "application/pdf")),
+            "attachments[0].content: not base64",
+        ),
+        (
+            // "hello"
+            message("email", file("aGVsbG8=", "application/pdf")),
+            "attachments[0].content: not a PDF",
+        ),
+        (
+            message("email", file("JVBERi0xLjc=", "text/plain")),
+            "attachments[0].content_type: must be application/pdf",
+        ),
+        (
+            message("email", file(&too_large, "application/pdf")),
+            "attachments[0].content: larger than 5 MiB",
+        ),
+        (
+            message("email", serde_json::json!({"content": "JVBERi0xLjc="})),
+            "attachments[0]: missing field `content_type`",
+        ),
+        (sms, "attachments: an SMS carries none"),
+    ];
+    for (i, (body, expected)) in cases.into_iter().enumerate() {
+        let response = http
+            .post(format!("http://{addr}/messages"))
+            .header("idempotency-key", format!("k{i}"))
+            .json(&body)
+            .send()
+            .await
+            .expect("answered");
+        assert_eq!(response.status().as_u16(), 422, "{expected}");
+        let answer: serde_json::Value = response.json().await.expect("JSON errors");
+        let said = answer["errors"][0]["message"].as_str().unwrap_or_default();
+        assert!(said.starts_with(expected), "{expected}: {said}");
+    }
+    let state = ledger.snapshot();
+    assert_eq!((state.notices.len(), state.attachments.len()), (0, 0));
+}

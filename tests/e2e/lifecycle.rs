@@ -1460,6 +1460,7 @@ async fn cases_complete_over_flaky_http_partners_with_one_order_and_one_payment_
         outreach: partner("outreach"),
         templates: Arc::new(homeward_activities::notices::Templates::builtin()),
         routes: Arc::new(homeward_activities::travel::Routes::default()),
+        offices: Arc::new(homeward_devkit::ledger::placeholder_offices()),
     };
     let lc = Lifecycle::start_partners(partners, ledger).await;
 
@@ -1905,6 +1906,27 @@ async fn the_consulate_is_contacted_only_with_the_returnees_consent() {
         consulate_notices(&lc, &with),
         [NoticeTemplate::DocumentsRequested]
     );
+    // The request carries the pack (a PDF) of the member who agreed: Nour Saleh.
+    let state = lc.ledger.snapshot();
+    let packs: Vec<_> = state
+        .attachments
+        .iter()
+        .filter(|(k, _)| k.starts_with(&format!("{with}:documents_requested")))
+        .flat_map(|(_, files)| files.clone())
+        .collect();
+    assert_eq!(packs.len(), 1, "{packs:?}");
+    assert!(packs[0].content.starts_with(b"%PDF-"));
+    let pdf = &packs[0].content;
+    for text in [
+        "(Nour) Tj",
+        "(Saleh) Tj",
+        "(E-mail: returns@nld.example.org) Tj",
+    ] {
+        assert!(
+            pdf.windows(text.len()).any(|w| w == text.as_bytes()),
+            "{text}"
+        );
+    }
     // A consulate that was asked is told when the return is called off.
     lc.withdraw(&with).await.expect("withdrawn");
     lc.closure(&with).await;

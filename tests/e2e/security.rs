@@ -89,6 +89,7 @@ async fn a_forged_failed_webhook_is_checked_with_the_provider_and_nothing_is_pai
         outreach: partner("outreach"),
         templates: Arc::new(homeward_activities::notices::Templates::builtin()),
         routes: Arc::new(homeward_activities::travel::Routes::default()),
+        offices: Arc::new(homeward_devkit::ledger::placeholder_offices()),
     };
     let lc = Lifecycle::start_partners(partners, ledger.clone()).await;
     let r = lc.open_standard().await;

@@ -1,11 +1,14 @@
 //! The outreach partners' wire formats:
 //! - the notification gateway: `POST /messages` (with `Idempotency-Key`), a [`Message`],
-//!   answered by an [`Accepted`] (`queued`);
+//!   answered by an [`Accepted`] (`queued`); an e-mail may carry [`Attachment`]s (base64, a PDF,
+//!   at most [`MAX_ATTACHMENT_BYTES`] each);
 //! - the reception partner: `POST /handovers` (with `Idempotency-Key`), a [`HandOver`],
 //!   answered by an [`Accepted`] (`received`);
 //! - the gateway's delivery receipts, posted to Homeward's `/api/v1/webhooks/messages` and
 //!   signed like the payment provider's webhooks: a [`ReceiptEvent`].
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -17,6 +20,10 @@ use crate::notices::{self, Channel};
 /// recipients' addresses (it keeps the contact book): Homeward never sends an address.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
+    /// Files sent with an e-mail (the consulate's request pack); absent: none, so every other
+    /// message is the bytes it always was.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Attachment>,
     /// SMS or e-mail.
     pub channel: Channel,
     /// The text's language (ISO 639-1).
@@ -29,6 +36,47 @@ pub struct Message {
     pub text: String,
     /// Who it is for.
     pub to: Recipient,
+}
+
+/// The largest attachment the gateway takes, in bytes (decoded).
+pub const MAX_ATTACHMENT_BYTES: usize = 5 * 1024 * 1024;
+
+/// A file sent with a message.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    /// The bytes, base64 (standard alphabet, padded).
+    pub content: String,
+    /// The media type: `application/pdf`.
+    pub content_type: String,
+    /// The file's name (no personal data: the case reference names it).
+    pub filename: String,
+}
+
+impl std::fmt::Debug for Attachment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Attachment {{ filename: {:?}, content_type: {:?}, .. }}",
+            self.filename, self.content_type
+        )
+    }
+}
+
+impl Attachment {
+    /// The bytes, if `content` is base64.
+    pub fn decoded(&self) -> Option<Vec<u8>> {
+        STANDARD.decode(self.content.as_bytes()).ok()
+    }
+}
+
+impl From<&notices::Attachment> for Attachment {
+    fn from(a: &notices::Attachment) -> Self {
+        Self {
+            content: STANDARD.encode(&a.content),
+            content_type: a.content_type.clone(),
+            filename: a.filename.clone(),
+        }
+    }
 }
 
 /// Who a message is for: an audience of a case, and for an SMS the returnee's number.
@@ -65,6 +113,7 @@ impl From<&notices::Message> for Message {
     fn from(message: &notices::Message) -> Self {
         let notice = &message.notice;
         Self {
+            attachments: message.attachments.iter().map(Attachment::from).collect(),
             channel: message.channel,
             language: message.language.clone(),
             subject: message.subject.clone(),
