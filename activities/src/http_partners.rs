@@ -256,14 +256,32 @@ impl TravelPartner for HttpPartner {
     }
 
     async fn cancel_order(&self, request: &CancelRequest) -> Result<(), PartnerError> {
-        let path = format!("air/orders/{}/actions/cancel", segment(&request.order_id));
-        // Any JSON answer will do: cancelling twice succeeds.
-        let _: IgnoredAny = self
+        // Duffel's two steps: a pending cancellation naming the order, then its confirmation.
+        // Each under its own key, so a retry of either finds what was done (cancelling twice
+        // succeeds).
+        let pending: Data<travel::Cancellation> = self
             .send(
-                self.request(reqwest::Method::POST, &path)
+                self.request(reqwest::Method::POST, "air/order_cancellations")
                     .header("Idempotency-Key", &request.idempotency_key)
-                    .json(&travel::CreateCancellation {}),
+                    .json(&Data {
+                        data: travel::CreateCancellation {
+                            order_id: request.order_id.clone(),
+                        },
+                    }),
             )
+            .await?;
+        if pending.data.confirmed_at.is_some() {
+            return Ok(());
+        }
+        let path = format!(
+            "air/order_cancellations/{}/actions/confirm",
+            segment(&pending.data.id)
+        );
+        let _: IgnoredAny = self
+            .send(self.request(reqwest::Method::POST, &path).header(
+                "Idempotency-Key",
+                format!("{}:confirm", request.idempotency_key),
+            ))
             .await?;
         Ok(())
     }

@@ -8,7 +8,7 @@ use homeward_activities::http_partners::{Endpoint, HttpPartner};
 use homeward_activities::notices::Templates;
 use homeward_activities::partners::{Outreach, PartnerError, PaymentProvider, TravelPartner};
 use homeward_workflows::activities::{
-    Audience, Disbursement, Notice, NoticeTemplate, OfferRequest, OrderRequest,
+    Audience, CancelRequest, Disbursement, Notice, NoticeTemplate, OfferRequest, OrderRequest,
 };
 use homeward_workflows::domain::{CaseRef, CountryCode};
 use homeward_workflows::programme::{Money, PaymentKind};
@@ -626,4 +626,43 @@ async fn a_cash_payment_names_its_payee_and_in_kind_support_none() {
         json!({"type": "cash_pickup", "document_type": "travel_document"})
     );
     assert!(bodies[2].get("payee").is_none(), "{}", bodies[2]);
+}
+
+/// A cancellation names the order as Duffel documents it: a pending order cancellation
+/// (`POST /air/order_cancellations` with `data.order_id`), then its confirmation, each under its
+/// own key.
+#[tokio::test]
+async fn a_cancellation_names_the_order_and_is_confirmed_in_two_steps() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/air/order_cancellations"))
+        .and(header("Idempotency-Key", "HW-0123456789AB:cancel:ord_1"))
+        .and(body_partial_json(json!({"data": {"order_id": "ord_1"}})))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"data": {
+            "id": "ore_9", "order_id": "ord_1", "confirmed_at": null,
+            "refund_amount": "612.40", "refund_currency": "EUR"
+        }})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/air/order_cancellations/ore_9/actions/confirm"))
+        .and(header(
+            "Idempotency-Key",
+            "HW-0123456789AB:cancel:ord_1:confirm",
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": {
+            "id": "ore_9", "order_id": "ord_1", "confirmed_at": "2027-01-05T10:00:00Z"
+        }})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let travel = client(&server, "travel");
+    travel
+        .cancel_order(&CancelRequest {
+            idempotency_key: "HW-0123456789AB:cancel:ord_1".into(),
+            order_id: "ord_1".into(),
+        })
+        .await
+        .expect("cancelled");
 }

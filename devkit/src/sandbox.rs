@@ -242,7 +242,11 @@ impl Sandbox {
             .route("/air/offers/{id}", get(offer))
             .route("/air/orders", post(orders))
             .route("/air/orders/{id}", get(order))
-            .route("/air/orders/{id}/actions/cancel", post(cancel))
+            .route("/air/order_cancellations", post(create_cancellation))
+            .route(
+                "/air/order_cancellations/{id}/actions/confirm",
+                post(confirm_cancellation),
+            )
             .route("/disbursements", post(disbursements))
             .route("/disbursements/{id}", get(disbursement))
             // Room for a message with its largest attachment (base64 is 4/3 of the bytes).
@@ -564,14 +568,74 @@ fn not_found(e: PartnerError) -> Response {
         .into_response()
 }
 
-async fn cancel(State(sb): State<Sandbox>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+/// The sandbox's cancellation id for an order: the order's id behind `ore_` (no state to keep
+/// between the two steps, so a restart between them loses nothing).
+fn cancellation_id(order_id: &str) -> String {
+    format!("ore_{order_id}")
+}
+
+/// Step 1: a pending cancellation of a booked order, with its (full) refund.
+async fn create_cancellation(
+    State(sb): State<Sandbox>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    let lost = match keyed(&sb, &headers).await {
+        Ok((_, lost)) => lost,
+        Err(r) => return r,
+    };
+    let request = match read::<Data<travel::CreateCancellation>>(body) {
+        Ok(r) => r.data,
+        Err(r) => return r,
+    };
+    if request.order_id.trim().is_empty() {
+        return bad("data.order_id: is required");
+    }
+    let (order, cancelled) = match sb.ledger.order_status(&request.order_id).await {
+        Ok(status) => (status, status_cancelled(&sb, &request.order_id)),
+        Err(e) => return not_found(e),
+    };
+    let refund = sb
+        .ledger
+        .snapshot()
+        .orders
+        .values()
+        .find(|o| o.order_id == order.order_id)
+        .map(|o| o.total.clone());
+    answer(
+        lost,
+        StatusCode::CREATED,
+        Data {
+            data: travel::Cancellation {
+                confirmed_at: cancelled.then(Utc::now),
+                id: cancellation_id(&order.order_id),
+                order_id: order.order_id,
+                refund_amount: refund.as_ref().map(|m| from_minor(m.minor)),
+                refund_currency: refund.map(|m| m.currency),
+            },
+        },
+    )
+}
+
+/// Step 2: the confirmation; the order is cancelled (idempotent by key).
+async fn confirm_cancellation(
+    State(sb): State<Sandbox>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
     let (key, lost) = match keyed(&sb, &headers).await {
         Ok(k) => k,
         Err(r) => return r,
     };
+    let Some(order_id) = id.strip_prefix("ore_").filter(|o| !o.is_empty()) else {
+        return not_found(PartnerError::Refused {
+            partner: "travel",
+            message: format!("no order cancellation {id}"),
+        });
+    };
     let request = CancelRequest {
         idempotency_key: key,
-        order_id: id.clone(),
+        order_id: order_id.to_owned(),
     };
     match sb.ledger.cancel_order(&request).await {
         Ok(()) => answer(
@@ -579,13 +643,21 @@ async fn cancel(State(sb): State<Sandbox>, headers: HeaderMap, Path(id): Path<St
             StatusCode::OK,
             Data {
                 data: travel::Cancellation {
+                    confirmed_at: Some(Utc::now()),
                     id,
-                    status: "cancelled".into(),
+                    order_id: request.order_id,
+                    refund_amount: None,
+                    refund_currency: None,
                 },
             },
         ),
         Err(e) => partner_error(e),
     }
+}
+
+/// Whether the ledger already holds the order as cancelled.
+fn status_cancelled(sb: &Sandbox, order_id: &str) -> bool {
+    sb.ledger.snapshot().cancelled.contains(order_id)
 }
 
 async fn disbursements(

@@ -102,6 +102,23 @@ async fn the_sandbox_answers_status_fetches_and_settles_pending_payments_with_a_
         (status.departs_at, status.cancelled),
         (order.departs_at, false)
     );
+    // Cancelled in Duffel's two steps; asked again (a retry), it is still one cancellation.
+    let cancel = homeward_workflows::activities::CancelRequest {
+        idempotency_key: format!("HW-0123456789AB:cancel:{}", order.order_id),
+        order_id: order.order_id.clone(),
+    };
+    travel.cancel_order(&cancel).await.expect("cancelled");
+    travel.cancel_order(&cancel).await.expect("cancelled again");
+    let status = travel.order_status(&order.order_id).await.expect("status");
+    assert!(status.cancelled);
+    let unknown = homeward_workflows::activities::CancelRequest {
+        idempotency_key: "HW-0123456789AB:cancel:ord_nope".into(),
+        order_id: "ord_nope".into(),
+    };
+    assert!(matches!(
+        travel.cancel_order(&unknown).await,
+        Err(PartnerError::Refused { .. })
+    ));
     let request = Disbursement {
         idempotency_key: "HW-0123456789AB:tranche:start".into(),
         reference: reference(),

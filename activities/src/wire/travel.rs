@@ -5,8 +5,11 @@
 //! - `GET /air/offers/{id}`: answered by an [`Offer`] with its passengers' ids;
 //! - `POST /air/orders` (with `Idempotency-Key`): [`CreateOrder`], answered by an [`Order`];
 //! - `GET /air/orders/{id}`: answered by an [`OrderStatus`] (an airline's cancellation shows);
-//! - `POST /air/orders/{id}/actions/cancel` (with `Idempotency-Key`): [`CreateCancellation`],
-//!   answered by a [`Cancellation`].
+//! - `POST /air/order_cancellations` (with `Idempotency-Key`): [`CreateCancellation`] naming
+//!   the order, answered by a pending [`Cancellation`] (its refund); then
+//!   `POST /air/order_cancellations/{id}/actions/confirm` (with `Idempotency-Key`), answered by
+//!   the [`Cancellation`] confirmed. Duffel's two steps ("Order Cancellations",
+//!   duffel.com/docs/api/v1/order-cancellations).
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -351,15 +354,27 @@ pub struct OrderStatus {
     pub order: Order,
 }
 
-/// A cancellation: the body is empty, the order is in the path and the key in the header.
+/// A pending cancellation of an order (the key travels in the header).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CreateCancellation {}
+pub struct CreateCancellation {
+    /// The order to cancel.
+    pub order_id: String,
+}
 
-/// The answer to a cancellation (the clients do not read it: cancelling twice succeeds).
+/// An order cancellation, pending until confirmed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cancellation {
-    /// The cancelled order's id.
+    /// When it was confirmed (the order is then cancelled); `null` while pending.
+    #[serde(default)]
+    pub confirmed_at: Option<DateTime<Utc>>,
+    /// The cancellation's id (`ore_…`), confirmed by `…/{id}/actions/confirm`.
     pub id: String,
-    /// `cancelled`.
-    pub status: String,
+    /// The order it cancels.
+    pub order_id: String,
+    /// What is refunded, as a decimal string.
+    #[serde(default)]
+    pub refund_amount: Option<String>,
+    /// Its currency.
+    #[serde(default)]
+    pub refund_currency: Option<String>,
 }
