@@ -131,7 +131,15 @@ mod tests {
             }),
             r#"{"data":{"metadata":{"case":"HW-0123456789AB"},"selected_offers":["off_1"]}}"#
         );
-        assert_eq!(json(&travel::CreateCancellation {}), "{}");
+        // Changed on purpose: Duffel's order cancellation names the order in its body.
+        assert_eq!(
+            json(&Data {
+                data: travel::CreateCancellation {
+                    order_id: "ord_1".into()
+                }
+            }),
+            r#"{"data":{"order_id":"ord_1"}}"#
+        );
         let payment = contract::Disbursement {
             idempotency_key: "k".into(),
             reference: reference.clone(),
