@@ -27,6 +27,7 @@ pub mod codec;
 pub mod consulate_pack;
 pub mod escalation;
 pub mod http_partners;
+pub mod links;
 pub mod notices;
 pub mod offices;
 pub mod partners;

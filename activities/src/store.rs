@@ -395,7 +395,7 @@ impl CaseStore {
     }
 }
 
-async fn insert_audit(
+pub(crate) async fn insert_audit(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     event: &NewAuditEvent,
 ) -> Result<i64, StoreError> {

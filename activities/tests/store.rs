@@ -1028,3 +1028,71 @@ async fn the_consulates_request_carries_the_pack_of_the_members_who_agreed() {
         assert_eq!((bare.language.as_str(), bare.attachments.len()), ("en", 0));
     }
 }
+
+/// Links are kept in both directions and audited on both cases; message receipts keep the
+/// latest word per message. On SQLite and PostgreSQL.
+#[tokio::test]
+async fn links_and_message_receipts_are_kept_alike_on_both_databases() {
+    use homeward_activities::http_partners::message_receipts::Receipt;
+    use homeward_activities::links::{LinkKind, Linker};
+    use homeward_activities::notices::Delivery;
+    for (store, _guard) in stores().await {
+        let (a, b) = (case(71), case(72));
+        let by = Linker {
+            id: "u1".into(),
+            role: "return_officer".into(),
+        };
+        let at = Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap();
+        let pair = (&a.reference, &b.reference);
+        assert!(
+            store
+                .link_cases(pair, LinkKind::Family, true, &by, at)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .link_cases(pair, LinkKind::Group, false, &by, at)
+                .await
+                .unwrap()
+        );
+        let seen = store.links_of(&b.reference).await.unwrap();
+        assert_eq!(seen.len(), 1, "{:?}", store.backend());
+        assert_eq!(
+            (&seen[0].case, seen[0].kind, seen[0].departs_together),
+            (&a.reference, LinkKind::Group, false)
+        );
+        let trail = store.audit_trail(&a.reference).await.unwrap();
+        assert_eq!(
+            trail
+                .iter()
+                .filter(|e| e.event.action == "case_linked")
+                .count(),
+            2
+        );
+        assert!(store.unlink_cases(pair, &by, at).await.unwrap());
+        assert!(!store.unlink_cases(pair, &by, at).await.unwrap());
+        assert!(store.links_of(&a.reference).await.unwrap().is_empty());
+
+        let key = format!("{}:flight_details:3", a.reference);
+        let receipt = |delivery| Receipt {
+            id: format!("evt_{key}_{delivery:?}"),
+            reference: a.reference.clone(),
+            idempotency_key: key.clone(),
+            delivery,
+            error_code: None,
+        };
+        store
+            .record_message_receipt(&receipt(Delivery::NotDelivered), at)
+            .await
+            .unwrap();
+        store
+            .record_message_receipt(&receipt(Delivery::Delivered), at + Duration::minutes(5))
+            .await
+            .unwrap();
+        let messages = store.message_receipts(&a.reference).await.unwrap();
+        assert_eq!(messages.len(), 1, "{:?}", store.backend());
+        assert!(messages[0].delivered);
+        assert_eq!(messages[0].template, "flight_details");
+    }
+}

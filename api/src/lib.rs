@@ -46,6 +46,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::codec::router(&state.codec_origins))
         .merge(routes::reports::router())
         .merge(routes::webhooks::router())
+        .merge(routes::links::router())
         .merge(openapi::router())
         .merge(web::router())
         .fallback(fallback)

@@ -264,3 +264,10 @@ status-serious-offence = حكم بالسجن 12 شهرًا أو أكثر أو أ
 
 field-changed_mind = هل غيّر رأيه في المطار؟
 field-changed_mind-hint = لم يسافر لأنه لم يعد يرغب في العودة: يعود إلى الإرشاد، وليس تغيبًا عن الرحلة
+
+## الملفات المرتبطة
+linked-cases = الملفات المرتبطة
+link-kind = نوع الارتباط
+departs-together = يغادرون معًا
+link-family = عائلة
+link-group = مجموعة

@@ -264,3 +264,10 @@ status-serious-offence = Prison sentence of 12 months or more, or deportation or
 
 field-changed_mind = Changed their mind at the airport?
 field-changed_mind-hint = They did not fly because they no longer want to return: back to counselling, not a no-show
+
+## Linked cases
+linked-cases = Linked cases
+link-kind = Link
+departs-together = Departs together
+link-family = Family
+link-group = Group

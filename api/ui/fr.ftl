@@ -264,3 +264,10 @@ status-serious-offence = Peine de prison de 12 mois ou plus, ou arrêté d’exp
 
 field-changed_mind = A changé d’avis à l’aéroport ?
 field-changed_mind-hint = N’a pas pris l’avion parce qu’il ou elle ne veut plus rentrer : retour au conseil, pas une absence au départ
+
+## Dossiers liés
+linked-cases = Dossiers liés
+link-kind = Lien
+departs-together = Départ commun
+link-family = Famille
+link-group = Groupe

@@ -298,3 +298,112 @@ async fn a_retried_open_returns_the_same_case_and_auditors_export_the_trail() {
     assert_eq!(status, 400, "{bad}");
     stack.stop().await;
 }
+
+/// Cases of one family or group are linked: both show the link and its "departs together"
+/// decision, every link is audited on both cases, and nobody outside the office — nor a partner,
+/// nor finance (who may read but not link) — links or sees them.
+#[tokio::test]
+async fn a_family_split_across_cases_is_linked_and_each_case_shows_it() {
+    let stack = TestStack::start().await;
+    let (a, b) = (stack.open_case().await, stack.open_case().await);
+    let officer = &stack.http;
+    let post = |client: &reqwest::Client, on: &str, body: Value| {
+        let req = client
+            .post(stack.url(&format!("/api/v1/cases/{on}/links")))
+            .json(&body);
+        async move {
+            let resp = req.send().await.expect("post");
+            let status = resp.status().as_u16();
+            (status, resp.json::<Value>().await.unwrap_or_default())
+        }
+    };
+    // Bad input is named field by field; a case is not linked to itself.
+    let (status, err) = post(officer, &a, json!({"case": a, "kind": "clan"})).await;
+    assert_eq!(status, 400, "{err}");
+    assert!(err["fields"]["kind"].is_string(), "{err}");
+    assert!(err["fields"]["case"].is_string(), "{err}");
+    let (status, err) = post(officer, &a, json!({"kind": "family"})).await;
+    assert_eq!(
+        (status, err["fields"]["case"].as_str()),
+        (400, Some("is required"))
+    );
+    // Another office and finance may not link; a case of another office is a 404.
+    let uk =
+        client_with_key(&create_key(&stack.settings, "UK", "return_officer", Some("GBR")).await);
+    let finance =
+        client_with_key(&create_key(&stack.settings, "Fin", "finance", Some("NLD")).await);
+    let partner =
+        client_with_key(&create_key(&stack.settings, "Ptn", "partner", Some("NLD/IRQ")).await);
+    let link = json!({"case": b, "kind": "family", "departs_together": true});
+    assert_eq!(post(&uk, &a, link.clone()).await.0, 404);
+    assert_eq!(post(&finance, &a, link.clone()).await.0, 403);
+    // The officer links them: both cases show it.
+    let (status, made) = post(officer, &a, link.clone()).await;
+    assert_eq!(status, 201, "{made}");
+    for (on, other) in [(&a, &b), (&b, &a)] {
+        let (status, seen) = get(officer, stack.url(&format!("/api/v1/cases/{on}/links"))).await;
+        assert_eq!(status, 200, "{seen}");
+        assert_eq!(seen["links"].as_array().map(Vec::len), Some(1), "{seen}");
+        assert_eq!(seen["links"][0]["case"], json!(other));
+        assert_eq!(seen["links"][0]["kind"], "family");
+        assert_eq!(seen["links"][0]["departs_together"], true);
+    }
+    // Linking again changes the decision (200, not a second link).
+    let (status, again) = post(
+        officer,
+        &b,
+        json!({"case": a, "kind": "group", "departs_together": false}),
+    )
+    .await;
+    assert_eq!(status, 200, "{again}");
+    let (_, seen) = get(officer, stack.url(&format!("/api/v1/cases/{a}/links"))).await;
+    assert_eq!(
+        (
+            seen["links"][0]["kind"].as_str(),
+            seen["links"][0]["departs_together"].as_bool()
+        ),
+        (Some("group"), Some(false))
+    );
+    // Finance read; another office and a partner see nothing.
+    assert_eq!(
+        get(&finance, stack.url(&format!("/api/v1/cases/{a}/links")))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        get(&uk, stack.url(&format!("/api/v1/cases/{a}/links")))
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        get(&partner, stack.url(&format!("/api/v1/cases/{a}/links")))
+            .await
+            .0,
+        404
+    );
+    // Every link and change is on both cases' audit trail.
+    let auditor = client_with_key(&create_key(&stack.settings, "Aud", "auditor", None).await);
+    for on in [&a, &b] {
+        let csv = auditor
+            .get(stack.url(&format!("/api/v1/audit?case={on}")))
+            .send()
+            .await
+            .expect("audit")
+            .text()
+            .await
+            .expect("csv");
+        assert_eq!(csv.matches("case_linked").count(), 2, "{csv}");
+    }
+    // Unlinked: gone from both; unlinking again is a 404.
+    let unlink = |client: &reqwest::Client| {
+        let req = client.delete(stack.url(&format!("/api/v1/cases/{a}/links/{b}")));
+        async move { req.send().await.expect("delete").status().as_u16() }
+    };
+    assert_eq!(unlink(&finance).await, 403);
+    assert_eq!(unlink(officer).await, 204);
+    assert_eq!(unlink(officer).await, 404);
+    let (_, seen) = get(officer, stack.url(&format!("/api/v1/cases/{b}/links"))).await;
+    assert_eq!(seen["links"], json!([]), "{seen}");
+}

@@ -4,6 +4,7 @@ pub mod cases;
 pub mod codec;
 pub mod health;
 pub mod inbox;
+pub mod links;
 pub mod people;
 pub mod programmes;
 pub mod reports;

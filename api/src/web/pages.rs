@@ -427,6 +427,14 @@ async fn case_page(
         _ => Vec::new(),
     };
     let undelivered = receipts.iter().any(|r| !r.delivered);
+    // The family's or group's other cases (the page's scope check has passed; partners see none).
+    let links = match homeward_workflows::domain::CaseRef::parse(reference) {
+        Ok(r) if !partner_view => state.store.links_of(&r).await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "the case links could not be read");
+            Vec::new()
+        }),
+        _ => Vec::new(),
+    };
     let body = html! {
         @if let Some(n) = &notice { (layout::success(&t, n)) }
         @if undelivered {
@@ -475,6 +483,14 @@ async fn case_page(
                         @for v in &vs { (layout::tag(&t.t(&format!("vul-{}", v.as_str().unwrap_or_default())), "grey")) " " }
                     }),
                 ]))
+            }
+            @if !links.is_empty() {
+                (layout::table(&t.t("linked-cases"), &[t.t("case"), t.t("link-kind"), t.t("departs-together")],
+                    &links.iter().map(|l| vec![
+                        html! { a class="govuk-link" href={ "/cases/" (l.case.as_str()) } { (l.case.as_str()) } },
+                        html! { (t.t(&format!("link-{}", l.kind.as_str()))) },
+                        html! { @if l.departs_together { (layout::tag(&t.t("yes"), "blue")) } @else { (t.t("no")) } },
+                    ]).collect::<Vec<_>>()))
             }
             h2 class="govuk-heading-m" { (t.t("timeline")) }
             @if !stages.is_empty() {
