@@ -176,6 +176,7 @@ task-best_interests_determination = تقييم المصلحة الفضلى
 task-guardian_consent = موافقة الوصي
 task-risk_assessment = تقييم المخاطر
 task-medical_escalation = غير لائق للسفر: تأجيل جديد أو إغلاق
+task-medical_clearance = تصريح طبي من شركة الطيران (MEDIF) لسفر مع مرافق طبي
 task-family_assessment = تقييم الأسرة
 task-eligibility_approval = اعتماد الأهلية
 task-travel_document = وثيقة السفر

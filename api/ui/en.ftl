@@ -176,6 +176,7 @@ task-best_interests_determination = Best-interests determination
 task-guardian_consent = Guardian's consent
 task-risk_assessment = Risk assessment
 task-medical_escalation = Unfit to travel: defer again or close
+task-medical_clearance = Airline medical clearance (MEDIF) for a case fit to fly with an escort
 task-family_assessment = Family assessment
 task-eligibility_approval = Eligibility approval
 task-travel_document = Travel document

@@ -176,6 +176,7 @@ task-best_interests_determination = Détermination de l’intérêt supérieur
 task-guardian_consent = Consentement du tuteur
 task-risk_assessment = Évaluation des risques
 task-medical_escalation = Inapte au voyage : reporter encore ou clôturer
+task-medical_clearance = Autorisation médicale de la compagnie (MEDIF) pour un voyage avec escorte
 task-family_assessment = Évaluation familiale
 task-eligibility_approval = Approbation de l’éligibilité
 task-travel_document = Document de voyage

@@ -2000,6 +2000,76 @@ async fn a_trafficking_victims_consulate_waits_for_the_risk_assessment_and_conse
     lc.stop().await;
 }
 
+/// Fit to travel only with a medical escort: operations obtain the airline's medical clearance
+/// (MEDIF) before anything is booked; a refused clearance counts as unfit (deferred, assessed
+/// again), and a granted one books with the escort.
+#[tokio::test]
+async fn a_case_fit_with_an_escort_is_booked_only_after_the_airlines_medical_clearance() {
+    let lc = Lifecycle::start().await;
+    let r = lc
+        .open(serde_json::json!({
+            "programme": "nl-avrr", "host_country": "NLD", "origin_country": "IRQ",
+            "household_size": 2,
+            "members": [{"age_group": "adult", "vulnerabilities": ["medical"]}, {"age_group": "adult"}]
+        }))
+        .await;
+    to_documents(&lc, &r).await;
+    record_document(&lc, &r).await;
+    let fit_with_escort = TaskOutcome::FitToTravel {
+        fit: true,
+        medical_escort: true,
+    };
+    lc.complete(
+        &r,
+        TaskType::FitToTravel,
+        officer(),
+        fit_with_escort.clone(),
+    )
+    .await;
+    let clearance = lc.task(&r, TaskType::MedicalClearance).await;
+    assert_eq!(clearance.role, homeward_workflows::tasks::Role::Operations);
+    assert!(
+        lc.ledger.snapshot().orders.is_empty(),
+        "booked before clearance"
+    );
+    // The airline refuses: counted as unfit, deferred, assessed again after 30 days.
+    lc.try_complete(
+        &r,
+        TaskType::MedicalClearance,
+        ops(),
+        TaskOutcome::Approval { approved: false },
+        "the airline's medical service asks for a specialist's report",
+    )
+    .await
+    .expect("refused");
+    lc.advance(days(1)).await;
+    let open: Vec<_> = lc
+        .view(&r)
+        .await
+        .tasks
+        .iter()
+        .map(|t| t.task_type)
+        .collect();
+    assert!(
+        !open.contains(&TaskType::FitToTravel),
+        "asked again at once: {open:?}"
+    );
+    lc.advance(days(29)).await;
+    lc.complete(&r, TaskType::FitToTravel, officer(), fit_with_escort)
+        .await;
+    lc.complete(&r, TaskType::MedicalClearance, ops(), approve())
+        .await;
+    let view = lc
+        .wait_for(&r, "a booked flight", |v| v.facts.order.is_some())
+        .await;
+    assert!(view.facts.medical_escort);
+    let searches = lc.ledger.snapshot().searches;
+    let search = &searches.get(&r).expect("searched")[0];
+    assert!(search.medical_escort, "the escort flies along: {search:?}");
+    lc.replay(&r).await;
+    lc.stop().await;
+}
+
 /// A medical case found unfit to travel is deferred, not asked again at once (it looped): the
 /// next assessment comes after the programme's interval (30 days), and after three unfit
 /// assessments in a row operations decide; closing ends the case as travel not possible.

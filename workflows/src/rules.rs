@@ -190,7 +190,7 @@ pub fn due_for(rules: &ProgrammeRules, task_type: TaskType) -> crate::programme:
         | FamilyAssessment
         | RiskAssessment => d.consent,
         TravelDocument => d.travel_documents,
-        FitToTravel => d.fit_to_travel,
+        FitToTravel | MedicalClearance => d.fit_to_travel,
         DepartureConfirmation => d.departure_grace,
         ArrivalConfirmation => d.reception,
         ReintegrationPlan => d.reintegration_plan,

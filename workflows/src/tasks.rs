@@ -53,6 +53,9 @@ pub enum TaskType {
     FitToTravel,
     /// Unfit to travel at every assessment so far; operations defer again or close.
     MedicalEscalation,
+    /// Fit to travel with conditions (a medical escort): operations obtain the airline's
+    /// medical clearance (IATA MEDIF) before anything is booked.
+    MedicalClearance,
     /// Operations approve a booking over budget.
     BookingApproval,
     /// The travel partner refused a booking; operations decide.
@@ -85,7 +88,7 @@ pub enum TaskType {
 
 impl TaskType {
     /// Every task type.
-    pub const ALL: [TaskType; 25] = {
+    pub const ALL: [TaskType; 26] = {
         use TaskType::*;
         [
             CounsellingSession,
@@ -99,6 +102,7 @@ impl TaskType {
             DocumentEscalation,
             FitToTravel,
             MedicalEscalation,
+            MedicalClearance,
             BookingApproval,
             BookingFailed,
             DepartureConfirmation,
@@ -129,8 +133,8 @@ impl TaskType {
             | TravelDocument
             | FitToTravel
             | DepartureConfirmation => Role::ReturnOfficer,
-            EligibilityApproval | DocumentEscalation | MedicalEscalation | BookingApproval
-            | BookingFailed | NoShow | ReceptionEscalation | PlanApproval
+            EligibilityApproval | DocumentEscalation | MedicalEscalation | MedicalClearance
+            | BookingApproval | BookingFailed | NoShow | ReceptionEscalation | PlanApproval
             | MonitoringEscalation | Referral => Role::Operations,
             TrancheApproval | PaymentFailed => Role::Finance,
             ArrivalConfirmation | ReintegrationPlan | MilestoneVerification | MonitoringSurvey => {
@@ -154,6 +158,7 @@ impl TaskType {
             DocumentEscalation => "document_escalation",
             FitToTravel => "fit_to_travel",
             MedicalEscalation => "medical_escalation",
+            MedicalClearance => "medical_clearance",
             BookingApproval => "booking_approval",
             BookingFailed => "booking_failed",
             DepartureConfirmation => "departure_confirmation",
@@ -183,7 +188,11 @@ impl TaskType {
                     TaskOutcome::Assessment { .. }
                 )
                 | (
-                    EligibilityApproval | BookingApproval | PlanApproval | TrancheApproval,
+                    EligibilityApproval
+                        | MedicalClearance
+                        | BookingApproval
+                        | PlanApproval
+                        | TrancheApproval,
                     TaskOutcome::Approval { .. }
                 )
                 | (RiskAssessment, TaskOutcome::RiskAssessment { .. })

@@ -110,7 +110,8 @@ fn kind(task: TaskType) -> Kind {
         Consent | GuardianConsent => Kind::Consent,
         BestInterestsDetermination | FamilyAssessment => Kind::Assessment,
         RiskAssessment => Kind::Risk,
-        EligibilityApproval | BookingApproval | PlanApproval | TrancheApproval => Kind::Approval,
+        EligibilityApproval | MedicalClearance | BookingApproval | PlanApproval
+        | TrancheApproval => Kind::Approval,
         TravelDocument => Kind::TravelDocument,
         FitToTravel => Kind::FitToTravel,
         DepartureConfirmation => Kind::Departure,

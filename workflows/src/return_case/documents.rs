@@ -129,11 +129,12 @@ pub(super) async fn fit_to_travel(ctx: &mut Ctx) -> Step<()> {
         return Ok(());
     }
     enter(ctx, Stage::FitToTravel).await?;
-    let (due, medical, deferral) = ctx.state(|s| {
+    let (due, medical, deferral, clearance) = ctx.state(|s| {
         (
             s.case.rules.deadlines.fit_to_travel,
             s.case.rules.medical.clone(),
             s.patches.medical_deferral,
+            s.patches.medical_clearance,
         )
     });
     let mut unfit = 0;
@@ -145,7 +146,17 @@ pub(super) async fn fit_to_travel(ctx: &mut Ctx) -> Step<()> {
         } = answer.outcome
         {
             ctx.state_mut(|s| s.facts.medical_escort = medical_escort);
-            return Ok(());
+            // Fit with conditions: the airline clears the passenger first (IATA, "Medical
+            // Manual", www.iata.org/en/publications/medical-manual: the Medical Information Form,
+            // MEDIF, with which a carrier's medical service clears a passenger who needs medical
+            // attention or an escort on board). Refused, it counts as unfit.
+            if !(medical_escort && clearance) {
+                return Ok(());
+            }
+            let cleared = ask(ctx, Ask::new(TaskType::MedicalClearance).due(due)).await?;
+            if let TaskOutcome::Approval { approved: true } = cleared.outcome {
+                return Ok(());
+            }
         }
         if !deferral {
             continue;

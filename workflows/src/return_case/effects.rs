@@ -70,6 +70,8 @@ const PATCH_PAID_NOTICE_CASH_ONLY: &str = "paid-notice-cash-only";
 const PATCH_FLIGHT_DETAILS: &str = "flight-details";
 /// Asked once when a run starts; what it changes: [`Patches`].
 const PATCH_AIRPORT_CHANGE_OF_MIND: &str = "airport-change-of-mind";
+/// Asked once when a run starts; what it changes: [`Patches`].
+const PATCH_MEDICAL_CLEARANCE: &str = "medical-clearance";
 
 /// Asks, before the run issues any other command, which recorded changes it makes. Once per
 /// run: a run recorded before a change replays without it to its end; a new run (and every
@@ -83,6 +85,7 @@ pub(super) fn ask_patches(ctx: &Ctx) {
     let paid_notice_cash_only = ctx.patched(PATCH_PAID_NOTICE_CASH_ONLY);
     let flight_details = ctx.patched(PATCH_FLIGHT_DETAILS);
     let airport_change_of_mind = ctx.patched(PATCH_AIRPORT_CHANGE_OF_MIND);
+    let medical_clearance = ctx.patched(PATCH_MEDICAL_CLEARANCE);
     ctx.state_mut(|s| {
         s.patches = Patches {
             protected_decisions,
@@ -93,6 +96,7 @@ pub(super) fn ask_patches(ctx: &Ctx) {
             paid_notice_cash_only,
             flight_details,
             airport_change_of_mind,
+            medical_clearance,
         }
     });
 }

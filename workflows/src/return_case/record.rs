@@ -226,6 +226,9 @@ pub struct Patches {
     /// `airport-change-of-mind`: a returnee who changes their mind at the airport goes back to
     /// counselling (before, only "departed" or a no-show).
     pub airport_change_of_mind: bool,
+    /// `medical-clearance`: a returnee fit to fly only with a medical escort is booked after
+    /// operations obtained the airline's medical clearance (MEDIF); a refusal counts as unfit.
+    pub medical_clearance: bool,
 }
 
 /// The workflow's input: a new case, or a continued one.
