@@ -216,6 +216,7 @@ field-support = Which areas does the plan support?
 opt-economic = Economic (business, training, work)
 opt-social = Social (housing, documents, education, health)
 opt-psychosocial = Psychosocial support
+opt-medical = Continuity of medical care
 field-reached = Was it reached?
 field-survey-reached = Was the returnee reached?
 field-answers = Answers (1 worst to 5 best)

@@ -216,6 +216,7 @@ field-support = Quels domaines le plan soutient-il ?
 opt-economic = Économique (entreprise, formation, emploi)
 opt-social = Social (logement, documents, éducation, santé)
 opt-psychosocial = Soutien psychosocial
+opt-medical = Continuité des soins médicaux
 field-reached = L’étape clé a-t-elle été atteinte ?
 field-survey-reached = Le migrant de retour a-t-il pu être joint ?
 field-answers = Réponses (de 1, le plus mauvais, à 5, le meilleur)

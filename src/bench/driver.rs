@@ -173,7 +173,8 @@ fn outcome(task_type: &str) -> Value {
         "fit_to_travel" => json!({"type": "fit_to_travel", "fit": true, "medical_escort": false}),
         "departure_confirmation" => json!({"type": "departure", "departed": true}),
         "arrival_confirmation" => json!({"type": "arrival", "received": true}),
-        "reintegration_plan" => json!({"type": "plan", "support": ["economic"]}),
+        // Continuity of care too: the medical cases' plans must include it (rules::plan_covers_needs).
+        "reintegration_plan" => json!({"type": "plan", "support": ["economic", "medical"]}),
         "milestone_verification" => json!({"type": "milestone", "reached": true}),
         "monitoring_survey" => json!({"type": "survey", "reached": true, "answers": {
             "economic": [4, 4, 4, 4, 4], "social": [4, 4, 4, 4, 4], "psychosocial": [4, 4, 4, 4, 4]

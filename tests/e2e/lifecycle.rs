@@ -2066,6 +2066,48 @@ async fn a_case_fit_with_an_escort_is_booked_only_after_the_airlines_medical_cle
     let searches = lc.ledger.snapshot().searches;
     let search = &searches.get(&r).expect("searched")[0];
     assert!(search.medical_escort, "the escort flies along: {search:?}");
+    // On arrival, the plan of a medical case must include continuity of care.
+    to_flight_day(&lc, &r).await;
+    lc.complete(
+        &r,
+        TaskType::DepartureConfirmation,
+        officer(),
+        TaskOutcome::Departure {
+            departed: true,
+            changed_mind: false,
+        },
+    )
+    .await;
+    lc.complete(
+        &r,
+        TaskType::ArrivalConfirmation,
+        partner(),
+        TaskOutcome::Arrival { received: true },
+    )
+    .await;
+    let without_care = lc
+        .try_complete(
+            &r,
+            TaskType::ReintegrationPlan,
+            partner(),
+            TaskOutcome::Plan {
+                support: vec![SupportArea::Economic],
+            },
+            "agreed",
+        )
+        .await;
+    let err = without_care.expect_err("a medical case's plan without care");
+    assert!(err.to_string().contains("continuity of care"), "{err}");
+    lc.complete(
+        &r,
+        TaskType::ReintegrationPlan,
+        partner(),
+        TaskOutcome::Plan {
+            support: vec![SupportArea::Economic, SupportArea::Medical],
+        },
+    )
+    .await;
+    lc.task(&r, TaskType::PlanApproval).await;
     lc.replay(&r).await;
     lc.stop().await;
 }

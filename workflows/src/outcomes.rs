@@ -36,6 +36,9 @@ pub enum SupportArea {
     Social,
     /// Psychosocial support.
     Psychosocial,
+    /// Continuity of medical care: treatment, medicines and follow-up arranged in the country of
+    /// origin (required in a medical case's plan: `rules::plan_covers_needs`).
+    Medical,
 }
 
 /// The 15 Reintegration Sustainability Survey answers, each scored 1 (worst) to 5 (best):

@@ -11,7 +11,7 @@ use crate::activities::Offer;
 use crate::domain::{Household, Intake, Member, Vulnerability};
 use crate::programme::{Anchor, Deadlines, Money, PaymentKind, ProgrammeRules, Tranche};
 use crate::return_case::PaymentRecord;
-use crate::tasks::{RssScores, TaskType};
+use crate::tasks::{RssScores, SupportArea, TaskType};
 
 /// The household members (their positions) who sign a voluntary-return declaration: every
 /// adult, and a 16- or 17-year-old, who co-signs with the legal representative (DOMAIN.md,
@@ -86,6 +86,20 @@ pub fn cheapest_offer(offers: Vec<Offer>, last_day: NaiveDate) -> Option<Offer> 
         .into_iter()
         .filter(|o| o.departs_at.date_naive() <= last_day)
         .min_by_key(|o| o.total.minor)
+}
+
+/// A reintegration plan must answer the household's needs: a medical case's plan includes
+/// continuity of care. Sources: IOM, "Returning with a health condition: A toolkit for
+/// counselling migrants with health concerns" (publications.iom.int): returnees with health
+/// conditions "need to be sure that proper health care is available and accessible to them at
+/// home" and need tailored assistance with their reintegration; IOM / Samuel Hall, "Health and
+/// Reintegration: … Continuity of Care and Impact on Reintegration Outcomes" (January 2023).
+/// The problem, for the field `support`, when it does not.
+pub fn plan_covers_needs(intake: &Intake, support: &[SupportArea]) -> Result<(), String> {
+    if intake.has(Vulnerability::Medical) && !support.contains(&SupportArea::Medical) {
+        return Err("support: a medical case's plan includes continuity of care (medical)".into());
+    }
+    Ok(())
 }
 
 /// What a tranche pays this household: its amounts per adult, per child with family and per
@@ -419,6 +433,21 @@ mod tests {
         assert!(uk.admits(None).unwrap_err().contains("is required"));
         // A programme without statuses does not ask.
         assert!(nl().admits(None).is_ok());
+    }
+
+    #[test]
+    fn a_medical_case_plan_includes_continuity_of_care() {
+        let medical = intake(vec![Member {
+            age_group: AgeGroup::Adult,
+            vulnerabilities: vec![Vulnerability::Medical],
+        }]);
+        let err = plan_covers_needs(&medical, &[SupportArea::Economic]).unwrap_err();
+        assert!(err.starts_with("support:"), "{err}");
+        assert!(
+            plan_covers_needs(&medical, &[SupportArea::Economic, SupportArea::Medical]).is_ok()
+        );
+        let other = intake(vec![Member::adult()]);
+        assert!(plan_covers_needs(&other, &[SupportArea::Economic]).is_ok());
     }
 
     #[test]

@@ -172,7 +172,7 @@ pub fn task_fields(
             Kind::TravelDocument => (layout::date_input(t, &n("expires_on"), &t.t("field-expires_on"),
                 [form.value(&n("expires_on.day")), form.value(&n("expires_on.month")), form.value(&n("expires_on.year"))], errors)),
             Kind::Plan => (layout::checkboxes(&n("support"), &t.t("field-support"),
-                &options(t, &["economic", "social", "psychosocial"]), &form.values(&n("support")), errors)),
+                &options(t, &["economic", "social", "psychosocial", "medical"]), &form.values(&n("support")), errors)),
             Kind::Resolution => (layout::radios(&n("action"), &t.t("field-action"),
                 &options(t, &["retry", "close"]), form.value(&n("action")), errors)),
             _ => {}
@@ -285,7 +285,7 @@ pub fn read_outcome(
             let support: Vec<&str> = form
                 .values(&n("support"))
                 .into_iter()
-                .filter(|v| ["economic", "social", "psychosocial"].contains(v))
+                .filter(|v| ["economic", "social", "psychosocial", "medical"].contains(v))
                 .collect();
             if support.is_empty() {
                 errors.push((n("support"), t.t("select-one")));

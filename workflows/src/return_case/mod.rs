@@ -235,8 +235,12 @@ impl ReturnCase {
             completion,
             self.now.date_naive(),
             Some(min_expiry),
-        )
-        .map_err(Into::into)
+        )?;
+        if let crate::tasks::TaskOutcome::Plan { support } = &completion.outcome {
+            rules::plan_covers_needs(&self.case.intake, support)
+                .map_err(|m| TaskRejection::new(RejectionCode::Invalid, m))?;
+        }
+        Ok(())
     }
 
     /// Completes a task. Records who, when and why; the lifecycle picks the answer up. Answers
