@@ -58,6 +58,7 @@ pub async fn escalate(
                     language: None,
                     task: Some(task.task_type),
                     flight: None,
+                    safe_phone_only: false,
                 };
                 partners
                     .outreach

@@ -80,6 +80,15 @@ impl std::fmt::Debug for Attachment {
     }
 }
 
+/// Why the returnee is not texted, and the officer is told instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoSms {
+    /// No phone on the person record.
+    NoPhone,
+    /// A trafficking victim's phone they have not confirmed safe to text.
+    NotConfirmedSafe,
+}
+
 /// What the gateway's receipt says became of a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -220,18 +229,31 @@ impl Templates {
     /// Renders a notice in its language, falling back to the staff language.
     /// What the return officer receives instead of an SMS the returnee cannot get (no phone on
     /// record): the same text, by e-mail, saying to pass it on. Its own idempotency key.
-    pub fn for_officer_instead(&self, sms: &Message) -> Message {
+    pub fn for_officer_instead(&self, sms: &Message, why: NoSms) -> Message {
         let mut notice = sms.notice.clone();
         notice.idempotency_key = format!("{}:officer", notice.idempotency_key);
         notice.audience = Audience::ReturnOfficer;
+        let (subject, reason, ask) = match why {
+            NoSms::NoPhone => (
+                "No phone on record for the returnee",
+                "their person record has no phone number",
+                "Please tell them yourself, or record their number.",
+            ),
+            NoSms::NotConfirmedSafe => (
+                "Phone not confirmed safe for the returnee",
+                "their phone is not confirmed safe to text, and they are protected as a victim of \
+                 trafficking",
+                "Please tell them in person or through a channel they trust, or record that \
+                 they confirmed the phone is safe.",
+            ),
+        };
         Message {
             notice,
             channel: Channel::Email,
             language: sms.language.clone(),
-            subject: format!("No phone on record for the returnee: {}", sms.subject),
+            subject: format!("{subject}: {}", sms.subject),
             text: format!(
-                "Homeward could not text the returnee of case {}: their person record has no \
-                 phone number. Please tell them yourself, or record their number. The message \
+                "Homeward did not text the returnee of case {}: {reason}. {ask} The message \
                  was:\n\n{}",
                 sms.notice.reference.as_str(),
                 sms.text
@@ -312,6 +334,7 @@ mod tests {
             language: language.map(|l| Language::parse(l).unwrap()),
             task: None,
             flight: None,
+            safe_phone_only: false,
         }
     }
 

@@ -229,14 +229,18 @@ pub async fn prepare_notice(
         }
     }
     let phone = if message.channel == Channel::Sms {
-        let phone = sharing::principal_phone(vault, &notice.reference)
+        match sharing::principal_phone(vault, &notice.reference, notice.safe_phone_only)
             .await
-            .map_err(vault_error)?;
-        if phone.is_none() {
-            // No number on record: the officer is told, and passes it on.
-            message = partners.templates.for_officer_instead(&message);
+            .map_err(vault_error)?
+        {
+            Ok(phone) => Some(phone),
+            // No number on record, or not one a protected returnee confirmed safe: the officer
+            // is told, and passes it on.
+            Err(why) => {
+                message = partners.templates.for_officer_instead(&message, why);
+                None
+            }
         }
-        phone
     } else {
         None
     };

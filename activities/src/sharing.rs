@@ -334,16 +334,22 @@ pub async fn for_purpose(
 pub async fn principal_phone(
     vault: &Vault,
     reference: &CaseRef,
-) -> Result<Option<String>, VaultError> {
+    safe_only: bool,
+) -> Result<Result<String, crate::notices::NoSms>, VaultError> {
+    use crate::notices::NoSms;
     let records = records(vault, reference).await?;
-    let phone = principal(&records)
-        .and_then(|p| p.phone.as_ref())
-        .map(|p| p.as_str().to_owned());
-    if phone.is_some() {
-        let detail = "sms_gateway: members 0; fields phone".to_owned();
-        audit(vault, reference, "personal_data_shared", "recorded", detail).await?;
+    let Some(principal) = principal(&records) else {
+        return Ok(Err(NoSms::NoPhone));
+    };
+    let Some(phone) = principal.phone.as_ref().map(|p| p.as_str().to_owned()) else {
+        return Ok(Err(NoSms::NoPhone));
+    };
+    if safe_only && !principal.phone_safe {
+        return Ok(Err(NoSms::NotConfirmedSafe));
     }
-    Ok(phone)
+    let detail = "sms_gateway: members 0; fields phone".to_owned();
+    audit(vault, reference, "personal_data_shared", "recorded", detail).await?;
+    Ok(Ok(phone))
 }
 
 /// Whether the principal applicant (member 0) agreed to `purpose` (their latest recorded

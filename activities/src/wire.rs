@@ -163,6 +163,7 @@ mod tests {
                 language: None,
                 task: None,
                 flight: None,
+                safe_phone_only: false,
             },
             channel: Channel::Sms,
             language: "en".into(),

@@ -290,6 +290,7 @@ async fn an_sms_goes_out_rendered_in_the_returnees_language_to_their_number_alon
         language: Some(homeward_workflows::domain::Language::parse("FA").expect("fa")),
         task: None,
         flight: None,
+        safe_phone_only: false,
     };
     let message = Templates::builtin().render(&notice);
     client(&server, "notifications")
@@ -343,6 +344,7 @@ async fn the_request_pack_is_sent_as_a_base64_pdf_attachment() {
         language: None,
         task: None,
         flight: None,
+        safe_phone_only: false,
     };
     let mut message = Templates::builtin().render(&notice);
     let office: homeward_activities::offices::OfficeContact = serde_json::from_value(json!({
@@ -415,6 +417,7 @@ async fn a_timeout_is_retryable() {
         language: None,
         task: None,
         flight: None,
+        safe_phone_only: false,
     };
     let message = Templates::builtin().render(&notice);
     assert!(matches!(

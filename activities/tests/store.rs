@@ -913,6 +913,7 @@ async fn the_consulates_request_carries_the_pack_of_the_members_who_agreed() {
         language: None,
         task: None,
         flight: None,
+        safe_phone_only: false,
     };
     let contains = |pdf: &[u8], text: &str| pdf.windows(text.len()).any(|w| w == text.as_bytes());
     for (store, _guard) in stores().await {

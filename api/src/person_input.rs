@@ -266,7 +266,7 @@ fn consent(r: &mut Reader, path: &str, v: &Value, by: &Recorder<'_>) -> Option<S
 }
 
 /// The fields of a person record, as a body may carry them.
-pub const FIELDS: [&str; 12] = [
+pub const FIELDS: [&str; 13] = [
     "names",
     "sex",
     "date_of_birth",
@@ -274,6 +274,7 @@ pub const FIELDS: [&str; 12] = [
     "nationality",
     "documents",
     "phone",
+    "phone_safe",
     "email",
     "language",
     "destination",
@@ -366,6 +367,18 @@ fn read(
     let place_of_birth = opt!("place_of_birth", text, place_of_birth);
     let nationality = opt!("nationality", CountryCode::parse, nationality);
     let phone = opt!("phone", Phone::parse, phone);
+    let phone_safe = if given("phone_safe") {
+        match o.get("phone_safe") {
+            Some(Value::Bool(b)) => *b,
+            Some(Value::Null) | None => false,
+            Some(_) => {
+                r.problem(&join(path, "phone_safe"), "must be true or false");
+                false
+            }
+        }
+    } else {
+        base.as_ref().is_some_and(|b| b.phone_safe)
+    };
     let email = opt!("email", Email::parse, email);
     let language = opt!("language", Language::parse, language);
     let documents = if given("documents") {
@@ -402,6 +415,7 @@ fn read(
         nationality,
         documents,
         phone,
+        phone_safe,
         email,
         language,
         destination,

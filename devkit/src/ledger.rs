@@ -873,6 +873,7 @@ mod tests {
             language: None,
             task: None,
             flight: None,
+            safe_phone_only: false,
         });
         message.attachments.push(Attachment {
             filename: "HW-0123456789AB-travel-document-request.pdf".into(),

@@ -767,6 +767,7 @@ async fn messages(
             language: Language::parse(&sent.language).ok(),
             task: None,
             flight: None,
+            safe_phone_only: false,
         },
         channel: sent.channel,
         language: sent.language,

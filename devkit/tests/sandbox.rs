@@ -679,6 +679,7 @@ fn consulate_request(key: &str) -> homeward_activities::notices::Message {
         language: None,
         task: None,
         flight: None,
+        safe_phone_only: false,
     });
     let pack = ConsulatePack {
         reference: reference(),

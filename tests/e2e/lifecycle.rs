@@ -2000,6 +2000,77 @@ async fn a_trafficking_victims_consulate_waits_for_the_risk_assessment_and_conse
     lc.stop().await;
 }
 
+/// A trafficking victim is texted only at a phone they confirmed safe: with a number on record
+/// that is not confirmed, the flight message goes to the officer instead (saying why); once the
+/// returnee confirms it, the SMS reaches it.
+#[tokio::test]
+async fn a_trafficking_victim_is_texted_only_at_a_phone_confirmed_safe() {
+    let lc = Lifecycle::start().await;
+    let mut seen = Vec::new();
+    for safe in [false, true] {
+        let r = lc
+            .open(serde_json::json!({
+                "programme": "nl-avrr", "host_country": "NLD", "origin_country": "IRQ",
+                "household_size": 2,
+                "members": [{"age_group": "adult", "vulnerabilities": ["victim_of_trafficking"]},
+                            {"age_group": "adult"}],
+                "people": [{
+                    "names": {"document": {"given": "Nour", "family": "Saleh"}},
+                    "phone": "+9647705550123",
+                    "phone_safe": safe,
+                    "consents": [{"purpose": "consulate", "given": true}]
+                }]
+            }))
+            .await;
+        to_documents(&lc, &r).await;
+        lc.complete(
+            &r,
+            TaskType::RiskAssessment,
+            officer(),
+            TaskOutcome::RiskAssessment {
+                safe_to_contact_authorities: true,
+            },
+        )
+        .await;
+        record_document(&lc, &r).await;
+        lc.wait_for(&r, "the departure stage", |v| v.stage == Stage::Departure)
+            .await;
+        let ledger = lc.ledger.snapshot();
+        let flight: Vec<_> = ledger
+            .notices
+            .iter()
+            .filter(|(_, m)| m.notice.reference.as_str() == r)
+            .filter(|(_, m)| m.notice.template == NoticeTemplate::FlightDetails)
+            .collect();
+        let texted: Vec<_> = flight
+            .iter()
+            .filter(|(_, m)| m.notice.audience == Audience::Returnee)
+            .map(|(key, _)| ledger.people.get(*key).and_then(|p| p[0].phone.clone()))
+            .collect();
+        let instead = flight
+            .iter()
+            .find(|(_, m)| m.subject.starts_with("Phone not confirmed safe"));
+        if safe {
+            assert_eq!(texted, [Some("+9647705550123".to_owned())], "{flight:?}");
+            assert!(instead.is_none());
+        } else {
+            assert!(texted.is_empty(), "texted an unconfirmed phone: {texted:?}");
+            let (_, m) = instead.expect("the officer is told why");
+            assert!(m.text.contains("victim of trafficking"), "{}", m.text);
+            assert!(
+                !m.text.contains("+964"),
+                "no number in the e-mail: {}",
+                m.text
+            );
+        }
+        seen.push(r);
+    }
+    for r in &seen {
+        lc.replay(r).await;
+    }
+    lc.stop().await;
+}
+
 /// Fit to travel only with a medical escort: operations obtain the airline's medical clearance
 /// (MEDIF) before anything is booked; a refused clearance counts as unfit (deferred, assessed
 /// again), and a granted one books with the escort.

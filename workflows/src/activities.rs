@@ -316,6 +316,10 @@ pub struct Notice {
     /// The flight a `flight_details` notice tells of; absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flight: Option<FlightNotice>,
+    /// Text the returnee only at a phone they confirmed safe (a trafficking victim); otherwise
+    /// the officer passes the message on.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub safe_phone_only: bool,
 }
 
 /// What a case knows of its flight for a notice: when it leaves and from which office's

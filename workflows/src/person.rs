@@ -408,6 +408,10 @@ pub struct Person {
     /// Phone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<Phone>,
+    /// The returnee confirmed the phone is safe to text: no one else (a trafficker, an abusive
+    /// relative) reads it. A trafficking victim is texted only at a phone confirmed safe.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub phone_safe: bool,
     /// E-mail.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<Email>,

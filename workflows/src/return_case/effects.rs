@@ -72,6 +72,8 @@ const PATCH_FLIGHT_DETAILS: &str = "flight-details";
 const PATCH_AIRPORT_CHANGE_OF_MIND: &str = "airport-change-of-mind";
 /// Asked once when a run starts; what it changes: [`Patches`].
 const PATCH_MEDICAL_CLEARANCE: &str = "medical-clearance";
+/// Asked once when a run starts; what it changes: [`Patches`].
+const PATCH_SAFE_PHONE: &str = "safe-phone";
 
 /// Asks, before the run issues any other command, which recorded changes it makes. Once per
 /// run: a run recorded before a change replays without it to its end; a new run (and every
@@ -86,6 +88,7 @@ pub(super) fn ask_patches(ctx: &Ctx) {
     let flight_details = ctx.patched(PATCH_FLIGHT_DETAILS);
     let airport_change_of_mind = ctx.patched(PATCH_AIRPORT_CHANGE_OF_MIND);
     let medical_clearance = ctx.patched(PATCH_MEDICAL_CLEARANCE);
+    let safe_phone = ctx.patched(PATCH_SAFE_PHONE);
     ctx.state_mut(|s| {
         s.patches = Patches {
             protected_decisions,
@@ -97,6 +100,7 @@ pub(super) fn ask_patches(ctx: &Ctx) {
             flight_details,
             airport_change_of_mind,
             medical_clearance,
+            safe_phone,
         }
     });
 }
@@ -276,6 +280,16 @@ async fn send_notice(
         };
         (s.case.reference.clone(), s.facts.notices_sent, language)
     });
+    // A trafficking victim is texted only at a phone they confirmed safe (IOM, "Handbook on
+    // Protection and Assistance for Migrants Vulnerable to Violence, Exploitation and Abuse"
+    // (2019): contact with a victim must not expose them to those who exploited them).
+    let safe_phone_only = audience == Audience::Returnee
+        && ctx.state(|s| {
+            s.patches.safe_phone
+                && s.case
+                    .intake
+                    .has(crate::domain::Vulnerability::VictimOfTrafficking)
+        });
     let notice = Notice {
         idempotency_key: IdempotencyKey::Notice {
             reference: reference.clone(),
@@ -289,6 +303,7 @@ async fn send_notice(
         language,
         task: None,
         flight,
+        safe_phone_only,
     };
     ctx.execute_activity(OutreachActivities::notify, notice, quick())
         .await?;

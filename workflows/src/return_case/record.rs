@@ -229,6 +229,9 @@ pub struct Patches {
     /// `medical-clearance`: a returnee fit to fly only with a medical escort is booked after
     /// operations obtained the airline's medical clearance (MEDIF); a refusal counts as unfit.
     pub medical_clearance: bool,
+    /// `safe-phone`: a trafficking victim's SMS goes only to a phone they confirmed safe
+    /// (otherwise to the officer, to pass on).
+    pub safe_phone: bool,
 }
 
 /// The workflow's input: a new case, or a continued one.
