@@ -2071,6 +2071,49 @@ async fn a_trafficking_victim_is_texted_only_at_a_phone_confirmed_safe() {
     lc.stop().await;
 }
 
+/// Every opening of a trafficking victim's case is on the audit trail (who, when), written
+/// before the case is shown; other cases' openings are not.
+#[tokio::test]
+async fn every_opening_of_a_trafficking_victims_case_is_audited() {
+    let lc = Lifecycle::start().await;
+    let protected = lc.open_consulate_agreed(&["victim_of_trafficking"]).await;
+    let plain = lc.open_standard().await;
+    let officer_key = lc.key("return_officer", Some("NLD")).await;
+    let client = reqwest::Client::new();
+    for r in [&protected, &protected, &plain] {
+        let status = client
+            .get(lc.api_url(&format!("/api/v1/cases/{r}")))
+            .bearer_auth(&officer_key)
+            .send()
+            .await
+            .expect("get")
+            .status();
+        assert_eq!(status, 200);
+    }
+    let auditor = lc.key("auditor", None).await;
+    let trail = |r: String| {
+        let req = client
+            .get(lc.api_url(&format!("/api/v1/audit?case={r}")))
+            .bearer_auth(&auditor);
+        async move { req.send().await.expect("audit").text().await.expect("csv") }
+    };
+    let opened = trail(protected.clone()).await;
+    assert_eq!(
+        opened.matches("restricted_case_opened").count(),
+        2,
+        "{opened}"
+    );
+    assert!(opened.contains("return_officer"), "{opened}");
+    assert_eq!(
+        trail(plain.clone())
+            .await
+            .matches("restricted_case_opened")
+            .count(),
+        0
+    );
+    lc.stop().await;
+}
+
 /// Fit to travel only with a medical escort: operations obtain the airline's medical clearance
 /// (MEDIF) before anything is booked; a refused clearance counts as unfit (deferred, assessed
 /// again), and a granted one books with the escort.

@@ -672,6 +672,27 @@ pub(crate) async fn get_case(
     if !caller.actor.may_see(&view.intake, view.stage) {
         return Err(ApiError::NotFound(format!("no case {reference}")));
     }
+    // A trafficking victim's case is protected: every opening is on the audit trail, written
+    // before anything is shown (no audit row, no case). (IOM, "Handbook on Protection and
+    // Assistance for Migrants Vulnerable to Violence, Exploitation and Abuse" (2019):
+    // information on victims is shared on a need-to-know basis, and access is recorded.)
+    if view
+        .intake
+        .has(homeward_workflows::domain::Vulnerability::VictimOfTrafficking)
+    {
+        state
+            .store
+            .append_audit(&homeward_activities::store::NewAuditEvent {
+                case_ref: Some(reference.clone()),
+                actor: caller.actor.id.clone(),
+                role: caller.actor.role.as_str().to_owned(),
+                action: "restricted_case_opened".into(),
+                outcome: "accepted".into(),
+                detail: None,
+                occurred_at: chrono::Utc::now(),
+            })
+            .await?;
+    }
     Ok(Json(CaseFor::new(&caller, view)))
 }
 
