@@ -97,24 +97,13 @@ impl CaseStore {
             .bind(format_ts(at))
             .execute(&mut *tx)
             .await?;
-            insert_audit(
-                &mut tx,
-                &NewAuditEvent {
-                    case_ref: Some(from.clone()),
-                    actor: by.id.clone(),
-                    role: by.role.clone(),
-                    action: "case_linked".into(),
-                    outcome: "accepted".into(),
-                    detail: Some(format!(
-                        "{} link to {to}; departs together: {}",
-                        kind.as_str(),
-                        if departs_together { "yes" } else { "no" }
-                    )),
-                    occurred_at: at,
-                },
-            )
-            .await?;
         }
+        let detail = format!(
+            "{} link; departs together: {}",
+            kind.as_str(),
+            if departs_together { "yes" } else { "no" }
+        );
+        audit_both(&mut tx, (a, b), by, "case_linked", &detail, at).await?;
         tx.commit().await?;
         Ok(!existed)
     }
@@ -140,21 +129,7 @@ impl CaseStore {
         if removed == 0 {
             return Ok(false);
         }
-        for (from, to) in [(a, b), (b, a)] {
-            insert_audit(
-                &mut tx,
-                &NewAuditEvent {
-                    case_ref: Some(from.clone()),
-                    actor: by.id.clone(),
-                    role: by.role.clone(),
-                    action: "case_unlinked".into(),
-                    outcome: "accepted".into(),
-                    detail: Some(format!("link to {to} removed")),
-                    occurred_at: at,
-                },
-            )
-            .await?;
-        }
+        audit_both(&mut tx, (a, b), by, "case_unlinked", "link removed", at).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -191,4 +166,31 @@ impl CaseStore {
             })
             .collect()
     }
+}
+
+/// The audit row of a link change, on each of the two cases (naming the other).
+async fn audit_both(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    (a, b): (&CaseRef, &CaseRef),
+    by: &Linker,
+    action: &str,
+    detail: &str,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    for (from, to) in [(a, b), (b, a)] {
+        insert_audit(
+            tx,
+            &NewAuditEvent {
+                case_ref: Some(from.clone()),
+                actor: by.id.clone(),
+                role: by.role.clone(),
+                action: action.to_owned(),
+                outcome: "accepted".into(),
+                detail: Some(format!("{detail} (with {to})")),
+                occurred_at: at,
+            },
+        )
+        .await?;
+    }
+    Ok(())
 }

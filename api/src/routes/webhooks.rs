@@ -34,6 +34,34 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/webhooks/messages", post(message_receipt))
 }
 
+/// A partner webhook's reader: secret, signature header, body, now.
+type WebhookReader<T> = fn(
+    Option<&[u8]>,
+    Option<&str>,
+    &[u8],
+    chrono::DateTime<chrono::Utc>,
+) -> Result<T, WebhookError>;
+
+/// Reads a signed partner webhook with `read` (its signature header, the shared secret, now),
+/// answering a refusal as the API does.
+fn read_signed<T>(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+    read: WebhookReader<T>,
+) -> Result<T, ApiError> {
+    let signature = headers
+        .get(payment_webhook::SIGNATURE_HEADER)
+        .and_then(|v| v.to_str().ok());
+    read(
+        state.payment_webhook_secret.as_deref().map(str::as_bytes),
+        signature,
+        body,
+        chrono::Utc::now(),
+    )
+    .map_err(refused)
+}
+
 /// A webhook's refusal as the API answers it.
 fn refused(e: WebhookError) -> ApiError {
     match e {
@@ -66,16 +94,7 @@ pub(crate) async fn message_receipt(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
-    let signature = headers
-        .get(payment_webhook::SIGNATURE_HEADER)
-        .and_then(|v| v.to_str().ok());
-    let receipt = message_receipts::read(
-        state.payment_webhook_secret.as_deref().map(str::as_bytes),
-        signature,
-        &body,
-        chrono::Utc::now(),
-    )
-    .map_err(refused)?;
+    let receipt = read_signed(&state, &headers, &body, message_receipts::read)?;
     if state.store.webhook_event_seen(&receipt.id).await? {
         return Ok(StatusCode::OK);
     }
@@ -112,16 +131,7 @@ pub(crate) async fn payment_settled(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
-    let signature = headers
-        .get(payment_webhook::SIGNATURE_HEADER)
-        .and_then(|v| v.to_str().ok());
-    let event = payment_webhook::read(
-        state.payment_webhook_secret.as_deref().map(str::as_bytes),
-        signature,
-        &body,
-        chrono::Utc::now(),
-    )
-    .map_err(refused)?;
+    let event = read_signed(&state, &headers, &body, payment_webhook::read)?;
     let settlement = event.settlement;
     let reference = settlement.reference.clone();
     // An event acted on before (the provider retried, or someone replays a captured one) is
