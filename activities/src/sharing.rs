@@ -24,7 +24,9 @@ use std::fmt;
 use chrono::{NaiveDate, Utc};
 
 use homeward_workflows::domain::CaseRef;
-use homeward_workflows::person::{BirthDate, DocumentKind, Payout, Person, Purpose, Sex};
+use homeward_workflows::person::{
+    Assistance, BirthDate, DocumentKind, Payout, Person, Purpose, Sex,
+};
 
 use crate::store::NewAuditEvent;
 use crate::vault::{Record, Vault, VaultError};
@@ -61,6 +63,8 @@ pub enum Field {
     Nationality,
     /// Every identity and travel document held: kind, number, issuing country, expiry.
     Documents,
+    /// Help needed on the flight (the airline's special service requests).
+    Assistance,
 }
 
 impl Field {
@@ -79,6 +83,7 @@ impl Field {
             Field::PlaceOfBirth => "place_of_birth",
             Field::Nationality => "nationality",
             Field::Documents => "documents",
+            Field::Assistance => "assistance",
         }
     }
 }
@@ -87,7 +92,8 @@ impl Field {
 pub fn fields_for(purpose: Purpose) -> &'static [Field] {
     match purpose {
         // Duffel's order passengers: names, born_on, gender, email, phone_number, and identity
-        // documents where the route requires them; the search needs the arrival airport.
+        // documents where the route requires them; the search needs the arrival airport; the
+        // airline needs to know who needs a wheelchair or other help on board.
         Purpose::TravelPartner => &[
             Field::Name,
             Field::BornOn,
@@ -96,6 +102,7 @@ pub fn fields_for(purpose: Purpose) -> &'static [Field] {
             Field::Phone,
             Field::Passport,
             Field::NearestAirport,
+            Field::Assistance,
         ],
         Purpose::ReceptionPartner => &[Field::Name, Field::Phone, Field::Destination],
         Purpose::PaymentProvider => &[Field::Name, Field::Phone, Field::Payout],
@@ -145,6 +152,8 @@ pub struct Shared {
     pub nationality: Option<String>,
     /// Identity and travel documents held.
     pub documents: Vec<SharedDocument>,
+    /// Help needed on the flight.
+    pub assistance: Vec<Assistance>,
 }
 
 /// An identity or travel document as a partner receives it.
@@ -217,6 +226,7 @@ impl Shared {
                         })
                 }
                 Field::Payout => s.payout = person.payout.clone(),
+                Field::Assistance => s.assistance = person.assistance.clone(),
                 Field::NearestAirport => {
                     s.nearest_airport = person
                         .destination

@@ -7,6 +7,12 @@
 //! infant under 2 as `infant_without_seat` on an adult's lap — and an order names each of the
 //! offer's passengers (`id` from the offer), with an infant tied to the adult who carries it
 //! (`infant_passenger_id`).
+//!
+//! Help on board travels as each order passenger's `special_service_requests`, by IATA code:
+//! the person record's assistance (a wheelchair, blindness, a medical case…), and `UMNR`
+//! (unaccompanied minor) for a child on an order with no adult. Duffel's public order API has
+//! no such field (its support desk adds assistance after booking); it is this contract's one
+//! addition to Duffel's shapes, so that an airline is never told of a wheelchair by e-mail.
 
 use std::collections::BTreeMap;
 
@@ -96,6 +102,21 @@ pub struct NamedPassenger {
     pub person: Shared,
     /// The infant this adult carries, if any.
     pub infant_passenger_id: Option<String>,
+    /// The airline's special service requests for this passenger, by IATA code.
+    pub services: Vec<String>,
+}
+
+/// `UMNR`: a child flying without an adult on the order, in the airline's care (IATA; e.g.
+/// KLM's and Turkish Airlines' "unaccompanied minor" service, which every carrier asks for by
+/// this code).
+pub const UNACCOMPANIED_MINOR: &str = "UMNR";
+
+/// Whether `code` is a special service request this contract sends.
+pub fn known_service(code: &str) -> bool {
+    code == UNACCOMPANIED_MINOR
+        || homeward_workflows::person::Assistance::ALL
+            .iter()
+            .any(|a| a.ssr_code() == code)
 }
 
 /// The departure airport of each office and the arrival airport of each country of origin (used
@@ -304,6 +325,7 @@ pub fn name_passengers(
             id: o.id.clone(),
             person: p.clone(),
             infant_passenger_id: None,
+            services: services(o.fare, p, offer),
         })
         .collect();
     let infants: Vec<String> = offer
@@ -328,6 +350,22 @@ pub fn name_passengers(
         }
     }
     Ok(named)
+}
+
+/// The special service requests of a passenger flying on `fare` in `offer`: their recorded
+/// assistance, and `UMNR` for a child when no adult (a parent, an escort's seat) is on the
+/// order.
+fn services(fare: Fare, person: &Shared, offer: &[OfferPassenger]) -> Vec<String> {
+    let mut codes: Vec<String> = person
+        .assistance
+        .iter()
+        .map(|a| a.ssr_code().to_owned())
+        .collect();
+    let alone = !offer.iter().any(|o| o.fare.is_adult());
+    if alone && matches!(fare, Fare::Child { .. }) {
+        codes.push(UNACCOMPANIED_MINOR.to_owned());
+    }
+    codes
 }
 
 #[cfg(test)]
@@ -457,5 +495,44 @@ mod tests {
         )
         .expect_err("no adult");
         assert!(err.to_string().contains("needs an adult"), "{err}");
+    }
+
+    #[test]
+    fn each_passenger_asks_for_their_own_help_and_a_child_alone_flies_as_an_unaccompanied_minor() {
+        use homeward_workflows::person::Assistance;
+        let offer = |fares: &[Fare]| -> Vec<OfferPassenger> {
+            fares
+                .iter()
+                .enumerate()
+                .map(|(i, f)| OfferPassenger {
+                    id: format!("pas_{i}"),
+                    fare: *f,
+                })
+                .collect()
+        };
+        let mut mother = person(0, "1988-05-01", None);
+        mother.assistance = vec![Assistance::WheelchairCabin, Assistance::Blind];
+        let child = person(1, "2017-02-01", None);
+        let family = name_passengers(
+            &offer(&[Fare::Adult, Fare::Child { age: 10 }]),
+            &[mother, child.clone()],
+        )
+        .expect("named");
+        assert_eq!(family[0].services, ["WCHC", "BLND"]);
+        assert_eq!(family[1].services, Vec::<String>::new(), "with her mother");
+        let alone = name_passengers(
+            &offer(&[Fare::Child { age: 10 }]),
+            std::slice::from_ref(&child),
+        )
+        .expect("alone");
+        assert_eq!(alone[0].services, [UNACCOMPANIED_MINOR]);
+        // An escort's seat (an adult, named by the office) on the order: not unaccompanied.
+        let escorted = name_passengers(&offer(&[Fare::Child { age: 10 }, Fare::Adult]), &[child])
+            .expect("escorted");
+        assert_eq!(escorted[0].services, Vec::<String>::new());
+        for a in Assistance::ALL {
+            assert!(known_service(a.ssr_code()), "{a:?}");
+        }
+        assert!(known_service("UMNR") && !known_service("XXXX"));
     }
 }

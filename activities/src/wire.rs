@@ -246,6 +246,8 @@ mod tests {
             id: "pas_0".into(),
             person: amal.clone(),
             infant_passenger_id: Some("pas_2".into()),
+            // Changed on purpose (2026-11-30): help on board, by IATA SSR code.
+            services: vec!["WCHR".into()],
         };
         let order = contract::OrderRequest {
             idempotency_key: "k".into(),
@@ -254,7 +256,7 @@ mod tests {
         };
         assert_eq!(
             json(&travel::CreateOrder::from(&order).with_passengers(std::slice::from_ref(&named))),
-            r#"{"metadata":{"case":"HW-0123456789AB"},"passengers":[{"born_on":"1990-05-31","email":"amal@example.org","family_name":"Hassan","gender":"f","given_name":"Amal","id":"pas_0","identity_documents":[{"expires_on":"2030-01-01","issuing_country_code":"IQ","type":"passport","unique_identifier":"A1234567"}],"infant_passenger_id":"pas_2","phone_number":"+9647701234567","title":"ms"}],"selected_offers":["off_1"]}"#
+            r#"{"metadata":{"case":"HW-0123456789AB"},"passengers":[{"born_on":"1990-05-31","email":"amal@example.org","family_name":"Hassan","gender":"f","given_name":"Amal","id":"pas_0","identity_documents":[{"expires_on":"2030-01-01","issuing_country_code":"IQ","type":"passport","unique_identifier":"A1234567"}],"infant_passenger_id":"pas_2","phone_number":"+9647701234567","special_service_requests":[{"code":"WCHR"}],"title":"ms"}],"selected_offers":["off_1"]}"#
         );
         let payment = contract::Disbursement {
             idempotency_key: "k".into(),

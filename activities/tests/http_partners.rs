@@ -72,7 +72,8 @@ async fn offers_are_read_with_exact_amounts() {
 /// Duffel's shapes (<https://duffel.com/docs/api/v2/offer-requests>, `/offers/{id}`,
 /// `/orders`): a family of two adults and an infant is searched as two adults and an
 /// `infant_without_seat` between IATA airports, and booked by the offer's passenger ids with
-/// names, birth dates, gender, title, contact, passport and the infant on the mother's lap.
+/// names, birth dates, gender, title, contact, passport, the infant on the mother's lap and
+/// the father's wheelchair (the SSR `WCHS`, this contract's addition to Duffel's order).
 #[tokio::test]
 async fn a_family_is_searched_by_fare_and_booked_by_name_as_duffel_documents() {
     use homeward_activities::sharing::Shared;
@@ -112,7 +113,7 @@ async fn a_family_is_searched_by_fare_and_booked_by_name_as_duffel_documents() {
              "identity_documents": [{"type": "passport", "unique_identifier": "A1234567",
                                      "issuing_country_code": "IQ", "expires_on": "2031-05-31"}]},
             {"id": "pas_b", "given_name": "Omar", "family_name": "Hassan", "born_on": "1987-02-01",
-             "gender": "m", "title": "mr"},
+             "gender": "m", "title": "mr", "special_service_requests": [{"code": "WCHS"}]},
             {"id": "pas_i", "given_name": "Lina", "family_name": "Hassan", "born_on": "2026-06-01"}
         ], "selected_offers": ["off_1"]}})))
         .respond_with(ResponseTemplate::new(201).set_body_json(json!({"data": {
@@ -139,7 +140,10 @@ async fn a_family_is_searched_by_fare_and_booked_by_name_as_duffel_documents() {
             nearest_airport: Some("EBL".into()),
             ..member(0, "Amal", "1990-05-31", Some("f"))
         },
-        member(1, "Omar", "1987-02-01", Some("m")),
+        Shared {
+            assistance: vec![homeward_workflows::person::Assistance::WheelchairSteps],
+            ..member(1, "Omar", "1987-02-01", Some("m"))
+        },
         member(2, "Lina", "2026-06-01", None),
     ];
     let mut request = OfferRequest {

@@ -10,8 +10,8 @@ use serde_json::{Map, Value};
 
 use homeward_workflows::domain::{CountryCode, DomainError, Language};
 use homeward_workflows::person::{
-    BirthDate, Destination, Document, DocumentKind, DocumentNumber, Email, Iata, Iban, Name, Names,
-    Payout, Person, Phone, Purpose, Script, ScriptName, Sex, SharingConsent, Text,
+    Assistance, BirthDate, Destination, Document, DocumentKind, DocumentNumber, Email, Iata, Iban,
+    Name, Names, Payout, Person, Phone, Purpose, Script, ScriptName, Sex, SharingConsent, Text,
 };
 
 use crate::error::ApiError;
@@ -266,7 +266,7 @@ fn consent(r: &mut Reader, path: &str, v: &Value, by: &Recorder<'_>) -> Option<S
 }
 
 /// The fields of a person record, as a body may carry them.
-pub const FIELDS: [&str; 13] = [
+pub const FIELDS: [&str; 14] = [
     "names",
     "sex",
     "date_of_birth",
@@ -279,6 +279,7 @@ pub const FIELDS: [&str; 13] = [
     "language",
     "destination",
     "payout",
+    "assistance",
     "consents",
 ];
 
@@ -402,6 +403,24 @@ fn read(
     } else {
         base.as_ref().and_then(|b| b.payout.clone())
     };
+    let assistance = if given("assistance") {
+        let mut needs = r.list(o, path, "assistance", |r, at, v| match v {
+            Value::String(s) => enum_value::<Assistance>(s, ASSISTANCE)
+                .map_err(|e| r.problem(at, e.problem))
+                .ok(),
+            _ => {
+                r.problem(at, format!("must be one of: {ASSISTANCE}"));
+                None
+            }
+        });
+        needs.sort();
+        needs.dedup();
+        needs
+    } else {
+        base.as_ref()
+            .map(|b| b.assistance.clone())
+            .unwrap_or_default()
+    };
     let mut consents = base
         .as_ref()
         .map(|b| b.consents.clone())
@@ -420,9 +439,14 @@ fn read(
         language,
         destination,
         payout,
+        assistance,
         consents,
     })
 }
+
+/// The help a person may need on a flight, as a body names it.
+const ASSISTANCE: &str = "wheelchair_to_aircraft, wheelchair_steps, wheelchair_cabin, blind, \
+                          deaf, intellectual_disability, medical, stretcher";
 
 /// How the returnee is paid: `{"method": "bank_account", "iban": …}`, `{"method":
 /// "mobile_money", "phone": "+…"}` or `{"method": "cash_pickup", "document": "passport"}`.
@@ -486,6 +510,7 @@ mod tests {
                 "consents": [{"purpose": "consulate"}],
                 "destination": {"place": "Erbil", "nearest_airport": "QQQ"},
                 "payout": {"method": "bank_account", "iban": "NL91ABNA0417164301"},
+                "assistance": ["blind", "wheelchair"],
                 "shoe_size": 42
             }),
             "",
@@ -500,6 +525,7 @@ mod tests {
         assert_eq!(
             names,
             [
+                "assistance[1]",
                 "consents[0].given",
                 "date_of_birth",
                 "destination.nearest_airport",
@@ -529,6 +555,7 @@ mod tests {
                 "phone": "+9647701234567",
                 "destination": {"place": "Erbil", "nearest_airport": "ebl"},
                 "payout": {"method": "mobile_money", "phone": "+9647701234567"},
+                "assistance": ["wheelchair_steps", "blind", "blind"],
                 "consents": [{"purpose": "consulate", "given": true}]
             }),
             "",
@@ -537,6 +564,11 @@ mod tests {
         )
         .unwrap();
         assert_eq!(p.consents[0].recorded_by, "u-officer");
+        assert_eq!(
+            p.assistance,
+            [Assistance::WheelchairSteps, Assistance::Blind],
+            "each once"
+        );
         assert!(p.consents_to(Purpose::Consulate));
         let patched =
             patch_person(p, &json!({"phone": null, "sex": "male"}), today(), &by()).unwrap();

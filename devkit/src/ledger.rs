@@ -15,7 +15,7 @@ use homeward_activities::notices::{Channel, Message, Templates};
 use homeward_activities::offices::Offices;
 use homeward_activities::partners::{Outreach, PartnerError, PaymentProvider, TravelPartner};
 use homeward_activities::sharing::Shared;
-use homeward_activities::travel::{Fare, NamedPassenger, OfferPassenger, Search};
+use homeward_activities::travel::{self, Fare, NamedPassenger, OfferPassenger, Search};
 use homeward_workflows::activities::{
     CancelRequest, Disbursement, HandOver, Offer, Order, OrderRequest, OrderStatus, PaymentState,
     Receipt,
@@ -129,6 +129,9 @@ pub struct LedgerState {
     /// The people each order, payment and hand-over named, by its idempotency key (memory
     /// only: what a test checks a partner received).
     pub people: BTreeMap<String, Vec<Shared>>,
+    /// The special service requests of each order's passengers, in the order's order (memory
+    /// only, like `people`).
+    pub services: BTreeMap<String, Vec<Vec<String>>>,
 }
 
 /// A file a notice carried, as the ledger keeps it.
@@ -406,6 +409,9 @@ impl TravelPartner for LocalLedger {
             s.people
                 .entry(request.idempotency_key.clone())
                 .or_insert_with(|| passengers.iter().map(|p| p.person.clone()).collect());
+            s.services
+                .entry(request.idempotency_key.clone())
+                .or_insert_with(|| passengers.iter().map(|p| p.services.clone()).collect());
             let order = Order {
                 order_id: format!("ord-{}", s.orders.len() + 1),
                 departs_at: offer.departs_at,
@@ -805,6 +811,31 @@ mod strict {
             }
             if p.person.born_on.is_none() {
                 return Err(refused(format!("passengers[{i}].born_on: is required")));
+            }
+            for (j, code) in p.services.iter().enumerate() {
+                if !travel::known_service(code) {
+                    return Err(refused(format!(
+                        "passengers[{i}].special_service_requests[{j}].code: {code:?} is not a \
+                         special service request"
+                    )));
+                }
+                if code == travel::UNACCOMPANIED_MINOR && !matches!(fare, Fare::Child { .. }) {
+                    return Err(refused(format!(
+                        "passengers[{i}].special_service_requests[{j}].code: UMNR is for a child"
+                    )));
+                }
+            }
+            // An airline carries a child without an adult only in its unaccompanied-minor
+            // service.
+            let adults = offer.iter().any(|o| o.fare.is_adult());
+            if matches!(fare, Fare::Child { .. })
+                && !adults
+                && !p.services.iter().any(|c| c == travel::UNACCOMPANIED_MINOR)
+            {
+                return Err(refused(format!(
+                    "passengers[{i}].special_service_requests: a child without an adult on the \
+                     order needs UMNR (unaccompanied minor)"
+                )));
             }
             if let Some(infant) = &p.infant_passenger_id {
                 if !fare.is_adult() {

@@ -503,6 +503,11 @@ async fn orders(
                 ..Shared::default()
             },
             infant_passenger_id: p.infant_passenger_id.clone(),
+            services: p
+                .special_service_requests
+                .iter()
+                .map(|r| r.code.clone())
+                .collect(),
         })
         .collect();
     match sb.ledger.create_order(&request, &passengers).await {
@@ -908,6 +913,9 @@ pub struct LedgerPerson {
     pub phone: Option<String>,
     /// Destination.
     pub destination: Option<String>,
+    /// The special service requests an order asked for this passenger (IATA codes).
+    #[serde(default)]
+    pub services: Vec<String>,
 }
 
 /// A file a notice carried, in the [`LedgerView`].
@@ -970,7 +978,8 @@ async fn ledger(State(sb): State<Sandbox>) -> Json<LedgerView> {
         .people
         .iter()
         .flat_map(|(k, people)| {
-            people.iter().map(move |p| LedgerPerson {
+            let services = s.services.get(k);
+            people.iter().enumerate().map(move |(i, p)| LedgerPerson {
                 idempotency_key: k.clone(),
                 given_name: p.given_name.clone(),
                 family_name: p.family_name.clone(),
@@ -978,6 +987,10 @@ async fn ledger(State(sb): State<Sandbox>) -> Json<LedgerView> {
                 sex: p.sex.map(str::to_owned),
                 phone: p.phone.clone(),
                 destination: p.destination.clone(),
+                services: services
+                    .and_then(|all| all.get(i))
+                    .cloned()
+                    .unwrap_or_default(),
             })
         })
         .collect();

@@ -534,6 +534,11 @@ async fn the_sandbox_is_a_strict_travel_partner() {
         serde_json::json!({"data": {"metadata": {"case": "HW-0123456789AB"},
             "selected_offers": [offer["id"]], "passengers": passengers}})
     };
+    let with_services = |id: &str, code: &str| {
+        let mut amal = person(id, "Amal", "1990-05-31");
+        amal["special_service_requests"] = serde_json::json!([{ "code": code }]);
+        amal
+    };
     let mut carrier = person(&ids[0], "Amal", "1990-05-31");
     let lina = person(&ids[2], "Lina", "2026-06-01");
     for (key, passengers, message) in [
@@ -552,6 +557,16 @@ async fn the_sandbox_is_a_strict_travel_partner() {
             serde_json::json!([person("pas_x", "Amal", "1990-05-31")]),
             "passengers[0].id: not a passenger",
         ),
+        (
+            "o3a",
+            serde_json::json!([with_services(&ids[0], "WCHX")]),
+            "passengers[0].special_service_requests[0].code: \"WCHX\" is not",
+        ),
+        (
+            "o3b",
+            serde_json::json!([with_services(&ids[0], "UMNR")]),
+            "passengers[0].special_service_requests[0].code: UMNR is for a child",
+        ),
     ] {
         let r = post("/air/orders", key, order(passengers))
             .await
@@ -561,6 +576,7 @@ async fn the_sandbox_is_a_strict_travel_partner() {
         assert!(text.starts_with(message), "{text}");
     }
     carrier["infant_passenger_id"] = serde_json::json!(ids[2]);
+    carrier["special_service_requests"] = serde_json::json!([{"code": "WCHR"}]);
     let r = post(
         "/air/orders",
         "o4",
@@ -568,6 +584,36 @@ async fn the_sandbox_is_a_strict_travel_partner() {
     )
     .await
     .expect("answered");
+    assert_eq!(r.status(), 201, "{:?}", r.text().await);
+    // A child with no adult on the order flies only in the airline's unaccompanied-minor care.
+    let r = post(
+        "/air/offer_requests",
+        "s2",
+        search(serde_json::json!([{"age": 12}]), "EBL"),
+    )
+    .await
+    .expect("answered");
+    let offers: serde_json::Value = r.json().await.expect("json");
+    let alone = &offers["data"]["offers"][0];
+    let mut child = person(
+        alone["passengers"][0]["id"].as_str().expect("id"),
+        "Sami",
+        "2014-03-01",
+    );
+    let book = |key: &'static str, child: serde_json::Value| {
+        post(
+            "/air/orders",
+            key,
+            serde_json::json!({"data": {"metadata": {"case": "HW-0123456789AB"},
+                "selected_offers": [alone["id"]], "passengers": [child]}}),
+        )
+    };
+    let r = book("o5", child.clone()).await.expect("answered");
+    assert_eq!(r.status(), 422);
+    let text = said(r.json().await.expect("json"));
+    assert!(text.contains("needs UMNR"), "{text}");
+    child["special_service_requests"] = serde_json::json!([{"code": "UMNR"}]);
+    let r = book("o6", child).await.expect("answered");
     assert_eq!(r.status(), 201, "{:?}", r.text().await);
 }
 

@@ -1806,7 +1806,7 @@ async fn the_open_task_projection_follows_rebooking_continue_as_new_and_closure(
 
 /// A family with an infant books two adult seats and an infant on its mother's lap, from the
 /// office's airport to the one nearest their destination, each passenger named from the person
-/// record at call time.
+/// record at call time, with the help on board each one's record asks for.
 #[tokio::test]
 async fn a_family_with_an_infant_books_two_adult_seats_and_a_lap_from_the_person_records() {
     use homeward_activities::travel::Fare;
@@ -1822,6 +1822,8 @@ async fn a_family_with_an_infant_books_two_adult_seats_and_a_lap_from_the_person
             "consents": all,
         })
     };
+    let mut omar = person("Omar", "male", "1987-02-01");
+    omar["assistance"] = json!(["wheelchair_steps"]);
     let r = lc
         .open(json!({
             "programme": "nl-avrr", "host_country": "NLD", "origin_country": "IRQ",
@@ -1831,7 +1833,7 @@ async fn a_family_with_an_infant_books_two_adult_seats_and_a_lap_from_the_person
             ],
             "people": [
                 person("Amal", "female", "1990-05-31"),
-                person("Omar", "male", "1987-02-01"),
+                omar,
                 // A few months old: under 2 on any flight this test books.
                 person("Lina", "female", &(chrono::Utc::now().date_naive() - chrono::Duration::days(90)).to_string()),
             ]
@@ -1860,6 +1862,14 @@ async fn a_family_with_an_infant_books_two_adult_seats_and_a_lap_from_the_person
         .collect();
     let names: Vec<_> = booked.iter().filter_map(|p| p.given_name.clone()).collect();
     assert_eq!(names, ["Amal", "Omar", "Lina"]);
+    // Omar cannot climb the aircraft's steps: the airline is asked for WCHS on his seat alone.
+    let services: Vec<_> = state
+        .services
+        .iter()
+        .filter(|(k, _)| k.starts_with(&format!("{r}:booking")))
+        .flat_map(|(_, s)| s.clone())
+        .collect();
+    assert_eq!(services, [vec![], vec!["WCHS".to_owned()], vec![]]);
     // (That nothing personal is in Temporal's database is the sentinel test's to prove.)
     lc.replay(&r).await;
     lc.stop().await;

@@ -105,6 +105,62 @@ pub enum Sex {
     Unspecified,
 }
 
+/// Help a person needs on a flight, each the airline's special service request (SSR) of the
+/// same meaning. The codes are IATA's, as carriers and reservation systems publish them
+/// (Travelport, "SSR Codes for Meals and Special Services",
+/// support.travelport.com/webhelp/GWS/Content/XML_Select_Web_Service/Codes/ssr_codes.htm, and
+/// "SSR Disability Request Payload Options", AirReservation 20.9.1: BLND, DEAF, DPNA, WCHC,
+/// WCHR, WCHS; MEDA and STCR need the airline's medical clearance, IATA Medical Manual).
+/// Health data: kept in the person record only, shared with the travel partner with consent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Assistance {
+    /// WCHR: can climb steps and move in the cabin, not walk long distances.
+    WheelchairToAircraft,
+    /// WCHS: cannot climb steps, can move in the cabin.
+    WheelchairSteps,
+    /// WCHC: immobile, carried to and from the seat.
+    WheelchairCabin,
+    /// BLND: blind or with low vision.
+    Blind,
+    /// DEAF: deaf or hard of hearing.
+    Deaf,
+    /// DPNA: an intellectual or developmental disability, needing assistance.
+    IntellectualDisability,
+    /// MEDA: a medical case (the airline's medical clearance, MEDIF).
+    Medical,
+    /// STCR: travels on a stretcher.
+    Stretcher,
+}
+
+impl Assistance {
+    /// Every kind of help, in order.
+    pub const ALL: [Assistance; 8] = [
+        Assistance::WheelchairToAircraft,
+        Assistance::WheelchairSteps,
+        Assistance::WheelchairCabin,
+        Assistance::Blind,
+        Assistance::Deaf,
+        Assistance::IntellectualDisability,
+        Assistance::Medical,
+        Assistance::Stretcher,
+    ];
+
+    /// The IATA SSR code the airline acts on.
+    pub fn ssr_code(self) -> &'static str {
+        match self {
+            Assistance::WheelchairToAircraft => "WCHR",
+            Assistance::WheelchairSteps => "WCHS",
+            Assistance::WheelchairCabin => "WCHC",
+            Assistance::Blind => "BLND",
+            Assistance::Deaf => "DEAF",
+            Assistance::IntellectualDisability => "DPNA",
+            Assistance::Medical => "MEDA",
+            Assistance::Stretcher => "STCR",
+        }
+    }
+}
+
 /// A date of birth: the full date, or the year alone when that is all that is known.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum BirthDate {
@@ -425,6 +481,9 @@ pub struct Person {
     /// their travel document).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payout: Option<Payout>,
+    /// Help they need on the flight (the airline's special service requests).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub assistance: Vec<Assistance>,
     /// Consent to share data, per purpose (the latest answer per purpose counts).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub consents: Vec<SharingConsent>,

@@ -242,9 +242,20 @@ pub struct OrderPassenger {
     /// E.164 (absent: not recorded or not shared).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone_number: Option<String>,
+    /// Help on board, by IATA SSR code (`WCHR`, `UMNR`, …; see `crate::travel`). Not one of
+    /// Duffel's fields: this contract's one addition.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub special_service_requests: Vec<ServiceRequest>,
     /// `mr` or `ms` (absent with the gender).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
+}
+
+/// A special service request: the airline acts on its code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceRequest {
+    /// The IATA code.
+    pub code: String,
 }
 
 /// A passport, as Duffel's `identity_documents` entries.
@@ -293,6 +304,11 @@ impl From<&NamedPassenger> for OrderPassenger {
                 .collect(),
             infant_passenger_id: p.infant_passenger_id.clone(),
             phone_number: person.phone.clone(),
+            special_service_requests: p
+                .services
+                .iter()
+                .map(|code| ServiceRequest { code: code.clone() })
+                .collect(),
             title: gender.map(|g| if g == "f" { "ms" } else { "mr" }.to_owned()),
         }
     }
