@@ -27,6 +27,7 @@ use homeward_workflows::programme::Money;
 use crate::notices::Message;
 use crate::partners::{Outreach, PartnerError, PaymentProvider, TravelPartner};
 use crate::sharing::Shared;
+use crate::suppliers::Supplier;
 use crate::travel::{NamedPassenger, OfferPassenger, Search};
 use crate::wire::{Data, outreach, payments, to_minor, travel};
 
@@ -309,12 +310,17 @@ impl PaymentProvider for HttpPartner {
         &self,
         request: &Disbursement,
         beneficiary: Option<&Shared>,
+        supplier: Option<&Supplier>,
     ) -> Result<Receipt, PartnerError> {
         let created: payments::Disbursement = self
             .send(
                 self.request(reqwest::Method::POST, "disbursements")
                     .header("Idempotency-Key", &request.idempotency_key)
-                    .json(&payments::CreateDisbursement::from(request).to_beneficiary(beneficiary)),
+                    .json(
+                        &payments::CreateDisbursement::from(request)
+                            .to_beneficiary(beneficiary)
+                            .to_supplier(supplier, request.invoice.as_ref()),
+                    ),
             )
             .await?;
         // Pending is an answer, not a failure: the case waits for the provider's webhook or

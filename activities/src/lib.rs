@@ -35,6 +35,7 @@ pub mod reports;
 pub mod retention;
 pub mod sharing;
 pub mod store;
+pub mod suppliers;
 pub mod travel;
 pub mod users;
 pub mod vault;

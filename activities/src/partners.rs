@@ -23,6 +23,7 @@ use crate::notices::{Channel, Message, Templates};
 use crate::offices::Offices;
 use crate::sharing::{self, Shared};
 use crate::store::StoreError;
+use crate::suppliers::Supplier;
 use crate::travel::{NamedPassenger, OfferPassenger, Routes, Search};
 use crate::vault::{Vault, VaultError};
 use homeward_workflows::domain::CaseRef;
@@ -101,6 +102,7 @@ pub trait PaymentProvider: Send + Sync {
         &self,
         request: &Disbursement,
         beneficiary: Option<&Shared>,
+        supplier: Option<&Supplier>,
     ) -> Result<Receipt, PartnerError>;
     /// Fetches a disbursement's state by the provider's payment id.
     async fn disbursement_status(&self, payment_id: &str) -> Result<PaymentState, PartnerError>;
@@ -366,9 +368,36 @@ impl PartnerActivities {
             .shared(&request.reference, Purpose::PaymentProvider)
             .await?;
         let beneficiary = shared.iter().find(|s| s.member == 0);
-        let receipt = heartbeating(&ctx, self.partners.payments.disburse(&request, beneficiary))
-            .await
-            .map_err(PartnerError::into_activity_error)?;
+        // In kind: the supplier the invoice names, read from the register now (its account
+        // never enters history). One no longer registered is for finance to resolve.
+        let supplier = match &request.invoice {
+            Some(invoice) => Some(
+                self.vault
+                    .store()
+                    .supplier(&invoice.supplier)
+                    .await
+                    .map_err(StoreError::into_activity_error)?
+                    .ok_or_else(|| {
+                        PartnerError::Refused {
+                            partner: "payments",
+                            message: format!(
+                                "supplier {} is not registered: record the invoice again",
+                                invoice.supplier
+                            ),
+                        }
+                        .into_activity_error()
+                    })?,
+            ),
+            None => None,
+        };
+        let receipt = heartbeating(
+            &ctx,
+            self.partners
+                .payments
+                .disburse(&request, beneficiary, supplier.as_ref()),
+        )
+        .await
+        .map_err(PartnerError::into_activity_error)?;
         tracing::info!(case = %request.reference, tranche = %request.tranche,
                        state = ?receipt.state, "tranche disbursed");
         Ok(receipt)

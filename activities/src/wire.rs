@@ -149,6 +149,7 @@ mod tests {
                 minor: 150005,
                 currency: "EUR".into(),
             },
+            invoice: None,
         };
         assert_eq!(
             json(&payments::CreateDisbursement::from(&payment)),
@@ -267,10 +268,37 @@ mod tests {
                 minor: 100,
                 currency: "EUR".into(),
             },
+            invoice: None,
         };
         assert_eq!(
             json(&payments::CreateDisbursement::from(&payment).to_beneficiary(Some(&amal))),
             r#"{"amount":"1.00","beneficiary":{"family_name":"Hassan","given_name":"Amal","phone_number":"+9647701234567"},"currency":"EUR","kind":"cash","payee":{"type":"mobile_money","phone_number":"+9647701234567"},"reference":"HW-0123456789AB","tranche":"start"}"#
+        );
+        // Added on purpose (2026-11-30): in-kind support is paid to a supplier against its
+        // invoice (the supplier's name and account from the register, the invoice's number).
+        let in_kind = contract::Disbursement {
+            kind: PaymentKind::InKind,
+            invoice: Some(contract::Invoice {
+                supplier: "sup-0123456789abcdef".into(),
+                invoice_reference: "INV-2027-041".into(),
+            }),
+            ..payment
+        };
+        let supplier = crate::suppliers::Supplier {
+            id: "sup-0123456789abcdef".into(),
+            office: "NLD".into(),
+            name: "Erbil Tools Ltd".into(),
+            iban: "NL91ABNA0417164300".into(),
+            created_by: "u-finance".into(),
+            created_at: chrono::Utc::now(),
+        };
+        assert_eq!(
+            json(
+                &payments::CreateDisbursement::from(&in_kind)
+                    .to_beneficiary(Some(&amal))
+                    .to_supplier(Some(&supplier), in_kind.invoice.as_ref())
+            ),
+            r#"{"amount":"1.00","beneficiary":{"family_name":"Hassan","given_name":"Amal","phone_number":"+9647701234567"},"currency":"EUR","kind":"in_kind","payee":{"type":"supplier","name":"Erbil Tools Ltd","iban":"NL91ABNA0417164300","invoice_reference":"INV-2027-041"},"reference":"HW-0123456789AB","tranche":"start"}"#
         );
     }
 

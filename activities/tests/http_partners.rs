@@ -247,9 +247,10 @@ async fn server_errors_and_rate_limits_are_retryable_and_honour_retry_after() {
             minor: 150000,
             currency: "EUR".into(),
         },
+        invoice: None,
     };
     let err = client(&server, "payments")
-        .disburse(&request, None)
+        .disburse(&request, None, None)
         .await
         .unwrap_err();
     match err {
@@ -264,7 +265,9 @@ async fn server_errors_and_rate_limits_are_retryable_and_honour_retry_after() {
         .mount(&server)
         .await;
     assert!(matches!(
-        client(&server, "payments").disburse(&request, None).await,
+        client(&server, "payments")
+            .disburse(&request, None, None)
+            .await,
         Err(PartnerError::Unavailable { .. })
     ));
 }
@@ -486,10 +489,11 @@ async fn payment_states_are_answers_and_an_unknown_state_is_permanent() {
             minor: 150000,
             currency: "EUR".into(),
         },
+        invoice: None,
     };
     // Pending is an answer: the case waits for the webhook or polls; it does not pay again.
     let receipt = payments
-        .disburse(&request("start"), None)
+        .disburse(&request("start"), None, None)
         .await
         .expect("pending");
     assert_eq!(
@@ -497,11 +501,14 @@ async fn payment_states_are_answers_and_an_unknown_state_is_permanent() {
         ("dis_start", PaymentState::Pending)
     );
     let receipt = payments
-        .disburse(&request("cash"), None)
+        .disburse(&request("cash"), None, None)
         .await
         .expect("failed");
     assert_eq!(receipt.state, PaymentState::Failed);
-    let err = payments.disburse(&request("odd"), None).await.unwrap_err();
+    let err = payments
+        .disburse(&request("odd"), None, None)
+        .await
+        .unwrap_err();
     assert!(
         matches!(&err, PartnerError::Refused { message, .. } if message.contains("lost")),
         "{err:?}"
@@ -570,12 +577,15 @@ async fn a_disbursements_status_is_read_and_an_unknown_one_refused() {
     assert!(matches!(err, PartnerError::Refused { .. }), "{err:?}");
 }
 
-/// Every cash payment names its payee: the returnee's IBAN when they asked to be paid to their
-/// bank (and agreed to share with the provider), else a cash pick-up against the travel
-/// document; in-kind support names none (the office buys it).
+/// Every payment names its payee: for cash, the returnee's IBAN when they asked to be paid to
+/// their bank (and agreed to share with the provider), else a cash pick-up against the travel
+/// document; for in-kind support, the supplier (name and account from the register) against
+/// its invoice.
 #[tokio::test]
-async fn a_cash_payment_names_its_payee_and_in_kind_support_none() {
+async fn a_cash_payment_names_the_returnee_and_in_kind_support_the_supplier_and_invoice() {
     use homeward_activities::sharing::Shared;
+    use homeward_activities::suppliers::Supplier;
+    use homeward_workflows::activities::Invoice;
     use homeward_workflows::person::{Iban, Payout};
     use homeward_workflows::programme::PaymentKind;
     let server = MockServer::start().await;
@@ -595,6 +605,10 @@ async fn a_cash_payment_names_its_payee_and_in_kind_support_none() {
             minor: 30_000,
             currency: "EUR".into(),
         },
+        invoice: (kind == PaymentKind::InKind).then(|| Invoice {
+            supplier: "sup-0123456789abcdef".into(),
+            invoice_reference: "INV-2027-041".into(),
+        }),
     };
     let banked = Shared {
         given_name: Some("Amal".into()),
@@ -604,17 +618,29 @@ async fn a_cash_payment_names_its_payee_and_in_kind_support_none() {
         }),
         ..Shared::default()
     };
+    let supplier = Supplier {
+        id: "sup-0123456789abcdef".into(),
+        office: "NLD".into(),
+        name: "Erbil Tools Ltd".into(),
+        iban: "GB82WEST12345698765432".into(),
+        created_by: "u-finance".into(),
+        created_at: chrono::Utc::now(),
+    };
     let payments = client(&server, "payments");
     payments
-        .disburse(&pay(PaymentKind::Cash, "cash"), Some(&banked))
+        .disburse(&pay(PaymentKind::Cash, "cash"), Some(&banked), None)
         .await
         .expect("paid");
     payments
-        .disburse(&pay(PaymentKind::Cash, "again"), None)
+        .disburse(&pay(PaymentKind::Cash, "again"), None, None)
         .await
         .expect("paid");
     payments
-        .disburse(&pay(PaymentKind::InKind, "start"), Some(&banked))
+        .disburse(
+            &pay(PaymentKind::InKind, "start"),
+            Some(&banked),
+            Some(&supplier),
+        )
         .await
         .expect("paid");
     let bodies: Vec<serde_json::Value> = server
@@ -632,7 +658,12 @@ async fn a_cash_payment_names_its_payee_and_in_kind_support_none() {
         bodies[1]["payee"],
         json!({"type": "cash_pickup", "document_type": "travel_document"})
     );
-    assert!(bodies[2].get("payee").is_none(), "{}", bodies[2]);
+    assert_eq!(
+        bodies[2]["payee"],
+        json!({"type": "supplier", "name": "Erbil Tools Ltd", "iban": "GB82WEST12345698765432",
+               "invoice_reference": "INV-2027-041"}),
+        "never the returnee's own account"
+    );
 }
 
 /// A cancellation names the order as Duffel documents it: a pending order cancellation

@@ -47,6 +47,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::reports::router())
         .merge(routes::webhooks::router())
         .merge(routes::links::router())
+        .merge(routes::suppliers::router())
         .merge(openapi::router())
         .merge(web::router())
         .fallback(fallback)

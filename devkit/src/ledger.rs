@@ -15,7 +15,9 @@ use homeward_activities::notices::{Channel, Message, Templates};
 use homeward_activities::offices::Offices;
 use homeward_activities::partners::{Outreach, PartnerError, PaymentProvider, TravelPartner};
 use homeward_activities::sharing::Shared;
+use homeward_activities::suppliers::Supplier;
 use homeward_activities::travel::{self, Fare, NamedPassenger, OfferPassenger, Search};
+use homeward_activities::wire::payments;
 use homeward_workflows::activities::{
     CancelRequest, Disbursement, HandOver, Offer, Order, OrderRequest, OrderStatus, PaymentState,
     Receipt,
@@ -456,7 +458,18 @@ impl PaymentProvider for LocalLedger {
         &self,
         request: &Disbursement,
         beneficiary: Option<&Shared>,
+        supplier: Option<&Supplier>,
     ) -> Result<Receipt, PartnerError> {
+        // As strict as the sandbox's provider: the same refusals, on the same wire body.
+        let body = payments::CreateDisbursement::from(request)
+            .to_beneficiary(beneficiary)
+            .to_supplier(supplier, request.invoice.as_ref());
+        if let Some(problem) = body.refusal() {
+            return Err(PartnerError::Refused {
+                partner: "payments",
+                message: problem,
+            });
+        }
         let (confirmation, doomed) = self.faults_mut(|f| (f.confirmation, f.failing_payments > 0));
         let (receipt, new) = self.with_state(|s| {
             s.disburse_calls += 1;

@@ -29,10 +29,11 @@ use homeward_activities::http_partners::{message_receipts, payment_webhook};
 use homeward_activities::notices::{Attachment, Channel, Message};
 use homeward_activities::partners::{Outreach, PartnerError, PaymentProvider, TravelPartner};
 use homeward_activities::sharing::Shared;
+use homeward_activities::suppliers::Supplier;
 use homeward_activities::travel::{NamedPassenger, Search};
 use homeward_activities::wire::{self, Data, from_minor, outreach, payments, to_minor, travel};
 use homeward_workflows::activities::{
-    CancelRequest, Disbursement, HandOver, Notice, OrderRequest, PaymentState,
+    CancelRequest, Disbursement, HandOver, Invoice, Notice, OrderRequest, PaymentState,
 };
 use homeward_workflows::domain::{CaseRef, CountryCode, Language};
 use homeward_workflows::programme::Money;
@@ -694,6 +695,28 @@ async fn disbursements(
         phone: b.phone_number.clone(),
         ..Shared::default()
     });
+    // A supplier as the provider knows it: a name and an account, paid against an invoice.
+    let (supplier, invoice) = match &payment.payee {
+        Some(payments::Payee::Supplier {
+            name,
+            iban,
+            invoice_reference,
+        }) => (
+            Some(Supplier {
+                id: String::new(),
+                office: String::new(),
+                name: name.clone(),
+                iban: iban.clone(),
+                created_by: String::new(),
+                created_at: chrono::Utc::now(),
+            }),
+            Some(Invoice {
+                supplier: String::new(),
+                invoice_reference: invoice_reference.clone(),
+            }),
+        ),
+        _ => (None, None),
+    };
     let request = Disbursement {
         idempotency_key: key,
         reference,
@@ -703,8 +726,13 @@ async fn disbursements(
             minor,
             currency: payment.currency,
         },
+        invoice,
     };
-    match sb.ledger.disburse(&request, beneficiary.as_ref()).await {
+    match sb
+        .ledger
+        .disburse(&request, beneficiary.as_ref(), supplier.as_ref())
+        .await
+    {
         Ok(r) => {
             if r.state == PaymentState::Pending {
                 sb.schedule_settlement(r.payment_id.clone());
@@ -948,6 +976,9 @@ pub struct LedgerPayment {
     pub state: PaymentState,
     /// The tranche's name.
     pub tranche: String,
+    /// In kind: the supplier's invoice number it paid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invoice_reference: Option<String>,
 }
 
 async fn ledger(State(sb): State<Sandbox>) -> Json<LedgerView> {
@@ -972,6 +1003,7 @@ async fn ledger(State(sb): State<Sandbox>) -> Json<LedgerView> {
             payment_id: r.payment_id.clone(),
             state: r.state,
             tranche: d.tranche.clone(),
+            invoice_reference: d.invoice.as_ref().map(|i| i.invoice_reference.clone()),
         })
         .collect();
     let people = s

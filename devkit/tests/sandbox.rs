@@ -128,8 +128,12 @@ async fn the_sandbox_answers_status_fetches_and_settles_pending_payments_with_a_
             minor: 150000,
             currency: "EUR".into(),
         },
+        invoice: Some(invoice()),
     };
-    let receipt = payments.disburse(&request, None).await.expect("accepted");
+    let receipt = payments
+        .disburse(&request, None, Some(&supplier()))
+        .await
+        .expect("accepted");
     assert_eq!(receipt.state, PaymentState::Pending);
     assert_eq!(
         payments
@@ -139,7 +143,10 @@ async fn the_sandbox_answers_status_fetches_and_settles_pending_payments_with_a_
         PaymentState::Pending
     );
     // The same key while pending: the same payment, still pending, never a second one.
-    let again = payments.disburse(&request, None).await.expect("accepted");
+    let again = payments
+        .disburse(&request, None, Some(&supplier()))
+        .await
+        .expect("accepted");
     assert_eq!(again, receipt);
 
     // After confirm_after: confirmed, and one signed webhook announced it.
@@ -224,6 +231,7 @@ async fn a_restarted_sandbox_with_a_sqlite_ledger_remembers_its_keys_and_settles
             minor: 150000,
             currency: "EUR".into(),
         },
+        invoice: Some(invoice()),
     };
 
     // First life: book and pay; the payment stays pending (for an hour).
@@ -239,7 +247,10 @@ async fn a_restarted_sandbox_with_a_sqlite_ledger_remembers_its_keys_and_settles
         .create_order(&order_request(offers[0].offer_id.clone()), &[])
         .await
         .expect("order");
-    let receipt = partner.disburse(&payment, None).await.expect("accepted");
+    let receipt = partner
+        .disburse(&payment, None, Some(&supplier()))
+        .await
+        .expect("accepted");
     assert_eq!(receipt.state, PaymentState::Pending);
     task.abort();
 
@@ -254,7 +265,10 @@ async fn a_restarted_sandbox_with_a_sqlite_ledger_remembers_its_keys_and_settles
         .await
         .expect("order");
     assert_eq!(again.order_id, order.order_id, "no second order");
-    let paid = partner.disburse(&payment, None).await.expect("answered");
+    let paid = partner
+        .disburse(&payment, None, Some(&supplier()))
+        .await
+        .expect("answered");
     assert_eq!(paid.payment_id, receipt.payment_id, "no second payment");
     let mut state = PaymentState::Pending;
     for _ in 0..50 {
@@ -307,14 +321,18 @@ async fn the_sandbox_refuses_the_inputs_it_is_told_to_with_a_4xx() {
             minor: 20000,
             currency: "EUR".into(),
         },
+        invoice: None,
     };
-    let err = payments.disburse(&pay("cash"), None).await.unwrap_err();
+    let err = payments
+        .disburse(&pay("cash"), None, None)
+        .await
+        .unwrap_err();
     assert!(
         matches!(&err, PartnerError::Refused { message, .. } if message.contains("422")),
         "{err:?}"
     );
     payments
-        .disburse(&pay("start"), None)
+        .disburse(&pay("start"), None, None)
         .await
         .expect("others are paid");
 }
@@ -388,6 +406,28 @@ async fn a_body_the_sandbox_cannot_read_is_refused_with_the_field_named() {
             r#"{"reference":"HW-0123456789AB","kind":"cash","amount":"10.00","tranche":"cash","payee":{"type":"mobile_money","phone_number":"0770"}}"#,
             422,
             "payee.phone_number: must be E.164",
+        ),
+        // In-kind support goes to a supplier against an invoice; cash never does.
+        (
+            "/disbursements",
+            Some("k13"),
+            r#"{"reference":"HW-0123456789AB","kind":"in_kind","amount":"10.00","tranche":"start"}"#,
+            422,
+            "payee: in-kind support is paid to a supplier",
+        ),
+        (
+            "/disbursements",
+            Some("k14"),
+            r#"{"reference":"HW-0123456789AB","kind":"in_kind","amount":"10.00","tranche":"start","payee":{"type":"supplier","name":"Tools","iban":"GB82WEST12345698765432","invoice_reference":" "}}"#,
+            422,
+            "payee.invoice_reference: is required",
+        ),
+        (
+            "/disbursements",
+            Some("k15"),
+            r#"{"reference":"HW-0123456789AB","kind":"cash","amount":"10.00","tranche":"cash","payee":{"type":"supplier","name":"Tools","iban":"GB82WEST12345698765432","invoice_reference":"I-1"}}"#,
+            422,
+            "payee.type: cash goes to the returnee",
         ),
         (
             "/messages",
@@ -854,4 +894,24 @@ async fn the_sandbox_gateway_refuses_an_attachment_that_is_not_a_small_pdf() {
     }
     let state = ledger.snapshot();
     assert_eq!((state.notices.len(), state.attachments.len()), (0, 0));
+}
+
+/// A supplier of in-kind support, as the register holds it.
+fn supplier() -> homeward_activities::suppliers::Supplier {
+    homeward_activities::suppliers::Supplier {
+        id: "sup-0123456789abcdef".into(),
+        office: "NLD".into(),
+        name: "Erbil Tools Ltd".into(),
+        iban: "GB82WEST12345698765432".into(),
+        created_by: "u-finance".into(),
+        created_at: chrono::Utc::now(),
+    }
+}
+
+/// The invoice an in-kind payment pays.
+fn invoice() -> homeward_workflows::activities::Invoice {
+    homeward_workflows::activities::Invoice {
+        supplier: "sup-0123456789abcdef".into(),
+        invoice_reference: "INV-2027-041".into(),
+    }
 }

@@ -15,6 +15,8 @@ use tokio::sync::Semaphore;
 pub struct Pair {
     /// Each user's id and HTTP client (with their bearer key).
     pub users: [(String, reqwest::Client); 2],
+    /// Finance: the office's supplier of in-kind support, invoiced for every in-kind tranche.
+    pub supplier: Option<String>,
 }
 
 impl Pair {
@@ -158,6 +160,18 @@ pub async fn open_cases(
     Ok(refs)
 }
 
+/// A supplier's invoice for the grant a task's note names (`"start: up to 1500.00 EUR"`).
+pub fn invoice(note: Option<&str>, supplier: Option<&str>, task: u64) -> Value {
+    let (amount, currency) = note
+        .and_then(|n| n.rsplit_once("up to "))
+        .and_then(|(_, rest)| rest.split_once(' '))
+        .unwrap_or(("0", "EUR"));
+    json!({"type": "invoice", "supplier": supplier.unwrap_or_default(),
+           "invoice_reference": format!("INV-{task}"),
+           "amount": {"minor": homeward_activities::wire::to_minor(amount).unwrap_or(0),
+                      "currency": currency}})
+}
+
 /// The answer a careful user gives to a task of this type.
 fn outcome(task_type: &str) -> Value {
     match task_type {
@@ -224,14 +238,29 @@ pub async fn work_inbox(
             continue;
         }
         let client = pair.for_task(task["requested_by"].as_str()).clone();
-        let body = json!({"outcome": outcome(task["task_type"].as_str().unwrap_or_default()),
-                          "reason": "benchmark"});
+        let task_type = task["task_type"].as_str().unwrap_or_default().to_owned();
+        let mut body = json!({"outcome": outcome(&task_type), "reason": "benchmark"});
         let url = format!("{api}/api/v1/cases/{reference}/tasks/{id}");
+        let case_url = format!("{api}/api/v1/cases/{reference}");
+        let supplier = pair.supplier.clone();
         let (tally, in_flight, gate) = (tally.clone(), in_flight.clone(), gate.clone());
         handles.push(tokio::spawn(async move {
             let Ok(_permit) = gate.acquire().await else {
                 return;
             };
+            // A supplier's invoice for the whole grant its task names ("up to 1500.00 EUR").
+            if task_type == "supplier_invoice" {
+                let note = match client.get(&case_url).send().await {
+                    Ok(r) => r.json::<Value>().await.ok().and_then(|v| {
+                        v["tasks"].as_array()?.iter().find_map(|t| {
+                            (t["id"].as_u64() == Some(id))
+                                .then(|| t["note"].as_str().map(str::to_owned))?
+                        })
+                    }),
+                    Err(_) => None,
+                };
+                body["outcome"] = invoice(note.as_deref(), supplier.as_deref(), id);
+            }
             // Staff claim a task before they work on it (a 409 here is a task done already);
             // the latency measured is the completion's, as before claims existed.
             let claim = client.post(format!("{url}/claim")).send().await;

@@ -339,7 +339,28 @@ async fn run_on(settings: &Settings, opts: &Options, stack: Stack) -> anyhow::Re
         }
         let [a, b]: [(String, reqwest::Client); 2] =
             users.try_into().map_err(|_| anyhow::anyhow!("two users"))?;
-        pairs.insert(name, Pair { users: [a, b] });
+        // Finance register the office's supplier of in-kind support.
+        let supplier = if role == Role::Finance {
+            let made: serde_json::Value =
+                a.1.post(format!("{}/api/v1/suppliers", stack.api_url))
+                    .json(&serde_json::json!({"name": "Bench Supplies Ltd",
+                                          "iban": "GB82WEST12345698765432"}))
+                    .send()
+                    .await?
+                    .error_for_status()?
+                    .json()
+                    .await?;
+            made["id"].as_str().map(str::to_owned)
+        } else {
+            None
+        };
+        pairs.insert(
+            name,
+            Pair {
+                users: [a, b],
+                supplier,
+            },
+        );
     }
     let officer = pairs["return_officer"].users[0].1.clone();
     let api = stack.api_url.clone();

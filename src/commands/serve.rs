@@ -218,6 +218,18 @@ async fn seed_demo_office(settings: &Settings) -> anyhow::Result<Option<String>>
             .await?;
         store.set_credentials(&user.id, username, &password).await?;
     }
+    // A supplier of in-kind support, so that finance can record an invoice in the demo (a
+    // sandbox-valid test IBAN; not a real business).
+    if store.suppliers("NLD").await?.is_empty() {
+        store
+            .add_supplier(
+                "NLD",
+                ("Demo Supplies (sandbox)", "GB82WEST12345698765432"),
+                ("system", "system"),
+                chrono::Utc::now(),
+            )
+            .await?;
+    }
     store.close().await;
     Ok(Some(password))
 }

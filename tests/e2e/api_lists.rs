@@ -307,6 +307,21 @@ async fn a_family_split_across_cases_is_linked_and_each_case_shows_it() {
     let stack = TestStack::start().await;
     let (a, b) = (stack.open_case().await, stack.open_case().await);
     let officer = &stack.http;
+    // Links check both cases in the case store, which the workflows write as they start.
+    for r in [&a, &b] {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+        while officer
+            .get(stack.url(&format!("/api/v1/cases/{r}/links")))
+            .send()
+            .await
+            .expect("get")
+            .status()
+            != 200
+        {
+            assert!(tokio::time::Instant::now() < deadline, "{r} never stored");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
     let post = |client: &reqwest::Client, on: &str, body: Value| {
         let req = client
             .post(stack.url(&format!("/api/v1/cases/{on}/links")))
@@ -406,4 +421,60 @@ async fn a_family_split_across_cases_is_linked_and_each_case_shows_it() {
     assert_eq!(unlink(officer).await, 404);
     let (_, seen) = get(officer, stack.url(&format!("/api/v1/cases/{b}/links"))).await;
     assert_eq!(seen["links"], json!([]), "{seen}");
+}
+
+/// An invoice names a supplier of the case's own office: another office's supplier (or none)
+/// is refused before anything reaches the case, naming `outcome.supplier`. Admins list an
+/// office's suppliers by naming it.
+#[tokio::test]
+async fn an_invoice_names_a_supplier_of_the_cases_own_office() {
+    let stack = TestStack::start().await;
+    let r = stack.open_case().await;
+    let finance =
+        client_with_key(&create_key(&stack.settings, "Fin", "finance", Some("NLD")).await);
+    let uk = client_with_key(&create_key(&stack.settings, "UK", "finance", Some("GBR")).await);
+    let admin = client_with_key(&create_key(&stack.settings, "Adm", "admin", None).await);
+    let made: Value = uk
+        .post(stack.url("/api/v1/suppliers"))
+        .json(&json!({"name": "London Tools", "iban": "GB82WEST12345698765432"}))
+        .send()
+        .await
+        .expect("post")
+        .json()
+        .await
+        .expect("json");
+    let theirs = made["id"].as_str().expect("id");
+    for supplier in [theirs, "sup-0000000000000000"] {
+        let resp = finance
+            .post(stack.url(&format!("/api/v1/cases/{r}/tasks/1")))
+            .json(&json!({"outcome": {"type": "invoice", "supplier": supplier,
+                "invoice_reference": "INV-1", "amount": {"minor": 100, "currency": "EUR"}},
+                "reason": "stock"}))
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(resp.status(), 400);
+        let err: Value = resp.json().await.expect("json");
+        assert!(
+            err["fields"]["outcome.supplier"]
+                .as_str()
+                .is_some_and(|m| m.contains("office NLD")),
+            "{err}"
+        );
+    }
+    let resp = admin
+        .get(stack.url("/api/v1/suppliers"))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(resp.status(), 400);
+    let listed: Value = admin
+        .get(stack.url("/api/v1/suppliers?office=GBR"))
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(listed["suppliers"][0]["name"], "London Tools");
 }

@@ -183,6 +183,20 @@ pub struct Disbursement {
     pub kind: PaymentKind,
     /// How much.
     pub amount: Money,
+    /// In kind: the supplier's invoice it pays (absent: cash, or an in-kind payment made
+    /// before suppliers were named).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invoice: Option<Invoice>,
+}
+
+/// The supplier's invoice an in-kind disbursement pays: ids only (the supplier's name and
+/// account are read from the register at call time).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invoice {
+    /// The supplier's id (`sup-…`).
+    pub supplier: String,
+    /// The supplier's invoice number.
+    pub invoice_reference: String,
 }
 
 /// The provider's receipt.

@@ -1,6 +1,7 @@
 //! What people answer to a task: one outcome per kind of task, the content checks that depend
 //! only on the outcome, and the Reintegration Sustainability Survey's scoring.
 
+use crate::programme::Money;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
@@ -177,6 +178,15 @@ pub enum TaskOutcome {
         /// The answers, when reached.
         answers: Option<RssAnswers>,
     },
+    /// A supplier's invoice for in-kind support: whom a tranche pays, for what.
+    Invoice {
+        /// The supplier, registered with the office (`sup-…`, `POST /api/v1/suppliers`).
+        supplier: String,
+        /// The supplier's invoice number.
+        invoice_reference: String,
+        /// The amount invoiced: at most what the tranche grants, in its currency.
+        amount: Money,
+    },
     /// How an escalation or failure was resolved.
     Resolution {
         /// What to do next.
@@ -209,6 +219,28 @@ impl TaskOutcome {
                 departed: true,
                 changed_mind: true,
             } => Err("changed_mind: a returnee who departed did not change their mind".into()),
+            TaskOutcome::Invoice {
+                supplier,
+                invoice_reference,
+                amount,
+            } => {
+                let hex = supplier.strip_prefix("sup-").unwrap_or_default();
+                if hex.len() != 16 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return Err("supplier: must be a registered supplier's id (sup-…)".into());
+                }
+                let r = invoice_reference.trim();
+                if r.is_empty()
+                    || r.chars().count() > 64
+                    || r.chars().any(char::is_control)
+                    || r != invoice_reference
+                {
+                    return Err("invoice_reference: must be 1 to 64 characters".into());
+                }
+                if amount.minor <= 0 {
+                    return Err("amount: must be more than zero".into());
+                }
+                Ok(())
+            }
             TaskOutcome::Plan { support } if support.is_empty() => {
                 Err("support: a plan must name at least one area".into())
             }

@@ -212,8 +212,32 @@ pub fn due_for(rules: &ProgrammeRules, task_type: TaskType) -> crate::programme:
         MonitoringSurvey => rules.monitoring.survey_window,
         EligibilityApproval | DocumentEscalation | MedicalEscalation | BookingApproval
         | BookingFailed | NoShow | ReceptionEscalation | PlanApproval | TrancheApproval
-        | PaymentFailed | MonitoringEscalation | Referral => d.approval,
+        | SupplierInvoice | PaymentFailed | MonitoringEscalation | Referral => d.approval,
     }
+}
+
+/// An in-kind tranche pays the supplier's invoice, never more than the tranche grants and only
+/// in its currency: the programme's cap is the grant, the invoice what was bought. In-kind
+/// support means the office buys goods and services for the returnee from providers rather
+/// than handing over cash (IOM, *Reintegration Handbook* (2019), module 2, individual
+/// reintegration assistance, reintegrationhb.iom.int; DT&V, "EURP", in-kind support up to the
+/// programme's amount, dienstterugkeerenvertrek.nl/ondersteuning-bij-terugkeer/eurp).
+pub fn invoice_within(invoiced: &Money, grant: &Money) -> Result<(), String> {
+    if invoiced.currency != grant.currency {
+        return Err(format!(
+            "amount: the tranche pays in {}, not {}",
+            grant.currency, invoiced.currency
+        ));
+    }
+    if invoiced.minor > grant.minor {
+        return Err(format!(
+            "amount: the tranche grants at most {}.{:02} {}",
+            grant.minor / 100,
+            grant.minor % 100,
+            grant.currency
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -333,6 +357,27 @@ mod tests {
             expires - d.document_validity_after_flight.chrono()
         );
         assert_eq!(last_flight_day(None, d), NaiveDate::MAX);
+    }
+
+    #[test]
+    fn an_invoice_pays_at_most_the_tranches_grant_in_its_currency() {
+        let eur = |minor| Money {
+            minor,
+            currency: "EUR".into(),
+        };
+        assert_eq!(invoice_within(&eur(150_000), &eur(150_000)), Ok(()));
+        assert_eq!(invoice_within(&eur(90_000), &eur(150_000)), Ok(()));
+        let over = invoice_within(&eur(150_001), &eur(150_000)).unwrap_err();
+        assert_eq!(over, "amount: the tranche grants at most 1500.00 EUR");
+        let gbp = Money {
+            minor: 100,
+            currency: "GBP".into(),
+        };
+        assert!(
+            invoice_within(&gbp, &eur(150_000))
+                .unwrap_err()
+                .contains("EUR")
+        );
     }
 
     #[test]

@@ -76,6 +76,8 @@ pub enum TaskType {
     MilestoneVerification,
     /// Finance (or operations) approve a tranche's payment.
     TrancheApproval,
+    /// Finance record the supplier's invoice an in-kind tranche pays (the payee).
+    SupplierInvoice,
     /// A payment failed, was refused, or stayed unconfirmed too long; finance decide.
     PaymentFailed,
     /// A monitoring visit or phone survey.
@@ -88,7 +90,7 @@ pub enum TaskType {
 
 impl TaskType {
     /// Every task type.
-    pub const ALL: [TaskType; 26] = {
+    pub const ALL: [TaskType; 27] = {
         use TaskType::*;
         [
             CounsellingSession,
@@ -113,6 +115,7 @@ impl TaskType {
             PlanApproval,
             MilestoneVerification,
             TrancheApproval,
+            SupplierInvoice,
             PaymentFailed,
             MonitoringSurvey,
             MonitoringEscalation,
@@ -136,7 +139,7 @@ impl TaskType {
             EligibilityApproval | DocumentEscalation | MedicalEscalation | MedicalClearance
             | BookingApproval | BookingFailed | NoShow | ReceptionEscalation | PlanApproval
             | MonitoringEscalation | Referral => Role::Operations,
-            TrancheApproval | PaymentFailed => Role::Finance,
+            TrancheApproval | SupplierInvoice | PaymentFailed => Role::Finance,
             ArrivalConfirmation | ReintegrationPlan | MilestoneVerification | MonitoringSurvey => {
                 Role::Partner
             }
@@ -169,6 +172,7 @@ impl TaskType {
             PlanApproval => "plan_approval",
             MilestoneVerification => "milestone_verification",
             TrancheApproval => "tranche_approval",
+            SupplierInvoice => "supplier_invoice",
             PaymentFailed => "payment_failed",
             MonitoringSurvey => "monitoring_survey",
             MonitoringEscalation => "monitoring_escalation",
@@ -203,6 +207,7 @@ impl TaskType {
                 | (ReintegrationPlan, TaskOutcome::Plan { .. })
                 | (MilestoneVerification, TaskOutcome::Milestone { .. })
                 | (MonitoringSurvey, TaskOutcome::Survey { .. })
+                | (SupplierInvoice, TaskOutcome::Invoice { .. })
                 | (
                     DocumentEscalation
                         | MedicalEscalation

@@ -30,8 +30,9 @@ pub struct CreateDisbursement {
     pub currency: String,
     /// In cash or in kind.
     pub kind: PaymentKind,
-    /// Where a cash payment goes: the returnee's bank account, mobile-money wallet, or a cash
-    /// pick-up against a document (absent for in-kind support, which the office buys).
+    /// Where the payment goes: for cash, the returnee's bank account, mobile-money wallet, or a
+    /// cash pick-up against a document; for in-kind support, the supplier against its invoice
+    /// (absent only on in-kind payments made before suppliers were named).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payee: Option<Payee>,
     /// The case reference (`HW-…`).
@@ -80,6 +81,15 @@ pub enum Payee {
         /// `birth_certificate` or `travel_document`.
         document_type: String,
     },
+    /// In-kind support: a bank transfer to the supplier, against its invoice.
+    Supplier {
+        /// The business's name, as on its invoice.
+        name: String,
+        /// Its IBAN (electronic form).
+        iban: String,
+        /// The supplier's invoice number.
+        invoice_reference: String,
+    },
 }
 
 impl std::fmt::Debug for Payee {
@@ -119,14 +129,50 @@ impl CreateDisbursement {
         self
     }
 
-    /// What a strict provider refuses in a payment, naming the field: cash without a payee,
-    /// an IBAN that does not validate, a wallet number that is not E.164.
+    /// An in-kind payment to `supplier`, against the invoice the disbursement names.
+    pub fn to_supplier(
+        mut self,
+        supplier: Option<&crate::suppliers::Supplier>,
+        invoice: Option<&contract::Invoice>,
+    ) -> Self {
+        if let (PaymentKind::InKind, Some(s), Some(i)) = (self.kind, supplier, invoice) {
+            self.payee = Some(Payee::Supplier {
+                name: s.name.clone(),
+                iban: s.iban.clone(),
+                invoice_reference: i.invoice_reference.clone(),
+            });
+        }
+        self
+    }
+
+    /// What a strict provider refuses in a payment, naming the field: cash without a payee or
+    /// paid to a supplier, in-kind support not paid to a supplier, an IBAN that does not
+    /// validate, a wallet number that is not E.164, an invoice without its number.
     pub fn refusal(&self) -> Option<String> {
         match (&self.kind, &self.payee) {
             (PaymentKind::Cash, None) => Some("payee: is required for a cash payment".into()),
-            (_, Some(Payee::BankAccount { iban })) => Iban::parse(iban)
-                .err()
-                .map(|_| "payee.iban: is not a valid IBAN".into()),
+            (PaymentKind::Cash, Some(Payee::Supplier { .. })) => {
+                Some("payee.type: cash goes to the returnee, not a supplier".into())
+            }
+            (PaymentKind::InKind, p) if !matches!(p, Some(Payee::Supplier { .. })) => {
+                Some("payee: in-kind support is paid to a supplier against an invoice".into())
+            }
+            (_, Some(Payee::Supplier { name, .. })) if name.trim().is_empty() => {
+                Some("payee.name: is required".into())
+            }
+            (
+                _,
+                Some(Payee::Supplier {
+                    invoice_reference, ..
+                }),
+            ) if invoice_reference.trim().is_empty() => {
+                Some("payee.invoice_reference: is required".into())
+            }
+            (_, Some(Payee::BankAccount { iban } | Payee::Supplier { iban, .. })) => {
+                Iban::parse(iban)
+                    .err()
+                    .map(|_| "payee.iban: is not a valid IBAN".into())
+            }
             (_, Some(Payee::MobileMoney { phone_number })) => Phone::parse(phone_number)
                 .err()
                 .map(|_| "payee.phone_number: must be E.164, e.g. +9647701234567".into()),

@@ -8,5 +8,6 @@ pub mod links;
 pub mod people;
 pub mod programmes;
 pub mod reports;
+pub mod suppliers;
 pub mod tasks;
 pub mod webhooks;

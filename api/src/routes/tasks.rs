@@ -25,7 +25,7 @@ use temporalio_common::protos::temporal::api::common::v1::Header;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::json::ApiJson;
-use crate::routes::cases::check_scope;
+use crate::routes::cases::{case_in_scope, check_scope};
 use crate::state::AppState;
 use crate::views::CaseFor;
 
@@ -143,6 +143,14 @@ pub(crate) async fn complete_task(
     // One round trip: the validator checks scope, role, four-eyes and content, and the Update
     // answers with the case's new state.
     check_text("reason", &body.reason)?;
+    // A supplier's invoice names a supplier of the case's own office (the workflow cannot
+    // read the register; the payment activity reads the account from it later).
+    if let TaskOutcome::Invoice { supplier, .. } = &body.outcome
+        && let Ok(case) = case_in_scope(&state, &caller, &reference).await
+    {
+        crate::routes::suppliers::check_invoice_supplier(&state, supplier, &case.host_country)
+            .await?;
+    }
     let completion = TaskCompletion {
         task_id,
         actor: caller.actor.clone(),

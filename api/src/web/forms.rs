@@ -100,6 +100,7 @@ enum Kind {
     Plan,
     Milestone,
     Survey,
+    Invoice,
     Resolution,
 }
 
@@ -119,6 +120,7 @@ fn kind(task: TaskType) -> Kind {
         ReintegrationPlan => Kind::Plan,
         MilestoneVerification => Kind::Milestone,
         MonitoringSurvey => Kind::Survey,
+        SupplierInvoice => Kind::Invoice,
         DocumentEscalation | MedicalEscalation | BookingFailed | NoShow | ReceptionEscalation
         | PaymentFailed | MonitoringEscalation | Referral => Kind::Resolution,
     }
@@ -160,6 +162,7 @@ pub fn task_fields(
     task: TaskType,
     form: &Form,
     errors: &Errors,
+    suppliers: &[(String, String)],
 ) -> Markup {
     let k = kind(task);
     // Each task's fields are named `<prefix><field>`: two tasks on one page never share an id.
@@ -175,6 +178,14 @@ pub fn task_fields(
                 &options(t, &["economic", "social", "psychosocial", "medical"]), &form.values(&n("support")), errors)),
             Kind::Resolution => (layout::radios(&n("action"), &t.t("field-action"),
                 &options(t, &["retry", "close"]), form.value(&n("action")), errors)),
+            Kind::Invoice => {
+                (layout::select(&n("supplier"), &t.t("field-supplier"), suppliers,
+                    form.value(&n("supplier")), errors))
+                @for field in ["invoice_reference", "amount", "currency"] {
+                    (layout::text_input(&n(field), &t.t(&format!("field-{field}")),
+                        form.value(&n(field)), errors, "off"))
+                }
+            }
             _ => {}
         }
         @if let Some((field, legend)) = yes_no(k) {
@@ -317,6 +328,26 @@ pub fn read_outcome(
         }),
         Kind::Resolution => answer(&mut errors, "action", &["retry", "close"])
             .map(|a| json!({"type": "resolution", "action": a})),
+        Kind::Invoice => {
+            let mut text = |field: &str| {
+                let v = form.value(&n(field)).trim();
+                if v.is_empty() {
+                    errors.push((n(field), t.t("enter-value")));
+                }
+                v.to_owned()
+            };
+            let (supplier, invoice_reference) = (text("supplier"), text("invoice_reference"));
+            let (amount, currency) = (text("amount"), text("currency").to_uppercase());
+            let minor = homeward_activities::wire::to_minor(&amount);
+            if minor.is_none() && !amount.is_empty() {
+                errors.push((n("amount"), t.t("enter-amount")));
+            }
+            minor.map(|minor| {
+                json!({"type": "invoice", "supplier": supplier,
+                       "invoice_reference": invoice_reference,
+                       "amount": {"minor": minor, "currency": currency}})
+            })
+        }
     };
     match outcome {
         Some(o) if errors.is_empty() => Ok(o),
@@ -361,6 +392,10 @@ mod tests {
             ("support", "social"),
             ("reached", "yes"),
             ("action", "retry"),
+            ("supplier", "sup-0123456789abcdef"),
+            ("invoice_reference", "INV-1"),
+            ("amount", "1500.00"),
+            ("currency", "eur"),
         ]);
         full.pairs.extend(answers);
         for task in TaskType::ALL {

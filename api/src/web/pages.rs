@@ -409,6 +409,25 @@ async fn case_page(
         .cloned()
         .unwrap_or_default();
     let closed = stage == "closed";
+    // Finance name a supplier of the case's office on an invoice: offered as a list.
+    let suppliers: Vec<(String, String)> = if me.role == homeward_workflows::tasks::Role::Finance
+        && tasks.iter().any(|t| t["task_type"] == "supplier_invoice")
+    {
+        let office = s(intake, "host_country");
+        let mut list = vec![(String::new(), "–".to_owned())];
+        list.extend(
+            state
+                .store
+                .suppliers(office)
+                .await
+                .unwrap_or_default()
+                .into_iter()
+                .map(|x| (x.id, x.name)),
+        );
+        list
+    } else {
+        Vec::new()
+    };
     // The stages the case entered, from the case store (the case page's own scope check above
     // has passed). A store that cannot answer leaves the timeline to the decisions.
     let stages = match homeward_workflows::domain::CaseRef::parse(reference) {
@@ -462,7 +481,7 @@ async fn case_page(
                     (task_name(&t, task_type))
                     @if let Some(due) = task["due_at"].as_str() { span class="govuk-caption-s" { (t.t("due")) " " (when(&json!(due))) } }
                 }
-                (task_body(&t, visitor, &me, reference, task, id, task_type, role, &errors, failed))
+                (task_body(&t, visitor, &me, reference, task, id, task_type, role, &errors, failed, &suppliers))
             }
         }
         @if !matches!(me.role, Role::Auditor | Role::Admin) {
@@ -592,6 +611,7 @@ fn task_body(
     role: &str,
     errors: &[(String, String)],
     failed: Option<(u64, &Form)>,
+    suppliers: &[(String, String)],
 ) -> Markup {
     let Some(ty) = TaskType::ALL
         .into_iter()
@@ -636,7 +656,7 @@ fn task_body(
             }
             form method="post" action={ "/cases/" (reference) "/tasks/" (id) } novalidate {
                 input type="hidden" name="csrf" value=(visitor.csrf);
-                (forms::task_fields(t, &prefix, ty, values, errors))
+                (forms::task_fields(t, &prefix, ty, values, errors, suppliers))
                 (layout::textarea(&format!("{prefix}reason"), &t.t("reason"), &t.t("reason-hint"), values.value(&format!("{prefix}reason")), errors))
                 button type="submit" class="govuk-button" { (t.t("record")) span class="govuk-visually-hidden" { " " (task_name(t, task_type)) } }
             }

@@ -89,6 +89,8 @@ pub struct Lifecycle {
     pub client: Client,
     pub ledger: Arc<LocalLedger>,
     pub http: reqwest::Client,
+    /// The office's supplier of in-kind support (`sup-…`), registered at start.
+    pub supplier: String,
 }
 
 impl Lifecycle {
@@ -175,6 +177,22 @@ impl Lifecycle {
         // test calls `advance`, which unlocks it for exactly that long.
         let app = RunningApp::start_with(&settings, partners.clone()).await;
         let officer = super::create_key(&settings, "Officer", "return_officer", Some("NLD")).await;
+        let store = homeward_activities::CaseStore::connect(
+            secrecy::ExposeSecret::expose_secret(&settings.database.url),
+            1,
+        )
+        .await
+        .expect("store");
+        let supplier = store
+            .add_supplier(
+                "NLD",
+                ("Erbil Tools Ltd", "GB82WEST12345698765432"),
+                ("u-finance", "finance"),
+                chrono::Utc::now(),
+            )
+            .await
+            .expect("supplier")
+            .id;
         Self {
             settings,
             retired: Vec::new(),
@@ -185,6 +203,7 @@ impl Lifecycle {
             client,
             ledger,
             http: super::client_with_key(&officer),
+            supplier,
         }
     }
 
@@ -313,6 +332,44 @@ impl Lifecycle {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// The kind of the case's tranche at `index`, from its programme's file.
+    pub async fn tranche_kind(
+        &self,
+        reference: &str,
+        index: usize,
+    ) -> homeward_workflows::programme::PaymentKind {
+        let view = self.view(reference).await;
+        let catalogue =
+            homeward::programmes::load(&self.settings.programmes.dir).expect("programmes");
+        catalogue[&view.intake.programme].tranches[index].kind
+    }
+
+    /// Records the supplier's invoice an in-kind tranche pays: the whole grant the task names
+    /// ("<tranche>: up to 1500.00 EUR"), from the office's supplier.
+    pub async fn invoice(&self, reference: &str) {
+        let task = self.task(reference, TaskType::SupplierInvoice).await;
+        let note = task.note.clone().expect("the grant is named");
+        let (amount, currency) = note
+            .rsplit_once("up to ")
+            .and_then(|(_, rest)| rest.split_once(' '))
+            .expect("up to <amount> <currency>");
+        let amount = homeward_workflows::programme::Money {
+            minor: homeward_activities::wire::to_minor(amount).expect("amount"),
+            currency: currency.to_owned(),
+        };
+        self.complete(
+            reference,
+            TaskType::SupplierInvoice,
+            finance(),
+            TaskOutcome::Invoice {
+                supplier: self.supplier.clone(),
+                invoice_reference: format!("INV-{}", task.id),
+                amount,
+            },
+        )
+        .await;
     }
 
     /// Completes a task of this type, waiting for it to open first.

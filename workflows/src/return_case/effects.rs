@@ -74,6 +74,8 @@ const PATCH_AIRPORT_CHANGE_OF_MIND: &str = "airport-change-of-mind";
 const PATCH_MEDICAL_CLEARANCE: &str = "medical-clearance";
 /// Asked once when a run starts; what it changes: [`Patches`].
 const PATCH_SAFE_PHONE: &str = "safe-phone";
+/// Asked once when a run starts; what it changes: [`Patches`].
+const PATCH_SUPPLIER_INVOICES: &str = "supplier-invoices";
 
 /// Asks, before the run issues any other command, which recorded changes it makes. Once per
 /// run: a run recorded before a change replays without it to its end; a new run (and every
@@ -89,6 +91,7 @@ pub(super) fn ask_patches(ctx: &Ctx) {
     let airport_change_of_mind = ctx.patched(PATCH_AIRPORT_CHANGE_OF_MIND);
     let medical_clearance = ctx.patched(PATCH_MEDICAL_CLEARANCE);
     let safe_phone = ctx.patched(PATCH_SAFE_PHONE);
+    let supplier_invoices = ctx.patched(PATCH_SUPPLIER_INVOICES);
     ctx.state_mut(|s| {
         s.patches = Patches {
             protected_decisions,
@@ -101,6 +104,7 @@ pub(super) fn ask_patches(ctx: &Ctx) {
             airport_change_of_mind,
             medical_clearance,
             safe_phone,
+            supplier_invoices,
         }
     });
 }

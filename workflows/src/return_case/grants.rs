@@ -14,8 +14,8 @@ use super::effects::{
 use super::record::PaymentRecord;
 use super::waits::{Ask, Decision, ask, decide};
 use crate::activities::{
-    Audience, CaseOutcome, CaseStoreActivities, Disbursement, NoticeTemplate, PaymentActivities,
-    PaymentState, Receipt,
+    Audience, CaseOutcome, CaseStoreActivities, Disbursement, Invoice, NoticeTemplate,
+    PaymentActivities, PaymentState, Receipt,
 };
 use crate::idempotency::IdempotencyKey;
 use crate::programme::PaymentKind;
@@ -59,7 +59,7 @@ pub(super) async fn tranche(ctx: &mut Ctx, i: usize) -> Step<()> {
         ctx.state_mut(|s| s.facts.voided_tranches.push(t.name.clone()));
         return Ok(());
     }
-    let amount = ctx.state(|s| {
+    let mut amount = ctx.state(|s| {
         rules::tranche_amount(
             &t,
             s.case.intake.household(),
@@ -67,6 +67,37 @@ pub(super) async fn tranche(ctx: &mut Ctx, i: usize) -> Step<()> {
             &s.facts.payments,
         )
     });
+    // In-kind support is bought from a supplier: finance record its invoice (at most what the
+    // tranche grants; the validator checks), and the tranche pays that invoice to the supplier.
+    let mut invoice = None;
+    if t.kind == PaymentKind::InKind && ctx.state(|s| s.patches.supplier_invoices) {
+        let recorded = ask(
+            ctx,
+            Ask::new(TaskType::SupplierInvoice)
+                .due(approve_in)
+                .subject(subject)
+                .note(Some(format!(
+                    "{}: up to {}.{:02} {}",
+                    t.name,
+                    amount.minor / 100,
+                    amount.minor % 100,
+                    amount.currency
+                ))),
+        )
+        .await?;
+        if let TaskOutcome::Invoice {
+            supplier,
+            invoice_reference,
+            amount: invoiced,
+        } = recorded.outcome
+        {
+            amount = invoiced;
+            invoice = Some(Invoice {
+                supplier,
+                invoice_reference,
+            });
+        }
+    }
     // The first attempt pays under `<ref>:tranche:<name>`; only a payment the provider reports
     // as failed is tried again, under a new key (`…:<attempt>`), since the old key would find
     // the failed payment.
@@ -84,6 +115,7 @@ pub(super) async fn tranche(ctx: &mut Ctx, i: usize) -> Step<()> {
             tranche: t.name.clone(),
             kind: t.kind,
             amount: amount.clone(),
+            invoice: invoice.clone(),
         };
         let receipt = match waiting_on.take() {
             Some(r) => Ok(r),

@@ -240,6 +240,25 @@ impl ReturnCase {
             rules::plan_covers_needs(&self.case.intake, support)
                 .map_err(|m| TaskRejection::new(RejectionCode::Invalid, m))?;
         }
+        if let crate::tasks::TaskOutcome::Invoice { amount, .. } = &completion.outcome {
+            // An invoice pays at most what its tranche grants (the task's subject).
+            let tranche = self
+                .tasks
+                .iter()
+                .find(|t| t.id == completion.task_id)
+                .and_then(|t| t.subject)
+                .and_then(|i| self.case.rules.tranches.get(usize::try_from(i).ok()?));
+            if let Some(t) = tranche {
+                let grant = rules::tranche_amount(
+                    t,
+                    self.case.intake.household(),
+                    &self.case.rules,
+                    &self.facts.payments,
+                );
+                rules::invoice_within(amount, &grant)
+                    .map_err(|m| TaskRejection::new(RejectionCode::Invalid, m))?;
+            }
+        }
         Ok(())
     }
 

@@ -232,6 +232,9 @@ pub struct Patches {
     /// `safe-phone`: a trafficking victim's SMS goes only to a phone they confirmed safe
     /// (otherwise to the officer, to pass on).
     pub safe_phone: bool,
+    /// `supplier-invoices`: an in-kind tranche is paid to a supplier against the invoice
+    /// finance record (before, in-kind disbursements named no payee).
+    pub supplier_invoices: bool,
 }
 
 /// The workflow's input: a new case, or a continued one.
