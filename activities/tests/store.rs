@@ -1097,3 +1097,65 @@ async fn links_and_message_receipts_are_kept_alike_on_both_databases() {
         assert_eq!(messages[0].template, "flight_details");
     }
 }
+
+/// Suppliers are kept per office, listed by name, read back by id, and their registration is
+/// audited. On SQLite and PostgreSQL.
+#[tokio::test]
+async fn suppliers_are_registered_per_office_alike_on_both_databases() {
+    for (store, _guard) in stores().await {
+        let at = Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap();
+        let tools = store
+            .add_supplier(
+                "NLD",
+                ("Erbil Tools Ltd", "GB82WEST12345698765432"),
+                ("u-fin", "finance"),
+                at,
+            )
+            .await
+            .unwrap();
+        store
+            .add_supplier(
+                "NLD",
+                ("Baghdad Bakery Supplies", "GB33BUKB20201555555555"),
+                ("u-fin", "finance"),
+                at,
+            )
+            .await
+            .unwrap();
+        store
+            .add_supplier(
+                "GBR",
+                ("London Tools", "GB82WEST12345698765432"),
+                ("u-uk", "finance"),
+                at,
+            )
+            .await
+            .unwrap();
+        assert!(homeward_activities::suppliers::is_supplier_id(&tools.id));
+        let names: Vec<String> = store
+            .suppliers("NLD")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
+        assert_eq!(
+            names,
+            ["Baghdad Bakery Supplies", "Erbil Tools Ltd"],
+            "{:?}",
+            store.backend()
+        );
+        assert_eq!(
+            store.supplier(&tools.id).await.unwrap(),
+            Some(tools.clone())
+        );
+        assert_eq!(store.supplier("sup-0000000000000000").await.unwrap(), None);
+        let trail = store.audit_export(None, 0, 1000).await.unwrap();
+        assert!(
+            trail.iter().any(|e| e.event.action == "supplier_registered"
+                && e.event.detail.as_deref() == Some(&format!("{} for office NLD", tools.id))),
+            "{:?}",
+            store.backend()
+        );
+    }
+}
