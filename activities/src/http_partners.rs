@@ -215,6 +215,7 @@ impl TravelPartner for HttpPartner {
                     total: self.money(&o.total_amount, o.total_currency)?,
                     offer_id: o.id,
                     departs_at: o.departing_at,
+                    escort_return_offer_id: None,
                 })
             })
             .collect()
@@ -253,6 +254,7 @@ impl TravelPartner for HttpPartner {
             total: self.money(&o.total_amount, o.total_currency)?,
             order_id: o.id,
             departs_at: o.departing_at,
+            escort_return_order_id: None,
         })
     }
 

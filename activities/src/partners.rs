@@ -17,6 +17,7 @@ use homeward_workflows::activities::{
     Audience, CancelRequest, Disbursement, HandOver, Notice, NoticeTemplate, Offer, OfferRequest,
     Order, OrderRequest, OrderStatus, PaymentState, Receipt, markers,
 };
+use homeward_workflows::idempotency::{ESCORT_RETURN, IdempotencyKey};
 
 use crate::consulate_pack::ConsulatePack;
 use crate::notices::{Channel, Message, Templates};
@@ -307,6 +308,14 @@ impl PartnerActivities {
         let mut offers = heartbeating(&ctx, self.partners.travel.search_offers(&search))
             .await
             .map_err(PartnerError::into_activity_error)?;
+        // A medical escort flies home after the hand-over: priced and booked with the party.
+        if request.medical_escort {
+            let home = crate::travel::escort_return_search(&search);
+            let returns = heartbeating(&ctx, self.partners.travel.search_offers(&home))
+                .await
+                .map_err(PartnerError::into_activity_error)?;
+            offers = crate::travel::with_escort_returns(offers, &returns);
+        }
         offers.sort_by_key(|o| o.total.minor);
         Ok(offers)
     }
@@ -325,12 +334,45 @@ impl PartnerActivities {
             .await
             .and_then(|offer| crate::travel::name_passengers(&offer, &people))
             .map_err(PartnerError::into_activity_error)?;
-        let order = heartbeating(
+        let mut order = heartbeating(
             &ctx,
             self.partners.travel.create_order(&request, &passengers),
         )
         .await
         .map_err(PartnerError::into_activity_error)?;
+        // The escort's flight home: its own order (the escort's seat, like the outbound one, is
+        // named by the office with the partner), under the booking's key and `:escort-return`.
+        if let Some(home) = &request.escort_return_offer_id {
+            let return_request = OrderRequest {
+                idempotency_key: format!("{}{ESCORT_RETURN}", request.idempotency_key),
+                reference: request.reference.clone(),
+                offer_id: home.clone(),
+                escort_return_offer_id: None,
+            };
+            match heartbeating(&ctx, travel.create_order(&return_request, &[])).await {
+                Ok(back) => {
+                    order.total.minor = order.total.minor.saturating_add(back.total.minor);
+                    order.escort_return_order_id = Some(back.order_id);
+                }
+                Err(e @ PartnerError::Refused { .. }) => {
+                    // Never an escort out without a way home: undo the outbound order.
+                    let undo = CancelRequest {
+                        idempotency_key: IdempotencyKey::Cancel {
+                            reference: request.reference.clone(),
+                            order_id: order.order_id.clone(),
+                        }
+                        .into(),
+                        order_id: order.order_id.clone(),
+                        escort_return_order_id: None,
+                    };
+                    heartbeating(&ctx, travel.cancel_order(&undo))
+                        .await
+                        .map_err(PartnerError::into_activity_error)?;
+                    return Err(e.into_activity_error());
+                }
+                Err(e) => return Err(e.into_activity_error()),
+            }
+        }
         tracing::info!(case = %request.reference, order = %order.order_id, "flight booked");
         Ok(order)
     }
@@ -343,7 +385,19 @@ impl PartnerActivities {
     ) -> Result<(), ActivityError> {
         heartbeating(&ctx, self.partners.travel.cancel_order(&request))
             .await
-            .map_err(PartnerError::into_activity_error)
+            .map_err(PartnerError::into_activity_error)?;
+        // The escort's flight home goes with it.
+        if let Some(home) = &request.escort_return_order_id {
+            let back = CancelRequest {
+                idempotency_key: format!("{}{ESCORT_RETURN}", request.idempotency_key),
+                order_id: home.clone(),
+                escort_return_order_id: None,
+            };
+            heartbeating(&ctx, self.partners.travel.cancel_order(&back))
+                .await
+                .map_err(PartnerError::into_activity_error)?;
+        }
+        Ok(())
     }
 
     #[activity(definition = markers::FetchOrder)]

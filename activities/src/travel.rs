@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use chrono::{Datelike, NaiveDate};
 use serde::Deserialize;
 
-use homeward_workflows::activities::{FlightNotice, OfferRequest};
+use homeward_workflows::activities::{FlightNotice, Offer, OfferRequest};
 use homeward_workflows::domain::CaseRef;
 
 use crate::airports;
@@ -304,6 +304,50 @@ impl Routes {
     }
 }
 
+/// An escort flies home after the hand-over: not before 12 hours after the outbound flight
+/// leaves (the flight, the reception at the airport and rest), not later than 4 days after.
+/// The office's practice for an escort's turnaround, not a published programme figure.
+pub const ESCORT_RETURN_AFTER: chrono::Duration = chrono::Duration::hours(12);
+/// See [`ESCORT_RETURN_AFTER`].
+pub const ESCORT_RETURN_WITHIN: chrono::Duration = chrono::Duration::days(4);
+
+/// The search for an escort's flight home after `outbound`: one adult seat, back from the
+/// arrival airport to the office's, in the days after the outbound window.
+pub fn escort_return_search(outbound: &Search) -> Search {
+    Search {
+        reference: outbound.reference.clone(),
+        origin: outbound.destination.clone(),
+        destination: outbound.origin.clone(),
+        earliest: outbound.earliest + chrono::Duration::days(1),
+        latest: outbound.latest + ESCORT_RETURN_WITHIN,
+        passengers: vec![Fare::Adult],
+        medical_escort: false,
+    }
+}
+
+/// Each outbound offer with the cheapest flight home for its escort (12 hours to 4 days
+/// after it leaves, same currency), its price added to the offer's: what operations approve
+/// is the whole journey. An outbound offer no return fits is dropped: an escort is never
+/// booked out without a way back.
+pub fn with_escort_returns(outbound: Vec<Offer>, returns: &[Offer]) -> Vec<Offer> {
+    outbound
+        .into_iter()
+        .filter_map(|mut offer| {
+            let home = returns
+                .iter()
+                .filter(|r| {
+                    r.total.currency == offer.total.currency
+                        && r.departs_at >= offer.departs_at + ESCORT_RETURN_AFTER
+                        && r.departs_at <= offer.departs_at + ESCORT_RETURN_WITHIN
+                })
+                .min_by_key(|r| (r.total.minor, r.departs_at))?;
+            offer.total.minor = offer.total.minor.checked_add(home.total.minor)?;
+            offer.escort_return_offer_id = Some(home.offer_id.clone());
+            Some(offer)
+        })
+        .collect()
+}
+
 /// Pairs the people who agreed to share with the offer's passengers (in the order the search
 /// listed them), and ties each infant to an adult who carries no other. Refused when the offer
 /// has fewer passengers than people, or an infant has no adult to sit with.
@@ -534,5 +578,52 @@ mod tests {
             assert!(known_service(a.ssr_code()), "{a:?}");
         }
         assert!(known_service("UMNR") && !known_service("XXXX"));
+    }
+
+    #[test]
+    fn an_escort_is_booked_out_only_with_a_flight_home_and_the_price_covers_both() {
+        use chrono::TimeZone;
+        use homeward_workflows::programme::Money;
+        let at = |day: u32, hour: u32| {
+            chrono::Utc
+                .with_ymd_and_hms(2027, 3, day, hour, 0, 0)
+                .unwrap()
+        };
+        let offer = |id: &str, departs_at, minor| Offer {
+            offer_id: id.into(),
+            departs_at,
+            total: Money {
+                minor,
+                currency: "EUR".into(),
+            },
+            escort_return_offer_id: None,
+        };
+        let outbound = vec![
+            offer("out-10", at(10, 9), 90_000),
+            offer("out-20", at(20, 9), 80_000),
+        ];
+        let returns = [
+            offer("home-10-early", at(10, 15), 10_000), // 6 hours later: no rest
+            offer("home-11", at(11, 9), 30_000),
+            offer("home-12", at(12, 9), 25_000),
+            offer("home-30", at(30, 9), 5_000), // 10 days after the second: too late
+        ];
+        let paired = with_escort_returns(outbound, &returns);
+        assert_eq!(paired.len(), 1, "no way home from the 20th: not offered");
+        assert_eq!(paired[0].offer_id, "out-10");
+        assert_eq!(paired[0].escort_return_offer_id.as_deref(), Some("home-12"));
+        assert_eq!(paired[0].total.minor, 115_000);
+        let routes = Routes::default();
+        let mut request = request(2);
+        request.medical_escort = true;
+        let out = routes.search(&request, &[]).expect("search");
+        let home = escort_return_search(&out);
+        assert_eq!(
+            (home.origin.as_str(), home.destination.as_str()),
+            ("BGW", "AMS")
+        );
+        assert_eq!(home.passengers, [Fare::Adult]);
+        assert_eq!(home.earliest, d("2027-03-11"));
+        assert_eq!(home.latest, d("2027-04-04"));
     }
 }

@@ -124,6 +124,7 @@ mod tests {
             idempotency_key: "k".into(),
             reference: reference.clone(),
             offer_id: "off_1".into(),
+            escort_return_offer_id: None,
         };
         assert_eq!(
             json(&Data {
@@ -254,6 +255,7 @@ mod tests {
             idempotency_key: "k".into(),
             reference: reference.clone(),
             offer_id: "off_1".into(),
+            escort_return_offer_id: None,
         };
         assert_eq!(
             json(&travel::CreateOrder::from(&order).with_passengers(std::slice::from_ref(&named))),

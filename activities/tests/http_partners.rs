@@ -166,6 +166,7 @@ async fn a_family_is_searched_by_fare_and_booked_by_name_as_duffel_documents() {
                 idempotency_key: "k".into(),
                 reference: reference(),
                 offer_id: "off_1".into(),
+                escort_return_offer_id: None,
             },
             &named,
         )
@@ -223,6 +224,7 @@ async fn an_order_carries_its_idempotency_key() {
         idempotency_key: "HW-0123456789AB:booking:1".into(),
         reference: reference(),
         offer_id: "off_1".into(),
+        escort_return_offer_id: None,
     };
     // A retry sends the same key, so the partner can answer with the same order.
     let first = travel.create_order(&request, &[]).await.expect("order");
@@ -451,6 +453,7 @@ async fn a_4xx_is_permanent_and_carries_the_partners_message() {
                 idempotency_key: "k".into(),
                 reference: reference(),
                 offer_id: "off_old".into(),
+                escort_return_offer_id: None,
             },
             &[],
         )
@@ -700,6 +703,7 @@ async fn a_cancellation_names_the_order_and_is_confirmed_in_two_steps() {
         .cancel_order(&CancelRequest {
             idempotency_key: "HW-0123456789AB:cancel:ord_1".into(),
             order_id: "ord_1".into(),
+            escort_return_order_id: None,
         })
         .await
         .expect("cancelled");

@@ -314,7 +314,7 @@ impl TravelPartner for LocalLedger {
         let fare = price * i64::try_from(seats).unwrap_or(i64::MAX)
             + price / 10 * i64::try_from(infants).unwrap_or(i64::MAX);
         let mut offers = vec![Offer {
-            offer_id: format!("off-{}-{}", search.reference, day),
+            offer_id: format!("off-{}-{}-{}", search.reference, search.origin, day),
             departs_at: match departs_in.and_then(|d| chrono::Duration::from_std(d).ok()) {
                 Some(d) => Utc::now() + d,
                 None => at(day),
@@ -323,11 +323,12 @@ impl TravelPartner for LocalLedger {
                 minor: fare,
                 currency: "EUR".into(),
             },
+            escort_return_offer_id: None,
         }];
         let later = day + chrono::Duration::days(7);
         if later <= search.latest {
             offers.push(Offer {
-                offer_id: format!("off-{}-{}", search.reference, later),
+                offer_id: format!("off-{}-{}-{}", search.reference, search.origin, later),
                 departs_at: match departs_in.and_then(|d| chrono::Duration::from_std(d).ok()) {
                     Some(d) => Utc::now() + d + d,
                     None => at(later),
@@ -336,6 +337,7 @@ impl TravelPartner for LocalLedger {
                     minor: fare * 9 / 10,
                     currency: "EUR".into(),
                 },
+                escort_return_offer_id: None,
             });
         }
         self.with_state(|s| {
@@ -418,6 +420,7 @@ impl TravelPartner for LocalLedger {
                 order_id: format!("ord-{}", s.orders.len() + 1),
                 departs_at: offer.departs_at,
                 total: offer.total.clone(),
+                escort_return_order_id: None,
             };
             s.orders
                 .entry(request.idempotency_key.clone())

@@ -475,6 +475,7 @@ async fn orders(
         idempotency_key: key,
         reference,
         offer_id,
+        escort_return_offer_id: None,
     };
     let passengers: Vec<NamedPassenger> = order
         .passengers
@@ -642,6 +643,7 @@ async fn confirm_cancellation(
     let request = CancelRequest {
         idempotency_key: key,
         order_id: order_id.to_owned(),
+        escort_return_order_id: None,
     };
     match sb.ledger.cancel_order(&request).await {
         Ok(()) => answer(

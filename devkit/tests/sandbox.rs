@@ -92,6 +92,7 @@ async fn the_sandbox_answers_status_fetches_and_settles_pending_payments_with_a_
                 idempotency_key: "HW-0123456789AB:booking:1".into(),
                 reference: reference(),
                 offer_id: offers[0].offer_id.clone(),
+                escort_return_offer_id: None,
             },
             &[],
         )
@@ -106,6 +107,7 @@ async fn the_sandbox_answers_status_fetches_and_settles_pending_payments_with_a_
     let cancel = homeward_workflows::activities::CancelRequest {
         idempotency_key: format!("HW-0123456789AB:cancel:{}", order.order_id),
         order_id: order.order_id.clone(),
+        escort_return_order_id: None,
     };
     travel.cancel_order(&cancel).await.expect("cancelled");
     travel.cancel_order(&cancel).await.expect("cancelled again");
@@ -114,6 +116,7 @@ async fn the_sandbox_answers_status_fetches_and_settles_pending_payments_with_a_
     let unknown = homeward_workflows::activities::CancelRequest {
         idempotency_key: "HW-0123456789AB:cancel:ord_nope".into(),
         order_id: "ord_nope".into(),
+        escort_return_order_id: None,
     };
     assert!(matches!(
         travel.cancel_order(&unknown).await,
@@ -221,6 +224,7 @@ async fn a_restarted_sandbox_with_a_sqlite_ledger_remembers_its_keys_and_settles
         idempotency_key: "HW-0123456789AB:booking:1".into(),
         reference: reference(),
         offer_id,
+        escort_return_offer_id: None,
     };
     let payment = Disbursement {
         idempotency_key: "HW-0123456789AB:tranche:start".into(),

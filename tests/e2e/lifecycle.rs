@@ -744,6 +744,7 @@ async fn an_airline_cancellation_found_on_flight_day_goes_to_operations_who_rebo
         .cancel_order(&CancelRequest {
             idempotency_key: "airline".into(),
             order_id: order.order_id.clone(),
+            escort_return_order_id: None,
         })
         .await
         .expect("cancelled");
@@ -2303,6 +2304,106 @@ async fn every_opening_of_a_trafficking_victims_case_is_audited() {
     lc.stop().await;
 }
 
+/// A medical escort's flight home was searched, priced into the booking and booked as its own
+/// order with the party's (the escort's seat out is on the party's order).
+async fn escort_flies_home(
+    lc: &Lifecycle,
+    r: &str,
+    view: &homeward_workflows::return_case::CaseView,
+) -> (String, String) {
+    use homeward_activities::travel::Fare;
+    let state = lc.ledger.snapshot();
+    let searches = state.searches.get(r).expect("searched");
+    let (out, home) = (&searches[searches.len() - 2], &searches[searches.len() - 1]);
+    assert_eq!(
+        out.passengers,
+        [Fare::Adult, Fare::Adult, Fare::Adult],
+        "two and the escort"
+    );
+    assert_eq!(
+        (
+            home.origin.as_str(),
+            home.destination.as_str(),
+            home.passengers.as_slice()
+        ),
+        (
+            out.destination.as_str(),
+            out.origin.as_str(),
+            &[Fare::Adult][..]
+        ),
+        "the escort alone, back to the office's airport"
+    );
+    let order = view.facts.order.clone().expect("booked");
+    let back = order
+        .escort_return_order_id
+        .clone()
+        .expect("the escort's flight home");
+    let keys: Vec<&String> = state
+        .orders
+        .iter()
+        .filter(|(k, _)| k.starts_with(&format!("{r}:booking:")))
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    assert!(
+        keys.iter().any(|k| k.ends_with(":escort-return")),
+        "{keys:?}"
+    );
+    let price = |id: &str| {
+        state
+            .orders
+            .values()
+            .find(|o| o.order_id == id)
+            .expect("order")
+            .total
+            .minor
+    };
+    assert_eq!(order.total.minor, price(&order.order_id) + price(&back));
+    (order.order_id, back)
+}
+
+/// A withdrawal after booking cancels the party's flight and the escort's flight home, each
+/// naming its order.
+#[tokio::test]
+async fn a_medical_escorts_flight_home_is_booked_and_cancelled_with_the_party() {
+    let lc = Lifecycle::start().await;
+    let r = lc
+        .open(serde_json::json!({
+            "programme": "nl-avrr", "host_country": "NLD", "origin_country": "IRQ",
+            "household_size": 2,
+            "members": [{"age_group": "adult", "vulnerabilities": ["medical"]}, {"age_group": "adult"}]
+        }))
+        .await;
+    to_documents(&lc, &r).await;
+    record_document(&lc, &r).await;
+    lc.complete(
+        &r,
+        TaskType::FitToTravel,
+        officer(),
+        TaskOutcome::FitToTravel {
+            fit: true,
+            medical_escort: true,
+        },
+    )
+    .await;
+    lc.complete(&r, TaskType::MedicalClearance, ops(), approve())
+        .await;
+    let view = lc
+        .wait_for(&r, "a booked flight", |v| v.facts.order.is_some())
+        .await;
+    let (out, back) = escort_flies_home(&lc, &r, &view).await;
+    lc.withdraw(&r).await.expect("withdrawn");
+    lc.wait_for(&r, "closed", |v| v.stage == Stage::Closed)
+        .await;
+    let cancelled = lc.ledger.snapshot().cancelled;
+    assert!(
+        cancelled.contains(&out) && cancelled.contains(&back),
+        "{cancelled:?}"
+    );
+    lc.replay(&r).await;
+    lc.stop().await;
+}
+
 /// Fit to travel only with a medical escort: operations obtain the airline's medical clearance
 /// (MEDIF) before anything is booked; a refused clearance counts as unfit (deferred, assessed
 /// again), and a granted one books with the escort.
@@ -2369,6 +2470,7 @@ async fn a_case_fit_with_an_escort_is_booked_only_after_the_airlines_medical_cle
     let searches = lc.ledger.snapshot().searches;
     let search = &searches.get(&r).expect("searched")[0];
     assert!(search.medical_escort, "the escort flies along: {search:?}");
+    escort_flies_home(&lc, &r, &view).await;
     // On arrival, the plan of a medical case must include continuity of care.
     to_flight_day(&lc, &r).await;
     lc.complete(

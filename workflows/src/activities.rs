@@ -110,8 +110,12 @@ pub struct Offer {
     pub offer_id: String,
     /// Scheduled departure.
     pub departs_at: DateTime<Utc>,
-    /// Total price for every traveller.
+    /// Total price for every traveller (with an escort, their flight home included).
     pub total: Money,
+    /// With an escort: the partner's offer for the escort's flight home after the hand-over,
+    /// booked with this one (absent: no escort, or offers made before escorts flew home).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escort_return_offer_id: Option<String>,
 }
 
 /// Book an offer.
@@ -123,6 +127,9 @@ pub struct OrderRequest {
     pub reference: CaseRef,
     /// The offer to book.
     pub offer_id: String,
+    /// The escort's flight home, booked with it (see [`Offer::escort_return_offer_id`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escort_return_offer_id: Option<String>,
 }
 
 /// A booked order.
@@ -132,8 +139,11 @@ pub struct Order {
     pub order_id: String,
     /// Scheduled departure.
     pub departs_at: DateTime<Utc>,
-    /// What it cost.
+    /// What it cost (with an escort, their flight home included).
     pub total: Money,
+    /// The escort's flight home: its own order (absent: no escort travels).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escort_return_order_id: Option<String>,
 }
 
 /// Where an order stands at the travel partner.
@@ -168,6 +178,9 @@ pub struct CancelRequest {
     pub idempotency_key: String,
     /// The order.
     pub order_id: String,
+    /// The escort's flight home, cancelled with it (under `<key>:escort-return`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escort_return_order_id: Option<String>,
 }
 
 /// Pay a grant tranche.

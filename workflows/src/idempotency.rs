@@ -8,6 +8,10 @@ use std::fmt;
 use crate::activities::NoticeTemplate;
 use crate::domain::CaseRef;
 
+/// What follows a booking's or a cancellation's key for the escort's flight home, booked and
+/// cancelled with the party's (`<ref>:booking:1:escort-return`).
+pub const ESCORT_RETURN: &str = ":escort-return";
+
 /// One idempotency key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IdempotencyKey {

@@ -395,6 +395,7 @@ mod tests {
                 minor,
                 currency: "EUR".into(),
             },
+            escort_return_offer_id: None,
         };
         let last = NaiveDate::from_ymd_opt(2027, 2, 10).unwrap();
         let best = cheapest_offer(

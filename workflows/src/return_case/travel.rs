@@ -165,6 +165,7 @@ async fn book_flight(ctx: &mut Ctx, attempt: u32) -> Step<Result<Order, String>>
                 .into(),
                 reference,
                 offer_id: offer.offer_id,
+                escort_return_offer_id: offer.escort_return_offer_id,
             },
             partner(),
         )
@@ -221,6 +222,7 @@ pub(super) async fn cancel_order(ctx: &mut Ctx) -> Step<()> {
             }
             .into(),
             order_id: order.order_id.clone(),
+            escort_return_order_id: order.escort_return_order_id.clone(),
         },
         partner(),
     )
