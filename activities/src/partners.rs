@@ -308,8 +308,9 @@ impl PartnerActivities {
         let mut offers = heartbeating(&ctx, self.partners.travel.search_offers(&search))
             .await
             .map_err(PartnerError::into_activity_error)?;
-        // A medical escort flies home after the hand-over: priced and booked with the party.
-        if request.medical_escort {
+        // An escort (medical, or a child's) flies home after the hand-over: priced and booked
+        // with the party.
+        if request.medical_escort || request.child_escort {
             let home = crate::travel::escort_return_search(&search);
             let returns = heartbeating(&ctx, self.partners.travel.search_offers(&home))
                 .await

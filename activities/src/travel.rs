@@ -82,6 +82,8 @@ pub struct Search {
     pub passengers: Vec<Fare>,
     /// Whether a medical escort and assistance are booked along.
     pub medical_escort: bool,
+    /// Whether an escort flies with an unaccompanied child.
+    pub child_escort: bool,
 }
 
 /// One of an offer's passengers, as the partner lists them.
@@ -300,6 +302,7 @@ impl Routes {
             latest: request.latest,
             passengers,
             medical_escort: request.medical_escort,
+            child_escort: request.child_escort,
         })
     }
 }
@@ -322,6 +325,7 @@ pub fn escort_return_search(outbound: &Search) -> Search {
         latest: outbound.latest + ESCORT_RETURN_WITHIN,
         passengers: vec![Fare::Adult],
         medical_escort: false,
+        child_escort: false,
     }
 }
 
@@ -456,6 +460,7 @@ mod tests {
             latest: d("2027-03-31"),
             travellers,
             medical_escort: false,
+            child_escort: false,
         }
     }
 

@@ -113,6 +113,7 @@ mod tests {
                 crate::travel::Fare::InfantWithoutSeat,
             ],
             medical_escort: true,
+            child_escort: false,
         };
         assert_eq!(
             json(&Data {

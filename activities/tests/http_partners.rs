@@ -42,6 +42,7 @@ fn offer_request() -> homeward_activities::travel::Search {
         latest: NaiveDate::from_ymd_opt(2027, 3, 1).unwrap(),
         travellers: 2,
         medical_escort: false,
+        child_escort: false,
     };
     homeward_activities::travel::Routes::default()
         .search(&request, &[])
@@ -154,6 +155,7 @@ async fn a_family_is_searched_by_fare_and_booked_by_name_as_duffel_documents() {
         latest: NaiveDate::from_ymd_opt(2027, 3, 1).unwrap(),
         travellers: 3,
         medical_escort: false,
+        child_escort: false,
     };
     let travel = client(&server, "travel");
     let search = Routes::default().search(&request, &family).expect("search");

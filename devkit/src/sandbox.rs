@@ -404,6 +404,7 @@ async fn offer_requests(
         latest: slice.latest_departure_date.unwrap_or(slice.departure_date),
         passengers: fares,
         medical_escort: search.assistance.medical_escort,
+        child_escort: false,
     };
     match sb.ledger.search_offers(&request).await {
         Ok(offers) => {

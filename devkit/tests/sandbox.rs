@@ -48,6 +48,7 @@ fn offer_request() -> homeward_activities::travel::Search {
         latest: NaiveDate::from_ymd_opt(2027, 3, 1).unwrap(),
         travellers: 2,
         medical_escort: false,
+        child_escort: false,
     };
     homeward_activities::travel::Routes::default()
         .search(&request, &[])

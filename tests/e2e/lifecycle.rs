@@ -2362,6 +2362,79 @@ async fn escort_flies_home(
     (order.order_id, back)
 }
 
+/// An unaccompanied child flies with an escort, who flies home after the hand-over: the
+/// search asks for the child's seat and the escort's, the escort's flight home is its own
+/// order, and the child — with an adult on the order — is not booked as an unaccompanied minor.
+#[tokio::test]
+async fn an_unaccompanied_child_flies_with_an_escort_who_flies_home() {
+    use homeward_activities::travel::Fare;
+    let lc = Lifecycle::start().await;
+    let born = (lc.now().await - chrono::Duration::days(12 * 365 + 100)).date_naive();
+    let r = lc
+        .open(serde_json::json!({
+            "programme": "nl-avrr", "host_country": "NLD", "origin_country": "IRQ",
+            "household_size": 1,
+            "members": [{"age_group": "minor_under16", "vulnerabilities": ["unaccompanied_child"]}],
+            "people": [{
+                "names": {"document": {"given": "Sami", "family": "Karim4471"}},
+                "sex": "male", "date_of_birth": born.to_string(),
+                "destination": {"place": "Erbil", "nearest_airport": "EBL"},
+                "consents": [{"purpose": "travel_partner", "given": true}]
+            }]
+        }))
+        .await;
+    lc.complete(
+        &r,
+        TaskType::CounsellingSession,
+        officer(),
+        wants_to_return(),
+    )
+    .await;
+    let yes = TaskOutcome::Assessment {
+        supports_return: true,
+    };
+    lc.complete(
+        &r,
+        TaskType::BestInterestsDetermination,
+        officer(),
+        yes.clone(),
+    )
+    .await;
+    lc.complete(&r, TaskType::GuardianConsent, officer(), signed())
+        .await;
+    lc.complete(&r, TaskType::FamilyAssessment, officer(), yes)
+        .await;
+    lc.complete(&r, TaskType::EligibilityApproval, ops(), approve())
+        .await;
+    record_document(&lc, &r).await;
+    let view = lc
+        .wait_for(&r, "a booked flight", |v| v.facts.order.is_some())
+        .await;
+    let state = lc.ledger.snapshot();
+    let searches = state.searches.get(&r).expect("searched");
+    let out = &searches[searches.len() - 2];
+    assert!(out.child_escort, "{out:?}");
+    assert!(
+        matches!(out.passengers[..], [Fare::Child { age: 12 }, Fare::Adult]),
+        "{out:?}"
+    );
+    assert_eq!(out.destination, "EBL");
+    let order = view.facts.order.expect("order");
+    assert!(
+        order.escort_return_order_id.is_some(),
+        "the escort flies home"
+    );
+    let services: Vec<_> = state
+        .services
+        .iter()
+        .filter(|(k, _)| k.starts_with(&format!("{r}:booking")))
+        .flat_map(|(_, s)| s.clone())
+        .collect();
+    assert_eq!(services, [Vec::<String>::new()], "with an escort: not UMNR");
+    lc.replay(&r).await;
+    lc.stop().await;
+}
+
 /// A withdrawal after booking cancels the party's flight and the escort's flight home, each
 /// naming its order.
 #[tokio::test]

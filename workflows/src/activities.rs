@@ -101,6 +101,9 @@ pub struct OfferRequest {
     pub travellers: u8,
     /// Whether a medical escort and assistance must be booked along.
     pub medical_escort: bool,
+    /// Whether an escort flies with an unaccompanied child (absent: no).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub child_escort: bool,
 }
 
 /// A flight offer.

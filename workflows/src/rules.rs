@@ -70,9 +70,20 @@ pub fn last_flight_day(expires_on: Option<NaiveDate>, d: &Deadlines) -> NaiveDat
         .unwrap_or(NaiveDate::MAX)
 }
 
-/// Seats to book: the household, and a medical escort when one must fly along.
-pub fn travellers(household_size: u8, medical_escort: bool) -> u8 {
-    household_size.saturating_add(u8::from(medical_escort))
+/// Seats to book: the household, and an escort when one must fly along (a medical escort, or
+/// a child's: one escort does both).
+pub fn travellers(household_size: u8, escort: bool) -> u8 {
+    household_size.saturating_add(u8::from(escort))
+}
+
+/// An unaccompanied child never flies alone: an escort accompanies them to the hand-over and
+/// flies home after it. IOM, *Essentials of Migration Management*, "Return and reintegration
+/// of migrants in vulnerable situations" (emm.iom.int/handbooks/return-and-reintegration-
+/// migrants/return-and-reintegration-migrants-vulnerable-situations): for unaccompanied or
+/// separated children, "supervision during travel (for instance, by trained escorts or
+/// specialized airport services)" and reception at the airport or final destination.
+pub fn child_needs_escort(intake: &Intake) -> bool {
+    intake.has(Vulnerability::UnaccompaniedChild)
 }
 
 /// What a booking may cost without operations' approval (minor units).
@@ -357,6 +368,17 @@ mod tests {
             expires - d.document_validity_after_flight.chrono()
         );
         assert_eq!(last_flight_day(None, d), NaiveDate::MAX);
+    }
+
+    #[test]
+    fn an_unaccompanied_child_flies_with_an_escort_and_one_escort_takes_one_seat() {
+        let child = intake(vec![Member {
+            age_group: AgeGroup::MinorUnder16,
+            vulnerabilities: vec![Vulnerability::UnaccompaniedChild],
+        }]);
+        assert!(child_needs_escort(&child));
+        assert!(!child_needs_escort(&intake(vec![Member::adult()])));
+        assert_eq!(travellers(1, true), 2);
     }
 
     #[test]

@@ -40,6 +40,9 @@ pub struct Assistance {
     /// A medical escort travels with the party (absent: no).
     #[serde(default)]
     pub medical_escort: bool,
+    /// An escort travels with an unaccompanied child (absent: no).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub child_escort: bool,
 }
 
 /// Homeward's reference on a search or an order, which the partner keeps and echoes.
@@ -115,6 +118,7 @@ impl From<&Search> for CreateOfferRequest {
         Self {
             assistance: Assistance {
                 medical_escort: search.medical_escort,
+                child_escort: search.child_escort,
             },
             metadata: Metadata {
                 case: search.reference.as_str().to_owned(),

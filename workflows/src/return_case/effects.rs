@@ -76,6 +76,8 @@ const PATCH_MEDICAL_CLEARANCE: &str = "medical-clearance";
 const PATCH_SAFE_PHONE: &str = "safe-phone";
 /// Asked once when a run starts; what it changes: [`Patches`].
 const PATCH_SUPPLIER_INVOICES: &str = "supplier-invoices";
+/// Asked once when a run starts; what it changes: [`Patches`].
+const PATCH_CHILD_ESCORT: &str = "child-escort";
 
 /// Asks, before the run issues any other command, which recorded changes it makes. Once per
 /// run: a run recorded before a change replays without it to its end; a new run (and every
@@ -92,6 +94,7 @@ pub(super) fn ask_patches(ctx: &Ctx) {
     let medical_clearance = ctx.patched(PATCH_MEDICAL_CLEARANCE);
     let safe_phone = ctx.patched(PATCH_SAFE_PHONE);
     let supplier_invoices = ctx.patched(PATCH_SUPPLIER_INVOICES);
+    let child_escort = ctx.patched(PATCH_CHILD_ESCORT);
     ctx.state_mut(|s| {
         s.patches = Patches {
             protected_decisions,
@@ -105,6 +108,7 @@ pub(super) fn ask_patches(ctx: &Ctx) {
             medical_clearance,
             safe_phone,
             supplier_invoices,
+            child_escort,
         }
     });
 }

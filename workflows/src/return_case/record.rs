@@ -235,6 +235,9 @@ pub struct Patches {
     /// `supplier-invoices`: an in-kind tranche is paid to a supplier against the invoice
     /// finance record (before, in-kind disbursements named no payee).
     pub supplier_invoices: bool,
+    /// `child-escort`: an unaccompanied child flies with an escort, who flies home after the
+    /// hand-over (before, the child's seat was booked alone).
+    pub child_escort: bool,
 }
 
 /// The workflow's input: a new case, or a continued one.

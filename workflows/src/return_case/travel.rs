@@ -115,8 +115,11 @@ pub(super) async fn book_and_depart(ctx: &mut Ctx) -> Step<Journey> {
 async fn book_flight(ctx: &mut Ctx, attempt: u32) -> Step<Result<Order, String>> {
     let (request, budget) = ctx.state(|s| {
         let d = &s.case.rules.deadlines;
-        let travellers =
-            rules::travellers(s.case.intake.household_size.get(), s.facts.medical_escort);
+        let child_escort = s.patches.child_escort && rules::child_needs_escort(&s.case.intake);
+        let travellers = rules::travellers(
+            s.case.intake.household_size.get(),
+            s.facts.medical_escort || child_escort,
+        );
         (
             OfferRequest {
                 reference: s.case.reference.clone(),
@@ -126,6 +129,7 @@ async fn book_flight(ctx: &mut Ctx, attempt: u32) -> Step<Result<Order, String>>
                 latest: rules::last_flight_day(s.facts.document_expires_on, d),
                 travellers,
                 medical_escort: s.facts.medical_escort,
+                child_escort,
             },
             rules::booking_budget(&s.case.rules, travellers),
         )
