@@ -600,6 +600,24 @@ impl Settings {
         if !self.api.host.is_loopback() {
             self.refuse_published_secrets()?;
         }
+        // A placeholder office contact would sign a real consulate request with an address no
+        // one reads: refused once messages leave this machine.
+        let local = |u: &url::Url| match u.host() {
+            Some(url::Host::Domain(d)) => d == "localhost",
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => true,
+        };
+        if self.partners.mode == PartnerMode::Http
+            && !local(&self.partners.outreach_url)
+            && let Some(office) = self.offices.placeholder()
+        {
+            return Err(ConfigError(format!(
+                "key offices.{office}: the shipped placeholder contact cannot sign requests sent \
+                 through {}; set the office's own name, email and phone",
+                self.partners.outreach_url
+            )));
+        }
         if self.api.rate_limit_per_second == 0
             || self.api.rate_limit_burst == 0
             || self.api.failed_auth_per_minute == 0
@@ -678,6 +696,38 @@ fn describe_figment_error(error: figment::Error) -> ConfigError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn placeholder_office_contacts_never_reach_a_real_gateway() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let overlay = dir.path().join("gateway.toml");
+        let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+        let real = "[partners]\nmode = \"http\"\noutreach_url = \"https://gateway.partner.example.net/\"\n";
+        std::fs::write(&overlay, real).expect("write");
+        let err = Settings::load(&config, Some(&overlay)).expect_err("refused");
+        assert!(err.0.starts_with("key offices."), "{}", err.0);
+        // Beside the sandbox on this machine, the placeholders are fine.
+        std::fs::write(
+            &overlay,
+            "[partners]\nmode = \"http\"\noutreach_url = \"http://127.0.0.1:8090/\"\n",
+        )
+        .expect("write");
+        Settings::load(&config, Some(&overlay)).expect("local sandbox");
+        // Every office's own contact: accepted.
+        let mut own = real.to_owned();
+        for (office, city) in [
+            ("NLD", "hague"),
+            ("GBR", "london"),
+            ("BEL", "brussels"),
+            ("DEU", "berlin"),
+        ] {
+            own.push_str(&format!(
+                "[offices.{office}]\nname = \"IOM {city}\"\nemail = \"returns@{city}.iom.int\"\nphone = \"+31701234567\"\n"
+            ));
+        }
+        std::fs::write(&overlay, own).expect("write");
+        Settings::load(&config, Some(&overlay)).expect("the offices' own contacts");
+    }
 
     #[test]
     fn the_sandbox_webhook_secret_cannot_guard_a_public_api() {

@@ -35,6 +35,20 @@ impl Offices {
         Self(offices)
     }
 
+    /// The first office whose contact is a shipped placeholder (an `example.org` address, or
+    /// "(placeholder)" in its name): fine beside the sandbox, never for a real gateway.
+    pub fn placeholder(&self) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(_, c)| {
+                let email = c.email.as_str().to_ascii_lowercase();
+                email.ends_with("example.org")
+                    || email.ends_with("example.com")
+                    || c.name.contains("(placeholder)")
+            })
+            .map(|(office, _)| office.as_str())
+    }
+
     /// The contact of `office` (ISO alpha-3), if configured.
     pub fn contact(&self, office: &str) -> Option<&OfficeContact> {
         CountryCode::parse(office).ok().and_then(|c| self.0.get(&c))
