@@ -2223,6 +2223,8 @@ async fn a_trafficking_victim_is_texted_only_at_a_phone_confirmed_safe() {
         )
         .await;
         record_document(&lc, &r).await;
+        lc.complete(&r, TaskType::SafeReception, ops(), approve())
+            .await;
         lc.wait_for(&r, "the departure stage", |v| v.stage == Stage::Departure)
             .await;
         let ledger = lc.ledger.snapshot();
@@ -2461,6 +2463,8 @@ async fn a_medical_escorts_flight_home_is_booked_and_cancelled_with_the_party() 
     .await;
     lc.complete(&r, TaskType::MedicalClearance, ops(), approve())
         .await;
+    lc.complete(&r, TaskType::MedicalReception, ops(), approve())
+        .await;
     let view = lc
         .wait_for(&r, "a booked flight", |v| v.facts.order.is_some())
         .await;
@@ -2536,10 +2540,32 @@ async fn a_case_fit_with_an_escort_is_booked_only_after_the_airlines_medical_cle
         .await;
     lc.complete(&r, TaskType::MedicalClearance, ops(), approve())
         .await;
+    // Before booking, a health facility at home must have confirmed it receives the returnee
+    // and continues their care: a refusal (with its reason) asks again; nothing is booked.
+    let reception = lc.task(&r, TaskType::MedicalReception).await;
+    assert_eq!(reception.role, homeward_workflows::tasks::Role::Operations);
+    lc.try_complete(
+        &r,
+        TaskType::MedicalReception,
+        ops(),
+        TaskOutcome::Approval { approved: false },
+        "the Erbil clinic has no dialysis place before March",
+    )
+    .await
+    .expect("a refusal, with its reason");
+    let again = lc.task(&r, TaskType::MedicalReception).await;
+    assert_ne!(again.id, reception.id, "asked again");
+    assert!(lc.ledger.snapshot().orders.is_empty(), "nothing booked yet");
+    lc.complete(&r, TaskType::MedicalReception, ops(), approve())
+        .await;
     let view = lc
         .wait_for(&r, "a booked flight", |v| v.facts.order.is_some())
         .await;
     assert!(view.facts.medical_escort);
+    assert_eq!(
+        view.facts.receptions_confirmed,
+        [TaskType::MedicalReception]
+    );
     let searches = lc.ledger.snapshot().searches;
     let search = &searches.get(&r).expect("searched")[0];
     assert!(search.medical_escort, "the escort flies along: {search:?}");

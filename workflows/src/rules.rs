@@ -99,6 +99,25 @@ pub fn cheapest_offer(offers: Vec<Offer>, last_day: NaiveDate) -> Option<Offer> 
         .min_by_key(|o| o.total.minor)
 }
 
+/// What must be confirmed in the country of origin before a flight is booked: for a medical
+/// case, a health facility that receives the returnee and continues their care (IOM,
+/// "Returning with a health condition" toolkit, publications.iom.int: proper health care
+/// "available and accessible to them at home"); for a victim of trafficking, a reception
+/// partner specialised in assisting victims (IOM, *Handbook on Protection and Assistance for
+/// Migrants Vulnerable to Violence, Exploitation and Abuse* (2019), Part 4, and *The IOM
+/// Handbook on Direct Assistance for Victims of Trafficking* (2007), ch. 3: reception and
+/// assistance arranged with a specialised organisation before return).
+pub fn receptions_to_confirm(intake: &Intake) -> Vec<TaskType> {
+    let mut tasks = vec![];
+    if intake.has(Vulnerability::Medical) {
+        tasks.push(TaskType::MedicalReception);
+    }
+    if intake.has(Vulnerability::VictimOfTrafficking) {
+        tasks.push(TaskType::SafeReception);
+    }
+    tasks
+}
+
 /// A reintegration plan must answer the household's needs: a medical case's plan includes
 /// continuity of care. Sources: IOM, "Returning with a health condition: A toolkit for
 /// counselling migrants with health concerns" (publications.iom.int): returnees with health
@@ -216,6 +235,7 @@ pub fn due_for(rules: &ProgrammeRules, task_type: TaskType) -> crate::programme:
         | RiskAssessment => d.consent,
         TravelDocument => d.travel_documents,
         FitToTravel | MedicalClearance => d.fit_to_travel,
+        MedicalReception | SafeReception => d.approval,
         DepartureConfirmation => d.departure_grace,
         ArrivalConfirmation => d.reception,
         ReintegrationPlan => d.reintegration_plan,
@@ -368,6 +388,24 @@ mod tests {
             expires - d.document_validity_after_flight.chrono()
         );
         assert_eq!(last_flight_day(None, d), NaiveDate::MAX);
+    }
+
+    #[test]
+    fn medical_and_trafficking_cases_confirm_their_reception_before_booking() {
+        let with = |v: Vec<Vulnerability>| {
+            intake(vec![Member {
+                age_group: AgeGroup::Adult,
+                vulnerabilities: v,
+            }])
+        };
+        assert_eq!(
+            receptions_to_confirm(&with(vec![
+                Vulnerability::VictimOfTrafficking,
+                Vulnerability::Medical
+            ])),
+            [TaskType::MedicalReception, TaskType::SafeReception]
+        );
+        assert!(receptions_to_confirm(&with(vec![Vulnerability::Elderly])).is_empty());
     }
 
     #[test]

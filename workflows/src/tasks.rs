@@ -56,6 +56,12 @@ pub enum TaskType {
     /// Fit to travel with conditions (a medical escort): operations obtain the airline's
     /// medical clearance (IATA MEDIF) before anything is booked.
     MedicalClearance,
+    /// A medical case: operations confirm, before booking, that a health facility in the
+    /// country of origin will receive the returnee and continue their care.
+    MedicalReception,
+    /// A trafficking victim: operations confirm, before booking, that a reception partner
+    /// specialised in assisting victims of trafficking will receive them.
+    SafeReception,
     /// Operations approve a booking over budget.
     BookingApproval,
     /// The travel partner refused a booking; operations decide.
@@ -90,7 +96,7 @@ pub enum TaskType {
 
 impl TaskType {
     /// Every task type.
-    pub const ALL: [TaskType; 27] = {
+    pub const ALL: [TaskType; 29] = {
         use TaskType::*;
         [
             CounsellingSession,
@@ -105,6 +111,8 @@ impl TaskType {
             FitToTravel,
             MedicalEscalation,
             MedicalClearance,
+            MedicalReception,
+            SafeReception,
             BookingApproval,
             BookingFailed,
             DepartureConfirmation,
@@ -137,8 +145,10 @@ impl TaskType {
             | FitToTravel
             | DepartureConfirmation => Role::ReturnOfficer,
             EligibilityApproval | DocumentEscalation | MedicalEscalation | MedicalClearance
-            | BookingApproval | BookingFailed | NoShow | ReceptionEscalation | PlanApproval
-            | MonitoringEscalation | Referral => Role::Operations,
+            | MedicalReception | SafeReception | BookingApproval | BookingFailed | NoShow
+            | ReceptionEscalation | PlanApproval | MonitoringEscalation | Referral => {
+                Role::Operations
+            }
             TrancheApproval | SupplierInvoice | PaymentFailed => Role::Finance,
             ArrivalConfirmation | ReintegrationPlan | MilestoneVerification | MonitoringSurvey => {
                 Role::Partner
@@ -162,6 +172,8 @@ impl TaskType {
             FitToTravel => "fit_to_travel",
             MedicalEscalation => "medical_escalation",
             MedicalClearance => "medical_clearance",
+            MedicalReception => "medical_reception",
+            SafeReception => "safe_reception",
             BookingApproval => "booking_approval",
             BookingFailed => "booking_failed",
             DepartureConfirmation => "departure_confirmation",
@@ -194,6 +206,8 @@ impl TaskType {
                 | (
                     EligibilityApproval
                         | MedicalClearance
+                        | MedicalReception
+                        | SafeReception
                         | BookingApproval
                         | PlanApproval
                         | TrancheApproval,

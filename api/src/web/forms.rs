@@ -111,8 +111,8 @@ fn kind(task: TaskType) -> Kind {
         Consent | GuardianConsent => Kind::Consent,
         BestInterestsDetermination | FamilyAssessment => Kind::Assessment,
         RiskAssessment => Kind::Risk,
-        EligibilityApproval | MedicalClearance | BookingApproval | PlanApproval
-        | TrancheApproval => Kind::Approval,
+        EligibilityApproval | MedicalClearance | MedicalReception | SafeReception
+        | BookingApproval | PlanApproval | TrancheApproval => Kind::Approval,
         TravelDocument => Kind::TravelDocument,
         FitToTravel => Kind::FitToTravel,
         DepartureConfirmation => Kind::Departure,

@@ -78,6 +78,8 @@ const PATCH_SAFE_PHONE: &str = "safe-phone";
 const PATCH_SUPPLIER_INVOICES: &str = "supplier-invoices";
 /// Asked once when a run starts; what it changes: [`Patches`].
 const PATCH_CHILD_ESCORT: &str = "child-escort";
+/// Asked once when a run starts; what it changes: [`Patches`].
+const PATCH_RECEPTION_CONFIRMED: &str = "reception-confirmed";
 
 /// Asks, before the run issues any other command, which recorded changes it makes. Once per
 /// run: a run recorded before a change replays without it to its end; a new run (and every
@@ -95,6 +97,7 @@ pub(super) fn ask_patches(ctx: &Ctx) {
     let safe_phone = ctx.patched(PATCH_SAFE_PHONE);
     let supplier_invoices = ctx.patched(PATCH_SUPPLIER_INVOICES);
     let child_escort = ctx.patched(PATCH_CHILD_ESCORT);
+    let reception_confirmed = ctx.patched(PATCH_RECEPTION_CONFIRMED);
     ctx.state_mut(|s| {
         s.patches = Patches {
             protected_decisions,
@@ -109,6 +112,7 @@ pub(super) fn ask_patches(ctx: &Ctx) {
             safe_phone,
             supplier_invoices,
             child_escort,
+            reception_confirmed,
         }
     });
 }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::activities::{Order, Receipt};
 use crate::domain::{CaseRef, Intake, OpenCase, Stage};
-use crate::tasks::{Actor, RssScores, Task, TaskOutcome};
+use crate::tasks::{Actor, RssScores, Task, TaskOutcome, TaskType};
 
 /// Why a case closed (IOM Reintegration Handbook reasons, plus the pre-departure ones).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -119,6 +119,9 @@ pub struct ScoreRecord {
 /// What the case has established so far; carried across continue-as-new.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Facts {
+    /// The receptions confirmed before booking (`rules::receptions_to_confirm`), by task type.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub receptions_confirmed: Vec<TaskType>,
     /// Whether the consulate of origin may be contacted for this case (the principal applicant
     /// agreed, and for a trafficking victim the risk assessment found it safe); `None` in runs
     /// recorded before the check existed, which contacted it.
@@ -238,6 +241,9 @@ pub struct Patches {
     /// `child-escort`: an unaccompanied child flies with an escort, who flies home after the
     /// hand-over (before, the child's seat was booked alone).
     pub child_escort: bool,
+    /// `reception-confirmed`: a medical case's health facility, and a trafficking victim's
+    /// specialised reception partner, are confirmed before the flight is booked.
+    pub reception_confirmed: bool,
 }
 
 /// The workflow's input: a new case, or a continued one.

@@ -31,6 +31,7 @@ pub(super) enum Journey {
 /// Books a flight, waits for the day, and confirms departure; a failed booking or a missed
 /// flight goes to operations, who rebook or close.
 pub(super) async fn book_and_depart(ctx: &mut Ctx) -> Step<Journey> {
+    confirm_receptions(ctx).await?;
     loop {
         enter(ctx, Stage::FlightBooking).await?;
         let attempt = ctx.state_mut(|s| {
@@ -108,6 +109,29 @@ pub(super) async fn book_and_depart(ctx: &mut Ctx) -> Step<Journey> {
             .await?
             .or_close(ctx, ClosureReason::NoShow)?;
     }
+}
+
+/// Before booking, operations confirm the reception the returnee needs in the country of
+/// origin (`rules::receptions_to_confirm`): asked until confirmed (a refusal names why, and the
+/// next asks again: another facility or partner); operations may close the case instead.
+async fn confirm_receptions(ctx: &mut Ctx) -> Step<()> {
+    let (needed, due) = ctx.state(|s| {
+        let needed = if s.patches.reception_confirmed {
+            rules::receptions_to_confirm(&s.case.intake)
+        } else {
+            Vec::new()
+        };
+        (needed, s.case.rules.deadlines.approval)
+    });
+    for task in needed {
+        while !ctx.state(|s| s.facts.receptions_confirmed.contains(&task)) {
+            let answer = ask(ctx, Ask::new(task).due(due)).await?;
+            if let TaskOutcome::Approval { approved: true } = answer.outcome {
+                ctx.state_mut(|s| s.facts.receptions_confirmed.push(task));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// One booking attempt: offers within the document's validity, operations' approval when over
