@@ -20,6 +20,7 @@
 //! Fakes (the in-process ledger, the sandbox, the benchmark's twin and its no-op activity)
 //! live in `homeward-devkit`, which no production worker registers.
 
+pub mod access;
 pub mod accounts;
 pub mod airports;
 pub mod case_store;

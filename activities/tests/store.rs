@@ -1159,3 +1159,57 @@ async fn suppliers_are_registered_per_office_alike_on_both_databases() {
         );
     }
 }
+
+/// A restricted case keeps who is named on it; naming and removing are audited; a plain case
+/// is not restricted. On SQLite and PostgreSQL.
+#[tokio::test]
+async fn restricted_cases_keep_their_named_staff_alike_on_both_databases() {
+    for (store, _guard) in stores().await {
+        let (a, plain) = (case(81), case(82));
+        let at = Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap();
+        store.restrict_case(&a.reference, "u-a", at).await.unwrap();
+        store.restrict_case(&a.reference, "u-a", at).await.unwrap();
+        assert_eq!(store.case_access(&plain.reference).await.unwrap(), None);
+        assert!(
+            store
+                .grant_access(&a.reference, "u-b", ("u-a", "return_officer"), at)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .grant_access(&a.reference, "u-b", ("u-a", "return_officer"), at)
+                .await
+                .unwrap()
+        );
+        let named: Vec<String> = store
+            .case_access(&a.reference)
+            .await
+            .unwrap()
+            .expect("restricted")
+            .into_iter()
+            .map(|x| x.user)
+            .collect();
+        assert_eq!(named, ["u-a", "u-b"], "{:?}", store.backend());
+        let among = store
+            .restricted_among(&[a.reference.clone(), plain.reference.clone()])
+            .await
+            .unwrap();
+        assert_eq!(among.len(), 1);
+        assert!(
+            store
+                .revoke_access(&a.reference, "u-b", ("u-sup", "operations"), at)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .revoke_access(&a.reference, "u-b", ("u-sup", "operations"), at)
+                .await
+                .unwrap()
+        );
+        let trail = store.audit_trail(&a.reference).await.unwrap();
+        let actions: Vec<&str> = trail.iter().map(|e| e.event.action.as_str()).collect();
+        assert_eq!(actions, ["case_access_granted", "case_access_revoked"]);
+    }
+}

@@ -48,6 +48,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::webhooks::router())
         .merge(routes::links::router())
         .merge(routes::suppliers::router())
+        .merge(routes::access::router())
         .merge(openapi::router())
         .merge(web::router())
         .fallback(fallback)

@@ -45,6 +45,25 @@ pub struct CaseSummary {
     pub next_due: Option<DateTime<Utc>>,
     /// Its open tasks.
     pub open_tasks: Vec<TaskSummary>,
+    /// A restricted case (named staff only; absent: not restricted).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub restricted: bool,
+}
+
+impl CaseSummary {
+    /// The case as a list shows it to someone not named on it: its reference, status and
+    /// stage, and that it is restricted.
+    pub fn redacted(self) -> Self {
+        Self {
+            programme: None,
+            origin_country: None,
+            opened_at: None,
+            next_due: None,
+            open_tasks: Vec::new(),
+            restricted: true,
+            ..self
+        }
+    }
 }
 
 /// One page of a list and the token of the next, if any.
@@ -197,5 +216,6 @@ fn summary(keys: &PayloadCodecKeys, info: &WorkflowExecutionInfo) -> Option<Case
         opened_at,
         next_due,
         open_tasks,
+        restricted: false,
     })
 }

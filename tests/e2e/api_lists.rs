@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::support::{TestStack, client_with_key, create_key};
+use crate::support::{TestStack, client_with_key, create_key, create_user};
 
 async fn get(client: &reqwest::Client, url: String) -> (u16, Value) {
     let resp = client.get(url).send().await.expect("get");
@@ -477,4 +477,189 @@ async fn an_invoice_names_a_supplier_of_the_cases_own_office() {
         .await
         .expect("json");
     assert_eq!(listed["suppliers"][0]["name"], "London Tools");
+}
+
+/// A trafficking victim's case is opened on a need-to-know basis: by the officer who opened it,
+/// the staff they (or a supervisor) name, the office's supervisors and auditors. Colleagues see
+/// it in lists without its details and get 403 on the case, its people and its tasks; naming
+/// and removing are audited; a plain case is open to the office as before.
+#[tokio::test]
+async fn a_trafficking_victims_case_is_opened_only_by_the_staff_named_on_it() {
+    let stack = TestStack::start().await;
+    let s = &stack.settings;
+    let (a_id, a_key) = create_user(s, "Officer A", "return_officer", Some("NLD"), false).await;
+    let (b_id, b_key) = create_user(s, "Officer B", "return_officer", Some("NLD"), false).await;
+    let (_, sup_key) = create_user(s, "Supervisor", "operations", Some("NLD"), true).await;
+    let (uk_id, _) = create_user(s, "UK Officer", "return_officer", Some("GBR"), false).await;
+    let (a, b, sup) = (
+        client_with_key(&a_key),
+        client_with_key(&b_key),
+        client_with_key(&sup_key),
+    );
+    let auditor = client_with_key(&create_key(s, "Aud", "auditor", None).await);
+    let finance = client_with_key(&create_key(s, "Fin", "finance", Some("NLD")).await);
+    let resp = a
+        .post(stack.url("/api/v1/cases"))
+        .json(&json!({"programme": "nl-avrr", "host_country": "NLD", "origin_country": "IRQ",
+                      "household_size": 1,
+                      "members": [{"age_group": "adult", "vulnerabilities": ["victim_of_trafficking"]}],
+                      "people": [{"names": {"document": {"given": "Nadia", "family": "Restricted7731"}},
+                                  "date_of_birth": "1995-04-02"}]}))
+        .send()
+        .await
+        .expect("open");
+    assert_eq!(resp.status(), 201);
+    let r = resp.json::<Value>().await.expect("json")["reference"]
+        .as_str()
+        .expect("ref")
+        .to_owned();
+    let plain = stack.open_case().await;
+    let status = |client: &reqwest::Client, path: String| {
+        let req = client.get(stack.url(&path));
+        async move { req.send().await.expect("get").status().as_u16() }
+    };
+    let case = format!("/api/v1/cases/{r}");
+    // Who opens it.
+    assert_eq!(
+        status(&a, case.clone()).await,
+        200,
+        "the officer who opened it"
+    );
+    assert_eq!(
+        status(&sup, case.clone()).await,
+        200,
+        "a supervisor of the office"
+    );
+    assert_eq!(status(&auditor, case.clone()).await, 200);
+    for (who, client) in [("a colleague", &b), ("finance", &finance)] {
+        assert_eq!(status(client, case.clone()).await, 403, "{who}");
+        assert_eq!(status(client, format!("{case}/people")).await, 403, "{who}");
+        assert_eq!(status(client, format!("{case}/access")).await, 403, "{who}");
+    }
+    assert_eq!(
+        status(&b, format!("/api/v1/cases/{plain}")).await,
+        200,
+        "a plain case"
+    );
+    // Nor does a colleague find the person by name.
+    let found = |client: &reqwest::Client| {
+        let req = client.get(stack.url(
+            "/api/v1/people/search?given=Nadia&family=Restricted7731&date_of_birth=1995-04-02",
+        ));
+        async move {
+            let v: Value = req
+                .send()
+                .await
+                .expect("search")
+                .json()
+                .await
+                .expect("json");
+            v.as_array().map_or(0, Vec::len)
+        }
+    };
+    assert_eq!(found(&a).await, 1);
+    assert_eq!(found(&b).await, 0);
+    // A colleague's list shows it, without details.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let listed = loop {
+        let list: Value = b
+            .get(stack.url("/api/v1/cases"))
+            .send()
+            .await
+            .expect("list")
+            .json()
+            .await
+            .expect("json");
+        if let Some(row) = list["cases"]
+            .as_array()
+            .and_then(|cs| cs.iter().find(|c| c["reference"] == r.as_str()))
+        {
+            break row.clone();
+        }
+        assert!(Instant::now() < deadline, "never listed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(listed["restricted"], true, "{listed}");
+    assert!(
+        listed["programme"].is_null() && listed["origin_country"].is_null(),
+        "{listed}"
+    );
+    // Naming: the officer names B (not a user of another office, nor someone unknown).
+    let grant = |client: &reqwest::Client, user: &str| {
+        let req = client
+            .post(stack.url(&format!("{case}/access")))
+            .json(&json!({"user": user}));
+        async move {
+            let resp = req.send().await.expect("post");
+            (
+                resp.status().as_u16(),
+                resp.json::<Value>().await.unwrap_or_default(),
+            )
+        }
+    };
+    let (code, err) = grant(&a, &uk_id).await;
+    assert_eq!(
+        (code, err["fields"]["user"].is_string()),
+        (400, true),
+        "{err}"
+    );
+    assert_eq!(grant(&a, "nobody").await.0, 400);
+    assert_eq!(
+        grant(&auditor, &b_id).await.0,
+        403,
+        "an auditor reads, never names"
+    );
+    let (code, named) = grant(&a, &b_id).await;
+    assert_eq!(code, 201, "{named}");
+    let ids: Vec<&str> = named["named"]
+        .as_array()
+        .expect("named")
+        .iter()
+        .filter_map(|n| n["user"].as_str())
+        .collect();
+    assert_eq!(ids, [a_id.as_str(), b_id.as_str()]);
+    assert_eq!(status(&b, case.clone()).await, 200, "named: opens it");
+    assert_eq!(grant(&b, &b_id).await.0, 200, "named twice: no change");
+    // A plain case has no list to be on.
+    let (code, err) = {
+        let resp = a
+            .post(stack.url(&format!("/api/v1/cases/{plain}/access")))
+            .json(&json!({"user": b_id}))
+            .send()
+            .await
+            .expect("post");
+        (
+            resp.status().as_u16(),
+            resp.json::<Value>().await.unwrap_or_default(),
+        )
+    };
+    assert_eq!(
+        (code, err["fields"]["reference"].is_string()),
+        (400, true),
+        "{err}"
+    );
+    // Removed again: closed to B.
+    let resp = sup
+        .delete(stack.url(&format!("{case}/access/{b_id}")))
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(resp.status(), 204);
+    assert_eq!(status(&b, case.clone()).await, 403);
+    let store = homeward_activities::CaseStore::connect(
+        secrecy::ExposeSecret::expose_secret(&stack.settings.database.url),
+        1,
+    )
+    .await
+    .expect("store");
+    let trail = store
+        .audit_trail(&homeward_workflows::domain::CaseRef::parse(&r).expect("ref"))
+        .await
+        .expect("trail");
+    let actions: Vec<&str> = trail
+        .iter()
+        .map(|e| e.event.action.as_str())
+        .filter(|a| a.starts_with("case_access"))
+        .collect();
+    assert_eq!(actions, ["case_access_granted", "case_access_revoked"]);
 }

@@ -306,6 +306,13 @@ pub(crate) async fn open_case(
     let options = WorkflowStartOptions::new(state.task_queue.clone(), workflow_id)
         .id_reuse_policy(WorkflowIdReusePolicy::RejectDuplicate)
         .build();
+    // A trafficking victim's case is restricted from its first moment: named staff only.
+    if homeward_workflows::rules::needs_risk_assessment(&case.intake) {
+        state
+            .store
+            .restrict_case(&reference, &caller.actor.id, opened_at)
+            .await?;
+    }
     let started = state
         .temporal
         .start_workflow(ReturnCase::run, input, options)
@@ -620,8 +627,25 @@ pub(crate) async fn list_cases(
         page_token.as_deref(),
     )
     .await?;
+    // Restricted cases the caller may not open are listed without their details.
+    let refs: Vec<CaseRef> = page.cases.iter().map(|c| c.reference.clone()).collect();
+    let restricted = state.store.restricted_among(&refs).await?;
+    let cases = page
+        .cases
+        .into_iter()
+        .map(|c| match restricted.get(&c.reference) {
+            Some(named) if !may_open_restricted(&caller, named.iter().map(String::as_str)) => {
+                c.redacted()
+            }
+            Some(_) => CaseSummary {
+                restricted: true,
+                ..c
+            },
+            None => c,
+        })
+        .collect();
     Ok(Json(CaseList {
-        cases: page.cases,
+        cases,
         next_page_token: page.next_page_token,
     }))
 }
@@ -715,10 +739,35 @@ pub(crate) async fn case_in_scope(
     reference: &CaseRef,
 ) -> Result<homeward_activities::store::CaseRecord, ApiError> {
     let record = state.store.get_case(reference).await?;
-    match record {
-        Some(r) if in_scope(caller, &r) => Ok(r),
-        _ => Err(ApiError::NotFound(format!("no case {reference}"))),
+    let record = match record {
+        Some(r) if in_scope(caller, &r) => r,
+        _ => return Err(ApiError::NotFound(format!("no case {reference}"))),
+    };
+    if let Some(access) = state.store.case_access(reference).await?
+        && !may_open_restricted(caller, access.iter().map(|a| a.user.as_str()))
+    {
+        return Err(ApiError::Forbidden(format!(
+            "case {reference} is restricted: only the staff named on it, the office's \
+             supervisors and auditors open it"
+        )));
     }
+    Ok(record)
+}
+
+/// Who opens a restricted case (a victim of trafficking, shared on a need-to-know basis: IOM,
+/// *Handbook on Protection and Assistance for Migrants Vulnerable to Violence, Exploitation and
+/// Abuse* (2019), Part 4, confidentiality and data protection): the staff named on it, the
+/// office's supervisors, auditors, admins and the system; a partner only once it was handed
+/// the case (its scope).
+pub(crate) fn may_open_restricted<'a>(
+    caller: &Caller,
+    mut named: impl Iterator<Item = &'a str>,
+) -> bool {
+    matches!(
+        caller.actor.role,
+        Role::Auditor | Role::Admin | Role::System | Role::Partner
+    ) || caller.actor.supervisor
+        || named.any(|u| u == caller.actor.id)
 }
 
 /// Whether a projected case is in the caller's scope.

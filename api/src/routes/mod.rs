@@ -1,5 +1,6 @@
 //! One module per resource; each exposes `fn router() -> Router<AppState>`.
 
+pub mod access;
 pub mod cases;
 pub mod codec;
 pub mod health;

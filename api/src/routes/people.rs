@@ -535,8 +535,19 @@ pub(crate) async fn search(
     };
     let mut hits = Vec::new();
     for found in state.vault.find(&lookup).await? {
+        // A restricted case is found only by those who may open it (need to know).
         if let Some(case) = state.store.get_case(&found.reference).await?
             && in_scope(&caller, &case)
+            && state
+                .store
+                .case_access(&found.reference)
+                .await?
+                .is_none_or(|named| {
+                    crate::routes::cases::may_open_restricted(
+                        &caller,
+                        named.iter().map(|a| a.user.as_str()),
+                    )
+                })
         {
             hits.push(Hit {
                 reference: found.reference,
