@@ -580,6 +580,32 @@ async fn a_trafficking_victims_case_is_opened_only_by_the_staff_named_on_it() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert_eq!(listed["restricted"], true, "{listed}");
+    // The inbox marks its tasks restricted, so the office knows to ask to be named.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let task = loop {
+        let inbox: Value = b
+            .get(stack.url("/api/v1/inbox"))
+            .send()
+            .await
+            .expect("inbox")
+            .json()
+            .await
+            .expect("json");
+        let tasks = inbox["tasks"].as_array().cloned().unwrap_or_default();
+        if let Some(t) = tasks.iter().find(|t| t["reference"] == r.as_str()) {
+            assert!(
+                tasks
+                    .iter()
+                    .filter(|t| t["reference"] != r.as_str())
+                    .all(|t| t.get("restricted").is_none()),
+                "{inbox}"
+            );
+            break t.clone();
+        }
+        assert!(Instant::now() < deadline, "no task in the inbox");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(task["restricted"], true, "{task}");
     assert!(
         listed["programme"].is_null() && listed["origin_country"].is_null(),
         "{listed}"

@@ -62,6 +62,10 @@ pub(crate) struct InboxItem {
     held_by_you: bool,
     /// Where to complete it (POST), or claim it (`…/claim`).
     href: String,
+    /// A restricted case (a trafficking victim's): only the staff named on it act on it; others
+    /// ask a return officer named on it or a supervisor to be named (absent: not restricted).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    restricted: bool,
 }
 
 /// An inbox page.
@@ -90,6 +94,7 @@ fn item(caller: &Caller, t: OpenTask, now: DateTime<Utc>) -> InboxItem {
         requested_by: t.requested_by,
         assignee: t.assignee,
         claimed_at: t.claimed_at,
+        restricted: false,
     }
 }
 
@@ -229,8 +234,19 @@ pub(crate) async fn inbox(
     let next_page_token = more
         .then(|| rows.last().map(|t| token_of(&state, t)))
         .flatten();
+    let refs: Vec<CaseRef> = rows.iter().map(|t| t.reference.clone()).collect();
+    let restricted = state.store.restricted_among(&refs).await?;
     Ok(Json(Inbox {
-        tasks: rows.into_iter().map(|t| item(&caller, t, now)).collect(),
+        tasks: rows
+            .into_iter()
+            .map(|t| {
+                let restricted = restricted.contains_key(&t.reference);
+                InboxItem {
+                    restricted,
+                    ..item(&caller, t, now)
+                }
+            })
+            .collect(),
         next_page_token,
     }))
 }
