@@ -514,18 +514,20 @@ mod tests {
         );
     }
 
+    /// An offer's passengers, `pas_0`, `pas_1`, … with these fares.
+    fn offer(fares: &[Fare]) -> Vec<OfferPassenger> {
+        fares
+            .iter()
+            .enumerate()
+            .map(|(i, f)| OfferPassenger {
+                id: format!("pas_{i}"),
+                fare: *f,
+            })
+            .collect()
+    }
+
     #[test]
     fn each_infant_sits_with_its_own_adult() {
-        let offer = |fares: &[Fare]| -> Vec<OfferPassenger> {
-            fares
-                .iter()
-                .enumerate()
-                .map(|(i, f)| OfferPassenger {
-                    id: format!("pas_{i}"),
-                    fare: *f,
-                })
-                .collect()
-        };
         let people = [
             person(0, "1988-05-01", None),
             person(1, "1990-07-02", None),
@@ -549,16 +551,6 @@ mod tests {
     #[test]
     fn each_passenger_asks_for_their_own_help_and_a_child_alone_flies_as_an_unaccompanied_minor() {
         use homeward_workflows::person::Assistance;
-        let offer = |fares: &[Fare]| -> Vec<OfferPassenger> {
-            fares
-                .iter()
-                .enumerate()
-                .map(|(i, f)| OfferPassenger {
-                    id: format!("pas_{i}"),
-                    fare: *f,
-                })
-                .collect()
-        };
         let mut mother = person(0, "1988-05-01", None);
         mother.assistance = vec![Assistance::WheelchairCabin, Assistance::Blind];
         let child = person(1, "2017-02-01", None);

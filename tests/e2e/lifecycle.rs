@@ -2437,11 +2437,8 @@ async fn an_unaccompanied_child_flies_with_an_escort_who_flies_home() {
     lc.stop().await;
 }
 
-/// A withdrawal after booking cancels the party's flight and the escort's flight home, each
-/// naming its order.
-#[tokio::test]
-async fn a_medical_escorts_flight_home_is_booked_and_cancelled_with_the_party() {
-    let lc = Lifecycle::start().await;
+/// Opens a medical case of two adults and brings it to its fit-to-travel check.
+async fn open_medical_case_to_its_check(lc: &Lifecycle) -> String {
     let r = lc
         .open(serde_json::json!({
             "programme": "nl-avrr", "host_country": "NLD", "origin_country": "IRQ",
@@ -2449,8 +2446,17 @@ async fn a_medical_escorts_flight_home_is_booked_and_cancelled_with_the_party() 
             "members": [{"age_group": "adult", "vulnerabilities": ["medical"]}, {"age_group": "adult"}]
         }))
         .await;
-    to_documents(&lc, &r).await;
-    record_document(&lc, &r).await;
+    to_documents(lc, &r).await;
+    record_document(lc, &r).await;
+    r
+}
+
+/// A withdrawal after booking cancels the party's flight and the escort's flight home, each
+/// naming its order.
+#[tokio::test]
+async fn a_medical_escorts_flight_home_is_booked_and_cancelled_with_the_party() {
+    let lc = Lifecycle::start().await;
+    let r = open_medical_case_to_its_check(&lc).await;
     lc.complete(
         &r,
         TaskType::FitToTravel,
@@ -2487,15 +2493,7 @@ async fn a_medical_escorts_flight_home_is_booked_and_cancelled_with_the_party() 
 #[tokio::test]
 async fn a_case_fit_with_an_escort_is_booked_only_after_the_airlines_medical_clearance() {
     let lc = Lifecycle::start().await;
-    let r = lc
-        .open(serde_json::json!({
-            "programme": "nl-avrr", "host_country": "NLD", "origin_country": "IRQ",
-            "household_size": 2,
-            "members": [{"age_group": "adult", "vulnerabilities": ["medical"]}, {"age_group": "adult"}]
-        }))
-        .await;
-    to_documents(&lc, &r).await;
-    record_document(&lc, &r).await;
+    let r = open_medical_case_to_its_check(&lc).await;
     let fit_with_escort = TaskOutcome::FitToTravel {
         fit: true,
         medical_escort: true,
@@ -2622,15 +2620,7 @@ async fn a_case_fit_with_an_escort_is_booked_only_after_the_airlines_medical_cle
 #[tokio::test]
 async fn a_medical_case_found_unfit_is_deferred_then_operations_decide() {
     let lc = Lifecycle::start().await;
-    let r = lc
-        .open(serde_json::json!({
-            "programme": "nl-avrr", "host_country": "NLD", "origin_country": "IRQ",
-            "household_size": 2,
-            "members": [{"age_group": "adult", "vulnerabilities": ["medical"]}, {"age_group": "adult"}]
-        }))
-        .await;
-    to_documents(&lc, &r).await;
-    record_document(&lc, &r).await;
+    let r = open_medical_case_to_its_check(&lc).await;
     let unfit = TaskOutcome::FitToTravel {
         fit: false,
         medical_escort: false,
