@@ -54,53 +54,70 @@ impl CaseStore {
         Ok(())
     }
 
-    /// The staff named on a case; `None` when it is not restricted.
+    /// The staff named on a case; `None` when it is not restricted. One query.
     pub async fn case_access(
         &self,
         reference: &CaseRef,
     ) -> Result<Option<Vec<Access>>, StoreError> {
-        let restricted = sqlx::query("SELECT 1 FROM restricted_cases WHERE reference = $1")
-            .bind(reference.as_str())
-            .fetch_optional(&self.pool)
-            .await?
-            .is_some();
-        if !restricted {
-            return Ok(None);
-        }
         let rows = sqlx::query(
-            "SELECT user_id, granted_by, granted_at FROM case_access WHERE reference = $1 \
-             ORDER BY granted_at, user_id",
+            "SELECT a.user_id, a.granted_by, a.granted_at FROM restricted_cases r \
+             LEFT JOIN case_access a ON a.reference = r.reference \
+             WHERE r.reference = $1 ORDER BY a.granted_at, a.user_id",
         )
         .bind(reference.as_str())
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(Access {
-                    user: row.try_get("user_id")?,
-                    granted_by: row.try_get("granted_by")?,
-                    granted_at: parse_ts(
-                        "case_access.granted_at",
-                        &row.try_get::<String, _>("granted_at")?,
-                    )?,
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()
-            .map(Some)
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        let mut named = Vec::with_capacity(rows.len());
+        for row in &rows {
+            // A restricted case with nobody named yields one row of nulls.
+            let Some(user) = row.try_get::<Option<String>, _>("user_id")? else {
+                continue;
+            };
+            named.push(Access {
+                user,
+                granted_by: row.try_get("granted_by")?,
+                granted_at: parse_ts(
+                    "case_access.granted_at",
+                    &row.try_get::<String, _>("granted_at")?,
+                )?,
+            });
+        }
+        Ok(Some(named))
     }
 
-    /// Of `references`, the restricted ones, each with the ids of the staff named on it.
+    /// Of `references` (a list's page), the restricted ones, each with the ids of the staff
+    /// named on it. One query for the page.
     pub async fn restricted_among(
         &self,
         references: &[CaseRef],
     ) -> Result<BTreeMap<CaseRef, Vec<String>>, StoreError> {
-        let mut out = BTreeMap::new();
+        let mut out: BTreeMap<CaseRef, Vec<String>> = BTreeMap::new();
+        if references.is_empty() {
+            return Ok(out);
+        }
+        let placeholders: Vec<String> = (1..=references.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT r.reference, a.user_id FROM restricted_cases r \
+             LEFT JOIN case_access a ON a.reference = r.reference \
+             WHERE r.reference IN ({})",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
         for reference in references {
-            if let Some(access) = self.case_access(reference).await? {
-                out.insert(
-                    reference.clone(),
-                    access.into_iter().map(|a| a.user).collect(),
-                );
+            query = query.bind(reference.as_str());
+        }
+        for row in query.fetch_all(&self.pool).await? {
+            let reference: String = row.try_get("reference")?;
+            let reference = CaseRef::parse(&reference).map_err(|_| StoreError::Corrupt {
+                column: "restricted_cases.reference",
+                problem: format!("{reference:?} is not a case reference"),
+            })?;
+            let named = out.entry(reference).or_default();
+            if let Some(user) = row.try_get::<Option<String>, _>("user_id")? {
+                named.push(user);
             }
         }
         Ok(out)

@@ -4,7 +4,7 @@
 //! worker cost, memory per parked case, history size and inbox latency. `--chaos` kills the
 //! worker at random and restarts the server once, then proves nothing was lost or paid twice.
 
-mod driver;
+pub mod driver;
 pub mod inbox;
 mod measure;
 pub mod stack;

@@ -75,7 +75,11 @@ pub(crate) async fn list_access(
 }
 
 /// Who may name and remove staff: a return officer named on the case, or a supervisor.
-async fn may_name(state: &AppState, caller: &Caller, reference: &CaseRef) -> Result<(), ApiError> {
+async fn may_name(
+    state: &AppState,
+    caller: &Caller,
+    reference: &CaseRef,
+) -> Result<homeward_activities::store::CaseRecord, ApiError> {
     let case = case_in_scope(state, caller, reference).await?;
     let Some(named) = state.store.case_access(reference).await? else {
         return Err(ApiError::field(
@@ -88,7 +92,7 @@ async fn may_name(state: &AppState, caller: &Caller, reference: &CaseRef) -> Res
     let supervisor = caller.actor.supervisor
         && caller.actor.office.as_deref() == Some(case.host_country.as_str());
     if officer || supervisor {
-        Ok(())
+        Ok(case)
     } else {
         Err(ApiError::Forbidden(
             "only a return officer named on the case or a supervisor names staff".into(),
@@ -119,8 +123,7 @@ pub(crate) async fn grant_access(
     ApiJson(body): ApiJson<Value>,
 ) -> Result<(StatusCode, Json<CaseAccess>), ApiError> {
     let reference = CaseRef::parse(&reference)?;
-    may_name(&state, &caller, &reference).await?;
-    let case = case_in_scope(&state, &caller, &reference).await?;
+    let case = may_name(&state, &caller, &reference).await?;
     let mut r = FieldReader::new(body)?;
     let user = r.required("user", |v| as_str("user", v).map(str::to_owned));
     let staff = match &user {

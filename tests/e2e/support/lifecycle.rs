@@ -350,26 +350,15 @@ impl Lifecycle {
     /// ("<tranche>: up to 1500.00 EUR"), from the office's supplier.
     pub async fn invoice(&self, reference: &str) {
         let task = self.task(reference, TaskType::SupplierInvoice).await;
-        let note = task.note.clone().expect("the grant is named");
-        let (amount, currency) = note
-            .rsplit_once("up to ")
-            .and_then(|(_, rest)| rest.split_once(' '))
-            .expect("up to <amount> <currency>");
-        let amount = homeward_workflows::programme::Money {
-            minor: homeward_activities::wire::to_minor(amount).expect("amount"),
-            currency: currency.to_owned(),
-        };
-        self.complete(
-            reference,
-            TaskType::SupplierInvoice,
-            finance(),
-            TaskOutcome::Invoice {
-                supplier: self.supplier.clone(),
-                invoice_reference: format!("INV-{}", task.id),
-                amount,
-            },
-        )
-        .await;
+        // The bench's reading of the task's note: one parser of it.
+        let outcome = homeward::bench::driver::invoice(
+            task.note.as_deref(),
+            Some(&self.supplier),
+            u64::from(task.id),
+        );
+        let outcome: TaskOutcome = serde_json::from_value(outcome).expect("an invoice");
+        self.complete(reference, TaskType::SupplierInvoice, finance(), outcome)
+            .await;
     }
 
     /// Completes a task of this type, waiting for it to open first.
