@@ -292,7 +292,9 @@ impl Stack {
 
 async fn wait_ready(url: &str) -> anyhow::Result<()> {
     let http = reqwest::Client::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    // Generous: on a loaded 2-core CI machine (browser tests beside it), a fresh stack's
+    // Temporal server, migrations and API have been seen to take over a minute.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(180);
     loop {
         if let Ok(resp) = http.get(url).send().await
             && resp.status().is_success()
@@ -300,7 +302,7 @@ async fn wait_ready(url: &str) -> anyhow::Result<()> {
             return Ok(());
         }
         if tokio::time::Instant::now() > deadline {
-            bail!("{url} was not ready within 60 s");
+            bail!("{url} was not ready within 180 s");
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
