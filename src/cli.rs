@@ -371,6 +371,9 @@ pub enum RoleArg {
     /// Reception and reintegration partner (needs --office, the office that hands cases over,
     /// and --country, the country of origin it works in).
     Partner,
+    /// A designated child protection officer: determines an unaccompanied child's best
+    /// interests (needs --office).
+    ChildProtection,
     /// Reads every case, changes nothing (no office: sees all).
     Auditor,
     /// Manages users (no office: sees all).
@@ -384,6 +387,7 @@ impl From<RoleArg> for Role {
             RoleArg::Operations => Role::Operations,
             RoleArg::Finance => Role::Finance,
             RoleArg::Partner => Role::Partner,
+            RoleArg::ChildProtection => Role::ChildProtection,
             RoleArg::Auditor => Role::Auditor,
             RoleArg::Admin => Role::Admin,
         }

@@ -385,6 +385,17 @@ impl CaseStore {
         rows.iter().map(read_task).collect()
     }
 
+    /// One case's open tasks, by number (its primary key's prefix: one indexed read).
+    pub async fn open_tasks_of(&self, reference: &CaseRef) -> Result<Vec<OpenTask>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM open_tasks WHERE reference = $1 ORDER BY task_id"
+        ))
+        .bind(reference.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(read_task).collect()
+    }
+
     /// The revision of a case's rows (`None`: never written).
     pub async fn task_revision(&self, reference: &CaseRef) -> Result<Option<u64>, StoreError> {
         Ok(

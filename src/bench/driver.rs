@@ -186,7 +186,12 @@ fn outcome(task_type: &str) -> Value {
         }
         "fit_to_travel" => json!({"type": "fit_to_travel", "fit": true, "medical_escort": false}),
         "departure_confirmation" => json!({"type": "departure", "departed": true}),
-        "arrival_confirmation" => json!({"type": "arrival", "received": true}),
+        // Who met them: an unaccompanied child is received only against a signed hand-over;
+        // for anyone else the case keeps it as a record of who met them.
+        "arrival_confirmation" => json!({"type": "arrival", "received": true, "hand_over": {
+            "to": "family_member", "at": chrono::Utc::now(), "document_checked": "national_id",
+            "signed": true}}),
+        "child_views" => json!({"type": "child_views", "heard": true, "wants_to_return": true}),
         // Continuity of care too: the medical cases' plans must include it (rules::plan_covers_needs).
         "reintegration_plan" => json!({"type": "plan", "support": ["economic", "medical"]}),
         "milestone_verification" => json!({"type": "milestone", "reached": true}),

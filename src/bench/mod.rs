@@ -323,6 +323,7 @@ async fn run_on(settings: &Settings, opts: &Options, stack: Stack) -> anyhow::Re
         (Role::Operations, "operations", None),
         (Role::Finance, "finance", None),
         (Role::Partner, "partner", Some(&irq)),
+        (Role::ChildProtection, "child_protection", None),
     ] {
         let mut users = vec![];
         for n in 0..2 {

@@ -190,6 +190,14 @@ async fn seed_demo_office(settings: &Settings) -> anyhow::Result<Option<String>>
             false,
         ),
         (
+            "demo-child-protection",
+            "Demo Child Protection",
+            R::ChildProtection,
+            Some(&nld),
+            None,
+            false,
+        ),
+        (
             "demo-auditor",
             "Demo Auditor",
             R::Auditor,
@@ -311,7 +319,7 @@ pub async fn dev(mut settings: Settings) -> anyhow::Result<()> {
     if let Some(password) = &demo {
         println!(
             "  Demo office NLD:   sign in as demo-officer, demo-operations, demo-finance, \
-             demo-partner (IRQ), demo-auditor or demo-admin"
+             demo-partner (IRQ), demo-child-protection, demo-auditor or demo-admin"
         );
         println!("                     password {password} (development only)");
     }

@@ -689,3 +689,164 @@ async fn a_trafficking_victims_case_is_opened_only_by_the_staff_named_on_it() {
         .collect();
     assert_eq!(actions, ["case_access_granted", "case_access_revoked"]);
 }
+
+/// Issue "Protection pathways", item 1: an unaccompanied child's return is decided in sequence,
+/// through the API. The reception partner in the country of origin is referred the case for the
+/// family assessment only (another country's partner is not; once answered, the case leaves its
+/// sight until hand-over); the best-interests determination is a child protection officer's,
+/// never the return officer's; a child of 14 cannot go unheard under a programme that hears
+/// children from 12, and that age check's read of the birth date is audited.
+#[tokio::test]
+async fn a_childs_family_is_assessed_by_the_partner_at_origin_and_a_child_of_14_is_heard() {
+    let stack = TestStack::start().await;
+    let s = &stack.settings;
+    let officer = &stack.http;
+    let partner = client_with_key(&create_key(s, "Partner IRQ", "partner", Some("NLD/IRQ")).await);
+    let other_partner =
+        client_with_key(&create_key(s, "Partner AFG", "partner", Some("NLD/AFG")).await);
+    let bid = client_with_key(&create_key(s, "BID", "child_protection", Some("NLD")).await);
+    let uk_bid = client_with_key(&create_key(s, "UK BID", "child_protection", Some("GBR")).await);
+    let born = (chrono::Utc::now() - chrono::Duration::days(14 * 365 + 30)).date_naive();
+    let resp = officer
+        .post(stack.url("/api/v1/cases"))
+        .json(&json!({"programme": "nl-avrr", "host_country": "NLD", "origin_country": "IRQ",
+                      "household_size": 1,
+                      "members": [{"age_group": "minor_under16", "vulnerabilities": ["unaccompanied_child"]}],
+                      "people": [{"names": {"document": {"given": "Ali", "family": "Child5519"}},
+                                  "date_of_birth": born.to_string()}]}))
+        .send()
+        .await
+        .expect("open");
+    assert_eq!(resp.status(), 201);
+    let r = resp.json::<Value>().await.expect("json")["reference"]
+        .as_str()
+        .expect("ref")
+        .to_owned();
+    let case = format!("/api/v1/cases/{r}");
+    let complete = |client: &reqwest::Client, id: u64, outcome: Value| {
+        let req = client
+            .post(stack.url(&format!("{case}/tasks/{id}")))
+            .json(&json!({"outcome": outcome, "reason": "recorded"}));
+        async move {
+            let resp = req.send().await.expect("complete");
+            let code = resp.status().as_u16();
+            (code, resp.json::<Value>().await.unwrap_or_default())
+        }
+    };
+    let status = |client: &reqwest::Client, path: String| {
+        let req = client.get(stack.url(&path));
+        async move { req.send().await.expect("get").status().as_u16() }
+    };
+    // Before any referral the partner does not see the case.
+    assert_eq!(status(&partner, case.clone()).await, 404);
+    let id = stack.task_id(&r, "counselling_session").await;
+    let (code, _) = complete(
+        officer,
+        id,
+        json!({"type": "counselling", "decision": "wants_to_return"}),
+    )
+    .await;
+    assert_eq!(code, 200);
+    // The family assessment alone is open, and it is the partner's.
+    let assessment = stack.task_id(&r, "family_assessment").await;
+    let view: Value = officer
+        .get(stack.url(&case))
+        .send()
+        .await
+        .expect("view")
+        .json()
+        .await
+        .expect("json");
+    let open: Vec<&str> = view["tasks"]
+        .as_array()
+        .expect("tasks")
+        .iter()
+        .filter_map(|t| t["task_type"].as_str())
+        .collect();
+    assert_eq!(open, ["family_assessment"], "nothing else moves before");
+    // Referred: the partner at origin sees it in its inbox and opens the case; a partner in
+    // another country does neither.
+    let inbox: Value = partner
+        .get(stack.url("/api/v1/inbox"))
+        .send()
+        .await
+        .expect("inbox")
+        .json()
+        .await
+        .expect("json");
+    assert!(
+        inbox["tasks"]
+            .as_array()
+            .expect("tasks")
+            .iter()
+            .any(|t| t["reference"] == r.as_str() && t["task_type"] == "family_assessment"),
+        "{inbox}"
+    );
+    assert_eq!(status(&partner, case.clone()).await, 200);
+    assert_eq!(status(&other_partner, case.clone()).await, 404);
+    let yes = json!({"type": "assessment", "supports_return": true});
+    assert_eq!(
+        complete(&other_partner, assessment, yes.clone()).await.0,
+        404
+    );
+    assert_eq!(
+        complete(officer, assessment, yes.clone()).await.0,
+        403,
+        "the host-country officer does not assess the family at origin"
+    );
+    assert_eq!(complete(&partner, assessment, yes.clone()).await.0, 200);
+    // Answered: out of the partner's sight again until hand-over.
+    assert_eq!(status(&partner, case.clone()).await, 404);
+    // The best-interests determination: a child protection officer of the office, no one else.
+    let determination = stack.task_id(&r, "best_interests_determination").await;
+    assert_eq!(complete(officer, determination, yes.clone()).await.0, 403);
+    assert_eq!(complete(&uk_bid, determination, yes.clone()).await.0, 404);
+    assert_eq!(complete(&bid, determination, yes).await.0, 200);
+    // Then the child's views and the guardian's consent.
+    let views = stack.task_id(&r, "child_views").await;
+    stack.task_id(&r, "guardian_consent").await;
+    let (code, err) = complete(
+        officer,
+        views,
+        json!({"type": "child_views", "heard": false}),
+    )
+    .await;
+    assert_eq!(code, 400, "{err}");
+    let problem = err["fields"]["outcome.heard"].as_str().unwrap_or_default();
+    assert!(
+        problem.contains("12 or over") && problem.contains("14"),
+        "{err}"
+    );
+    let (code, _) = complete(
+        officer,
+        views,
+        json!({"type": "child_views", "heard": true, "wants_to_return": true}),
+    )
+    .await;
+    assert_eq!(code, 200);
+    let store = homeward_activities::CaseStore::connect(
+        secrecy::ExposeSecret::expose_secret(&stack.settings.database.url),
+        1,
+    )
+    .await
+    .expect("store");
+    let trail = store
+        .audit_trail(&homeward_workflows::domain::CaseRef::parse(&r).expect("ref"))
+        .await
+        .expect("trail");
+    assert!(
+        trail.iter().any(|e| e.event.action == "people_read"
+            && e.event
+                .detail
+                .as_deref()
+                .is_some_and(|d| d.contains("date_of_birth"))
+            && !e
+                .event
+                .detail
+                .as_deref()
+                .unwrap_or_default()
+                .contains(&born.to_string())),
+        "{trail:?}"
+    );
+    stack.stop().await;
+}

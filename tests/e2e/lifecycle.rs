@@ -3,7 +3,9 @@
 
 use homeward_devkit::ledger::Confirmation;
 
-use crate::support::lifecycle::{Lifecycle, days, finance, officer, ops, partner};
+use crate::support::lifecycle::{
+    Lifecycle, child_protection, days, finance, officer, ops, partner,
+};
 
 pub(crate) fn hours(n: u64) -> std::time::Duration {
     std::time::Duration::from_secs(n * 3600)
@@ -96,7 +98,10 @@ pub(crate) async fn to_reintegration(lc: &Lifecycle, r: &str) {
         r,
         TaskType::ArrivalConfirmation,
         partner(),
-        TaskOutcome::Arrival { received: true },
+        TaskOutcome::Arrival {
+            received: true,
+            hand_over: None,
+        },
     )
     .await;
     lc.complete(
@@ -540,15 +545,78 @@ async fn withdrawal_after_departure_is_refused() {
     lc.stop().await;
 }
 
-#[tokio::test]
-async fn an_unaccompanied_child_needs_all_three_gates_before_eligibility() {
-    let lc = Lifecycle::start().await;
-    let child = serde_json::json!({
-        "programme": "nl-avrr", "host_country": "NLD", "origin_country": "AFG",
+/// An unaccompanied child from intake to consent given.
+fn child_intake(born: Option<chrono::NaiveDate>) -> serde_json::Value {
+    let mut intake = serde_json::json!({
+        "programme": "nl-avrr", "host_country": "NLD", "origin_country": "IRQ",
         "household_size": 1,
         "members": [{"age_group": "minor_under16", "vulnerabilities": ["unaccompanied_child"]}]
     });
-    let r = lc.open(child.clone()).await;
+    if let Some(born) = born {
+        intake["people"] = serde_json::json!([{
+            "names": {"document": {"given": "Sami", "family": "Karim4471"}},
+            "sex": "male", "date_of_birth": born.to_string(),
+            "destination": {"place": "Erbil", "nearest_airport": "EBL"},
+            "consents": [{"purpose": "travel_partner", "given": true}]
+        }]);
+    }
+    intake
+}
+
+/// The open task types, sorted.
+async fn open_tasks(lc: &Lifecycle, r: &str) -> Vec<TaskType> {
+    let mut open: Vec<TaskType> = lc.view(r).await.tasks.iter().map(|t| t.task_type).collect();
+    open.sort();
+    open
+}
+
+/// Counselling, then an unaccompanied child's sequence, every step for return: the family
+/// assessment at origin, the best-interests determination, the child's views and the
+/// guardian's consent.
+async fn decide_childs_return(lc: &Lifecycle, r: &str) {
+    lc.complete(
+        r,
+        TaskType::CounsellingSession,
+        officer(),
+        wants_to_return(),
+    )
+    .await;
+    let yes = TaskOutcome::Assessment {
+        supports_return: true,
+    };
+    lc.complete(r, TaskType::FamilyAssessment, partner(), yes.clone())
+        .await;
+    lc.complete(
+        r,
+        TaskType::BestInterestsDetermination,
+        child_protection(),
+        yes,
+    )
+    .await;
+    lc.complete(
+        r,
+        TaskType::ChildViews,
+        officer(),
+        TaskOutcome::ChildViews {
+            heard: true,
+            wants_to_return: true,
+        },
+    )
+    .await;
+    lc.complete(r, TaskType::GuardianConsent, officer(), signed())
+        .await;
+}
+
+/// An unaccompanied child's return is decided in sequence (DOMAIN.md, "Informed consent"):
+/// the family assessment in the country of origin by the reception partner, due on its own
+/// deadline (weeks, not the 7-day consent timer); then the best-interests determination by a
+/// child protection officer, never the return officer; then the child's views and the
+/// guardian's consent. Nothing else moves before, and a negative assessment closes the case as
+/// not in the child's best interests.
+#[tokio::test]
+async fn an_unaccompanied_childs_return_is_decided_in_sequence() {
+    let lc = Lifecycle::start().await;
+    let r = lc.open(child_intake(None)).await;
     lc.complete(
         &r,
         TaskType::CounsellingSession,
@@ -557,46 +625,120 @@ async fn an_unaccompanied_child_needs_all_three_gates_before_eligibility() {
     )
     .await;
     let view = lc
-        .wait_for(&r, "the child's gates", |v| {
+        .wait_for(&r, "the family assessment", |v| {
             v.stage == Stage::Consent && !v.tasks.is_empty()
         })
         .await;
-    let mut open: Vec<TaskType> = view.tasks.iter().map(|t| t.task_type).collect();
-    open.sort();
-    // A child under 16 signs nothing; the guardian and the assessments decide.
+    assert_eq!(open_tasks(&lc, &r).await, [TaskType::FamilyAssessment]);
+    let task = &view.tasks[0];
+    assert_eq!(task.role, homeward_workflows::tasks::Role::Partner);
     assert_eq!(
-        open,
-        [
-            TaskType::BestInterestsDetermination,
-            TaskType::GuardianConsent,
-            TaskType::FamilyAssessment
-        ]
+        task.due_at.map(|d| d - task.opened_at),
+        Some(chrono::Duration::days(42)),
+        "its own deadline"
     );
     let yes = TaskOutcome::Assessment {
         supports_return: true,
     };
+    // Made at origin: not by the host-country officer, nor by another country's partner.
+    let err = lc
+        .try_complete(&r, TaskType::FamilyAssessment, officer(), yes.clone(), "")
+        .await
+        .expect_err("the officer");
+    assert!(rejection(err).contains("wrong_role"));
+    let afg = homeward_workflows::tasks::Actor {
+        country: Some("AFG".into()),
+        ..partner()
+    };
+    let err = lc
+        .try_complete(&r, TaskType::FamilyAssessment, afg, yes.clone(), "")
+        .await
+        .expect_err("another country's partner");
+    assert!(rejection(err).contains("out_of_scope"));
+    // Past the consent deadline, the assessment is still awaited: its deadline is its own.
+    lc.advance(days(8)).await;
+    assert_eq!(open_tasks(&lc, &r).await, [TaskType::FamilyAssessment]);
+    lc.complete(&r, TaskType::FamilyAssessment, partner(), yes.clone())
+        .await;
+    lc.wait_for(&r, "the determination", |v| {
+        v.tasks
+            .iter()
+            .any(|t| t.task_type == TaskType::BestInterestsDetermination)
+    })
+    .await;
+    assert_eq!(
+        open_tasks(&lc, &r).await,
+        [TaskType::BestInterestsDetermination]
+    );
+    let err = lc
+        .try_complete(
+            &r,
+            TaskType::BestInterestsDetermination,
+            officer(),
+            yes.clone(),
+            "",
+        )
+        .await
+        .expect_err("the officer who asked");
+    assert!(rejection(err).contains("wrong_role"));
     lc.complete(
         &r,
         TaskType::BestInterestsDetermination,
-        officer(),
+        child_protection(),
         yes.clone(),
     )
     .await;
-    lc.complete(&r, TaskType::GuardianConsent, officer(), signed())
+    let view = lc
+        .wait_for(&r, "the child and the guardian", |v| {
+            v.tasks.iter().any(|t| t.task_type == TaskType::ChildViews)
+        })
         .await;
-    let view = lc.view(&r).await;
-    assert!(
-        !view
-            .tasks
-            .iter()
-            .any(|t| t.task_type == TaskType::EligibilityApproval)
+    assert_eq!(
+        open_tasks(&lc, &r).await,
+        [TaskType::GuardianConsent, TaskType::ChildViews]
     );
-    lc.complete(&r, TaskType::FamilyAssessment, officer(), yes)
+    let views = view
+        .tasks
+        .iter()
+        .find(|t| t.task_type == TaskType::ChildViews)
+        .expect("views");
+    assert_eq!(views.subject, Some(0), "the child");
+    // A view without the child heard is no view.
+    let err = lc
+        .try_complete(
+            &r,
+            TaskType::ChildViews,
+            officer(),
+            TaskOutcome::ChildViews {
+                heard: false,
+                wants_to_return: true,
+            },
+            "too young",
+        )
+        .await
+        .expect_err("no view");
+    assert!(rejection(err).contains("wants_to_return"));
+    lc.complete(
+        &r,
+        TaskType::ChildViews,
+        officer(),
+        TaskOutcome::ChildViews {
+            heard: true,
+            wants_to_return: true,
+        },
+    )
+    .await;
+    assert!(
+        !open_tasks(&lc, &r)
+            .await
+            .contains(&TaskType::EligibilityApproval)
+    );
+    lc.complete(&r, TaskType::GuardianConsent, officer(), signed())
         .await;
     lc.task(&r, TaskType::EligibilityApproval).await;
 
-    // A family assessment against return closes the case.
-    let r2 = lc.open(child).await;
+    // A family assessment against return closes the case before any determination.
+    let r2 = lc.open(child_intake(None)).await;
     lc.complete(
         &r2,
         TaskType::CounsellingSession,
@@ -607,7 +749,7 @@ async fn an_unaccompanied_child_needs_all_three_gates_before_eligibility() {
     lc.try_complete(
         &r2,
         TaskType::FamilyAssessment,
-        officer(),
+        partner(),
         TaskOutcome::Assessment {
             supports_return: false,
         },
@@ -619,8 +761,51 @@ async fn an_unaccompanied_child_needs_all_three_gates_before_eligibility() {
         lc.closure(&r2).await.reason,
         ClosureReason::NotInChildsBestInterests
     );
+    assert!(
+        !lc.view(&r2)
+            .await
+            .decisions
+            .iter()
+            .any(|d| d.what == "best_interests_determination")
+    );
+
+    // A child, heard, who does not want to go home does not.
+    let r3 = lc.open(child_intake(None)).await;
+    lc.complete(
+        &r3,
+        TaskType::CounsellingSession,
+        officer(),
+        wants_to_return(),
+    )
+    .await;
+    lc.complete(&r3, TaskType::FamilyAssessment, partner(), yes.clone())
+        .await;
+    lc.complete(
+        &r3,
+        TaskType::BestInterestsDetermination,
+        child_protection(),
+        yes,
+    )
+    .await;
+    lc.try_complete(
+        &r3,
+        TaskType::ChildViews,
+        officer(),
+        TaskOutcome::ChildViews {
+            heard: true,
+            wants_to_return: false,
+        },
+        "wants to finish school here",
+    )
+    .await
+    .expect("recorded");
+    assert_eq!(
+        lc.closure(&r3).await.reason,
+        ClosureReason::DoesNotWantToReturn
+    );
     lc.replay(&r).await;
     lc.replay(&r2).await;
+    lc.replay(&r3).await;
     lc.stop().await;
 }
 
@@ -933,7 +1118,10 @@ async fn no_reception_confirmation_in_time_escalates() {
         &r,
         TaskType::ArrivalConfirmation,
         partner(),
-        TaskOutcome::Arrival { received: true },
+        TaskOutcome::Arrival {
+            received: true,
+            hand_over: None,
+        },
     )
     .await;
     let view = lc
@@ -970,7 +1158,10 @@ async fn a_rejected_plan_is_resubmitted_then_approved() {
         &r,
         TaskType::ArrivalConfirmation,
         partner(),
-        TaskOutcome::Arrival { received: true },
+        TaskOutcome::Arrival {
+            received: true,
+            hand_over: None,
+        },
     )
     .await;
     let plan = TaskOutcome::Plan {
@@ -1945,7 +2136,10 @@ async fn the_open_task_projection_follows_rebooking_continue_as_new_and_closure(
         &r,
         TaskType::ArrivalConfirmation,
         partner(),
-        TaskOutcome::Arrival { received: true },
+        TaskOutcome::Arrival {
+            received: true,
+            hand_over: None,
+        },
     )
     .await;
     lc.complete(
@@ -2372,40 +2566,8 @@ async fn an_unaccompanied_child_flies_with_an_escort_who_flies_home() {
     use homeward_activities::travel::Fare;
     let lc = Lifecycle::start().await;
     let born = (lc.now().await - chrono::Duration::days(12 * 365 + 100)).date_naive();
-    let r = lc
-        .open(serde_json::json!({
-            "programme": "nl-avrr", "host_country": "NLD", "origin_country": "IRQ",
-            "household_size": 1,
-            "members": [{"age_group": "minor_under16", "vulnerabilities": ["unaccompanied_child"]}],
-            "people": [{
-                "names": {"document": {"given": "Sami", "family": "Karim4471"}},
-                "sex": "male", "date_of_birth": born.to_string(),
-                "destination": {"place": "Erbil", "nearest_airport": "EBL"},
-                "consents": [{"purpose": "travel_partner", "given": true}]
-            }]
-        }))
-        .await;
-    lc.complete(
-        &r,
-        TaskType::CounsellingSession,
-        officer(),
-        wants_to_return(),
-    )
-    .await;
-    let yes = TaskOutcome::Assessment {
-        supports_return: true,
-    };
-    lc.complete(
-        &r,
-        TaskType::BestInterestsDetermination,
-        officer(),
-        yes.clone(),
-    )
-    .await;
-    lc.complete(&r, TaskType::GuardianConsent, officer(), signed())
-        .await;
-    lc.complete(&r, TaskType::FamilyAssessment, officer(), yes)
-        .await;
+    let r = lc.open(child_intake(Some(born))).await;
+    decide_childs_return(&lc, &r).await;
     lc.complete(&r, TaskType::EligibilityApproval, ops(), approve())
         .await;
     record_document(&lc, &r).await;
@@ -2433,6 +2595,72 @@ async fn an_unaccompanied_child_flies_with_an_escort_who_flies_home() {
         .flat_map(|(_, s)| s.clone())
         .collect();
     assert_eq!(services, [Vec::<String>::new()], "with an escort: not UMNR");
+    // At arrival the child is received only against a signed hand-over.
+    lc.advance_to(order.departs_at + chrono::Duration::hours(1))
+        .await;
+    lc.task(&r, TaskType::DepartureConfirmation).await;
+    lc.complete(
+        &r,
+        TaskType::DepartureConfirmation,
+        officer(),
+        TaskOutcome::Departure {
+            departed: true,
+            changed_mind: false,
+        },
+    )
+    .await;
+    let received = |hand_over| TaskOutcome::Arrival {
+        received: true,
+        hand_over,
+    };
+    let err = lc
+        .try_complete(
+            &r,
+            TaskType::ArrivalConfirmation,
+            partner(),
+            received(None),
+            "",
+        )
+        .await
+        .expect_err("no hand-over");
+    assert!(rejection(err).contains("hand_over"));
+    let hand_over = homeward_workflows::tasks::ChildHandOver {
+        to: homeward_workflows::tasks::Receiver::FamilyMember,
+        at: lc.now().await,
+        document_checked: homeward_workflows::tasks::ReceiverDocument::NationalId,
+        signed: false,
+    };
+    let err = lc
+        .try_complete(
+            &r,
+            TaskType::ArrivalConfirmation,
+            partner(),
+            received(Some(hand_over.clone())),
+            "",
+        )
+        .await
+        .expect_err("unsigned");
+    assert!(rejection(err).contains("hand_over.signed"));
+    let signed = homeward_workflows::tasks::ChildHandOver {
+        signed: true,
+        ..hand_over
+    };
+    lc.complete(
+        &r,
+        TaskType::ArrivalConfirmation,
+        partner(),
+        received(Some(signed.clone())),
+    )
+    .await;
+    let view = lc
+        .wait_for(&r, "received", |v| v.facts.arrived_at.is_some())
+        .await;
+    let recorded = view
+        .decisions
+        .iter()
+        .find(|d| d.what == "arrival_confirmation")
+        .and_then(|d| d.outcome.clone());
+    assert_eq!(recorded, Some(received(Some(signed))));
     lc.replay(&r).await;
     lc.stop().await;
 }
@@ -2584,7 +2812,10 @@ async fn a_case_fit_with_an_escort_is_booked_only_after_the_airlines_medical_cle
         &r,
         TaskType::ArrivalConfirmation,
         partner(),
-        TaskOutcome::Arrival { received: true },
+        TaskOutcome::Arrival {
+            received: true,
+            hand_over: None,
+        },
     )
     .await;
     let without_care = lc

@@ -445,7 +445,8 @@ async fn a_partner_sees_a_case_only_once_handed_over_to_it_and_only_the_receptio
 
 /// Item 5: `HomewardOpenTasks` listed an unaccompanied child's guardian-consent and
 /// best-interests tasks (and a medical case's fit-to-travel) for anyone with visibility access.
-/// Now search attributes carry the roles whose work waits, never a task type.
+/// Now search attributes carry the roles whose work waits, never a task type, nor a role that
+/// waits only on a child's case.
 #[tokio::test]
 async fn a_visibility_query_for_child_protection_task_types_finds_nothing() {
     use futures_util::StreamExt;
@@ -467,14 +468,6 @@ async fn a_visibility_query_for_child_protection_task_types_finds_nothing() {
         .expect("ref")
         .to_owned();
     let id = stack.task_id(&r, "counselling_session").await;
-    let (status, _) = post(
-        &stack.http,
-        stack.url(&format!("/api/v1/cases/{r}/tasks/{id}")),
-        json!({"outcome": {"type": "counselling", "decision": "wants_to_return"}}),
-    )
-    .await;
-    assert_eq!(status, 200);
-    stack.task_id(&r, "guardian_consent").await;
     let client = homeward_worker::connect(&homeward_worker::TemporalConnection {
         address: stack.settings.temporal.address.clone(),
         namespace: "default".into(),
@@ -500,6 +493,34 @@ async fn a_visibility_query_for_child_protection_task_types_finds_nothing() {
     while count("HomewardWaitingOn = 'return_officer'".into()).await == 0 {
         assert!(std::time::Instant::now() < deadline, "never listed by role");
         tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The family assessment at origin, then the best-interests determination: the partner's
+    // and the child protection officer's work waits only on a child's case, so neither role is
+    // listed while it does (the case shows as the officer's, like any case in consent).
+    let (status, _) = post(
+        &stack.http,
+        stack.url(&format!("/api/v1/cases/{r}/tasks/{id}")),
+        json!({"outcome": {"type": "counselling", "decision": "wants_to_return"}}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    stack.task_id(&r, "family_assessment").await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while count("HomewardStage = 'consent'".into()).await == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never listed in consent"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        count("HomewardWaitingOn = 'return_officer'".into()).await,
+        1,
+        "shown as the officer's case, as any other case in consent"
+    );
+    for role in ["partner", "child_protection"] {
+        let query = format!("HomewardWaitingOn = '{role}'");
+        assert_eq!(count(query.clone()).await, 0, "{query}");
     }
     // …and by no task type, in either list attribute (stage names are stages, not tasks).
     for t in TaskType::ALL {

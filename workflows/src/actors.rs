@@ -30,6 +30,12 @@ pub enum Role {
     Finance,
     /// Reception and reintegration partner in the country of origin.
     Partner,
+    /// A child protection officer of the office, designated to determine an unaccompanied
+    /// child's best interests: never the officer who asked for the return (UNHCR, *Guidelines on
+    /// Assessing and Determining the Best Interests of the Child* (2021), ch. 3, the BID is
+    /// made by a designated panel or officer, not the case worker who requested it;
+    /// <https://www.refworld.org/policy/legalguidance/unhcr/2021/en/123995>).
+    ChildProtection,
     /// Reads everything, changes nothing.
     Auditor,
     /// Manages users.
@@ -51,6 +57,7 @@ impl Role {
             Role::Operations => "operations",
             Role::Finance => "finance",
             Role::Partner => "partner",
+            Role::ChildProtection => "child_protection",
             Role::Auditor => "auditor",
             Role::Admin => "admin",
             Role::System => "system",
@@ -120,6 +127,25 @@ impl Actor {
     }
 }
 
+impl Actor {
+    /// Whether this actor may see a case with this intake at this stage, whose open tasks ask
+    /// these roles: in scope ([`Actor::may_see`]), or a partner referred the case by a task
+    /// that asks it ([`Scope::covers_referral`]). The workflow's validators and the API's case
+    /// view both apply it.
+    pub fn may_see_case(
+        &self,
+        intake: &crate::domain::Intake,
+        stage: Stage,
+        mut open_roles: impl Iterator<Item = Role>,
+    ) -> bool {
+        self.may_see(intake, stage)
+            || (self
+                .scope()
+                .covers_referral(intake.host_country.as_str(), intake.origin_country.as_str())
+                && open_roles.any(|r| r == self.role))
+    }
+}
+
 /// Which cases someone sees (see [`Actor::scope`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Scope {
@@ -149,6 +175,14 @@ impl Scope {
             }
             Scope::Nobody => false,
         }
+    }
+
+    /// Whether a partner may see a case of this office and country of origin *before* it is
+    /// handed over, while one of the case's open tasks asks the partner for an answer: an
+    /// unaccompanied child's family assessment, made in the country of origin. Referred for that
+    /// task only; once it is answered the case leaves the partner's sight until hand-over.
+    pub fn covers_referral(&self, host: &str, origin: &str) -> bool {
+        matches!(self, Scope::Partner { office, country } if office == host && country == origin)
     }
 }
 

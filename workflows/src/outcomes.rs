@@ -2,7 +2,7 @@
 //! only on the outcome, and the Reintegration Sustainability Survey's scoring.
 
 use crate::programme::Money;
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 /// What the returnee decided in a counselling session.
@@ -104,6 +104,51 @@ impl RssAnswers {
     }
 }
 
+/// Who an unaccompanied child was handed over to at arrival.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Receiver {
+    /// A parent.
+    Parent,
+    /// Another member of the family the family assessment found able to care for the child.
+    FamilyMember,
+    /// A legal guardian appointed in the country of origin.
+    LegalGuardian,
+    /// A care institution (the child protection authority's placement).
+    CareInstitution,
+}
+
+/// The identity document of the receiver that the partner checked at the hand-over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReceiverDocument {
+    /// A passport.
+    Passport,
+    /// A national identity card.
+    NationalId,
+    /// A care institution's mandate or a guardianship order.
+    Mandate,
+}
+
+/// An unaccompanied child's hand-over at arrival, signed: to whom (as the family assessment
+/// named them; their name stays on the signed form the partner keeps, never in the case's
+/// history), when, and which of their documents was checked. IOM, *Handbook on Protection and
+/// Assistance for Migrants Vulnerable to Violence, Exploitation and Abuse* (2019), Part 3, 3.4
+/// (return of unaccompanied children: the child is handed over in person to the family member
+/// or guardian identified beforehand, whose identity is verified, and the hand-over is
+/// documented); <https://publications.iom.int/books/iom-handbook-protection-and-assistance-migrants-vulnerable-violence-exploitation-and-abuse>.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ChildHandOver {
+    /// Who received the child.
+    pub to: Receiver,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// The receiver's document checked.
+    pub document_checked: ReceiverDocument,
+    /// The hand-over form signed by the receiver and the escort.
+    pub signed: bool,
+}
+
 /// What a completion says; one variant per kind of task.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -122,6 +167,15 @@ pub enum TaskOutcome {
     Assessment {
         /// Whether it supports the return.
         supports_return: bool,
+    },
+    /// An unaccompanied child's own views on returning.
+    ChildViews {
+        /// Whether the child was heard (in an age-appropriate way). Not heard only below the
+        /// age the programme sets, with the reason why.
+        heard: bool,
+        /// Whether the child, heard, wants to return home.
+        #[serde(default)]
+        wants_to_return: bool,
     },
     /// A trafficking victim's risk assessment.
     RiskAssessment {
@@ -160,6 +214,9 @@ pub enum TaskOutcome {
     Arrival {
         /// Received (for a child: handed over to family or guardian).
         received: bool,
+        /// An unaccompanied child's signed hand-over: required to receive the child.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        hand_over: Option<ChildHandOver>,
     },
     /// The reintegration plan.
     Plan {
@@ -219,6 +276,25 @@ impl TaskOutcome {
                 departed: true,
                 changed_mind: true,
             } => Err("changed_mind: a returnee who departed did not change their mind".into()),
+            TaskOutcome::ChildViews {
+                heard: false,
+                wants_to_return: true,
+            } => Err("wants_to_return: a child who was not heard expressed no view".into()),
+            TaskOutcome::Arrival {
+                received: false,
+                hand_over: Some(_),
+            } => Err("hand_over: a child not received was not handed over".into()),
+            TaskOutcome::Arrival {
+                hand_over: Some(h), ..
+            } => {
+                if !h.signed {
+                    Err("hand_over.signed: the receiver and the escort sign the hand-over".into())
+                } else if h.at.date_naive() > today {
+                    Err(format!("hand_over.at: {} is in the future", h.at))
+                } else {
+                    Ok(())
+                }
+            }
             TaskOutcome::Invoice {
                 supplier,
                 invoice_reference,
@@ -266,6 +342,11 @@ impl TaskOutcome {
                 }
                 | TaskOutcome::RiskAssessment {
                     safe_to_contact_authorities: false
+                }
+                | TaskOutcome::ChildViews { heard: false, .. }
+                | TaskOutcome::ChildViews {
+                    wants_to_return: false,
+                    ..
                 }
                 | TaskOutcome::Resolution {
                     action: Resolution::Close

@@ -146,11 +146,19 @@ pub struct Deadlines {
     /// (once per task; absent: 2 days).
     #[serde(default = "Deadlines::default_overdue_grace")]
     pub overdue_grace: Span,
+    /// How long the family assessment in the country of origin has (an unaccompanied child;
+    /// absent in files before it: 42 days).
+    #[serde(default = "Deadlines::default_family_assessment")]
+    pub family_assessment: Span,
 }
 
 impl Deadlines {
     fn default_counselling() -> Span {
         Span::new(Duration::from_secs(14 * 24 * 3600))
+    }
+
+    fn default_family_assessment() -> Span {
+        Span::new(Duration::from_secs(42 * 24 * 3600))
     }
 
     fn default_overdue_grace() -> Span {
@@ -234,6 +242,29 @@ pub struct ProgrammeRules {
     /// Medical cases found unfit to travel (absent in files before it: the defaults).
     #[serde(default)]
     pub medical: Medical,
+    /// Unaccompanied children (absent in files before it: the defaults).
+    #[serde(default)]
+    pub children: Children,
+}
+
+/// Unaccompanied children: from what age their own views on returning must be heard and
+/// recorded. Below it they are heard as far as their maturity allows, and the officer records
+/// why they were not (UN Committee on the Rights of the Child, General Comment No. 12 (2009),
+/// paras. 20-21: no age limit on the right to be heard; the age here is the programme's floor
+/// above which hearing is never skipped).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Children {
+    /// The age from which the child's views are required.
+    pub views_required_from_age: u8,
+}
+
+impl Default for Children {
+    fn default() -> Self {
+        Self {
+            views_required_from_age: 12,
+        }
+    }
 }
 
 /// What happens when a medical case is found unfit to travel: the journey is deferred and the

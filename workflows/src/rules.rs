@@ -25,17 +25,56 @@ pub fn signers(members: &[Member]) -> Vec<u32> {
         .collect()
 }
 
-/// The child-protection gates a household needs before it may return: for an unaccompanied
-/// child, the best-interests determination, the guardian's consent and the family assessment.
-pub fn child_protection_gates(intake: &Intake) -> Vec<TaskType> {
-    if intake.has(Vulnerability::UnaccompaniedChild) {
-        vec![
+/// The child-protection gates a household needs before it may return, all under the consent
+/// deadline. For an unaccompanied child, decided in sequence (`sequenced`): the family
+/// assessment and the best-interests determination come first ([`child_assessments`]), then the
+/// child's own views and the guardian's consent. Before the sequence, the three gates opened at
+/// once.
+pub fn child_protection_gates(intake: &Intake, sequenced: bool) -> Vec<TaskType> {
+    match (intake.has(Vulnerability::UnaccompaniedChild), sequenced) {
+        (false, _) => Vec::new(),
+        (true, true) => vec![TaskType::ChildViews, TaskType::GuardianConsent],
+        (true, false) => vec![
             TaskType::BestInterestsDetermination,
             TaskType::GuardianConsent,
             TaskType::FamilyAssessment,
+        ],
+    }
+}
+
+/// An unaccompanied child's assessments, one after the other, before anything else is asked:
+/// the family assessment in the country of origin (by the reception partner, within
+/// `deadlines.family_assessment`), then the best-interests determination in the host country
+/// (a designated child protection officer, not the officer who asked), which takes the family
+/// assessment into account. Either against return closes the case as not in the child's best
+/// interests. Sources: UNHCR, *Guidelines on Assessing and Determining the Best Interests of
+/// the Child* (2021), ch. 3 (the BID draws on a family tracing and assessment, is made by a
+/// designated panel or officer); IOM, *Handbook on Protection and Assistance for Migrants
+/// Vulnerable to Violence, Exploitation and Abuse* (2019), Part 3, 3.4 (return of an
+/// unaccompanied child only after a family assessment in the country of origin and a
+/// best-interests determination).
+pub fn child_assessments(intake: &Intake) -> Vec<TaskType> {
+    if intake.has(Vulnerability::UnaccompaniedChild) {
+        vec![
+            TaskType::FamilyAssessment,
+            TaskType::BestInterestsDetermination,
         ]
     } else {
         Vec::new()
+    }
+}
+
+/// Whether a child of `age` must be heard before returning: from the programme's age
+/// (`children.views_required_from_age`); younger, as their maturity allows. The message names
+/// the field and the programme's age.
+pub fn child_views_required(age: u32, from_age: u8) -> Result<(), String> {
+    if age >= u32::from(from_age) {
+        Err(format!(
+            "heard: the programme requires the views of a child aged {from_age} or over (this \
+             child is {age})"
+        ))
+    } else {
+        Ok(())
     }
 }
 
@@ -228,11 +267,10 @@ pub fn due_for(rules: &ProgrammeRules, task_type: TaskType) -> crate::programme:
     let d = &rules.deadlines;
     match task_type {
         CounsellingSession => d.counselling,
-        Consent
-        | BestInterestsDetermination
-        | GuardianConsent
-        | FamilyAssessment
-        | RiskAssessment => d.consent,
+        Consent | BestInterestsDetermination | GuardianConsent | ChildViews | RiskAssessment => {
+            d.consent
+        }
+        FamilyAssessment => d.family_assessment,
         TravelDocument => d.travel_documents,
         FitToTravel | MedicalClearance => d.fit_to_travel,
         MedicalReception | SafeReception => d.approval,
@@ -335,6 +373,47 @@ mod tests {
     }
 
     #[test]
+    fn an_unaccompanied_childs_family_is_assessed_at_origin_then_a_designated_officer_decides_then_the_child_and_guardian_are_heard()
+     {
+        let child = intake(vec![member(
+            AgeGroup::MinorUnder16,
+            &[Vulnerability::UnaccompaniedChild],
+        )]);
+        let assessments = child_assessments(&child);
+        assert_eq!(
+            assessments,
+            [
+                TaskType::FamilyAssessment,
+                TaskType::BestInterestsDetermination
+            ]
+        );
+        assert_eq!(assessments[0].role(), crate::tasks::Role::Partner);
+        assert_eq!(assessments[1].role(), crate::tasks::Role::ChildProtection);
+        assert_eq!(
+            child_protection_gates(&child, true),
+            [TaskType::ChildViews, TaskType::GuardianConsent]
+        );
+        let rules = nl();
+        assert_eq!(
+            due_for(&rules, TaskType::FamilyAssessment),
+            rules.deadlines.family_assessment
+        );
+        assert!(rules.deadlines.family_assessment.get() > rules.deadlines.consent.get());
+    }
+
+    #[test]
+    fn a_child_of_12_or_over_must_be_heard_under_the_dutch_programme() {
+        let from = nl().children.views_required_from_age;
+        assert_eq!(from, 12, "Rv art. 809: 12 or older");
+        assert!(child_views_required(11, from).is_ok());
+        let err = child_views_required(12, from).unwrap_err();
+        assert!(
+            err.starts_with("heard:") && err.contains("12 or over"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn every_adult_signs_and_a_16_or_17_year_old_co_signs() {
         let household = [
             member(AgeGroup::Adult, &[]),
@@ -350,12 +429,14 @@ mod tests {
             AgeGroup::MinorUnder16,
             &[Vulnerability::UnaccompaniedChild],
         )]);
-        assert_eq!(child_protection_gates(&child).len(), 3);
+        assert_eq!(child_protection_gates(&child, false).len(), 3);
         let family = intake(vec![member(
             AgeGroup::Adult,
             &[Vulnerability::SingleParent],
         )]);
-        assert!(child_protection_gates(&family).is_empty());
+        assert!(child_protection_gates(&family, false).is_empty());
+        assert!(child_protection_gates(&family, true).is_empty());
+        assert!(child_assessments(&family).is_empty());
         assert!(!needs_fit_to_travel(&family));
         let medical = intake(vec![member(AgeGroup::Adult, &[Vulnerability::Medical])]);
         assert!(needs_fit_to_travel(&medical));

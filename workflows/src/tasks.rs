@@ -11,7 +11,8 @@ use crate::domain::Stage;
 // Who acts and what they answer, re-exported: a task names both.
 pub use crate::actors::{Actor, Role, Scope, check_user_scope};
 pub use crate::outcomes::{
-    CounsellingDecision, Resolution, RssAnswers, RssScores, SupportArea, TaskOutcome,
+    ChildHandOver, CounsellingDecision, Receiver, ReceiverDocument, Resolution, RssAnswers,
+    RssScores, SupportArea, TaskOutcome,
 };
 
 /// The kinds of task the lifecycle opens.
@@ -34,12 +35,18 @@ pub enum TaskType {
     CounsellingSession,
     /// One household member's signed voluntary-return declaration.
     Consent,
-    /// Best-interests determination for an unaccompanied child, by the guardian.
+    /// Best-interests determination for an unaccompanied child, by a designated child
+    /// protection officer (never the officer who asked), taking the family assessment into
+    /// account.
     BestInterestsDetermination,
     /// The legal guardian's consent for an unaccompanied child.
     GuardianConsent,
-    /// Assessment of the family the child returns to.
+    /// Assessment of the family the child returns to, made in the country of origin by the
+    /// reception partner.
     FamilyAssessment,
+    /// An unaccompanied child's own views on returning, heard in an age-appropriate way
+    /// (required from the age the programme sets).
+    ChildViews,
     /// Operations approve eligibility.
     EligibilityApproval,
     /// A trafficking victim's risk assessment: is contact with the authorities of the country
@@ -96,7 +103,7 @@ pub enum TaskType {
 
 impl TaskType {
     /// Every task type.
-    pub const ALL: [TaskType; 29] = {
+    pub const ALL: [TaskType; 30] = {
         use TaskType::*;
         [
             CounsellingSession,
@@ -104,6 +111,7 @@ impl TaskType {
             BestInterestsDetermination,
             GuardianConsent,
             FamilyAssessment,
+            ChildViews,
             EligibilityApproval,
             RiskAssessment,
             TravelDocument,
@@ -137,9 +145,8 @@ impl TaskType {
         match self {
             CounsellingSession
             | Consent
-            | BestInterestsDetermination
             | GuardianConsent
-            | FamilyAssessment
+            | ChildViews
             | RiskAssessment
             | TravelDocument
             | FitToTravel
@@ -150,10 +157,24 @@ impl TaskType {
                 Role::Operations
             }
             TrancheApproval | SupplierInvoice | PaymentFailed => Role::Finance,
-            ArrivalConfirmation | ReintegrationPlan | MilestoneVerification | MonitoringSurvey => {
-                Role::Partner
-            }
+            BestInterestsDetermination => Role::ChildProtection,
+            FamilyAssessment
+            | ArrivalConfirmation
+            | ReintegrationPlan
+            | MilestoneVerification
+            | MonitoringSurvey => Role::Partner,
         }
+    }
+
+    /// Whether a task of this type is asked only on an unaccompanied child's case, of a role
+    /// that is asked nothing else at that point: the roles whose work waits on it are then
+    /// kept out of the case's search attributes (DOMAIN.md: nothing there may single out a
+    /// vulnerability).
+    pub fn singles_out_a_child(self) -> bool {
+        matches!(
+            self,
+            TaskType::FamilyAssessment | TaskType::BestInterestsDetermination
+        )
     }
 
     /// The stable name, as in search attributes and the API.
@@ -165,6 +186,7 @@ impl TaskType {
             BestInterestsDetermination => "best_interests_determination",
             GuardianConsent => "guardian_consent",
             FamilyAssessment => "family_assessment",
+            ChildViews => "child_views",
             EligibilityApproval => "eligibility_approval",
             RiskAssessment => "risk_assessment",
             TravelDocument => "travel_document",
@@ -213,6 +235,7 @@ impl TaskType {
                         | TrancheApproval,
                     TaskOutcome::Approval { .. }
                 )
+                | (ChildViews, TaskOutcome::ChildViews { .. })
                 | (RiskAssessment, TaskOutcome::RiskAssessment { .. })
                 | (TravelDocument, TaskOutcome::TravelDocument { .. })
                 | (FitToTravel, TaskOutcome::FitToTravel { .. })

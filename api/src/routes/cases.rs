@@ -693,7 +693,8 @@ pub(crate) async fn get_case(
     check_scope(&state, &caller, &reference).await?;
     let view = query_view(&state, &reference).await?;
     // The workflow's stage is the truth; the projection may lag it by a moment.
-    if !caller.actor.may_see(&view.intake, view.stage) {
+    let roles = view.tasks.iter().map(|t| t.role);
+    if !caller.actor.may_see_case(&view.intake, view.stage, roles) {
         return Err(ApiError::NotFound(format!("no case {reference}")));
     }
     // A trafficking victim's case is protected: every opening is on the audit trail, written
@@ -740,7 +741,7 @@ pub(crate) async fn case_in_scope(
 ) -> Result<homeward_activities::store::CaseRecord, ApiError> {
     let record = state.store.get_case(reference).await?;
     let record = match record {
-        Some(r) if in_scope(caller, &r) => r,
+        Some(r) if in_scope(caller, &r) || referred(state, caller, &r).await? => r,
         _ => return Err(ApiError::NotFound(format!("no case {reference}"))),
     };
     if let Some(access) = state.store.case_access(reference).await?
@@ -768,6 +769,25 @@ pub(crate) fn may_open_restricted<'a>(
         Role::Auditor | Role::Admin | Role::System | Role::Partner
     ) || caller.actor.supervisor
         || named.any(|u| u == caller.actor.id)
+}
+
+/// Whether a partner sees a case not yet handed over to it because one of its open tasks asks
+/// the partner (an unaccompanied child's family assessment, made in the country of origin):
+/// `Scope::covers_referral`, the workflow's own validator applies the same rule.
+async fn referred(
+    state: &AppState,
+    caller: &Caller,
+    r: &homeward_activities::store::CaseRecord,
+) -> Result<bool, ApiError> {
+    if !caller
+        .actor
+        .scope()
+        .covers_referral(&r.host_country, &r.origin_country)
+    {
+        return Ok(false);
+    }
+    let tasks = state.store.open_tasks_of(&r.reference).await?;
+    Ok(tasks.iter().any(|t| t.role == caller.actor.role))
 }
 
 /// Whether a projected case is in the caller's scope.

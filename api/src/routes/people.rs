@@ -49,6 +49,8 @@ pub fn visible_fields(role: Role) -> Option<&'static [&'static str]> {
         Role::Operations => Some(&["names", "documents"]),
         Role::Finance => Some(&["names", "payout"]),
         Role::Partner => Some(&["names", "phone", "destination"]),
+        // The best-interests determination: who the child is, and where home is.
+        Role::ChildProtection => Some(&["names", "date_of_birth", "nationality", "destination"]),
         Role::Auditor | Role::Admin | Role::System => None,
     }
 }

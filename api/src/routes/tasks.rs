@@ -15,7 +15,7 @@ use homeward_workflows::ids::return_case_workflow_id;
 use homeward_workflows::return_case::{
     CaseView, ClosureReason, EarlyClosure, ReturnCase, Withdrawal,
 };
-use homeward_workflows::tasks::{RejectionCode, Role, TaskCompletion, TaskOutcome};
+use homeward_workflows::tasks::{RejectionCode, Role, TaskCompletion, TaskOutcome, TaskType};
 use homeward_workflows::work::{TaskAssignment, TaskProjection};
 
 use homeward_workflows::domain::MAX_FREE_TEXT;
@@ -151,6 +151,9 @@ pub(crate) async fn complete_task(
         crate::routes::suppliers::check_invoice_supplier(&state, supplier, &case.host_country)
             .await?;
     }
+    if let TaskOutcome::ChildViews { heard: false, .. } = &body.outcome {
+        check_child_not_heard(&state, &caller, &reference, task_id).await?;
+    }
     let completion = TaskCompletion {
         task_id,
         actor: caller.actor.clone(),
@@ -167,6 +170,58 @@ pub(crate) async fn complete_task(
         completion,
     )
     .await
+}
+
+/// A child's views may go unheard only below the programme's age
+/// (`children.views_required_from_age`, `rules::child_views_required`): the child's age on the
+/// day comes from their person record (the task's subject), read here and audited, since the
+/// case itself holds no birth date. A child whose birth date is not recorded is heard.
+async fn check_child_not_heard(
+    state: &AppState,
+    caller: &Caller,
+    reference: &CaseRef,
+    task_id: u32,
+) -> Result<(), ApiError> {
+    let case = case_in_scope(state, caller, reference).await?;
+    let Some(task) = state
+        .store
+        .open_tasks_of(reference)
+        .await?
+        .into_iter()
+        .find(|t| t.task_id == task_id && t.task_type == TaskType::ChildViews)
+    else {
+        // Not an open child's-views task: the case's validator names what is wrong.
+        return Ok(());
+    };
+    let from_age = homeward_workflows::domain::ProgrammeId::parse(&case.programme)
+        .ok()
+        .and_then(|id| state.programmes.get(&id))
+        .map(|p| p.children.views_required_from_age)
+        .unwrap_or_default();
+    let member = task.subject.unwrap_or_default();
+    let born = match state.vault.person(reference, member).await {
+        Ok(record) => record.person.date_of_birth,
+        Err(_) => None,
+    };
+    crate::audit::record_detail(
+        state,
+        caller,
+        reference,
+        "people_read",
+        format!("member {member}: date_of_birth (the child's age, for hearing their views)"),
+    )
+    .await;
+    let Some(born) = born else {
+        return Err(ApiError::field(
+            "outcome.heard",
+            "the child's date of birth is not recorded: a child whose age is unknown is heard",
+        ));
+    };
+    homeward_workflows::rules::child_views_required(
+        born.age_on(chrono::Utc::now().date_naive()),
+        from_age,
+    )
+    .map_err(|m| ApiError::field("outcome.heard", m.trim_start_matches("heard: ").to_owned()))
 }
 
 /// Sends a decision Update to the case, sealed with the decision key (the worker refuses an

@@ -97,6 +97,7 @@ enum Kind {
     FitToTravel,
     Departure,
     Arrival,
+    ChildViews,
     Plan,
     Milestone,
     Survey,
@@ -117,6 +118,7 @@ fn kind(task: TaskType) -> Kind {
         FitToTravel => Kind::FitToTravel,
         DepartureConfirmation => Kind::Departure,
         ArrivalConfirmation => Kind::Arrival,
+        ChildViews => Kind::ChildViews,
         ReintegrationPlan => Kind::Plan,
         MilestoneVerification => Kind::Milestone,
         MonitoringSurvey => Kind::Survey,
@@ -136,6 +138,7 @@ fn yes_no(k: Kind) -> Option<(&'static str, &'static str)> {
         Kind::FitToTravel => ("fit", "field-fit"),
         Kind::Departure => ("departed", "field-departed"),
         Kind::Arrival => ("received", "field-received"),
+        Kind::ChildViews => ("heard", "field-heard"),
         Kind::Milestone => ("reached", "field-reached"),
         Kind::Survey => ("reached", "field-survey-reached"),
         _ => return None,
@@ -143,6 +146,15 @@ fn yes_no(k: Kind) -> Option<(&'static str, &'static str)> {
 }
 
 const DIMENSIONS: [&str; 3] = ["economic", "social", "psychosocial"];
+/// Who an unaccompanied child is handed over to (`Receiver`).
+const RECEIVERS: [&str; 4] = [
+    "parent",
+    "family_member",
+    "legal_guardian",
+    "care_institution",
+];
+/// The receiver's document checked at the hand-over (`ReceiverDocument`).
+const RECEIVER_DOCUMENTS: [&str; 3] = ["passport", "national_id", "mandate"];
 
 fn options(t: &Texts, values: &[&str]) -> Vec<(String, String)> {
     values
@@ -194,6 +206,21 @@ pub fn task_fields(
         @if k == Kind::Departure {
             (layout::checkboxes(&n("changed_mind"), &t.t("field-changed_mind"), &[("yes".into(), t.t("field-changed_mind-hint"))],
                 &form.values(&n("changed_mind")), errors))
+        }
+        @if k == Kind::ChildViews {
+            (layout::radios(&n("wants_to_return"), &t.t("field-child_wants_to_return"), &yes_no_options(t),
+                form.value(&n("wants_to_return")), errors))
+        }
+        @if k == Kind::Arrival {
+            h3 class="govuk-heading-s" { (t.t("field-hand_over")) }
+            (layout::select(&n("hand_over.to"), &t.t("field-hand_over-to"),
+                &[vec![("".into(), "–".into())], options(t, &RECEIVERS)].concat(),
+                form.value(&n("hand_over.to")), errors))
+            (layout::select(&n("hand_over.document_checked"), &t.t("field-hand_over-document"),
+                &[vec![("".into(), "–".into())], options(t, &RECEIVER_DOCUMENTS)].concat(),
+                form.value(&n("hand_over.document_checked")), errors))
+            (layout::checkboxes(&n("hand_over.signed"), &t.t("field-hand_over-signed"), &[("yes".into(), t.t("field-hand_over-signed-hint"))],
+                &form.values(&n("hand_over.signed")), errors))
         }
         @if k == Kind::FitToTravel {
             (layout::checkboxes(&n("medical_escort"), &t.t("field-medical_escort"), &[("yes".into(), t.t("field-medical_escort"))],
@@ -289,9 +316,23 @@ pub fn read_outcome(
             json!({"type": "departure", "departed": v,
                    "changed_mind": form.values(&n("changed_mind")).contains(&"yes")})
         }),
-        Kind::Arrival => {
-            yes("received", &mut errors).map(|v| json!({"type": "arrival", "received": v}))
-        }
+        Kind::Arrival => yes("received", &mut errors).map(|v| {
+            // An unaccompanied child's hand-over, when the partner filled it in (recorded as
+            // of now); the case refuses a child received without it.
+            let to = form.value(&n("hand_over.to"));
+            let document = form.value(&n("hand_over.document_checked"));
+            if v && RECEIVERS.contains(&to) && RECEIVER_DOCUMENTS.contains(&document) {
+                json!({"type": "arrival", "received": v, "hand_over": {
+                    "to": to, "at": chrono::Utc::now(), "document_checked": document,
+                    "signed": form.values(&n("hand_over.signed")).contains(&"yes")}})
+            } else {
+                json!({"type": "arrival", "received": v})
+            }
+        }),
+        Kind::ChildViews => yes("heard", &mut errors).map(|heard| {
+            json!({"type": "child_views", "heard": heard,
+                   "wants_to_return": heard && form.value(&n("wants_to_return")) == "yes"})
+        }),
         Kind::Plan => {
             let support: Vec<&str> = form
                 .values(&n("support"))
@@ -388,6 +429,11 @@ mod tests {
             ("fit", "yes"),
             ("departed", "yes"),
             ("received", "yes"),
+            ("hand_over.to", "family_member"),
+            ("hand_over.document_checked", "national_id"),
+            ("hand_over.signed", "yes"),
+            ("heard", "yes"),
+            ("wants_to_return", "yes"),
             ("support", "economic"),
             ("support", "social"),
             ("reached", "yes"),

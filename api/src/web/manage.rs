@@ -391,11 +391,12 @@ pub async fn audit_csv(State(state): State<AppState>, visitor: Visitor, form: Fo
     }
 }
 
-const ROLES: [Role; 6] = [
+const ROLES: [Role; 7] = [
     Role::ReturnOfficer,
     Role::Operations,
     Role::Finance,
     Role::Partner,
+    Role::ChildProtection,
     Role::Auditor,
     Role::Admin,
 ];

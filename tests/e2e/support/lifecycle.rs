@@ -68,6 +68,15 @@ pub fn finance() -> Actor {
         supervisor: false,
     }
 }
+pub fn child_protection() -> Actor {
+    Actor {
+        id: "u-bid".into(),
+        role: Role::ChildProtection,
+        office: Some("NLD".into()),
+        country: None,
+        supervisor: false,
+    }
+}
 pub fn partner() -> Actor {
     Actor {
         id: "u-partner".into(),

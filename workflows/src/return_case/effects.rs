@@ -80,6 +80,8 @@ const PATCH_SUPPLIER_INVOICES: &str = "supplier-invoices";
 const PATCH_CHILD_ESCORT: &str = "child-escort";
 /// Asked once when a run starts; what it changes: [`Patches`].
 const PATCH_RECEPTION_CONFIRMED: &str = "reception-confirmed";
+/// Asked once when a run starts; what it changes: [`Patches`].
+const PATCH_CHILD_SEQUENCE: &str = "child-sequence";
 
 /// Asks, before the run issues any other command, which recorded changes it makes. Once per
 /// run: a run recorded before a change replays without it to its end; a new run (and every
@@ -98,6 +100,7 @@ pub(super) fn ask_patches(ctx: &Ctx) {
     let supplier_invoices = ctx.patched(PATCH_SUPPLIER_INVOICES);
     let child_escort = ctx.patched(PATCH_CHILD_ESCORT);
     let reception_confirmed = ctx.patched(PATCH_RECEPTION_CONFIRMED);
+    let child_sequence = ctx.patched(PATCH_CHILD_SEQUENCE);
     ctx.state_mut(|s| {
         s.patches = Patches {
             protected_decisions,
@@ -113,6 +116,7 @@ pub(super) fn ask_patches(ctx: &Ctx) {
             supplier_invoices,
             child_escort,
             reception_confirmed,
+            child_sequence,
         }
     });
 }

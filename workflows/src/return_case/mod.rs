@@ -40,7 +40,7 @@ pub use record::{
 };
 
 use crate::activities::{PaymentSettlement, PaymentState};
-use crate::domain::{OpenCase, Stage};
+use crate::domain::{OpenCase, Stage, Vulnerability};
 use crate::rules;
 use crate::tasks::{
     Actor, RejectionCode, Role, Task, TaskCompletion, TaskRejection, check_completion,
@@ -187,9 +187,11 @@ impl ReturnCase {
         self.to_view()
     }
 
-    /// Refuses an actor outside the case's office, or a partner it was not handed over to.
+    /// Refuses an actor outside the case's office, or a partner it was not handed over to (nor
+    /// referred to, by an open task asking the partner: a child's family assessment).
     fn check_scope(&self, actor: &Actor) -> Result<(), TaskRejection> {
-        if actor.may_see(&self.case.intake, self.stage) {
+        let roles = self.tasks.iter().map(|t| t.role);
+        if actor.may_see_case(&self.case.intake, self.stage, roles) {
             Ok(())
         } else {
             Err(TaskRejection::new(
@@ -236,6 +238,20 @@ impl ReturnCase {
             self.now.date_naive(),
             Some(min_expiry),
         )?;
+        if let crate::tasks::TaskOutcome::Arrival {
+            received: true,
+            hand_over: None,
+        } = &completion.outcome
+            && self.patches.child_sequence
+            && self.case.intake.has(Vulnerability::UnaccompaniedChild)
+        {
+            return Err(TaskRejection::new(
+                RejectionCode::Invalid,
+                "hand_over: an unaccompanied child is received only against a signed hand-over \
+                 (to whom, when, the document checked)",
+            )
+            .into());
+        }
         if let crate::tasks::TaskOutcome::Plan { support } = &completion.outcome {
             rules::plan_covers_needs(&self.case.intake, support)
                 .map_err(|m| TaskRejection::new(RejectionCode::Invalid, m))?;

@@ -46,7 +46,7 @@ pub(super) async fn reception(ctx: &mut Ctx) -> Step<()> {
         let waiting: Vec<u32> = std::iter::once(arrival).chain(escalation).collect();
         match answer_within(ctx, &waiting, wait).await? {
             Some((id, answer)) if id == arrival => {
-                if let TaskOutcome::Arrival { received: true } = answer.outcome {
+                if let TaskOutcome::Arrival { received: true, .. } = answer.outcome {
                     if let Some(e) = escalation {
                         retract(ctx, e);
                     }

@@ -119,6 +119,10 @@ pub struct ScoreRecord {
 /// What the case has established so far; carried across continue-as-new.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Facts {
+    /// An unaccompanied child's family assessment and best-interests determination both
+    /// supported return (`child-sequence`): a consent asked again does not ask them again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub child_assessed: bool,
     /// The receptions confirmed before booking (`rules::receptions_to_confirm`), by task type.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub receptions_confirmed: Vec<TaskType>,
@@ -244,6 +248,12 @@ pub struct Patches {
     /// `reception-confirmed`: a medical case's health facility, and a trafficking victim's
     /// specialised reception partner, are confirmed before the flight is booked.
     pub reception_confirmed: bool,
+    /// `child-sequence`: an unaccompanied child's return is decided in sequence: the family
+    /// assessment in the country of origin (the partner, its own deadline), then the
+    /// best-interests determination (a child protection officer), then the child's views and
+    /// the guardian's consent; the child is received only against a signed hand-over (before,
+    /// the three gates opened at once for the officer, and any arrival was a reception).
+    pub child_sequence: bool,
 }
 
 /// The workflow's input: a new case, or a continued one.

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use temporalio_common::search_attributes::Timestamp;
 
 use super::effects::Ctx;
+use crate::tasks::Role;
 use crate::visibility::keys::{
     HOST_KEY, NEXT_DUE_KEY, OPEN_TASKS_KEY, ORIGIN_KEY, PROGRAMME_KEY, STAGE_KEY, WAITING_ON_KEY,
 };
@@ -33,10 +34,17 @@ pub(super) fn refresh(ctx: &Ctx) {
         )
     });
     let roles_only = ctx.state(|s| s.patches.protected_decisions);
+    let sequenced = ctx.state(|s| s.patches.child_sequence);
     let mut waiting: Vec<String> = tasks
         .iter()
         .map(|t| {
-            if roles_only {
+            if sequenced && t.task_type.singles_out_a_child() {
+                // A role that waits only on a child's case (a child protection officer; the
+                // partner before hand-over, for the family assessment) would single the child
+                // out, and so would a consent stage that waits on nobody: listed as the
+                // officer's case, awaiting the assessment (the inbox has the true role).
+                Role::ReturnOfficer.as_str().to_owned()
+            } else if roles_only {
                 t.role.as_str().to_owned()
             } else {
                 t.task_type.as_str().to_owned()
