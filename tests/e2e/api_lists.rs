@@ -427,7 +427,7 @@ async fn a_family_split_across_cases_is_linked_and_each_case_shows_it() {
 /// is refused before anything reaches the case, naming `outcome.supplier`. Admins list an
 /// office's suppliers by naming it.
 #[tokio::test]
-async fn an_invoice_names_a_supplier_of_the_cases_own_office() {
+async fn an_invoice_and_a_plans_lines_name_suppliers_of_the_cases_own_office() {
     let stack = TestStack::start().await;
     let r = stack.open_case().await;
     let finance =
@@ -462,6 +462,29 @@ async fn an_invoice_names_a_supplier_of_the_cases_own_office() {
             "{err}"
         );
     }
+    // So does each supplier line of a costed plan, named by its path.
+    let resp = stack
+        .http
+        .post(stack.url(&format!("/api/v1/cases/{r}/tasks/1")))
+        .json(
+            &json!({"outcome": {"type": "plan", "support": ["economic"], "lines": [
+            {"member": 0, "area": "business_start_up", "amount": {"minor": 100, "currency": "EUR"},
+             "payee": {"type": "cash"}},
+            {"member": 1, "area": "housing", "amount": {"minor": 100, "currency": "EUR"},
+             "payee": {"type": "supplier", "supplier": theirs}}]},
+            "reason": "plan"}),
+        )
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(resp.status(), 400);
+    let err: Value = resp.json().await.expect("json");
+    assert!(
+        err["fields"]["outcome.lines[1].payee.supplier"]
+            .as_str()
+            .is_some_and(|m| m.contains("office NLD")),
+        "{err}"
+    );
     let resp = admin
         .get(stack.url("/api/v1/suppliers"))
         .send()

@@ -82,6 +82,23 @@ pub(crate) async fn to_flight_day(lc: &Lifecycle, r: &str) -> String {
 
 /// From the travel document to an approved plan (the run then continues as new).
 pub(crate) async fn to_reintegration(lc: &Lifecycle, r: &str) {
+    to_plan(lc, r).await;
+    lc.complete(
+        r,
+        TaskType::ReintegrationPlan,
+        partner(),
+        TaskOutcome::Plan {
+            support: vec![SupportArea::Economic],
+            lines: vec![],
+        },
+    )
+    .await;
+    lc.complete(r, TaskType::PlanApproval, ops(), approve())
+        .await;
+}
+
+/// From the travel document to the returnees received, the plan next.
+pub(crate) async fn to_plan(lc: &Lifecycle, r: &str) {
     record_document(lc, r).await;
     to_flight_day(lc, r).await;
     lc.complete(
@@ -104,17 +121,6 @@ pub(crate) async fn to_reintegration(lc: &Lifecycle, r: &str) {
         },
     )
     .await;
-    lc.complete(
-        r,
-        TaskType::ReintegrationPlan,
-        partner(),
-        TaskOutcome::Plan {
-            support: vec![SupportArea::Economic],
-        },
-    )
-    .await;
-    lc.complete(r, TaskType::PlanApproval, ops(), approve())
-        .await;
 }
 
 /// Verifies and approves the next tranche; in kind, finance record the supplier's invoice.
@@ -125,7 +131,10 @@ pub(crate) async fn pay_next_tranche(lc: &Lifecycle, r: &str) {
         r,
         TaskType::MilestoneVerification,
         partner(),
-        TaskOutcome::Milestone { reached: true },
+        TaskOutcome::Milestone {
+            reached: true,
+            amended_lines: None,
+        },
     )
     .await;
     lc.complete(r, TaskType::TrancheApproval, finance(), approve())
@@ -276,20 +285,32 @@ async fn an_in_kind_tranche_is_paid_to_the_offices_supplier_against_its_invoice(
         ["Erbil Bakery Supplies", "Erbil Tools Ltd"],
         "not the UK office's"
     );
-    let status = partner_key
+    // The partner costs plans with them: names and ids, not the office's bank details.
+    let seen: Value = partner_key
         .get(lc.api_url("/api/v1/suppliers"))
         .send()
         .await
         .expect("get")
-        .status();
-    assert_eq!(status, 403);
+        .json()
+        .await
+        .expect("json");
+    let seen = seen["suppliers"].as_array().expect("list");
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert!(
+        seen.iter()
+            .all(|s| s["iban"] == "" && s["name"].as_str().is_some_and(|n| !n.is_empty())),
+        "{seen:?}"
+    );
 
     // The start tranche: verified, approved, then finance record the invoice.
     lc.complete(
         &r,
         TaskType::MilestoneVerification,
         partner(),
-        TaskOutcome::Milestone { reached: true },
+        TaskOutcome::Milestone {
+            reached: true,
+            amended_lines: None,
+        },
     )
     .await;
     lc.complete(&r, TaskType::TrancheApproval, finance(), approve())
@@ -1166,6 +1187,7 @@ async fn a_rejected_plan_is_resubmitted_then_approved() {
     .await;
     let plan = TaskOutcome::Plan {
         support: vec![SupportArea::Economic, SupportArea::Psychosocial],
+        lines: vec![],
     };
     lc.complete(&r, TaskType::ReintegrationPlan, partner(), plan.clone())
         .await;
@@ -1905,7 +1927,10 @@ async fn each_tranche_is_verified_against_its_milestone_and_approved_by_the_prog
             &r,
             TaskType::MilestoneVerification,
             partner(),
-            TaskOutcome::Milestone { reached: true },
+            TaskOutcome::Milestone {
+                reached: true,
+                amended_lines: None,
+            },
         )
         .await;
         let approval = lc.task(&r, TaskType::TrancheApproval).await;
@@ -2148,6 +2173,7 @@ async fn the_open_task_projection_follows_rebooking_continue_as_new_and_closure(
         partner(),
         TaskOutcome::Plan {
             support: vec![SupportArea::Economic],
+            lines: vec![],
         },
     )
     .await;
@@ -2825,6 +2851,7 @@ async fn a_case_fit_with_an_escort_is_booked_only_after_the_airlines_medical_cle
             partner(),
             TaskOutcome::Plan {
                 support: vec![SupportArea::Economic],
+                lines: vec![],
             },
             "agreed",
         )
@@ -2837,6 +2864,7 @@ async fn a_case_fit_with_an_escort_is_booked_only_after_the_airlines_medical_cle
         partner(),
         TaskOutcome::Plan {
             support: vec![SupportArea::Economic, SupportArea::Medical],
+            lines: vec![],
         },
     )
     .await;
@@ -2939,6 +2967,210 @@ async fn only_a_cash_tranche_tells_the_returnee_a_payment_was_sent() {
         })
         .count();
     assert_eq!(paid_notices, 1, "one per cash tranche");
+    lc.replay(&r).await;
+    lc.stop().await;
+}
+
+/// Issue "Protection pathways", item 6: grants come from the reintegration plan. The partner
+/// costs the plan in budget lines per member, each paid to a supplier; a line over the Dutch
+/// cap (EUR 2,000 per adult, in kind), a cash line (the programme pays no cash from the plan)
+/// or a line for a member the household does not have is refused, naming why. The in-kind
+/// tranches then pay the plan's lines, not the per-head tariff: the start tranche its share
+/// (3,000 of 4,000 a head: three quarters), against an invoice from a supplier on the plan; the
+/// review the rest. An amendment comes with the six-month review, is approved by operations
+/// before the tranche is paid, and may not fall below what was paid.
+#[tokio::test]
+async fn a_costed_plan_pays_its_lines_to_its_suppliers_and_an_amendment_is_approved_first() {
+    use homeward_workflows::outcomes::{BudgetArea, BudgetLine, Payee};
+    use homeward_workflows::programme::Money;
+    let lc = Lifecycle::start().await;
+    let r = lc.open_standard().await;
+    to_documents(&lc, &r).await;
+    to_plan(&lc, &r).await;
+    let eur = |minor: i64| Money {
+        minor,
+        currency: "EUR".into(),
+    };
+    let line = |member: u32, area: BudgetArea, minor: i64| BudgetLine {
+        member,
+        area,
+        amount: eur(minor),
+        payee: Payee::Supplier {
+            supplier: lc.supplier.clone(),
+        },
+    };
+    let plan = |lines: Vec<BudgetLine>| TaskOutcome::Plan {
+        support: vec![SupportArea::Economic, SupportArea::Social],
+        lines,
+    };
+    let refused = |outcome: TaskOutcome| {
+        let lc = &lc;
+        let r = r.clone();
+        async move {
+            rejection(
+                lc.try_complete(&r, TaskType::ReintegrationPlan, partner(), outcome, "")
+                    .await
+                    .expect_err("refused"),
+            )
+        }
+    };
+    let over = refused(plan(vec![
+        line(0, BudgetArea::BusinessStartUp, 210_000),
+        line(1, BudgetArea::Housing, 120_000),
+    ]))
+    .await;
+    assert!(
+        over.contains("member 0 (adult): 2100.00 EUR in kind is over the programme's cap of 2000.00 EUR per adult"),
+        "{over}"
+    );
+    let cash = refused(plan(vec![BudgetLine {
+        payee: Payee::Cash,
+        ..line(0, BudgetArea::Other, 10_000)
+    }]))
+    .await;
+    assert!(
+        cash.contains("lines[0].payee: the programme pays no in cash from the plan"),
+        "{cash}"
+    );
+    let stranger = refused(plan(vec![line(2, BudgetArea::Education, 10_000)])).await;
+    assert!(stranger.contains("lines[0].member"), "{stranger}");
+    lc.complete(
+        &r,
+        TaskType::ReintegrationPlan,
+        partner(),
+        plan(vec![
+            line(0, BudgetArea::BusinessStartUp, 180_000),
+            line(1, BudgetArea::Housing, 120_000),
+        ]),
+    )
+    .await;
+    lc.complete(&r, TaskType::PlanApproval, ops(), approve())
+        .await;
+    pay_next_tranche(&lc, &r).await; // the cash on arrival: the programme's EUR 615 a head
+    lc.wait_for(&r, "the cash paid", |v| v.facts.payments.len() == 1)
+        .await;
+
+    // The start tranche pays three quarters of the plan's EUR 3,000.
+    lc.complete(
+        &r,
+        TaskType::MilestoneVerification,
+        partner(),
+        TaskOutcome::Milestone {
+            reached: true,
+            amended_lines: None,
+        },
+    )
+    .await;
+    lc.complete(&r, TaskType::TrancheApproval, finance(), approve())
+        .await;
+    let task = lc.task(&r, TaskType::SupplierInvoice).await;
+    assert_eq!(task.note.as_deref(), Some("start: up to 2250.00 EUR"));
+    let invoice = |supplier: &str, minor: i64| TaskOutcome::Invoice {
+        supplier: supplier.into(),
+        invoice_reference: "INV-5".into(),
+        amount: eur(minor),
+    };
+    let err = lc
+        .try_complete(
+            &r,
+            TaskType::SupplierInvoice,
+            finance(),
+            invoice("sup-00000000000000ff", 100_000),
+            "",
+        )
+        .await
+        .expect_err("a supplier not on the plan");
+    assert!(
+        rejection(err).contains("not a supplier of the plan"),
+        "only the plan's suppliers"
+    );
+    // Invoiced below the grant: the difference stays in the plan for the review.
+    lc.complete(
+        &r,
+        TaskType::SupplierInvoice,
+        finance(),
+        invoice(&lc.supplier, 200_000),
+    )
+    .await;
+    lc.wait_for(&r, "the start paid", |v| v.facts.payments.len() == 2)
+        .await;
+
+    // Three months: the survey; six months: the review proposes an amended plan.
+    lc.advance(days(92)).await;
+    lc.complete(&r, TaskType::MonitoringSurvey, partner(), survey(4))
+        .await;
+    lc.advance(days(92)).await;
+    let amended = |minor: i64| TaskOutcome::Milestone {
+        reached: true,
+        amended_lines: Some(vec![
+            line(0, BudgetArea::BusinessStartUp, minor),
+            line(1, BudgetArea::Housing, 120_000),
+        ]),
+    };
+    let err = lc
+        .try_complete(
+            &r,
+            TaskType::MilestoneVerification,
+            partner(),
+            amended(50_000),
+            "",
+        )
+        .await
+        .expect_err("below what was paid");
+    assert!(
+        rejection(err).contains("below the 2000.00 EUR already paid"),
+        "an amendment keeps what was paid"
+    );
+    lc.complete(
+        &r,
+        TaskType::MilestoneVerification,
+        partner(),
+        amended(200_000),
+    )
+    .await;
+    let approval = lc.task(&r, TaskType::PlanApproval).await;
+    assert_eq!(
+        approval.note.as_deref(),
+        Some("six-month-review: amended plan")
+    );
+    assert_eq!(approval.requested_by.as_deref(), Some("u-partner"));
+    assert!(
+        !lc.view(&r)
+            .await
+            .tasks
+            .iter()
+            .any(|t| t.task_type == TaskType::TrancheApproval),
+        "the amendment is decided first"
+    );
+    lc.complete(&r, TaskType::PlanApproval, ops(), approve())
+        .await;
+    lc.complete(&r, TaskType::TrancheApproval, finance(), approve())
+        .await;
+    // The amended plan, EUR 3,200, less the EUR 2,000 paid.
+    let task = lc.task(&r, TaskType::SupplierInvoice).await;
+    assert_eq!(
+        task.note.as_deref(),
+        Some("six-month-review: up to 1200.00 EUR")
+    );
+    lc.invoice(&r).await;
+    let view = lc
+        .wait_for(&r, "the review paid", |v| v.facts.payments.len() == 3)
+        .await;
+    let paid: Vec<(String, i64)> = view
+        .facts
+        .payments
+        .iter()
+        .map(|p| (p.tranche.clone(), p.amount.minor))
+        .collect();
+    assert_eq!(
+        paid,
+        [
+            ("cash".to_owned(), 123_000),
+            ("start".to_owned(), 200_000),
+            ("six-month-review".to_owned(), 120_000)
+        ]
+    );
+    assert_eq!(view.facts.plan_lines.len(), 2);
     lc.replay(&r).await;
     lc.stop().await;
 }

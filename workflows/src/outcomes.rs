@@ -42,6 +42,88 @@ pub enum SupportArea {
     Medical,
 }
 
+/// What a budget line of a reintegration plan buys (IOM, *Reintegration Handbook* (2019),
+/// module 2, individual reintegration assistance: business start-up, housing, education and
+/// vocational training, medical and psychosocial support; reintegrationhb.iom.int).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BudgetArea {
+    /// Starting a micro-business: equipment, stock, premises.
+    BusinessStartUp,
+    /// Rent, repairs, furniture.
+    Housing,
+    /// School fees, materials.
+    Education,
+    /// Vocational training, apprenticeship.
+    VocationalTraining,
+    /// Medical care, medicines.
+    Medical,
+    /// Psychosocial support, counselling.
+    Psychosocial,
+    /// Anything else the plan justifies.
+    Other,
+}
+
+/// Who a budget line pays: a supplier of the office's register (in kind, against its invoice),
+/// or the returnee in cash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Payee {
+    /// In kind, bought from this supplier (`sup-…`).
+    Supplier {
+        /// The supplier's id.
+        supplier: String,
+    },
+    /// Cash to the returnee.
+    Cash,
+}
+
+/// One costed line of a reintegration plan: for which member, what for, how much, paid to whom.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct BudgetLine {
+    /// The household member (0-based position).
+    pub member: u32,
+    /// What it buys.
+    pub area: BudgetArea,
+    /// How much, in the programme's currency.
+    pub amount: Money,
+    /// Who is paid.
+    pub payee: Payee,
+}
+
+impl BudgetLine {
+    /// In kind or cash, by its payee.
+    pub fn kind(&self) -> crate::programme::PaymentKind {
+        match self.payee {
+            Payee::Supplier { .. } => crate::programme::PaymentKind::InKind,
+            Payee::Cash => crate::programme::PaymentKind::Cash,
+        }
+    }
+}
+
+/// Each line's own checks (the caps need the programme: `rules::plan_within_caps`).
+fn check_lines(lines: &[BudgetLine]) -> Result<(), String> {
+    for (i, l) in lines.iter().enumerate() {
+        if l.amount.minor <= 0 {
+            return Err(format!("lines[{i}].amount: must be more than zero"));
+        }
+        if let Payee::Supplier { supplier } = &l.payee
+            && !is_supplier_id(supplier)
+        {
+            return Err(format!(
+                "lines[{i}].payee.supplier: must be a registered supplier's id (sup-…)"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `sup-` and 16 hex digits.
+fn is_supplier_id(id: &str) -> bool {
+    let hex = id.strip_prefix("sup-").unwrap_or_default();
+    hex.len() == 16 && hex.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// The 15 Reintegration Sustainability Survey answers, each scored 1 (worst) to 5 (best):
 /// five economic, five social, five psychosocial indicators.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -222,11 +304,19 @@ pub enum TaskOutcome {
     Plan {
         /// The areas it supports.
         support: Vec<SupportArea>,
+        /// Its budget, costed per member within the programme's caps; the tranches that pay
+        /// the plan (`from_plan`) pay these lines. Absent: the programme's per-head amounts.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        lines: Vec<BudgetLine>,
     },
     /// A milestone verified.
     Milestone {
         /// Whether the milestone was reached.
         reached: bool,
+        /// An amendment of the plan's budget the partner proposes with the review; operations
+        /// approve it before the tranche is paid.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        amended_lines: Option<Vec<BudgetLine>>,
     },
     /// A monitoring survey.
     Survey {
@@ -300,8 +390,7 @@ impl TaskOutcome {
                 invoice_reference,
                 amount,
             } => {
-                let hex = supplier.strip_prefix("sup-").unwrap_or_default();
-                if hex.len() != 16 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                if !is_supplier_id(supplier) {
                     return Err("supplier: must be a registered supplier's id (sup-…)".into());
                 }
                 let r = invoice_reference.trim();
@@ -317,9 +406,18 @@ impl TaskOutcome {
                 }
                 Ok(())
             }
-            TaskOutcome::Plan { support } if support.is_empty() => {
+            TaskOutcome::Plan { support, .. } if support.is_empty() => {
                 Err("support: a plan must name at least one area".into())
             }
+            TaskOutcome::Plan { lines, .. } => check_lines(lines),
+            TaskOutcome::Milestone {
+                amended_lines: Some(lines),
+                ..
+            } if lines.is_empty() => Err("amended_lines: an amendment has lines".into()),
+            TaskOutcome::Milestone {
+                amended_lines: Some(lines),
+                ..
+            } => check_lines(lines).map_err(|e| format!("amended_{e}")),
             TaskOutcome::Survey {
                 reached: true,
                 answers: None,

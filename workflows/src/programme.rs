@@ -103,6 +103,39 @@ pub struct Tranche {
     pub milestone: String,
     /// Who approves the payment (never the person who verified the milestone).
     pub approver: Role,
+    /// Pays the reintegration plan's budget lines of its kind (once the plan has lines): its
+    /// per-head amounts are then each member's cap and the tranches' shares, not the payment.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub from_plan: bool,
+}
+
+impl Tranche {
+    /// What this tranche grants one member, by age group and whether they travel alone.
+    pub fn per_member(&self, member: &crate::domain::Member) -> i64 {
+        use crate::domain::{AgeGroup, Vulnerability};
+        if member.age_group == AgeGroup::Adult {
+            self.per_adult
+        } else if member
+            .vulnerabilities
+            .contains(&Vulnerability::UnaccompaniedChild)
+        {
+            self.per_unaccompanied_child.unwrap_or(self.per_child)
+        } else {
+            self.per_child
+        }
+    }
+}
+
+impl Money {
+    /// `1500.00 EUR`.
+    pub fn shown(&self) -> String {
+        format!(
+            "{}.{:02} {}",
+            self.minor / 100,
+            self.minor.rem_euclid(100),
+            self.currency
+        )
+    }
 }
 
 /// Every deadline of the lifecycle.

@@ -9,6 +9,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::activities::Offer;
 use crate::domain::{Household, Intake, Member, Vulnerability};
+use crate::outcomes::BudgetLine;
 use crate::programme::{Anchor, Deadlines, Money, PaymentKind, ProgrammeRules, Tranche};
 use crate::return_case::PaymentRecord;
 use crate::tasks::{RssScores, SupportArea, TaskType};
@@ -198,6 +199,181 @@ pub fn tranche_amount(
     }
     Money {
         minor: amount,
+        currency: rules.currency.clone(),
+    }
+}
+
+/// Whether a reintegration plan's budget lines stay within the programme's caps: each member's
+/// lines of a kind (in kind, to suppliers; cash, to the returnee) at most what the tranches
+/// that pay the plan (`from_plan`) grant that member (NL: EUR 2,000 per adult or
+/// unaccompanied child and EUR 1,000 per child with family, in kind; UK: GBP 3,000 per adult;
+/// sources in the programme files), every line for a member of the household and in the
+/// programme's currency. The problem names the line or the member and the cap.
+pub fn plan_within_caps(
+    rules: &ProgrammeRules,
+    members: &[Member],
+    lines: &[BudgetLine],
+) -> Result<(), String> {
+    let cap = |m: &Member, kind: PaymentKind| -> i64 {
+        rules
+            .tranches
+            .iter()
+            .filter(|t| t.from_plan && t.kind == kind)
+            .map(|t| t.per_member(m))
+            .sum()
+    };
+    let money = |minor: i64| Money {
+        minor,
+        currency: rules.currency.clone(),
+    };
+    for (i, l) in lines.iter().enumerate() {
+        let Some(m) = usize::try_from(l.member).ok().and_then(|n| members.get(n)) else {
+            return Err(format!(
+                "lines[{i}].member: the household has {} members, numbered from 0",
+                members.len()
+            ));
+        };
+        if l.amount.currency != rules.currency {
+            return Err(format!(
+                "lines[{i}].amount: the programme pays in {}",
+                rules.currency
+            ));
+        }
+        if cap(m, l.kind()) == 0 {
+            return Err(format!(
+                "lines[{i}].payee: the programme pays no {} from the plan",
+                kind_name(l.kind())
+            ));
+        }
+    }
+    for (n, m) in members.iter().enumerate() {
+        for kind in [PaymentKind::InKind, PaymentKind::Cash] {
+            let total: i64 = lines
+                .iter()
+                .filter(|l| usize::try_from(l.member).ok() == Some(n) && l.kind() == kind)
+                .map(|l| l.amount.minor)
+                .sum();
+            let cap = cap(m, kind);
+            if total > cap {
+                return Err(format!(
+                    "lines: member {n} ({who}): {} {} is over the programme's cap of {} per {who}",
+                    money(total).shown(),
+                    kind_name(kind),
+                    money(cap).shown(),
+                    who = member_kind(m),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// An amended plan keeps at least what its tranches already paid, of each kind.
+pub fn amendment_covers_paid(
+    rules: &ProgrammeRules,
+    lines: &[BudgetLine],
+    paid: &[PaymentRecord],
+) -> Result<(), String> {
+    for kind in [PaymentKind::InKind, PaymentKind::Cash] {
+        let planned: i64 = lines
+            .iter()
+            .filter(|l| l.kind() == kind)
+            .map(|l| l.amount.minor)
+            .sum();
+        let paid = paid_from_plan(rules, kind, paid);
+        if planned < paid {
+            let money = |minor| Money {
+                minor,
+                currency: rules.currency.clone(),
+            };
+            return Err(format!(
+                "amended_lines: the amended plan's {} total, {}, is below the {} already paid",
+                kind_name(kind),
+                money(planned).shown(),
+                money(paid).shown()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// What the plan's tranches of this kind have paid so far.
+fn paid_from_plan(rules: &ProgrammeRules, kind: PaymentKind, paid: &[PaymentRecord]) -> i64 {
+    paid.iter()
+        .filter(|p| {
+            rules
+                .tranches
+                .iter()
+                .any(|t| t.name == p.tranche && t.from_plan && t.kind == kind)
+        })
+        .map(|p| p.amount.minor)
+        .sum()
+}
+
+fn kind_name(kind: PaymentKind) -> &'static str {
+    match kind {
+        PaymentKind::InKind => "in kind",
+        PaymentKind::Cash => "in cash",
+    }
+}
+
+fn member_kind(m: &Member) -> &'static str {
+    if m.age_group == crate::domain::AgeGroup::Adult {
+        "adult"
+    } else if m
+        .vulnerabilities
+        .contains(&Vulnerability::UnaccompaniedChild)
+    {
+        "unaccompanied child"
+    } else {
+        "child with family"
+    }
+}
+
+/// What the tranche at position `i` pays from an approved plan's budget lines: its share of
+/// what the plan still owes of its kind (the lines' total less what the plan's tranches paid),
+/// shared among the plan's tranches still to pay by their per-head amounts for this household;
+/// the last of them pays the rest. So a plan is paid exactly, an invoice below its grant leaves
+/// the difference to the next tranche, and an amendment changes only what is still unpaid.
+pub fn tranche_from_plan(
+    i: usize,
+    rules: &ProgrammeRules,
+    members: &[Member],
+    lines: &[BudgetLine],
+    paid: &[PaymentRecord],
+    voided: &[String],
+) -> Money {
+    let t = &rules.tranches[i];
+    let planned: i64 = lines
+        .iter()
+        .filter(|l| l.kind() == t.kind)
+        .map(|l| l.amount.minor)
+        .sum();
+    let remaining = (planned - paid_from_plan(rules, t.kind, paid)).max(0);
+    let weight = |j: usize| -> i64 {
+        members
+            .iter()
+            .map(|m| rules.tranches[j].per_member(m))
+            .sum()
+    };
+    let left: Vec<usize> = (i..rules.tranches.len())
+        .filter(|&j| {
+            let u = &rules.tranches[j];
+            u.from_plan
+                && u.kind == t.kind
+                && !paid.iter().any(|p| p.tranche == u.name)
+                && !voided.contains(&u.name)
+        })
+        .collect();
+    let total: i64 = left.iter().map(|&j| weight(j)).sum();
+    let minor = if left.last().is_none_or(|&j| j == i) || total == 0 {
+        remaining
+    } else {
+        i64::try_from(i128::from(remaining) * i128::from(weight(i)) / i128::from(total))
+            .unwrap_or(remaining)
+    };
+    Money {
+        minor,
         currency: rules.currency.clone(),
     }
 }
@@ -411,6 +587,118 @@ mod tests {
             err.starts_with("heard:") && err.contains("12 or over"),
             "{err}"
         );
+    }
+
+    fn supplier_line(member: u32, minor: i64) -> BudgetLine {
+        BudgetLine {
+            member,
+            area: crate::outcomes::BudgetArea::BusinessStartUp,
+            amount: Money {
+                minor,
+                currency: "EUR".into(),
+            },
+            payee: crate::outcomes::Payee::Supplier {
+                supplier: "sup-0123456789abcdef".into(),
+            },
+        }
+    }
+
+    #[test]
+    fn a_plan_costs_at_most_2000_euros_in_kind_an_adult_or_unaccompanied_child_and_1000_a_child_with_family()
+     {
+        let rules = nl();
+        let adult = member(AgeGroup::Adult, &[]);
+        let child = member(AgeGroup::MinorUnder16, &[]);
+        let alone = member(AgeGroup::MinorUnder16, &[Vulnerability::UnaccompaniedChild]);
+        let family = [adult.clone(), child.clone()];
+        assert!(
+            plan_within_caps(
+                &rules,
+                &family,
+                &[supplier_line(0, 200_000), supplier_line(1, 100_000)]
+            )
+            .is_ok()
+        );
+        let err = plan_within_caps(&rules, &family, &[supplier_line(1, 100_001)]).unwrap_err();
+        assert!(
+            err.contains("member 1 (child with family)") && err.contains("cap of 1000.00 EUR"),
+            "{err}"
+        );
+        // Two lines of one member add up.
+        let err = plan_within_caps(
+            &rules,
+            &family,
+            &[supplier_line(0, 150_000), supplier_line(0, 60_000)],
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("2100.00 EUR in kind") && err.contains("cap of 2000.00 EUR per adult"),
+            "{err}"
+        );
+        assert!(plan_within_caps(&rules, &[alone], &[supplier_line(0, 200_000)]).is_ok());
+        let cash = BudgetLine {
+            payee: crate::outcomes::Payee::Cash,
+            ..supplier_line(0, 100)
+        };
+        assert!(
+            plan_within_caps(&rules, &family, &[cash])
+                .unwrap_err()
+                .starts_with("lines[0].payee")
+        );
+        let pounds = BudgetLine {
+            amount: Money {
+                minor: 100,
+                currency: "GBP".into(),
+            },
+            ..supplier_line(0, 100)
+        };
+        assert!(
+            plan_within_caps(&rules, &family, &[pounds])
+                .unwrap_err()
+                .starts_with("lines[0].amount")
+        );
+        assert!(
+            plan_within_caps(&rules, &family, &[supplier_line(2, 100)])
+                .unwrap_err()
+                .starts_with("lines[0].member")
+        );
+    }
+
+    #[test]
+    fn the_dutch_plan_is_paid_three_quarters_at_start_and_the_rest_after_the_six_month_review() {
+        let rules = nl();
+        let members = [member(AgeGroup::Adult, &[]), member(AgeGroup::Adult, &[])];
+        let lines = [supplier_line(0, 180_000), supplier_line(1, 120_000)];
+        let start = rules
+            .tranches
+            .iter()
+            .position(|t| t.name == "start")
+            .expect("start");
+        let review = rules
+            .tranches
+            .iter()
+            .position(|t| t.name == "six-month-review")
+            .expect("review");
+        // EUR 1,500 of EUR 2,000 a head at start: three quarters of EUR 3,000.
+        assert_eq!(
+            tranche_from_plan(start, &rules, &members, &lines, &[], &[]).minor,
+            225_000
+        );
+        // The start paid EUR 2,000 against its invoice: the review pays the other EUR 1,000.
+        let mut paid_start = paid(PaymentKind::InKind, 200_000);
+        paid_start.tranche = "start".into();
+        let paid = [paid_start];
+        assert_eq!(
+            tranche_from_plan(review, &rules, &members, &lines, &paid, &[]).minor,
+            100_000
+        );
+        // An amendment may not fall below what was paid.
+        assert!(
+            amendment_covers_paid(&rules, &[supplier_line(0, 190_000)], &paid)
+                .unwrap_err()
+                .contains("below the 2000.00 EUR already paid")
+        );
+        assert!(amendment_covers_paid(&rules, &lines, &paid).is_ok());
     }
 
     #[test]

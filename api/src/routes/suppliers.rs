@@ -40,6 +40,8 @@ pub(crate) struct Suppliers {
 fn office_of(caller: &Caller, asked: Option<String>) -> Result<String, ApiError> {
     match (caller.actor.scope(), asked) {
         (Scope::HostCountry(office), _) if caller.actor.role != Role::Partner => Ok(office),
+        // A partner costs reintegration plans with the office's suppliers (ids and names).
+        (Scope::Partner { office, .. }, _) => Ok(office),
         (Scope::All, Some(office)) => Ok(office),
         (Scope::All, None) => Err(ApiError::field(
             "office",
@@ -51,7 +53,8 @@ fn office_of(caller: &Caller, asked: Option<String>) -> Result<String, ApiError>
     }
 }
 
-/// The suppliers of the caller's office (auditors and admins: `?office=NLD`).
+/// The suppliers of the caller's office (auditors and admins: `?office=NLD`; a partner, the
+/// office that hands cases over to it, without their bank accounts).
 #[utoipa::path(
     get,
     path = "/api/v1/suppliers",
@@ -61,7 +64,7 @@ fn office_of(caller: &Caller, asked: Option<String>) -> Result<String, ApiError>
         (status = 200, description = "The office's suppliers", body = Suppliers),
         (status = 400, description = "A bad field, named", body = crate::error::ErrorBody),
         (status = 401, description = "No valid API key", body = crate::error::ErrorBody),
-        (status = 403, description = "Partners see no suppliers", body = crate::error::ErrorBody),
+        (status = 403, description = "No office", body = crate::error::ErrorBody),
     ),
     security(("api_key" = []))
 )]
@@ -77,9 +80,15 @@ pub(crate) async fn list_suppliers(
     });
     q.finish()?;
     let office = office_of(&caller, asked)?;
-    Ok(Json(Suppliers {
-        suppliers: state.store.suppliers(&office).await?,
-    }))
+    let mut suppliers = state.store.suppliers(&office).await?;
+    if caller.actor.role == Role::Partner {
+        // Whom to buy from, not how the office pays them.
+        for s in &mut suppliers {
+            s.iban.clear();
+            s.created_by.clear();
+        }
+    }
+    Ok(Json(Suppliers { suppliers }))
 }
 
 /// Registers a supplier of the caller's office: `{"name": "Erbil Tools Ltd", "iban": "…"}`.
@@ -151,15 +160,16 @@ pub(crate) async fn add_supplier(
 /// A supplier's invoice names a supplier registered with the case's office: refused, naming
 /// `outcome.supplier`, otherwise (the workflow holds only the id; the account is read at
 /// payment time).
-pub(crate) async fn check_invoice_supplier(
+pub(crate) async fn check_office_supplier(
     state: &AppState,
     supplier: &str,
     office: &str,
+    field: &str,
 ) -> Result<(), ApiError> {
     match state.store.supplier(supplier).await? {
         Some(s) if s.office == office => Ok(()),
         _ => Err(ApiError::field(
-            "outcome.supplier",
+            field,
             format!("no supplier {supplier} is registered for office {office}"),
         )),
     }

@@ -12,6 +12,7 @@ use temporalio_common::{HasWorkflowDefinition, UpdateDefinition};
 
 use homeward_workflows::domain::CaseRef;
 use homeward_workflows::ids::return_case_workflow_id;
+use homeward_workflows::outcomes::Payee;
 use homeward_workflows::return_case::{
     CaseView, ClosureReason, EarlyClosure, ReturnCase, Withdrawal,
 };
@@ -145,11 +146,45 @@ pub(crate) async fn complete_task(
     check_text("reason", &body.reason)?;
     // A supplier's invoice names a supplier of the case's own office (the workflow cannot
     // read the register; the payment activity reads the account from it later).
-    if let TaskOutcome::Invoice { supplier, .. } = &body.outcome
+    // So do a costed plan's budget lines, and an amendment's.
+    let suppliers: Vec<(String, &str)> = match &body.outcome {
+        TaskOutcome::Invoice { supplier, .. } => vec![("outcome.supplier".into(), supplier)],
+        TaskOutcome::Plan { lines, .. }
+        | TaskOutcome::Milestone {
+            amended_lines: Some(lines),
+            ..
+        } => {
+            let field = if matches!(body.outcome, TaskOutcome::Plan { .. }) {
+                "lines"
+            } else {
+                "amended_lines"
+            };
+            lines
+                .iter()
+                .enumerate()
+                .filter_map(|(i, l)| match &l.payee {
+                    Payee::Supplier { supplier } => Some((
+                        format!("outcome.{field}[{i}].payee.supplier"),
+                        supplier.as_str(),
+                    )),
+                    Payee::Cash => None,
+                })
+                .collect()
+        }
+        _ => vec![],
+    };
+    if !suppliers.is_empty()
         && let Ok(case) = case_in_scope(&state, &caller, &reference).await
     {
-        crate::routes::suppliers::check_invoice_supplier(&state, supplier, &case.host_country)
+        for (field, supplier) in suppliers {
+            crate::routes::suppliers::check_office_supplier(
+                &state,
+                supplier,
+                &case.host_country,
+                &field,
+            )
             .await?;
+        }
     }
     if let TaskOutcome::ChildViews { heard: false, .. } = &body.outcome {
         check_child_not_heard(&state, &caller, &reference, task_id).await?;

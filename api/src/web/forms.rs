@@ -153,6 +153,18 @@ const RECEIVERS: [&str; 4] = [
     "legal_guardian",
     "care_institution",
 ];
+/// What a plan's budget line buys (`BudgetArea`).
+const BUDGET_AREAS: [&str; 7] = [
+    "business_start_up",
+    "housing",
+    "education",
+    "vocational_training",
+    "medical",
+    "psychosocial",
+    "other",
+];
+/// Budget lines a plan's form offers (a line left empty is no line).
+const BUDGET_ROWS: usize = 4;
 /// The receiver's document checked at the hand-over (`ReceiverDocument`).
 const RECEIVER_DOCUMENTS: [&str; 3] = ["passport", "national_id", "mandate"];
 
@@ -186,8 +198,24 @@ pub fn task_fields(
                 form.value(&n("decision")), errors)),
             Kind::TravelDocument => (layout::date_input(t, &n("expires_on"), &t.t("field-expires_on"),
                 [form.value(&n("expires_on.day")), form.value(&n("expires_on.month")), form.value(&n("expires_on.year"))], errors)),
-            Kind::Plan => (layout::checkboxes(&n("support"), &t.t("field-support"),
-                &options(t, &["economic", "social", "psychosocial", "medical"]), &form.values(&n("support")), errors)),
+            Kind::Plan => {
+                (layout::checkboxes(&n("support"), &t.t("field-support"),
+                    &options(t, &["economic", "social", "psychosocial", "medical"]), &form.values(&n("support")), errors))
+                h3 class="govuk-heading-s" { (t.t("field-budget")) }
+                p class="govuk-hint" { (t.t("field-budget-hint")) }
+                @for k in 0..BUDGET_ROWS {
+                    @let row = |field: &str| n(&format!("lines.{k}.{field}"));
+                    (layout::text_input(&row("member"), &t.t_with("field-line-member", &[("n", &(k + 1).to_string())]),
+                        form.value(&row("member")), errors, "off"))
+                    (layout::select(&row("area"), &t.t("field-line-area"),
+                        &[vec![("".into(), "–".into())], options(t, &BUDGET_AREAS)].concat(),
+                        form.value(&row("area")), errors))
+                    (layout::text_input(&row("amount"), &t.t("field-line-amount"), form.value(&row("amount")), errors, "off"))
+                    (layout::select(&row("supplier"), &t.t("field-supplier"), suppliers,
+                        form.value(&row("supplier")), errors))
+                }
+                (layout::text_input(&n("lines.currency"), &t.t("field-currency"), form.value(&n("lines.currency")), errors, "off"))
+            }
             Kind::Resolution => (layout::radios(&n("action"), &t.t("field-action"),
                 &options(t, &["retry", "close"]), form.value(&n("action")), errors)),
             Kind::Invoice => {
@@ -339,11 +367,45 @@ pub fn read_outcome(
                 .into_iter()
                 .filter(|v| ["economic", "social", "psychosocial", "medical"].contains(v))
                 .collect();
+            let currency = form.value(&n("lines.currency")).trim().to_uppercase();
+            let mut lines = vec![];
+            for k in 0..BUDGET_ROWS {
+                let row = |field: &str| n(&format!("lines.{k}.{field}"));
+                let amount = form.value(&row("amount")).trim();
+                if amount.is_empty() {
+                    continue;
+                }
+                let member = form.value(&row("member")).trim().parse::<u32>().ok();
+                let minor = homeward_activities::wire::to_minor(amount);
+                let area = form.value(&row("area"));
+                let supplier = form.value(&row("supplier"));
+                if member.is_none() {
+                    errors.push((row("member"), t.t("enter-value")));
+                }
+                if minor.is_none() {
+                    errors.push((row("amount"), t.t("enter-amount")));
+                }
+                if !BUDGET_AREAS.contains(&area) {
+                    errors.push((row("area"), t.t("select-one")));
+                }
+                if supplier.is_empty() {
+                    errors.push((row("supplier"), t.t("select-one")));
+                }
+                if currency.is_empty() {
+                    errors.push((n("lines.currency"), t.t("enter-value")));
+                }
+                // Members are numbered from 1 on the form, from 0 in the API.
+                lines.push(
+                    json!({"member": member.unwrap_or(1).saturating_sub(1), "area": area,
+                    "amount": {"minor": minor.unwrap_or(0), "currency": currency},
+                    "payee": {"type": "supplier", "supplier": supplier}}),
+                );
+            }
             if support.is_empty() {
                 errors.push((n("support"), t.t("select-one")));
                 None
             } else {
-                Some(json!({"type": "plan", "support": support}))
+                Some(json!({"type": "plan", "support": support, "lines": lines}))
             }
         }
         Kind::Milestone => {
@@ -469,5 +531,47 @@ mod tests {
         assert_eq!(errors, [("expires_on".to_owned(), t.t("enter-date"))]);
         let errors = read_outcome(&t, "", TaskType::EligibilityApproval, &form(&[])).unwrap_err();
         assert_eq!(errors[0].0, "approved");
+    }
+
+    #[test]
+    fn a_plans_budget_lines_are_read_and_an_incomplete_line_is_named() {
+        let t = Texts(Lang::En);
+        let plan = read_outcome(
+            &t,
+            "",
+            TaskType::ReintegrationPlan,
+            &form(&[
+                ("support", "economic"),
+                ("lines.0.member", "1"),
+                ("lines.0.area", "business_start_up"),
+                ("lines.0.amount", "1800.00"),
+                ("lines.0.supplier", "sup-0123456789abcdef"),
+                ("lines.currency", "eur"),
+            ]),
+        )
+        .expect("a plan");
+        let parsed: homeward_workflows::outcomes::TaskOutcome =
+            serde_json::from_value(plan).expect("an outcome");
+        let homeward_workflows::outcomes::TaskOutcome::Plan { lines, .. } = parsed else {
+            panic!("a plan")
+        };
+        assert_eq!((lines[0].member, lines[0].amount.minor), (0, 180_000));
+        assert_eq!(lines[0].amount.currency, "EUR");
+        let errors = read_outcome(
+            &t,
+            "",
+            TaskType::ReintegrationPlan,
+            &form(&[
+                ("support", "economic"),
+                ("lines.1.amount", "50"),
+                ("lines.currency", "EUR"),
+            ]),
+        )
+        .unwrap_err();
+        let named: Vec<&str> = errors.iter().map(|(f, _)| f.as_str()).collect();
+        assert_eq!(
+            named,
+            ["lines.1.member", "lines.1.area", "lines.1.supplier"]
+        );
     }
 }

@@ -409,9 +409,12 @@ async fn case_page(
         .cloned()
         .unwrap_or_default();
     let closed = stage == "closed";
-    // Finance name a supplier of the case's office on an invoice: offered as a list.
-    let suppliers: Vec<(String, String)> = if me.role == homeward_workflows::tasks::Role::Finance
-        && tasks.iter().any(|t| t["task_type"] == "supplier_invoice")
+    // Finance name a supplier of the case's office on an invoice, a partner on a plan's budget
+    // lines: offered as a list.
+    let suppliers: Vec<(String, String)> = if (me.role == homeward_workflows::tasks::Role::Finance
+        && tasks.iter().any(|t| t["task_type"] == "supplier_invoice"))
+        || (me.role == homeward_workflows::tasks::Role::Partner
+            && tasks.iter().any(|t| t["task_type"] == "reintegration_plan"))
     {
         let office = s(intake, "host_country");
         let mut list = vec![(String::new(), "–".to_owned())];

@@ -82,6 +82,8 @@ const PATCH_CHILD_ESCORT: &str = "child-escort";
 const PATCH_RECEPTION_CONFIRMED: &str = "reception-confirmed";
 /// Asked once when a run starts; what it changes: [`Patches`].
 const PATCH_CHILD_SEQUENCE: &str = "child-sequence";
+/// Asked once when a run starts; what it changes: [`Patches`].
+const PATCH_PLAN_BUDGET: &str = "plan-budget";
 
 /// Asks, before the run issues any other command, which recorded changes it makes. Once per
 /// run: a run recorded before a change replays without it to its end; a new run (and every
@@ -101,6 +103,7 @@ pub(super) fn ask_patches(ctx: &Ctx) {
     let child_escort = ctx.patched(PATCH_CHILD_ESCORT);
     let reception_confirmed = ctx.patched(PATCH_RECEPTION_CONFIRMED);
     let child_sequence = ctx.patched(PATCH_CHILD_SEQUENCE);
+    let plan_budget = ctx.patched(PATCH_PLAN_BUDGET);
     ctx.state_mut(|s| {
         s.patches = Patches {
             protected_decisions,
@@ -117,6 +120,7 @@ pub(super) fn ask_patches(ctx: &Ctx) {
             child_escort,
             reception_confirmed,
             child_sequence,
+            plan_budget,
         }
     });
 }

@@ -19,7 +19,6 @@ use crate::activities::{
 };
 use crate::idempotency::IdempotencyKey;
 use crate::programme::PaymentKind;
-use crate::rules;
 use crate::tasks::{TaskOutcome, TaskType};
 
 /// The tranche at position `i` of the programme: verified, approved, paid once.
@@ -42,9 +41,30 @@ pub(super) async fn tranche(ctx: &mut Ctx, i: usize) -> Step<()> {
             .note(Some(t.milestone.clone())),
     )
     .await?;
-    if let TaskOutcome::Milestone { reached: false } = verified.outcome {
-        ctx.state_mut(|s| s.facts.voided_tranches.push(t.name.clone()));
-        return Ok(());
+    match verified.outcome {
+        TaskOutcome::Milestone { reached: false, .. } => {
+            ctx.state_mut(|s| s.facts.voided_tranches.push(t.name.clone()));
+            return Ok(());
+        }
+        // The review proposes an amended budget: operations approve it (never the partner who
+        // proposed it) before the tranche is paid from it.
+        TaskOutcome::Milestone {
+            amended_lines: Some(lines),
+            ..
+        } => {
+            let answer = ask(
+                ctx,
+                Ask::new(TaskType::PlanApproval)
+                    .due(approve_in)
+                    .requested_by(&verified.actor)
+                    .note(Some(format!("{}: amended plan", t.name))),
+            )
+            .await?;
+            if let TaskOutcome::Approval { approved: true } = answer.outcome {
+                ctx.state_mut(|s| s.facts.plan_lines = lines);
+            }
+        }
+        _ => {}
     }
     let approval = ask(
         ctx,
@@ -59,14 +79,7 @@ pub(super) async fn tranche(ctx: &mut Ctx, i: usize) -> Step<()> {
         ctx.state_mut(|s| s.facts.voided_tranches.push(t.name.clone()));
         return Ok(());
     }
-    let mut amount = ctx.state(|s| {
-        rules::tranche_amount(
-            &t,
-            s.case.intake.household(),
-            &s.case.rules,
-            &s.facts.payments,
-        )
-    });
+    let mut amount = ctx.state(|s| s.tranche_grant(i));
     // In-kind support is bought from a supplier: finance record its invoice (at most what the
     // tranche grants; the validator checks), and the tranche pays that invoice to the supplier.
     let mut invoice = None;

@@ -201,6 +201,38 @@ impl ReturnCase {
         }
     }
 
+    /// What the tranche at position `i` pays now: from the approved plan's budget lines when
+    /// it pays the plan (`plan-budget`), else the programme's per-head amounts.
+    pub(crate) fn tranche_grant(&self, i: usize) -> crate::programme::Money {
+        let rules = &self.case.rules;
+        let t = &rules.tranches[i];
+        if self.patches.plan_budget && t.from_plan && !self.facts.plan_lines.is_empty() {
+            rules::tranche_from_plan(
+                i,
+                rules,
+                &self.case.intake.members(),
+                &self.facts.plan_lines,
+                &self.facts.payments,
+                &self.facts.voided_tranches,
+            )
+        } else {
+            rules::tranche_amount(t, self.case.intake.household(), rules, &self.facts.payments)
+        }
+    }
+
+    /// A plan's (or an amendment's) budget lines: only in runs with `plan-budget`, within the
+    /// programme's caps.
+    fn check_plan_lines(&self, lines: &[crate::outcomes::BudgetLine]) -> Result<(), TaskRejection> {
+        if !self.patches.plan_budget {
+            return Err(TaskRejection::new(
+                RejectionCode::Invalid,
+                "lines: this case predates costed plans; its tranches pay the programme's amounts",
+            ));
+        }
+        rules::plan_within_caps(&self.case.rules, &self.case.intake.members(), lines)
+            .map_err(|m| TaskRejection::new(RejectionCode::Invalid, m))
+    }
+
     /// What the query and the Updates answer.
     fn to_view(&self) -> CaseView {
         CaseView {
@@ -252,27 +284,69 @@ impl ReturnCase {
             )
             .into());
         }
-        if let crate::tasks::TaskOutcome::Plan { support } = &completion.outcome {
+        if let crate::tasks::TaskOutcome::Plan { support, lines } = &completion.outcome {
             rules::plan_covers_needs(&self.case.intake, support)
                 .map_err(|m| TaskRejection::new(RejectionCode::Invalid, m))?;
+            if !lines.is_empty() {
+                self.check_plan_lines(lines)?;
+            }
         }
-        if let crate::tasks::TaskOutcome::Invoice { amount, .. } = &completion.outcome {
-            // An invoice pays at most what its tranche grants (the task's subject).
-            let tranche = self
-                .tasks
-                .iter()
-                .find(|t| t.id == completion.task_id)
+        let task = self.tasks.iter().find(|t| t.id == completion.task_id);
+        if let crate::tasks::TaskOutcome::Milestone {
+            amended_lines: Some(lines),
+            ..
+        } = &completion.outcome
+        {
+            // An amendment comes with the review of a tranche that pays the plan.
+            let pays_plan = task
                 .and_then(|t| t.subject)
-                .and_then(|i| self.case.rules.tranches.get(usize::try_from(i).ok()?));
-            if let Some(t) = tranche {
-                let grant = rules::tranche_amount(
-                    t,
-                    self.case.intake.household(),
-                    &self.case.rules,
-                    &self.facts.payments,
-                );
-                rules::invoice_within(amount, &grant)
+                .and_then(|i| self.case.rules.tranches.get(usize::try_from(i).ok()?))
+                .is_some_and(|t| t.from_plan);
+            if !pays_plan || self.facts.plan_lines.is_empty() {
+                return Err(TaskRejection::new(
+                    RejectionCode::Invalid,
+                    "amended_lines: only the review of a tranche that pays a costed plan amends it",
+                )
+                .into());
+            }
+            self.check_plan_lines(lines).map_err(|r| {
+                TaskRejection::new(RejectionCode::Invalid, format!("amended_{}", r.message))
+            })?;
+            rules::amendment_covers_paid(&self.case.rules, lines, &self.facts.payments)
+                .map_err(|m| TaskRejection::new(RejectionCode::Invalid, m))?;
+        }
+        if let crate::tasks::TaskOutcome::Invoice {
+            amount, supplier, ..
+        } = &completion.outcome
+        {
+            // An invoice pays at most what its tranche grants (the task's subject).
+            let tranche = task
+                .and_then(|t| t.subject)
+                .and_then(|i| usize::try_from(i).ok())
+                .filter(|&i| i < self.case.rules.tranches.len());
+            if let Some(i) = tranche {
+                rules::invoice_within(amount, &self.tranche_grant(i))
                     .map_err(|m| TaskRejection::new(RejectionCode::Invalid, m))?;
+                // A costed plan names its suppliers: the invoice is one of theirs.
+                let planned: Vec<&str> = self
+                    .facts
+                    .plan_lines
+                    .iter()
+                    .filter_map(|l| match &l.payee {
+                        crate::outcomes::Payee::Supplier { supplier } => Some(supplier.as_str()),
+                        crate::outcomes::Payee::Cash => None,
+                    })
+                    .collect();
+                if self.patches.plan_budget
+                    && !planned.is_empty()
+                    && !planned.contains(&supplier.as_str())
+                {
+                    return Err(TaskRejection::new(
+                        RejectionCode::Invalid,
+                        "supplier: not a supplier of the plan's budget lines",
+                    )
+                    .into());
+                }
             }
         }
         Ok(())

@@ -103,7 +103,14 @@ pub(super) async fn plan(ctx: &mut Ctx) -> Step<()> {
         .await?;
         if let TaskOutcome::Approval { approved: true } = answer.outcome {
             let at = now(ctx);
-            ctx.state_mut(|s| s.facts.plan_approved_at = Some(at));
+            ctx.state_mut(|s| {
+                s.facts.plan_approved_at = Some(at);
+                // The costed budget the plan's tranches pay (`plan-budget`; the validator
+                // refused lines in runs without it).
+                if let TaskOutcome::Plan { lines, .. } = submitted.outcome {
+                    s.facts.plan_lines = lines;
+                }
+            });
             return Ok(());
         }
     }

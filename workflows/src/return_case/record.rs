@@ -119,6 +119,9 @@ pub struct ScoreRecord {
 /// What the case has established so far; carried across continue-as-new.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Facts {
+    /// The approved reintegration plan's budget lines (`plan-budget`; amended as approved).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub plan_lines: Vec<crate::outcomes::BudgetLine>,
     /// An unaccompanied child's family assessment and best-interests determination both
     /// supported return (`child-sequence`): a consent asked again does not ask them again.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -254,6 +257,11 @@ pub struct Patches {
     /// the guardian's consent; the child is received only against a signed hand-over (before,
     /// the three gates opened at once for the officer, and any arrival was a reception).
     pub child_sequence: bool,
+    /// `plan-budget`: a reintegration plan may cost its support in budget lines per member,
+    /// within the programme's caps; the tranches that pay the plan then pay its lines, and the
+    /// partner may propose an amendment with a milestone's review, which operations approve
+    /// (before, every tranche paid the programme's per-head amounts).
+    pub plan_budget: bool,
 }
 
 /// The workflow's input: a new case, or a continued one.
