@@ -308,3 +308,4 @@ opt-housing = السكن
 opt-education = التعليم
 opt-vocational_training = التدريب المهني
 opt-other = أخرى
+task-baseline_survey = المسح الأساسي (قبل الخطة)

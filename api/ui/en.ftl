@@ -308,3 +308,4 @@ opt-housing = Housing
 opt-education = Education
 opt-vocational_training = Vocational training
 opt-other = Other
+task-baseline_survey = Baseline survey (before the plan)

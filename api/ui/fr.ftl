@@ -308,3 +308,4 @@ opt-housing = Logement
 opt-education = Scolarité
 opt-vocational_training = Formation professionnelle
 opt-other = Autre
+task-baseline_survey = Enquête de référence (avant le plan)

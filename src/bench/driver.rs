@@ -195,9 +195,11 @@ fn outcome(task_type: &str) -> Value {
         // Continuity of care too: the medical cases' plans must include it (rules::plan_covers_needs).
         "reintegration_plan" => json!({"type": "plan", "support": ["economic", "medical"]}),
         "milestone_verification" => json!({"type": "milestone", "reached": true}),
-        "monitoring_survey" => json!({"type": "survey", "reached": true, "answers": {
-            "economic": [4, 4, 4, 4, 4], "social": [4, 4, 4, 4, 4], "psychosocial": [4, 4, 4, 4, 4]
-        }}),
+        "monitoring_survey" | "baseline_survey" => {
+            json!({"type": "survey", "reached": true, "answers": {
+                "economic": [4, 4, 4, 4, 4], "social": [4, 4, 4, 4, 4], "psychosocial": [4, 4, 4, 4, 4]
+            }})
+        }
         "document_escalation"
         | "booking_failed"
         | "no_show"

@@ -97,8 +97,16 @@ pub(crate) async fn to_reintegration(lc: &Lifecycle, r: &str) {
         .await;
 }
 
-/// From the travel document to the returnees received, the plan next.
+/// From the travel document to the returnees received and their baseline survey, the plan
+/// next.
 pub(crate) async fn to_plan(lc: &Lifecycle, r: &str) {
+    to_arrival(lc, r).await;
+    lc.complete(r, TaskType::BaselineSurvey, partner(), survey(4))
+        .await;
+}
+
+/// From the travel document to the returnees received.
+pub(crate) async fn to_arrival(lc: &Lifecycle, r: &str) {
     record_document(lc, r).await;
     to_flight_day(lc, r).await;
     lc.complete(
@@ -1185,6 +1193,8 @@ async fn a_rejected_plan_is_resubmitted_then_approved() {
         },
     )
     .await;
+    lc.complete(&r, TaskType::BaselineSurvey, partner(), survey(4))
+        .await;
     let plan = TaskOutcome::Plan {
         support: vec![SupportArea::Economic, SupportArea::Psychosocial],
         lines: vec![],
@@ -2167,6 +2177,8 @@ async fn the_open_task_projection_follows_rebooking_continue_as_new_and_closure(
         },
     )
     .await;
+    lc.complete(&r, TaskType::BaselineSurvey, partner(), survey(4))
+        .await;
     lc.complete(
         &r,
         TaskType::ReintegrationPlan,
@@ -2844,6 +2856,8 @@ async fn a_case_fit_with_an_escort_is_booked_only_after_the_airlines_medical_cle
         },
     )
     .await;
+    lc.complete(&r, TaskType::BaselineSurvey, partner(), survey(4))
+        .await;
     let without_care = lc
         .try_complete(
             &r,
@@ -3171,6 +3185,73 @@ async fn a_costed_plan_pays_its_lines_to_its_suppliers_and_an_amendment_is_appro
         ]
     );
     assert_eq!(view.facts.plan_lines.len(), 2);
+    lc.replay(&r).await;
+    lc.stop().await;
+}
+
+/// Issue "Protection pathways", item 7: the Reintegration Sustainability Survey is also the
+/// assessment before the plan (IOM Reintegration Handbook, 2.2.5): the partner takes it after
+/// arrival, and a dimension it scores below the programme's threshold must have its support in
+/// the plan.
+#[tokio::test]
+async fn the_baseline_survey_comes_before_the_plan_and_a_low_score_is_answered_in_it() {
+    let lc = Lifecycle::start().await;
+    let r = lc.open_standard().await;
+    to_documents(&lc, &r).await;
+    to_arrival(&lc, &r).await;
+    let task = lc.task(&r, TaskType::BaselineSurvey).await;
+    assert_eq!(task.role, homeward_workflows::tasks::Role::Partner);
+    assert!(
+        !lc.view(&r)
+            .await
+            .tasks
+            .iter()
+            .any(|t| t.task_type == TaskType::ReintegrationPlan),
+        "the plan waits for the assessment"
+    );
+    lc.complete(
+        &r,
+        TaskType::BaselineSurvey,
+        partner(),
+        TaskOutcome::Survey {
+            reached: true,
+            answers: Some(RssAnswers {
+                economic: [4; 5],
+                social: [3; 5],
+                psychosocial: [1; 5],
+            }),
+        },
+    )
+    .await;
+    let plan = |support: Vec<SupportArea>| TaskOutcome::Plan {
+        support,
+        lines: vec![],
+    };
+    let err = lc
+        .try_complete(
+            &r,
+            TaskType::ReintegrationPlan,
+            partner(),
+            plan(vec![SupportArea::Economic]),
+            "",
+        )
+        .await
+        .expect_err("the low score unanswered");
+    let message = rejection(err);
+    assert!(
+        message.contains("low psychosocial score (0.00"),
+        "{message}"
+    );
+    lc.complete(
+        &r,
+        TaskType::ReintegrationPlan,
+        partner(),
+        plan(vec![SupportArea::Economic, SupportArea::Psychosocial]),
+    )
+    .await;
+    let view = lc.view(&r).await;
+    assert_eq!(view.facts.baseline.map(|b| b.psychosocial), Some(0.0));
+    lc.task(&r, TaskType::PlanApproval).await;
     lc.replay(&r).await;
     lc.stop().await;
 }

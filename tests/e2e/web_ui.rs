@@ -129,6 +129,15 @@ async fn answer(browser: &Browser, id: u64, task_type: &str) {
             .await;
         }
         "reintegration_plan" => click(browser, &f("support")).await,
+        "baseline_survey" => {
+            click(browser, &f("reached")).await;
+            for d in ["economic", "social", "psychosocial"] {
+                for q in 1..=5 {
+                    let select = f(&format!("answers-{d}-{q}"));
+                    click(browser, &format!("{select} option[value='4']")).await;
+                }
+            }
+        }
         "consent" | "guardian_consent" => click(browser, &f("signed")).await,
         "best_interests_determination" | "family_assessment" => {
             click(browser, &f("supports_return")).await

@@ -159,15 +159,43 @@ pub fn receptions_to_confirm(intake: &Intake) -> Vec<TaskType> {
 }
 
 /// A reintegration plan must answer the household's needs: a medical case's plan includes
-/// continuity of care. Sources: IOM, "Returning with a health condition: A toolkit for
+/// continuity of care, and a dimension the baseline survey scored below the programme's
+/// threshold has its support. Sources: IOM, "Returning with a health condition: A toolkit for
 /// counselling migrants with health concerns" (publications.iom.int): returnees with health
 /// conditions "need to be sure that proper health care is available and accessible to them at
 /// home" and need tailored assistance with their reintegration; IOM / Samuel Hall, "Health and
 /// Reintegration: … Continuity of Care and Impact on Reintegration Outcomes" (January 2023).
 /// The problem, for the field `support`, when it does not.
-pub fn plan_covers_needs(intake: &Intake, support: &[SupportArea]) -> Result<(), String> {
+pub fn plan_covers_needs(
+    intake: &Intake,
+    support: &[SupportArea],
+    baseline: Option<&RssScores>,
+    threshold: f64,
+) -> Result<(), String> {
     if intake.has(Vulnerability::Medical) && !support.contains(&SupportArea::Medical) {
         return Err("support: a medical case's plan includes continuity of care (medical)".into());
+    }
+    // The baseline survey's low dimensions are what the plan must answer (IOM, Reintegration
+    // Handbook (2019), 2.2.5, "Reintegration Sustainability Survey as an assessment tool": the
+    // RSS taken before the plan shows which dimensions need support;
+    // reintegrationhb.iom.int/module/assessing-returnees-needs-and-skills).
+    if let Some(scores) = baseline {
+        let areas = [
+            (SupportArea::Economic, "economic"),
+            (SupportArea::Social, "social"),
+            (SupportArea::Psychosocial, "psychosocial"),
+        ];
+        for dimension in referrals(scores, threshold) {
+            let (area, name) = areas[usize::try_from(dimension).unwrap_or(0).min(2)];
+            if !support.contains(&area) {
+                let score = [scores.economic, scores.social, scores.psychosocial]
+                    [usize::try_from(dimension).unwrap_or(0).min(2)];
+                return Err(format!(
+                    "support: the baseline survey's low {name} score ({score:.2}, below \
+                     {threshold:.2}) asks for {name} support in the plan"
+                ));
+            }
+        }
     }
     Ok(())
 }
@@ -454,7 +482,7 @@ pub fn due_for(rules: &ProgrammeRules, task_type: TaskType) -> crate::programme:
         ArrivalConfirmation => d.reception,
         ReintegrationPlan => d.reintegration_plan,
         MilestoneVerification => d.milestone_verification,
-        MonitoringSurvey => rules.monitoring.survey_window,
+        MonitoringSurvey | BaselineSurvey => rules.monitoring.survey_window,
         EligibilityApproval | DocumentEscalation | MedicalEscalation | BookingApproval
         | BookingFailed | NoShow | ReceptionEscalation | PlanApproval | TrancheApproval
         | SupplierInvoice | PaymentFailed | MonitoringEscalation | Referral => d.approval,
@@ -916,13 +944,45 @@ mod tests {
             age_group: AgeGroup::Adult,
             vulnerabilities: vec![Vulnerability::Medical],
         }]);
-        let err = plan_covers_needs(&medical, &[SupportArea::Economic]).unwrap_err();
+        let err = plan_covers_needs(&medical, &[SupportArea::Economic], None, 0.33).unwrap_err();
         assert!(err.starts_with("support:"), "{err}");
         assert!(
-            plan_covers_needs(&medical, &[SupportArea::Economic, SupportArea::Medical]).is_ok()
+            plan_covers_needs(
+                &medical,
+                &[SupportArea::Economic, SupportArea::Medical],
+                None,
+                0.33
+            )
+            .is_ok()
         );
         let other = intake(vec![Member::adult()]);
-        assert!(plan_covers_needs(&other, &[SupportArea::Economic]).is_ok());
+        assert!(plan_covers_needs(&other, &[SupportArea::Economic], None, 0.33).is_ok());
+    }
+
+    #[test]
+    fn a_low_baseline_psychosocial_score_asks_for_psychosocial_support_in_the_plan() {
+        let household = intake(vec![Member::adult()]);
+        let baseline = RssScores {
+            economic: 0.6,
+            social: 0.5,
+            psychosocial: 0.2,
+            composite: 0.43,
+        };
+        let err = plan_covers_needs(&household, &[SupportArea::Economic], Some(&baseline), 0.33)
+            .unwrap_err();
+        assert!(
+            err.starts_with("support:") && err.contains("psychosocial score (0.20"),
+            "{err}"
+        );
+        assert!(
+            plan_covers_needs(
+                &household,
+                &[SupportArea::Economic, SupportArea::Psychosocial],
+                Some(&baseline),
+                0.33
+            )
+            .is_ok()
+        );
     }
 
     #[test]

@@ -81,6 +81,9 @@ pub enum TaskType {
     ArrivalConfirmation,
     /// No reception confirmation in time; operations follow up.
     ReceptionEscalation,
+    /// The partner's Reintegration Sustainability Survey soon after arrival, as the assessment
+    /// the plan is tailored to.
+    BaselineSurvey,
     /// The partner submits the reintegration plan.
     ReintegrationPlan,
     /// Operations approve the plan.
@@ -103,7 +106,7 @@ pub enum TaskType {
 
 impl TaskType {
     /// Every task type.
-    pub const ALL: [TaskType; 30] = {
+    pub const ALL: [TaskType; 31] = {
         use TaskType::*;
         [
             CounsellingSession,
@@ -127,6 +130,7 @@ impl TaskType {
             NoShow,
             ArrivalConfirmation,
             ReceptionEscalation,
+            BaselineSurvey,
             ReintegrationPlan,
             PlanApproval,
             MilestoneVerification,
@@ -160,6 +164,7 @@ impl TaskType {
             BestInterestsDetermination => Role::ChildProtection,
             FamilyAssessment
             | ArrivalConfirmation
+            | BaselineSurvey
             | ReintegrationPlan
             | MilestoneVerification
             | MonitoringSurvey => Role::Partner,
@@ -202,6 +207,7 @@ impl TaskType {
             NoShow => "no_show",
             ArrivalConfirmation => "arrival_confirmation",
             ReceptionEscalation => "reception_escalation",
+            BaselineSurvey => "baseline_survey",
             ReintegrationPlan => "reintegration_plan",
             PlanApproval => "plan_approval",
             MilestoneVerification => "milestone_verification",
@@ -243,7 +249,10 @@ impl TaskType {
                 | (ArrivalConfirmation, TaskOutcome::Arrival { .. })
                 | (ReintegrationPlan, TaskOutcome::Plan { .. })
                 | (MilestoneVerification, TaskOutcome::Milestone { .. })
-                | (MonitoringSurvey, TaskOutcome::Survey { .. })
+                | (
+                    MonitoringSurvey | BaselineSurvey,
+                    TaskOutcome::Survey { .. }
+                )
                 | (SupplierInvoice, TaskOutcome::Invoice { .. })
                 | (
                     DocumentEscalation

@@ -121,7 +121,7 @@ fn kind(task: TaskType) -> Kind {
         ChildViews => Kind::ChildViews,
         ReintegrationPlan => Kind::Plan,
         MilestoneVerification => Kind::Milestone,
-        MonitoringSurvey => Kind::Survey,
+        MonitoringSurvey | BaselineSurvey => Kind::Survey,
         SupplierInvoice => Kind::Invoice,
         DocumentEscalation | MedicalEscalation | BookingFailed | NoShow | ReceptionEscalation
         | PaymentFailed | MonitoringEscalation | Referral => Kind::Resolution,

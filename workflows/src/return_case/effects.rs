@@ -84,6 +84,8 @@ const PATCH_RECEPTION_CONFIRMED: &str = "reception-confirmed";
 const PATCH_CHILD_SEQUENCE: &str = "child-sequence";
 /// Asked once when a run starts; what it changes: [`Patches`].
 const PATCH_PLAN_BUDGET: &str = "plan-budget";
+/// Asked once when a run starts; what it changes: [`Patches`].
+const PATCH_RSS_BASELINE: &str = "rss-baseline";
 
 /// Asks, before the run issues any other command, which recorded changes it makes. Once per
 /// run: a run recorded before a change replays without it to its end; a new run (and every
@@ -104,6 +106,7 @@ pub(super) fn ask_patches(ctx: &Ctx) {
     let reception_confirmed = ctx.patched(PATCH_RECEPTION_CONFIRMED);
     let child_sequence = ctx.patched(PATCH_CHILD_SEQUENCE);
     let plan_budget = ctx.patched(PATCH_PLAN_BUDGET);
+    let rss_baseline = ctx.patched(PATCH_RSS_BASELINE);
     ctx.state_mut(|s| {
         s.patches = Patches {
             protected_decisions,
@@ -121,6 +124,7 @@ pub(super) fn ask_patches(ctx: &Ctx) {
             reception_confirmed,
             child_sequence,
             plan_budget,
+            rss_baseline,
         }
     });
 }

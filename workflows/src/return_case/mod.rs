@@ -285,8 +285,13 @@ impl ReturnCase {
             .into());
         }
         if let crate::tasks::TaskOutcome::Plan { support, lines } = &completion.outcome {
-            rules::plan_covers_needs(&self.case.intake, support)
-                .map_err(|m| TaskRejection::new(RejectionCode::Invalid, m))?;
+            rules::plan_covers_needs(
+                &self.case.intake,
+                support,
+                self.facts.baseline.as_ref(),
+                self.case.rules.monitoring.referral_threshold,
+            )
+            .map_err(|m| TaskRejection::new(RejectionCode::Invalid, m))?;
             if !lines.is_empty() {
                 self.check_plan_lines(lines)?;
             }

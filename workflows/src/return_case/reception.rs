@@ -1,6 +1,7 @@
 //! Stages 9-10: the hand-over to the reception partner, its confirmation that the returnees
-//! arrived (escalated to operations when late or when they did not arrive), and the
-//! reintegration plan the partner submits and operations approve (or send back).
+//! arrived (escalated to operations when late or when they did not arrive), the baseline
+//! survey, and the reintegration plan the partner submits and operations approve (or send
+//! back).
 
 use super::effects::{Ctx, Step, enter, notify, now, partner};
 use super::record::ClosureReason;
@@ -92,6 +93,20 @@ pub(super) async fn plan(ctx: &mut Ctx) -> Step<()> {
             s.case.rules.deadlines.approval,
         )
     });
+    // The survey as the assessment the plan is tailored to (a returnee not reached has none:
+    // the plan goes ahead on the partner's own assessment).
+    if ctx.state(|s| s.patches.rss_baseline && s.facts.baseline.is_none()) {
+        let window = ctx.state(|s| s.case.rules.monitoring.survey_window);
+        let survey = ask(ctx, Ask::new(TaskType::BaselineSurvey).due(window)).await?;
+        if let TaskOutcome::Survey {
+            answers: Some(answers),
+            ..
+        } = survey.outcome
+        {
+            let scores = answers.scores();
+            ctx.state_mut(|s| s.facts.baseline = Some(scores));
+        }
+    }
     loop {
         let submitted = ask(ctx, Ask::new(TaskType::ReintegrationPlan).due(deadline)).await?;
         let answer = ask(

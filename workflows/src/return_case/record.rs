@@ -119,6 +119,9 @@ pub struct ScoreRecord {
 /// What the case has established so far; carried across continue-as-new.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Facts {
+    /// The baseline survey's scores, taken before the plan (`rss-baseline`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<RssScores>,
     /// The approved reintegration plan's budget lines (`plan-budget`; amended as approved).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub plan_lines: Vec<crate::outcomes::BudgetLine>,
@@ -262,6 +265,10 @@ pub struct Patches {
     /// partner may propose an amendment with a milestone's review, which operations approve
     /// (before, every tranche paid the programme's per-head amounts).
     pub plan_budget: bool,
+    /// `rss-baseline`: after arrival and before the plan, the partner takes the Reintegration
+    /// Sustainability Survey as an assessment; a dimension it scores low must have its support
+    /// in the plan (before, the survey came only with the follow-ups).
+    pub rss_baseline: bool,
 }
 
 /// The workflow's input: a new case, or a continued one.
