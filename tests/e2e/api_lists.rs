@@ -603,10 +603,18 @@ async fn a_trafficking_victims_case_is_opened_only_by_the_staff_named_on_it() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert_eq!(listed["restricted"], true, "{listed}");
-    // The inbox marks its tasks restricted, so the office knows to ask to be named.
+    // The inbox lists its tasks, marked restricted, to the staff named on it, and not at all to
+    // a colleague (their types are details: a risk assessment, a safe reception).
+    let inbox_of = |client: &reqwest::Client| {
+        let req = client.get(stack.url("/api/v1/inbox"));
+        async move {
+            let inbox: Value = req.send().await.expect("inbox").json().await.expect("json");
+            inbox["tasks"].as_array().cloned().unwrap_or_default()
+        }
+    };
     let deadline = Instant::now() + Duration::from_secs(30);
     let task = loop {
-        let inbox: Value = b
+        let inbox: Value = a
             .get(stack.url("/api/v1/inbox"))
             .send()
             .await
@@ -629,6 +637,13 @@ async fn a_trafficking_victims_case_is_opened_only_by_the_staff_named_on_it() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert_eq!(task["restricted"], true, "{task}");
+    assert!(
+        !inbox_of(&b)
+            .await
+            .iter()
+            .any(|t| t["reference"] == r.as_str()),
+        "a colleague's inbox lists none of its work"
+    );
     assert!(
         listed["programme"].is_null() && listed["origin_country"].is_null(),
         "{listed}"
@@ -668,6 +683,13 @@ async fn a_trafficking_victims_case_is_opened_only_by_the_staff_named_on_it() {
         .collect();
     assert_eq!(ids, [a_id.as_str(), b_id.as_str()]);
     assert_eq!(status(&b, case.clone()).await, 200, "named: opens it");
+    assert!(
+        inbox_of(&b)
+            .await
+            .iter()
+            .any(|t| t["reference"] == r.as_str() && t["restricted"] == true),
+        "named: its work is in their inbox"
+    );
     assert_eq!(grant(&b, &b_id).await.0, 200, "named twice: no change");
     // A plain case has no list to be on.
     let (code, err) = {

@@ -239,6 +239,17 @@ pub(crate) async fn inbox(
     Ok(Json(Inbox {
         tasks: rows
             .into_iter()
+            // A restricted case's work is listed only to whom may open it: its task types
+            // (a safe reception, a risk assessment) are details the need-to-know rule keeps
+            // from colleagues, who could not complete them anyway.
+            .filter(|t| {
+                restricted.get(&t.reference).is_none_or(|named| {
+                    crate::routes::cases::may_open_restricted(
+                        &caller,
+                        named.iter().map(String::as_str),
+                    )
+                })
+            })
             .map(|t| {
                 let restricted = restricted.contains_key(&t.reference);
                 InboxItem {
