@@ -39,6 +39,15 @@ pub(crate) fn survey(score: u8) -> TaskOutcome {
     }
 }
 
+/// What each tranche paid, in order: (tranche, minor units).
+fn paid_by_tranche(view: &homeward_workflows::return_case::CaseView) -> Vec<(String, i64)> {
+    view.facts
+        .payments
+        .iter()
+        .map(|p| (p.tranche.clone(), p.amount.minor))
+        .collect()
+}
+
 /// Counselling, consent from both adults and eligibility approval.
 pub(crate) async fn to_documents(lc: &Lifecycle, r: &str) {
     lc.complete(
@@ -184,12 +193,7 @@ async fn a_full_twelve_month_case_completes_in_seconds() {
     assert_eq!(view.facts.payments.len(), 3);
     // NL: two adults; EUR 615 each after arrival, start EUR 1,500 each in kind, review EUR 500
     // each.
-    let paid: Vec<(String, i64)> = view
-        .facts
-        .payments
-        .iter()
-        .map(|p| (p.tranche.clone(), p.amount.minor))
-        .collect();
+    let paid = paid_by_tranche(&view);
     assert_eq!(
         paid,
         [
@@ -3170,12 +3174,7 @@ async fn a_costed_plan_pays_its_lines_to_its_suppliers_and_an_amendment_is_appro
     let view = lc
         .wait_for(&r, "the review paid", |v| v.facts.payments.len() == 3)
         .await;
-    let paid: Vec<(String, i64)> = view
-        .facts
-        .payments
-        .iter()
-        .map(|p| (p.tranche.clone(), p.amount.minor))
-        .collect();
+    let paid = paid_by_tranche(&view);
     assert_eq!(
         paid,
         [
