@@ -297,6 +297,21 @@ impl TravelPartner for LocalLedger {
         strict::search(search)?;
         let (price, departs_in) =
             self.faults_mut(|f| (f.price_per_traveller.unwrap_or(30_000), f.departs_in));
+        // Compressed time keeps a leg back's place after the leg out (an escort's flight home
+        // is searched from a day after the outbound window): the flight home leaves as many
+        // days after the one out as its window starts after the outbound's.
+        let departs_in = departs_in.map(|d| {
+            let back_after = self.with_state(|s| {
+                s.searches
+                    .get(search.reference.as_str())
+                    .and_then(|earlier| earlier.last())
+                    .filter(|out| {
+                        out.destination == search.origin && out.origin == search.destination
+                    })
+                    .and_then(|out| (search.earliest - out.earliest).to_std().ok())
+            });
+            d + back_after.unwrap_or_default()
+        });
         // One morning flight on the earliest day, and a cheaper one a week later if allowed.
         let day = search.earliest;
         let at = |d: chrono::NaiveDate| {

@@ -129,6 +129,10 @@ async fn answer(browser: &Browser, id: u64, task_type: &str) {
             .await;
         }
         "reintegration_plan" => click(browser, &f("support")).await,
+        "child_views" => {
+            click(browser, &f("heard")).await;
+            click(browser, &f("wants_to_return")).await;
+        }
         "baseline_survey" => {
             click(browser, &f("reached")).await;
             for d in ["economic", "social", "psychosocial"] {
@@ -312,6 +316,160 @@ async fn a_family_case_is_worked_through_the_browser_by_every_role() {
         monthly.contains(&month) && monthly.contains("EUR"),
         "{text}"
     );
+    browser.close().await;
+    stack.stop().await;
+}
+
+/// An unaccompanied child's case through the browser: the reception partner sees the case only
+/// once it is referred for the family assessment, and answers it from its inbox; a child
+/// protection officer determines the child's best interests; the officer records the child's
+/// views; at arrival the partner's form records the signed hand-over, without which the child is
+/// not received.
+#[tokio::test]
+async fn an_unaccompanied_childs_case_is_decided_and_handed_over_through_the_browser() {
+    let stack = stack().await;
+    let mut who = BTreeMap::new();
+    for (username, role, office) in [
+        ("olga", "return_officer", "NLD"),
+        ("omar", "operations", "NLD"),
+        ("pierre", "partner", "NLD/IRQ"),
+        ("bea", "child_protection", "NLD"),
+    ] {
+        person(&stack, username, role, Some(office)).await;
+        who.insert(role, username);
+    }
+    let born = (chrono::Utc::now() - chrono::Duration::days(14 * 365 + 30)).date_naive();
+    let resp = stack
+        .http
+        .post(stack.url("/api/v1/cases"))
+        .json(&serde_json::json!({
+            "programme": "nl-avrr", "host_country": "NLD", "origin_country": "IRQ",
+            "household_size": 1,
+            "members": [{"age_group": "minor_under16", "vulnerabilities": ["unaccompanied_child"]}],
+            "people": [{"names": {"document": {"given": "Sami", "family": "Karim"}},
+                        "sex": "male", "date_of_birth": born.to_string(),
+                        "destination": {"place": "Erbil", "nearest_airport": "EBL"},
+                        "consents": [{"purpose": "travel_partner", "given": true}]}]
+        }))
+        .send()
+        .await
+        .expect("open");
+    assert_eq!(resp.status(), 201);
+    let reference = resp.json::<serde_json::Value>().await.expect("json")["reference"]
+        .as_str()
+        .expect("reference")
+        .to_owned();
+    let browser = Browser::start().await;
+    let mut signed_in = "";
+    let mut done: Vec<String> = vec![];
+    while !done.iter().any(|d| d == "arrival_confirmation") {
+        assert!(done.len() < 12, "no arrival after {done:?}");
+        let view = stack
+            .wait_for(&reference, "an open task", |v| {
+                v["tasks"].as_array().is_some_and(|t| !t.is_empty())
+            })
+            .await;
+        let task = view["tasks"][0].clone();
+        let (id, task_type) = (
+            task["id"].as_u64().expect("id"),
+            task["task_type"].as_str().expect("type").to_owned(),
+        );
+        let role = task["role"].as_str().expect("role");
+        assert_ne!(task_type, "booking_failed", "{task}");
+        let username = who
+            .get(role)
+            .copied()
+            .unwrap_or_else(|| panic!("no {role} user for {task_type}"));
+        if username != signed_in {
+            if !signed_in.is_empty() {
+                sign_out(&browser).await;
+            }
+            sign_in(&browser, &stack, username).await;
+            signed_in = username;
+        }
+        if task_type == "family_assessment" {
+            // Referred: the partner finds it in its inbox, before any hand-over.
+            browser.goto(&stack.url("/")).await;
+            browser.wait_for_text("Family assessment").await;
+            accessible(&browser, "partner-inbox-family-assessment").await;
+        }
+        browser
+            .goto(&stack.url(&format!("/cases/{reference}")))
+            .await;
+        browser.wait_for_text(&format!("Case {reference}")).await;
+        if task_type == "arrival_confirmation" {
+            // Received without the hand-over: refused, and nothing is recorded.
+            let f = |field: &str| format!("#t{id}-{field}");
+            click(&browser, &f("received")).await;
+            click(
+                &browser,
+                &format!("#task-{id} form[action$='/tasks/{id}'] button[type=submit]"),
+            )
+            .await;
+            browser.wait_for_text("hand_over").await;
+            browser
+                .goto(&stack.url(&format!("/cases/{reference}")))
+                .await;
+            browser.wait_for_text(&format!("Case {reference}")).await;
+            accessible(&browser, "hand-over-form").await;
+            click(&browser, &f("received")).await;
+            click(
+                &browser,
+                &format!("{} option[value='family_member']", f("hand_over-to")),
+            )
+            .await;
+            click(
+                &browser,
+                &format!(
+                    "{} option[value='national_id']",
+                    f("hand_over-document_checked")
+                ),
+            )
+            .await;
+            click(&browser, &f("hand_over-signed")).await;
+            click(
+                &browser,
+                &format!("#task-{id} form[action$='/tasks/{id}'] button[type=submit]"),
+            )
+            .await;
+            browser.wait_for_text("Task recorded.").await;
+        } else {
+            answer(&browser, id, &task_type).await;
+        }
+        done.push(task_type);
+    }
+    let order: Vec<&str> = done
+        .iter()
+        .map(String::as_str)
+        .filter(|t| {
+            [
+                "family_assessment",
+                "best_interests_determination",
+                "child_views",
+                "guardian_consent",
+            ]
+            .contains(t)
+        })
+        .collect();
+    assert_eq!(
+        order[..2],
+        ["family_assessment", "best_interests_determination"],
+        "{done:?}"
+    );
+    let view = stack
+        .wait_for(&reference, "received", |v| {
+            !v["facts"]["arrived_at"].is_null()
+        })
+        .await;
+    let handed = view["decisions"]
+        .as_array()
+        .expect("decisions")
+        .iter()
+        .find(|d| d["what"] == "arrival_confirmation")
+        .map(|d| d["outcome"]["hand_over"].clone())
+        .expect("arrival decision");
+    assert_eq!(handed["to"], "family_member", "{handed}");
+    assert_eq!(handed["signed"], true, "{handed}");
     browser.close().await;
     stack.stop().await;
 }

@@ -10,6 +10,7 @@ use maud::{Markup, html};
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use homeward_workflows::domain::CaseRef;
 use homeward_workflows::tasks::{Role, TaskType};
 
 use super::forms::{self, Form, encode};
@@ -149,7 +150,9 @@ pub async fn inbox(State(state): State<AppState>, visitor: Visitor, form: Form) 
         ("pool".into(), t.t("holder-pool")),
     ];
     let now = chrono::Utc::now();
+    let notice = (!form.value("done").is_empty()).then(|| t.t("task-recorded"));
     let body = html! {
+        @if let Some(n) = &notice { (layout::success(&t, n)) }
         form method="get" action="/inbox" class="hw-filters" {
             (layout::select("type", &t.t("task-type"), &types, form.value("type"), &errors))
             (layout::text_input("due_before", &t.t("due-before"), form.value("due_before"), &errors, "off"))
@@ -741,7 +744,18 @@ pub async fn complete(
     )
     .await;
     match answer {
-        Ok(_) => Redirect::to(&format!("/cases/{reference}?done={id}")).into_response(),
+        // Back to the case; or to the inbox when the answer ended the visitor's sight of it (a
+        // partner's family assessment, after which the case is not theirs until hand-over).
+        Ok(_) => match CaseRef::parse(&reference) {
+            Ok(r)
+                if routes::cases::check_scope(&state, &visitor.caller, &r)
+                    .await
+                    .is_err() =>
+            {
+                Redirect::to(&format!("/inbox?done={id}")).into_response()
+            }
+            _ => Redirect::to(&format!("/cases/{reference}?done={id}")).into_response(),
+        },
         Err(e) => match problems(&visitor, e) {
             Ok((status, mut errors)) => {
                 // The validator's message names the field it refused, when it does: show it
