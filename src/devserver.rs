@@ -180,8 +180,41 @@ pub fn db_file_in(data_dir: &Path) -> PathBuf {
     data_dir.join("temporal.db")
 }
 
-/// A free TCP port on loopback, for tests and for `port = 0`.
+/// A free TCP port on loopback, for tests and for `port = 0`, for a server to bind after this
+/// returns. Chosen below the kernel's ephemeral range: a port from that range can be taken,
+/// between this check and the server's bind, by any connection or `:0` listener another
+/// process opens meanwhile (a CI run saw "Address already in use"), while ports below it are
+/// only ever bound by name. Falls back to an ephemeral port if none below is free.
 pub fn free_port() -> std::io::Result<u16> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok(listener.local_addr()?.port())
+    let (from, to) = (10_000u16, ephemeral_from().max(10_100));
+    let below = (0..200)
+        .map(|_| from + rand::random::<u16>() % (to - from))
+        .find(|&port| std::net::TcpListener::bind(("127.0.0.1", port)).is_ok());
+    match below {
+        Some(port) => Ok(port),
+        None => {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+            Ok(listener.local_addr()?.port())
+        }
+    }
+}
+
+/// Where the kernel's ephemeral ports start (Linux's default when it cannot tell).
+fn ephemeral_from() -> u16 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32_768)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_free_port_is_free_and_below_the_ephemeral_range() {
+        let port = free_port().expect("a port");
+        assert!((10_000..ephemeral_from()).contains(&port), "{port}");
+        std::net::TcpListener::bind(("127.0.0.1", port)).expect("still free");
+    }
 }
