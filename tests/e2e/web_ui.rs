@@ -102,6 +102,44 @@ async fn accessible(browser: &Browser, name: &str) -> PathBuf {
     shot
 }
 
+/// The case's first open task: its id, type and role (waiting for one to open).
+async fn next_task(stack: &TestStack, reference: &str) -> (u64, String, String) {
+    let view = stack
+        .wait_for(reference, "an open task", |v| {
+            v["tasks"].as_array().is_some_and(|t| !t.is_empty())
+        })
+        .await;
+    let task = &view["tasks"][0];
+    let text = |k: &str| task[k].as_str().expect(k).to_owned();
+    (
+        task["id"].as_u64().expect("id"),
+        text("task_type"),
+        text("role"),
+    )
+}
+
+/// Signs the browser in as the person who has `role` (`who`: role → username), signing out
+/// whoever is in (`signed_in`, empty for nobody).
+async fn become_role<'a>(
+    browser: &Browser,
+    stack: &TestStack,
+    who: &BTreeMap<&str, &'a str>,
+    role: &str,
+    signed_in: &mut &'a str,
+) {
+    let username = who
+        .get(role)
+        .copied()
+        .unwrap_or_else(|| panic!("no {role} user"));
+    if username != *signed_in {
+        if !signed_in.is_empty() {
+            sign_out(browser).await;
+        }
+        sign_in(browser, stack, username).await;
+        *signed_in = username;
+    }
+}
+
 /// Answers task `id` of type `task_type` on the open case page, as a person would.
 async fn answer(browser: &Browser, id: u64, task_type: &str) {
     let f = |field: &str| format!("#t{id}-{field}");
@@ -231,17 +269,7 @@ async fn a_family_case_is_worked_through_the_browser_by_every_role() {
     let mut done = vec!["counselling_session".to_owned()];
     let mut saw_waiting = false;
     while !done.iter().any(|d| d == "tranche_approval") {
-        let view = stack
-            .wait_for(&reference, "an open task", |v| {
-                v["tasks"].as_array().is_some_and(|t| !t.is_empty())
-            })
-            .await;
-        let task = view["tasks"][0].clone();
-        let (id, task_type) = (
-            task["id"].as_u64().expect("id"),
-            task["task_type"].as_str().expect("type").to_owned(),
-        );
-        let role = task["role"].as_str().expect("role");
+        let (id, task_type, role) = next_task(&stack, &reference).await;
         // Before operations decide eligibility, the officer's page says it is not hers.
         if task_type == "eligibility_approval" && !saw_waiting {
             browser
@@ -259,15 +287,7 @@ async fn a_family_case_is_worked_through_the_browser_by_every_role() {
             );
             saw_waiting = true;
         }
-        let username = who
-            .get(role)
-            .copied()
-            .unwrap_or_else(|| panic!("no {role} user"));
-        if username != signed_in {
-            sign_out(&browser).await;
-            sign_in(&browser, &stack, username).await;
-            signed_in = username;
-        }
+        become_role(&browser, &stack, &who, &role, &mut signed_in).await;
         browser
             .goto(&stack.url(&format!("/cases/{reference}")))
             .await;
@@ -364,29 +384,12 @@ async fn an_unaccompanied_childs_case_is_decided_and_handed_over_through_the_bro
     let mut done: Vec<String> = vec![];
     while !done.iter().any(|d| d == "arrival_confirmation") {
         assert!(done.len() < 12, "no arrival after {done:?}");
-        let view = stack
-            .wait_for(&reference, "an open task", |v| {
-                v["tasks"].as_array().is_some_and(|t| !t.is_empty())
-            })
-            .await;
-        let task = view["tasks"][0].clone();
-        let (id, task_type) = (
-            task["id"].as_u64().expect("id"),
-            task["task_type"].as_str().expect("type").to_owned(),
+        let (id, task_type, role) = next_task(&stack, &reference).await;
+        assert_ne!(
+            task_type, "booking_failed",
+            "the child's flight was not booked"
         );
-        let role = task["role"].as_str().expect("role");
-        assert_ne!(task_type, "booking_failed", "{task}");
-        let username = who
-            .get(role)
-            .copied()
-            .unwrap_or_else(|| panic!("no {role} user for {task_type}"));
-        if username != signed_in {
-            if !signed_in.is_empty() {
-                sign_out(&browser).await;
-            }
-            sign_in(&browser, &stack, username).await;
-            signed_in = username;
-        }
+        become_role(&browser, &stack, &who, &role, &mut signed_in).await;
         if task_type == "family_assessment" {
             // Referred: the partner finds it in its inbox, before any hand-over.
             browser.goto(&stack.url("/")).await;
