@@ -30,15 +30,7 @@ pub struct Supplier {
     pub created_at: DateTime<Utc>,
 }
 
-/// Whether `id` has the shape of a supplier id (`sup-` and 16 lower-case hex digits).
-pub fn is_supplier_id(id: &str) -> bool {
-    id.strip_prefix("sup-").is_some_and(|hex| {
-        hex.len() == 16
-            && hex
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    })
-}
+pub use homeward_workflows::outcomes::is_supplier_id;
 
 /// A new supplier's fields, checked: a name of 1 to 200 characters and a valid IBAN. Answers
 /// each wrong field and its problem.

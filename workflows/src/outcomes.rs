@@ -118,10 +118,15 @@ fn check_lines(lines: &[BudgetLine]) -> Result<(), String> {
     Ok(())
 }
 
-/// `sup-` and 16 hex digits.
-fn is_supplier_id(id: &str) -> bool {
-    let hex = id.strip_prefix("sup-").unwrap_or_default();
-    hex.len() == 16 && hex.bytes().all(|b| b.is_ascii_hexdigit())
+/// Whether `id` has the shape of a supplier id (`sup-` and 16 lower-case hex digits), as the
+/// supplier register (`homeward_activities::suppliers`) issues them.
+pub fn is_supplier_id(id: &str) -> bool {
+    id.strip_prefix("sup-").is_some_and(|hex| {
+        hex.len() == 16
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
 }
 
 /// The 15 Reintegration Sustainability Survey answers, each scored 1 (worst) to 5 (best):
